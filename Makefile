@@ -1,0 +1,42 @@
+# Featurehouse dev loop. `make demo` and `make test` are the two commands a new user needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DBT_PROFILES_DIR := $(CURDIR)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup demo test lint format bench docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python -m featurehouse.demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check sync seeds benchmarks
+	$(BIN)/ruff format --check sync seeds benchmarks
+	$(BIN)/sqlfluff lint models macros tests
+
+format: setup
+	$(BIN)/ruff format sync seeds benchmarks
+	$(BIN)/ruff check --fix sync seeds benchmarks
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+docs: setup
+	$(BIN)/dbt docs generate
+
+clean:
+	rm -rf target logs $(VENV)

@@ -1,0 +1,19 @@
+with
+
+source as (
+    select * from {{ ref('raw_page_views') }}
+),
+
+renamed as (
+    select
+        cast(id as bigint) as page_view_id,
+        cast(session_id as bigint) as session_id,
+        cast(customer_id as bigint) as customer_id,
+        cast(product_id as bigint) as product_id,
+        cast(event_type as {{ dbt.type_string() }}) as event_type,
+        cast(viewed_at as timestamp) as viewed_at,
+        cast(loaded_at as timestamp) as loaded_at
+    from source
+)
+
+select * from renamed
