@@ -1,0 +1,375 @@
+"""Warehouse reads as Arrow record batches; the only module that talks to DuckDB or Postgres.
+
+The rows a sync publishes are picked by the dbt macro `featurehouse.latest_feature_rows`,
+rendered by dbt (see `render`); this module only projects, casts and streams them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from featurehouse.errors import OfflineStoreError
+from featurehouse.registry import FeatureView, Relation
+from featurehouse.settings import Project, Target, as_int
+
+EVENT_AT = "__event_at"
+CREATED_AT = "__created_at"
+DEFAULT_BATCH_SIZE = 10_000
+_SQL_TYPES = {
+    "int64": "bigint",
+    "float64": "double precision",
+    "string": "varchar",
+    "bool": "boolean",
+    "timestamp": "timestamp",
+    "list<float64>": "double precision[]",
+}
+_ARROW_TYPES = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+    "list<float64>": pa.list_(pa.float64()),
+}
+
+
+class Warehouse(Protocol):
+    """An open, read-only warehouse connection."""
+
+    adapter: str
+
+    def param(self, name: str) -> str: ...
+    def prepare(self, macro_sql: str) -> str: ...
+    def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
+    def stream(
+        self, sql: str, params: Mapping[str, Any], batch_size: int
+    ) -> Iterator[pa.RecordBatch]: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LatestStats:
+    """What the macro's rows at one as-of look like before publishing."""
+
+    rows: int  # rows the macro returned
+    null_keys: int  # of which have a null key: skipped
+    duplicate_keys: int  # entities returned more than once (a broken grain)
+    tie_breaks: int  # rows of the view that lost the tie-break on created timestamp
+    changed: int  # rows with a key that an incremental read returns (all of them when full)
+    watermark: datetime | None  # greatest created (else event) timestamp of those rows
+
+
+@dataclass(frozen=True)
+class Since:
+    """Incremental reads: rows whose event ts > as_of or created/event ts > watermark."""
+
+    as_of: datetime
+    watermark: datetime | None
+
+
+def placeholder(adapter: str, name: str) -> str:
+    """How a bind parameter is written in the adapter's SQL (`$name` or `%(name)s`)."""
+    return f"%({name})s" if adapter == "postgres" else f"${name}"
+
+
+def arrow_schema(view: FeatureView) -> pa.Schema:
+    """The batches' schema: keys, __event_at, __created_at, then the features."""
+    fields = [pa.field(k.name, _ARROW_TYPES[k.online_type]) for k in view.keys]
+    fields += [pa.field(EVENT_AT, pa.timestamp("us")), pa.field(CREATED_AT, pa.timestamp("us"))]
+    fields += [pa.field(f.name, _ARROW_TYPES[f.online_type]) for f in view.features]
+    return pa.schema(fields)
+
+
+@contextlib.contextmanager
+def connect(project: Project, target: Target) -> Iterator[Warehouse]:
+    """Open the target's warehouse read-only; close it on exit."""
+    if target.type == "duckdb":
+        warehouse: Warehouse = _DuckDB.open(project, target)
+    elif target.type == "postgres":
+        warehouse = _Postgres.open(target)
+    else:
+        raise OfflineStoreError(
+            f"target {target.name!r} has type {target.type!r}; "
+            "Featurehouse reads duckdb and postgres"
+        )
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
+
+
+def relation_exists(warehouse: Warehouse, relation: Relation) -> bool:
+    """Whether the table or view exists (information_schema; names from the manifest)."""
+    sql = (
+        "select count(*) from information_schema.tables where table_schema = "
+        f"{warehouse.param('schema')} and table_name = {warehouse.param('name')}"
+    )
+    params = {"schema": relation.schema, "name": relation.alias}
+    return bool(warehouse.fetch_all(sql, params)[0][0])
+
+
+def latest_stats(
+    warehouse: Warehouse,
+    view: FeatureView,
+    macro_sql: str,
+    as_of: datetime,
+    since: Since | None = None,
+) -> LatestStats:
+    """Count the macro's rows, null keys, duplicate entities and rows lost to tie-breaks."""
+    keys = [_q(k.name) for k in view.keys]
+    null_key = " or ".join(f"{k} is null" for k in keys)
+    not_null = " and ".join(f"{k} is not null" for k in keys)
+    on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
+    event = _q(view.event_timestamp)
+    created = f"coalesce({_q(view.created_timestamp or view.event_timestamp)}, {event})"
+    changed, params = _changed(warehouse, view, since)
+    sql = f"""
+with
+
+latest as (
+{warehouse.prepare(macro_sql)}
+),
+
+entities as (
+    select {", ".join(keys)}, count(*) as n from latest where {not_null}
+    group by {", ".join(keys)}
+),
+
+tied as (
+    select {", ".join(f"latest.{k}" for k in keys)}, count(*) as n
+    from latest
+    inner join {_relation(view.relation)} as relation
+        on {on} and relation.{event} = latest.{event}
+    group by {", ".join(f"latest.{k}" for k in keys)}
+    having count(*) > 1
+)
+
+select
+    (select count(*) from latest) as n_rows,
+    (select count(*) from latest where {null_key}) as n_null_keys,
+    (select count(*) from entities where n > 1) as n_duplicate_keys,
+    (select coalesce(sum(n - 1), 0) from tied) as n_tie_breaks,
+    (select count(*) from latest where {not_null} and {changed}) as n_changed,
+    (select max({created}) from latest where {not_null} and {changed}) as watermark
+"""
+    row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
+    return LatestStats(*(int(v) for v in row[:-1]), watermark=row[-1])
+
+
+def _changed(
+    warehouse: Warehouse, view: FeatureView, since: Since | None
+) -> tuple[str, dict[str, Any]]:
+    """The incremental condition: a newer event than the last as-of, or a newer load."""
+    if since is None:
+        return "true", {}
+    event = _q(view.event_timestamp)
+    created = _q(view.created_timestamp or view.event_timestamp)
+    condition = f"{event} > {warehouse.param('since')}"
+    params: dict[str, Any] = {"since": since.as_of}
+    if since.watermark is not None:
+        condition += f" or coalesce({created}, {event}) > {warehouse.param('watermark')}"
+        params["watermark"] = since.watermark
+    return f"({condition})", params
+
+
+def read_latest(
+    warehouse: Warehouse,
+    view: FeatureView,
+    macro_sql: str,
+    as_of: datetime,
+    *,
+    since: Since | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[pa.RecordBatch]:
+    """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`."""
+    schema = arrow_schema(view)
+    created = _q(view.created_timestamp or view.event_timestamp)
+    event = _q(view.event_timestamp)
+    columns = [
+        f"cast({_q(k.name)} as {_SQL_TYPES[k.online_type]}) as {_q(k.name)}" for k in view.keys
+    ]
+    columns += [
+        f"cast({event} as timestamp) as {_q(EVENT_AT)}",
+        f"cast({created} as timestamp) as {_q(CREATED_AT)}",
+    ]
+    columns += [
+        f"cast({_q(f.name)} as {_SQL_TYPES[f.online_type]}) as {_q(f.name)}" for f in view.features
+    ]
+    changed, params = _changed(warehouse, view, since)
+    where = [*(f"{_q(k.name)} is not null" for k in view.keys), changed]
+    params["as_of"] = as_of
+    sql = (
+        "select\n    "
+        + ",\n    ".join(columns)
+        + f"\nfrom (\n{warehouse.prepare(macro_sql)}\n) as latest\nwhere "
+        + "\n    and ".join(where)
+    )
+    for batch in warehouse.stream(sql, params, batch_size):
+        yield _conform(batch, schema)
+
+
+def query_arrow(warehouse: Warehouse, sql: str, params: Mapping[str, Any]) -> pa.Table:
+    """Run any read query and collect it (tests and reference checks)."""
+    return pa.Table.from_batches(list(warehouse.stream(sql, params, DEFAULT_BATCH_SIZE)))
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    arrays = [batch.column(i).cast(f.type) for i, f in enumerate(schema)]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _relation(relation: Relation) -> str:
+    return ".".join(_q(p) for p in (relation.database, relation.schema, relation.alias) if p)
+
+
+class _DuckDB:
+    """DuckDB: the target's file opened read-only, named parameters `$name`."""
+
+    adapter = "duckdb"
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    @classmethod
+    def open(cls, project: Project, target: Target) -> _DuckDB:
+        import duckdb
+
+        path = Path(str(target.settings.get("path", "")))
+        if str(path) in ("", ":memory:"):
+            raise OfflineStoreError(f"target {target.name!r} has no DuckDB file path")
+        path = path if path.is_absolute() else project.project_dir / path
+        if not path.exists():
+            raise OfflineStoreError(f"DuckDB file {path} not found: run `dbt build` first")
+        try:
+            return cls(duckdb.connect(str(path), read_only=True))
+        except duckdb.Error as exc:
+            raise OfflineStoreError(
+                f"cannot open {path} read-only ({_first_line(exc)}); is a dbt run writing to it?"
+            ) from exc
+
+    def param(self, name: str) -> str:
+        return placeholder(self.adapter, name)
+
+    def prepare(self, macro_sql: str) -> str:
+        return macro_sql
+
+    def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        import duckdb
+
+        try:
+            return self._connection.execute(sql, _used(sql, params, "$")).fetchall()
+        except duckdb.Error as exc:
+            raise OfflineStoreError(f"DuckDB query failed: {_first_line(exc)}") from exc
+
+    def stream(
+        self, sql: str, params: Mapping[str, Any], batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
+        import duckdb
+
+        try:
+            relation = self._connection.sql(sql, params=_used(sql, params, "$"))
+            yield from relation.to_arrow_reader(batch_size=batch_size)
+        except duckdb.Error as exc:
+            raise OfflineStoreError(f"DuckDB query failed: {_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class _Postgres:
+    """Postgres: psycopg2, a server-side cursor per stream, parameters `%(name)s`."""
+
+    adapter = "postgres"
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    @classmethod
+    def open(cls, target: Target) -> _Postgres:
+        import psycopg2
+
+        s = target.settings
+        try:
+            connection = psycopg2.connect(
+                host=s.get("host"),
+                port=as_int(s.get("port", 5432), "port"),
+                user=s.get("user"),
+                password=s.get("password") or None,
+                dbname=s.get("dbname") or s.get("database"),
+                connect_timeout=int(s.get("connect_timeout", 10)),
+            )
+        except psycopg2.Error as exc:
+            raise OfflineStoreError(
+                f"cannot connect to Postgres target {target.name!r} at "
+                f"{s.get('host')}:{s.get('port')} ({_first_line(exc)})"
+            ) from exc
+        connection.set_session(readonly=True, autocommit=False)
+        return cls(connection)
+
+    def param(self, name: str) -> str:
+        return placeholder(self.adapter, name)
+
+    def prepare(self, macro_sql: str) -> str:
+        return macro_sql.replace("%", "%%").replace("%%(as_of)s", "%(as_of)s")
+
+    def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql, dict(params))
+                return cursor.fetchall()
+        except psycopg2.Error as exc:
+            self._connection.rollback()
+            raise OfflineStoreError(f"Postgres query failed: {_first_line(exc)}") from exc
+
+    def stream(
+        self, sql: str, params: Mapping[str, Any], batch_size: int
+    ) -> Iterator[pa.RecordBatch]:
+        import psycopg2
+
+        try:
+            with self._connection.cursor(name="featurehouse_read") as cursor:
+                cursor.itersize = batch_size
+                cursor.execute(sql, dict(params))
+                yield from _pg_batches(cursor, batch_size)
+            self._connection.rollback()
+        except psycopg2.Error as exc:
+            self._connection.rollback()
+            raise OfflineStoreError(f"Postgres query failed: {_first_line(exc)}") from exc
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _pg_batches(cursor: Any, batch_size: int) -> Iterator[pa.RecordBatch]:
+    names: Sequence[str] | None = None
+    while True:
+        rows = cursor.fetchmany(batch_size)
+        if names is None:
+            names = [d[0] for d in cursor.description]
+        if not rows:
+            return
+        columns = list(zip(*rows, strict=True))
+        yield pa.RecordBatch.from_arrays([pa.array(c) for c in columns], names=list(names))
+
+
+def _used(sql: str, params: Mapping[str, Any], marker: str) -> dict[str, Any]:
+    """DuckDB refuses unused named parameters: pass only those the SQL mentions."""
+    return {k: v for k, v in params.items() if f"{marker}{k}" in sql}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

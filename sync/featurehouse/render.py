@@ -1,0 +1,176 @@
+"""Render `featurehouse.latest_feature_rows` through dbt, cached per manifest checksum.
+
+The SQL that picks the rows a sync publishes is the dbt macro's; Python never writes its own.
+One `dbt compile --inline` renders every view a sync needs; the result is cached under
+`<target>/featurehouse/sql/` so repeated syncs of the same build do not pay dbt's start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from featurehouse.errors import OfflineStoreError
+from featurehouse.manifest import Manifest
+from featurehouse.registry import FeatureView
+from featurehouse.settings import Project, Target
+
+log = logging.getLogger(__name__)
+_BEGIN = "-- featurehouse:begin "
+_END = "-- featurehouse:end"
+
+
+def macro_call(view: FeatureView, placeholder: str, *, as_known_at: bool = False) -> str:
+    """The Jinja that asks the macro for `view`'s latest rows at the bound as-of."""
+    version = "none" if view.version is None else str(view.version)
+    known = ", as_known_at=true" if as_known_at else ""
+    return (
+        f"{{{{ featurehouse.latest_feature_rows('{view.name}', version={version}, "
+        f"as_of='{placeholder}'{known}) }}}}"
+    )
+
+
+def latest_rows_sql(
+    project: Project,
+    target: Target,
+    manifest: Manifest,
+    views: Sequence[FeatureView],
+    placeholder: str,
+    *,
+    as_known_at: bool = False,
+) -> dict[str, str]:
+    """view ref -> the macro's SQL (as-of left as `placeholder`), from the cache or dbt."""
+    directory = _cache_dir(project, target, manifest, placeholder, as_known_at)
+    found: dict[str, str] = {}
+    missing: list[FeatureView] = []
+    for view in views:
+        path = directory / f"{view.ref}.sql"
+        if path.exists():
+            found[view.ref] = path.read_text()
+        else:
+            missing.append(view)
+    if missing:
+        rendered = _render(project, target, missing, placeholder, as_known_at)
+        directory.mkdir(parents=True, exist_ok=True)
+        for ref, sql in rendered.items():
+            _write_atomically(directory / f"{ref}.sql", sql)
+        found.update(rendered)
+        _prune(directory.parent.parent, keep=directory.parent)
+    return {view.ref: found[view.ref] for view in views}
+
+
+def _cache_dir(
+    project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
+) -> Path:
+    mode = "known" if as_known_at else "all"
+    style = "dollar" if placeholder.startswith("$") else "pyformat"
+    return project.cache_dir / "sql" / manifest.checksum[:16] / f"{target.name}-{style}-{mode}"
+
+
+def _render(
+    project: Project,
+    target: Target,
+    views: Sequence[FeatureView],
+    placeholder: str,
+    as_known_at: bool,
+) -> dict[str, str]:
+    inline = "\n".join(
+        f"{_BEGIN}{view.ref}\n{macro_call(view, placeholder, as_known_at=as_known_at)}\n{_END}"
+        for view in views
+    )
+    log.info("rendering latest_feature_rows for %s with dbt", ", ".join(v.ref for v in views))
+    compiled = _dbt_compile(project, target, inline)
+    return _split(compiled, [v.ref for v in views])
+
+
+def dbt_executable() -> str:
+    """The dbt next to this Python (a venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbt")
+    if found is None:
+        raise OfflineStoreError("dbt is not installed: `pip install dbt-core dbt-duckdb`")
+    return found
+
+
+def _dbt_compile(project: Project, target: Target, inline: str) -> str:
+    """`dbt compile --inline` into Featurehouse's own target dir (the build's stays intact)."""
+    command = [
+        dbt_executable(),
+        "compile",
+        "--quiet",
+        "--output",
+        "json",
+        "--inline",
+        inline,
+        "--project-dir",
+        str(project.project_dir),
+        "--profiles-dir",
+        str(project.profiles_dir),
+        "--target",
+        target.name,
+        "--target-path",
+        str(project.cache_dir / "dbt"),
+    ]
+    env: Mapping[str, str] = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    try:
+        done = subprocess.run(
+            command,
+            cwd=project.project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OfflineStoreError(f"cannot run dbt to render latest_feature_rows ({exc})") from exc
+    if done.returncode != 0:
+        raise OfflineStoreError(
+            f"dbt could not render latest_feature_rows: {_dbt_error(done.stdout + done.stderr)}"
+        )
+    try:
+        return str(json.loads(done.stdout)["compiled"])
+    except (ValueError, KeyError) as exc:
+        raise OfflineStoreError(f"unexpected `dbt compile` output: {done.stdout[:200]!r}") from exc
+
+
+def _dbt_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "Error" in line and i + 1 < len(lines) and line.endswith("Error"):
+            return f"{line} {lines[i + 1]}"
+        if "Error" in line:
+            return line
+    return lines[-1] if lines else "no output"
+
+
+def _split(compiled: str, refs: Sequence[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for chunk in compiled.split(_BEGIN)[1:]:
+        head, _, body = chunk.partition("\n")
+        result[head.strip()] = body.split(_END)[0].strip()
+    missing = [r for r in refs if not result.get(r)]
+    if missing:
+        raise OfflineStoreError(f"latest_feature_rows rendered nothing for {', '.join(missing)}")
+    return result
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Remove SQL rendered for older manifests."""
+    for child in root.iterdir():
+        if child.is_dir() and child != keep:
+            shutil.rmtree(child, ignore_errors=True)
