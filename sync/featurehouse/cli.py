@@ -1,0 +1,339 @@
+"""The `featurehouse` command: parse arguments, call the library, format output.
+
+The only module that imports click.
+
+Exit codes: 0 ok, 1 a FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from featurehouse import __version__, materialize
+from featurehouse.context import Context, open_context
+from featurehouse.errors import FeaturehouseError, redact
+from featurehouse.keys import parse_entity
+from featurehouse.online import ReadRequest
+from featurehouse.report import (
+    describe_text,
+    get_rows,
+    get_text,
+    list_rows,
+    list_text,
+    summary_dict,
+    summary_text,
+    to_json,
+)
+
+
+class _Group(click.Group):
+    """Turns a FeaturehouseError into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FeaturehouseError as exc:
+            message = " ".join(str(exc).split())
+            click.echo(f"Error: {redact(message)}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="featurehouse")
+def cli() -> None:
+    """Featurehouse: dbt models as feature views, served from Redis.
+
+    \b
+    Example:
+      dbt build && featurehouse sync && featurehouse get feat_customer__orders 42
+    """
+
+
+def common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--project-dir, --target, --redis-url, --redis-prefix and --json for every command."""
+    options = [
+        click.option(
+            "--project-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            envvar="DBT_PROJECT_DIR",
+            help="The dbt project (default: cwd or a parent).",
+        ),
+        click.option(
+            "--target",
+            "target_name",
+            metavar="T",
+            envvar="DBT_TARGET",
+            help="profiles.yml target to read from (default: the profile's).",
+        ),
+        click.option(
+            "--redis-url",
+            metavar="URL",
+            envvar="FEATUREHOUSE_REDIS_URL",
+            help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, var "
+            "featurehouse_redis_url, default redis://127.0.0.1:6379/0].",
+        ),
+        click.option(
+            "--redis-prefix",
+            metavar="P",
+            envvar="FEATUREHOUSE_REDIS_PREFIX",
+            help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, var "
+            "featurehouse_redis_prefix, default fh].",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+
+    @functools.wraps(func)
+    def wrapper(
+        project_dir: Path | None,
+        target_name: str | None,
+        redis_url: str | None,
+        redis_prefix: str | None,
+        as_json: bool,
+        **kwargs: Any,
+    ) -> Any:
+        context = open_context(project_dir, target_name, redis_url, redis_prefix)
+        return func(context, as_json=as_json, **kwargs)
+
+    return wrapper
+
+
+def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO date or timestamp (e.g. 2026-05-01 or 2026-05-01T06:00:00Z)"
+        ) from exc
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+@cli.command()
+@click.option(
+    "--select",
+    "-s",
+    "select",
+    multiple=True,
+    metavar="VIEW[.vN]",
+    help="View version(s) to sync; repeatable (default: the latest version of every online view).",
+)
+@click.option(
+    "--as-of",
+    callback=_as_of,
+    metavar="TS",
+    help="Publish the rows as of this UTC time (default: now).",
+)
+@click.option(
+    "--full/--incremental",
+    "full",
+    default=True,
+    help="Full: a new generation replaces the old one atomically (default). "
+    "Incremental: only rows newer than the stored watermark.",
+)
+@click.option("--force", is_flag=True, help="Publish even if dbt tests failed or did not run.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no per-view lines.")
+@click.option("--batch-size", default=10_000, show_default=True, type=click.IntRange(1))
+@common
+def sync(
+    context: Context,
+    *,
+    as_json: bool,
+    select: Sequence[str],
+    as_of: datetime | None,
+    full: bool,
+    force: bool,
+    quiet: bool,
+    batch_size: int,
+) -> None:
+    """Publish feature views' latest rows (per the dbt macro latest_feature_rows) to Redis.
+
+    Refuses views whose dbt tests (or their upstream models' tests) failed or did not run in
+    the last `dbt build`; --force publishes anyway, loudly.
+
+    \b
+    Examples:
+      featurehouse sync
+      featurehouse sync --select feat_customer__orders.v1 --as-of 2026-05-01
+      featurehouse sync --incremental --json
+    """
+    options = materialize.SyncOptions(
+        as_of=as_of or datetime.now(UTC).replace(tzinfo=None),
+        clock="wall" if as_of is None else "as_of",
+        mode="full" if full else "incremental",
+        force=force,
+        batch_size=batch_size,
+    )
+    _configure_logging(quiet or as_json)
+    progress = None if quiet or as_json else _BarProgress()
+    summaries = materialize.sync(
+        context.project,
+        context.target,
+        context.artifacts,
+        context.registry,
+        select,
+        context.store,
+        options,
+        progress,
+    )
+    for summary in summaries:
+        if summary.forced:
+            click.echo(
+                f"WARNING: --force published {summary.view} although: {', '.join(summary.forced)}",
+                err=True,
+            )
+    if as_json:
+        click.echo(
+            to_json(
+                {
+                    "redis": context.redis_shown,
+                    "prefix": context.prefix,
+                    "views": [summary_dict(s) for s in summaries],
+                }
+            )
+        )
+    elif not quiet:
+        click.echo(summary_text(summaries, context.redis_shown, context.prefix))
+
+
+@cli.command()
+@click.argument("view", metavar="VIEW[.vN]")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.option("--features", "-f", metavar="a,b", help="Only these features (comma-separated).")
+@common
+def get(
+    context: Context, *, as_json: bool, view: str, keys: Sequence[str], features: str | None
+) -> None:
+    """Read the served features of one or more entities of VIEW.
+
+    Each KEY names one entity: its key value (`42`); for composite keys its values in key
+    order, comma separated (`42,de`); or `name=value` pairs (`customer_id=42,country_code=de`).
+
+    \b
+    Examples:
+      featurehouse get feat_customer__orders 42 43
+      featurehouse get feat_customer__orders.v1 42 --features count_orders_30d --json
+      featurehouse get feat_customer_country__orders customer_id=42,country_code=de
+    """
+    state = context.online_view(view)
+    entity_rows = [parse_entity(key, state.schema.keys) for key in keys]
+    names = tuple(n.strip() for n in features.split(",") if n.strip()) if features else None
+    request = ReadRequest(view=state.schema.view, version=state.schema.version, features=names)
+    result = context.store.read([request], entity_rows)[0]
+    rows = get_rows(state.schema, entity_rows, result)
+    click.echo(to_json(rows) if as_json else get_text(state, rows))
+
+
+@cli.command(name="list")
+@common
+def list_views(context: Context, *, as_json: bool) -> None:
+    """List feature views: every version in the dbt project and what Redis serves.
+
+    \b
+    Example:
+      featurehouse list --json
+    """
+    rows = list_rows(context.maybe_registry(), context.store.views())
+    click.echo(to_json(rows) if as_json else list_text(rows))
+
+
+@cli.command()
+@click.argument("view", metavar="VIEW[.vN]")
+@common
+def describe(context: Context, *, as_json: bool, view: str) -> None:
+    """Describe one view version: keys, timestamps, TTL, features and types, sync state.
+
+    \b
+    Examples:
+      featurehouse describe feat_customer__orders
+      featurehouse describe feat_customer__orders.v1 --json
+    """
+    info = context.describe(view)
+    click.echo(to_json(info) if as_json else describe_text(info))
+
+
+@cli.command()
+@click.argument("view", metavar="VIEW[.vN]")
+@common
+def delete(context: Context, *, as_json: bool, view: str) -> None:
+    """Remove a view version's data and metadata from Redis (the dbt model is untouched).
+
+    \b
+    Example:
+      featurehouse delete feat_customer__orders.v1
+    """
+    state = context.online_view(view)
+    removed = context.store.delete(state.schema.view, state.schema.version)
+    ref = _ref(state.schema.view, state.schema.version)
+    if as_json:
+        click.echo(to_json({"view": ref, "deleted_keys": removed}))
+    else:
+        click.echo(f"deleted {ref} from {context.redis_shown} ({removed} keys)")
+
+
+def _ref(view: str, version: int | None) -> str:
+    return view if version is None else f"{view}.v{version}"
+
+
+class _BarProgress:
+    """click.progressbar per view on stderr: rows, rate and ETA."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._started = 0.0
+        self._done = 0
+
+    def start(self, view: str, total: int) -> None:
+        self._started, self._done = _now(), 0
+        self._bar = click.progressbar(
+            length=max(total, 1),
+            label=f"{view:<32}",
+            file=sys.stderr,
+            show_pos=True,
+            show_eta=True,
+            item_show_func=lambda rate: rate,
+        )
+        self._bar.__enter__()
+
+    def advance(self, rows: int) -> None:
+        self._done += rows
+        elapsed = max(_now() - self._started, 1e-6)
+        self._bar.update(rows, f"{self._done / elapsed:,.0f} rows/s")
+
+    def finish(self, summary: materialize.ViewSummary) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def _now() -> float:
+    return time.monotonic()
+
+
+def _configure_logging(quiet: bool) -> None:
+    level = logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console script entry point (`featurehouse`)."""
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    cli.main(args=argv, prog_name="featurehouse")
+
+
+if __name__ == "__main__":
+    main()

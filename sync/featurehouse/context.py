@@ -1,0 +1,179 @@
+"""Settings resolved once per command or FeatureStore: project, target, artifacts, Redis.
+
+Everything is loaded lazily, so commands that only read Redis work without a dbt project.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
+from featurehouse.manifest import Artifacts, load_artifacts
+from featurehouse.online import OnlineStore, ViewState
+from featurehouse.registry import FeatureView, Registry, build_registry
+from featurehouse.settings import (
+    DEFAULT_REDIS_PREFIX,
+    DEFAULT_REDIS_URL,
+    Project,
+    Target,
+    load_project,
+    load_target,
+    resolve,
+)
+
+_REF = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.v(?P<version>\d+))?$")
+
+
+@dataclass(frozen=True)
+class Context:
+    """Flags as given; everything else derived on first use."""
+
+    project_dir: Path | None = None
+    target_name: str | None = None
+    redis_url_flag: str | None = None
+    prefix_flag: str | None = None
+
+    @cached_property
+    def project(self) -> Project:
+        return load_project(self.project_dir)
+
+    @cached_property
+    def maybe_project(self) -> Project | None:
+        """The project, or None when there is none here and none was named."""
+        try:
+            return self.project
+        except ConfigError:
+            if self.project_dir is not None:
+                raise
+            return None
+
+    @cached_property
+    def target(self) -> Target:
+        target = load_target(self.project, self.target_name)
+        built_for = self.artifacts.manifest.adapter_type
+        if built_for and built_for != target.type:
+            raise ConfigError(
+                f"{self.artifacts.manifest.path} was built for {built_for}, but target "
+                f"{target.name!r} is {target.type}: run `dbt build --target {target.name}`"
+            )
+        return target
+
+    @cached_property
+    def artifacts(self) -> Artifacts:
+        return load_artifacts(self.project.target_dir)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return build_registry(self.artifacts.manifest)
+
+    def maybe_registry(self) -> Registry | None:
+        """The registry when a dbt project with a manifest is at hand."""
+        if self.maybe_project is None:
+            return None
+        try:
+            return self.registry
+        except FeaturehouseError:
+            if self.project_dir is not None:
+                raise
+            return None
+
+    @cached_property
+    def redis_url(self) -> str:
+        return str(
+            resolve(
+                self.redis_url_flag,
+                "FEATUREHOUSE_REDIS_URL",
+                "featurehouse_redis_url",
+                DEFAULT_REDIS_URL,
+                project=self.maybe_project,
+            )
+        )
+
+    @cached_property
+    def prefix(self) -> str:
+        return str(
+            resolve(
+                self.prefix_flag,
+                "FEATUREHOUSE_REDIS_PREFIX",
+                "featurehouse_redis_prefix",
+                DEFAULT_REDIS_PREFIX,
+                project=self.maybe_project,
+            )
+        )
+
+    @property
+    def redis_shown(self) -> str:
+        return redact(self.redis_url)
+
+    @cached_property
+    def store(self) -> OnlineStore:
+        return OnlineStore.from_url(self.redis_url, prefix=self.prefix)
+
+    def online_view(self, ref: str) -> ViewState:
+        """The published state of `name` (the latest version) or `name.vN`."""
+        name, version = self._name_version(ref)
+        states = [s for s in self.store.views() if s.schema.view == name]
+        if version is None:
+            registry = self.maybe_registry()
+            if registry is not None and name in registry.names():
+                version = registry.resolve(name).version
+            else:
+                latest = [s for s in states if s.is_latest]
+                version = latest[0].schema.version if latest else None
+        for state in states:
+            if state.schema.version == version:
+                return state
+        shown = name if version is None else f"{name}.v{version}"
+        published = ", ".join(_ref(s) for s in states) or "none"
+        raise OnlineStoreError(
+            f"{shown} is not published in {self.redis_shown} (prefix {self.prefix!r}; "
+            f"published versions: {published}): run `featurehouse sync --select {shown}`"
+        )
+
+    def describe(self, ref: str) -> dict[str, Any]:
+        """What the registry and Redis know about one view version."""
+        from featurehouse.report import describe_dict
+
+        registry = self.maybe_registry()
+        view: FeatureView | None = None
+        if registry is not None:
+            view = registry.resolve(ref)
+            ref = view.ref
+        state = next(
+            (
+                s
+                for s in self.store.views()
+                if view is not None
+                and (s.schema.view, s.schema.version) == (view.name, view.version)
+            ),
+            None,
+        )
+        if view is None:
+            state = self.online_view(ref)
+        return describe_dict(view, state)
+
+    @staticmethod
+    def _name_version(ref: str) -> tuple[str, int | None]:
+        match = _REF.match(ref.strip())
+        if match is None:
+            raise ConfigError(f"{ref!r} is not a view reference; use `name` or `name.vN`")
+        version = match["version"]
+        return match["name"], None if version is None else int(version)
+
+
+def open_context(
+    project_dir: Path | None,
+    target_name: str | None,
+    redis_url: str | None,
+    prefix: str | None,
+) -> Context:
+    return Context(project_dir, target_name, redis_url, prefix)
+
+
+def _ref(state: ViewState) -> str:
+    version = state.schema.version
+    return state.schema.view if version is None else f"{state.schema.view}.v{version}"
