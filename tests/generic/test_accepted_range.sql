@@ -20,7 +20,8 @@
     {%- if flag is not boolean -%}
         {{ _featurehouse_test_fail(
             'accepted_range', model, flag_name,
-            "must be true or false, got " ~ (flag | tojson), flag_name ~ ": false"
+            "must be true or false, got " ~ _featurehouse_test_show(flag),
+            flag_name ~ ": false"
         ) }}
     {%- endif -%}
 {%- endfor -%}

@@ -21,8 +21,10 @@
     {%- if not timestamp -%}
         {{ _featurehouse_test_fail(
             'feature_freshness', model, 'timestamp_column',
-            "is missing and the model has no config.meta.feature_store.event_timestamp",
-            "put the test on the timestamp column, or pass timestamp_column: effective_at"
+            "is missing and the model has no config.meta.feature_store"
+            ~ ".event_timestamp",
+            "put the test on the timestamp column, or pass"
+            ~ " timestamp_column: effective_at"
         ) }}
     {%- endif -%}
 {%- endif -%}

@@ -11,7 +11,7 @@
 {%- if spine_timestamp is not string or not spine_timestamp -%}
     {{ _featurehouse_test_fail(
         'no_leakage', model, 'spine_timestamp',
-        "must be one column name, got " ~ (spine_timestamp | tojson),
+        "must be one column name, got " ~ _featurehouse_test_show(spine_timestamp),
         "spine_timestamp: label_at"
     ) }}
 {%- endif -%}

@@ -5,7 +5,7 @@
     or max_rate < 0 or max_rate > 1 -%}
     {{ _featurehouse_test_fail(
         'null_rate_below', model, 'max_rate',
-        "must be a number between 0 and 1, got " ~ (max_rate | tojson),
+        "must be a number between 0 and 1, got " ~ _featurehouse_test_show(max_rate),
         "max_rate: 0.05 (at most 5% nulls)"
     ) }}
 {%- endif -%}

@@ -18,7 +18,7 @@ duplicates as (
         {% endfor -%}
         count(*) as n_rows
     from source
-    group by {% for column in columns %}{{ column }}{{ ", " if not loop.last }}{% endfor %}
+    group by {{ columns | join(', ') }}
     having count(*) > 1
 )
 
