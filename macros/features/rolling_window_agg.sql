@@ -22,7 +22,7 @@
     {#- Portable SQL (recursive CTE, dbt.dateadd, window sums): the "change-point rows" design.
         Each event adds +v at its time and -v at time + window; deltas are grouped by
         (keys, ts) so ties are one row, and a running sum gives the exact window value. -#}
-    {%- set keys = spec.keys -%}
+    {%- set keys = spec.key_columns -%}
     {%- set key_list = keys | join(', ') -%}
     {%- set as_of = "cast('" ~ spec.as_of ~ "' as timestamp)" -%}
     {%- set columns = spec.columns -%}
@@ -269,7 +269,7 @@ from _fh_running
             {%- set value_sql = 'case when ' ~ condition ~ ' then coalesce(' ~ measure.expr
                 ~ ', 0) else 0 end' -%}
         {%- endif -%}
-        {%- set default_type = 'bigint' if measure.agg == 'count' else var('featurehouse_double') -%}
+        {%- set default_type = 'bigint' if measure.agg == 'count' else var('featurehouse_double')[target.type] -%}
         {%- do measure_specs.append({
             'name': measure.name,
             'agg': measure.agg,
@@ -328,7 +328,7 @@ from _fh_running
 
     {{ return({
         'relation': relation,
-        'keys': keys,
+        'key_columns': keys,
         'event_timestamp': event_timestamp,
         'loaded_timestamp': loaded_timestamp or event_timestamp,
         'measures': measure_specs,
