@@ -33,6 +33,10 @@ class OnlineStoreError(FeaturehouseError):
     """Redis could not be read or written."""
 
 
+class RedisUnavailable(OnlineStoreError):
+    """Redis did not answer (down, restarting, refused the connection or the password)."""
+
+
 class ValidationGateError(FeaturehouseError):
     """dbt tests of a view (or its upstream models) failed or did not run."""
 

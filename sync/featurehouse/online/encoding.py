@@ -1,0 +1,159 @@
+"""The record encoding: one compact JSON array per entity, built column-wise with Arrow.
+
+A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order. Floats are the
+shortest text that round-trips exactly (NaN, Infinity, -Infinity as Python's json writes them;
+-0.0 as `-0.0`), timestamps epoch microseconds, lists JSON lists, nulls `null`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurehouse.errors import OnlineStoreError
+
+EVENT_AT = "__event_at"
+ENCODING = "json-array-v1"
+_EPOCH = datetime(1970, 1, 1)
+_CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
+
+
+def json_escape(strings: pa.Array) -> pa.Array:
+    """The body of a JSON string literal for each value, as json.dumps(ensure_ascii=False)."""
+    out = pc.replace_substring(strings, "\\", "\\\\")
+    out = pc.replace_substring(out, '"', '\\"')
+    if pc.any(pc.match_substring_regex(out, "[\\x00-\\x1f]")).as_py():
+        for code in range(32):
+            out = pc.replace_substring(out, chr(code), _CONTROL.get(code, f"\\u{code:04x}"))
+    return out
+
+
+def _float_text(values: pa.Array) -> pa.Array:
+    text = pc.cast(values, pa.string())
+    if len(values) and pc.any(pc.invert(pc.is_finite(values))).as_py():
+        for raw, js in (("^nan$", "NaN"), ("^inf$", "Infinity"), ("^-inf$", "-Infinity")):
+            text = pc.replace_substring_regex(text, raw, js)
+    if pc.any(pc.equal(text, "-0")).as_py():
+        text = pc.if_else(pc.equal(text, "-0"), "-0.0", text)
+    return text
+
+
+def _list_text(values: pa.Array) -> pa.Array:
+    values = pc.cast(values, pa.list_(pa.float64()))
+    offsets = values.offsets
+    lo, hi = offsets[0].as_py(), offsets[len(offsets) - 1].as_py()
+    flat = pc.fill_null(_float_text(values.values.slice(lo, hi - lo)), "null")
+    offsets = pc.subtract(offsets, lo)
+    lists = pa.ListArray.from_arrays(offsets, flat, mask=pc.is_null(values))
+    return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+
+
+def _timestamp_us(values: pa.Array) -> pa.Array:
+    tz = values.type.tz if pa.types.is_timestamp(values.type) else None
+    return pc.cast(pc.cast(values, pa.timestamp("us", tz=tz)), pa.int64())
+
+
+def encode_column(values: pa.Array, kind: str) -> pa.Array:
+    """JSON text of every value of one feature column (nulls as `null`)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if kind == "int64":
+        text = pc.cast(pc.cast(values, pa.int64()), pa.string())
+    elif kind == "float64":
+        text = _float_text(pc.cast(values, pa.float64()))
+    elif kind == "string":
+        body = json_escape(pc.cast(values, pa.string()))
+        text = pc.binary_join_element_wise('"', body, '"', "")
+    elif kind == "bool":
+        text = pc.cast(pc.cast(values, pa.bool_()), pa.string())
+    elif kind == "timestamp":
+        text = pc.cast(_timestamp_us(values), pa.string())
+    elif kind == "list<float64>":
+        text = _list_text(values)
+    else:
+        raise OnlineStoreError(f"cannot encode feature type {kind!r}")
+    return pc.fill_null(text, "null")
+
+
+def encode_records(batch: pa.RecordBatch, features: Sequence[tuple[str, str]]) -> pa.Array:
+    """`[event_at_us,f1,...]` for every row of `batch` (rows with null event_at not allowed)."""
+    parts = [pc.cast(_timestamp_us(batch.column(EVENT_AT)), pa.string())]
+    for name, kind in features:
+        try:
+            parts.append(encode_column(batch.column(name), kind))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise OnlineStoreError(f"feature {name} cannot be encoded as {kind}: {exc}") from None
+    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ","), "]", "")
+
+
+def event_us(batch: pa.RecordBatch) -> pa.Array:
+    return _timestamp_us(batch.column(EVENT_AT))
+
+
+# --- decoding (read path): one json.loads per record, then per-type conversion ---
+
+
+def from_epoch_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def to_epoch_us(ts: datetime) -> int:
+    delta = naive_utc(ts) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _naive_utc(ts: datetime) -> datetime:
+    offset = ts.utcoffset() or timedelta(0)
+    return (ts - offset).replace(tzinfo=None)
+
+
+def naive_utc(ts: datetime) -> datetime:
+    """`ts` as a naive UTC datetime (naive input is taken to be UTC already)."""
+    return ts if ts.tzinfo is None else _naive_utc(ts)
+
+
+def _as_float(v: Any) -> Any:
+    return v if v is None else float(v)
+
+
+def _as_float_list(v: Any) -> Any:
+    return v if v is None else [x if x is None else float(x) for x in v]
+
+
+def _as_timestamp(v: Any) -> Any:
+    return v if v is None else from_epoch_us(v)
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+DECODERS: dict[str, Callable[[Any], Any]] = {
+    "int64": _identity,
+    "float64": _as_float,
+    "string": _identity,
+    "bool": _identity,
+    "timestamp": _as_timestamp,
+    "list<float64>": _as_float_list,
+}
+
+
+def decode_record(text: bytes | str) -> list[Any]:
+    """The JSON array of one record (element 0 is event_at in epoch µs)."""
+    return json.loads(text)
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    return {
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "string": pa.string(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("us"),
+        "list<float64>": pa.list_(pa.float64()),
+    }[kind]

@@ -1,0 +1,191 @@
+"""Redis key names and bucketing: where every view version, generation and entity lives.
+
+All names derive from metadata (prefix, view, version, generation, bucket count), so a view
+version is deleted without scanning the keyspace. See the README section "Online store layout".
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurehouse.online.encoding import json_escape
+from featurehouse.online.schema import InvalidKeyError, ViewSchema
+
+LAYOUT_VERSION = 1
+TAGS = 1024  # hash-tag groups per entity: bucket b lives in slot group b % TAGS
+TARGET_PER_BUCKET = 64  # buckets are sized for 32..64 entities (listpack-friendly)
+
+
+def version_token(version: int | None) -> str:
+    return "unversioned" if version is None else f"v{version}"
+
+
+def token_version(token: str) -> int | None:
+    return None if token == "unversioned" else int(token[1:])
+
+
+def view_id(view: str, version: int | None) -> str:
+    return f"{view}:{version_token(version)}"
+
+
+def ctl_prefix(prefix: str) -> str:
+    """Control keys share the hash tag `{ctl}`, so the multi-key functions stay in one slot."""
+    return f"{prefix}:{{ctl}}:"
+
+
+def meta_key(prefix: str, view: str, version: int | None) -> str:
+    return f"{ctl_prefix(prefix)}view:{view_id(view, version)}"
+
+
+def views_key(prefix: str) -> str:
+    return f"{ctl_prefix(prefix)}views"
+
+
+def latest_key(prefix: str) -> str:
+    return f"{ctl_prefix(prefix)}latest"
+
+
+def syncing_key(prefix: str) -> str:
+    return f"{ctl_prefix(prefix)}syncing"
+
+
+def retired_key(prefix: str) -> str:
+    return f"{ctl_prefix(prefix)}retired"
+
+
+def seq_key(prefix: str) -> str:
+    return f"{ctl_prefix(prefix)}seq"
+
+
+def data_prefix(prefix: str, view: str, version: int | None, generation: int) -> str:
+    return f"{prefix}:d:{view_id(view, version)}:g{generation}:"
+
+
+def data_key(key_prefix: str, entity: str, bucket: int, tags: int = TAGS) -> str:
+    """`fh:d:<view>:<vtoken>:g<gen>:{<entity>:<bucket % tags>}:<bucket>`."""
+    return f"{key_prefix}{{{entity}:{bucket % tags}}}:{bucket}"
+
+
+def all_data_keys(key_prefix: str, entity: str, buckets: int, tags: int) -> list[str]:
+    return [data_key(key_prefix, entity, b, tags) for b in range(buckets)]
+
+
+def choose_buckets(rows: int, tags: int = TAGS) -> int:
+    """The smallest tags * 2**j with at most TARGET_PER_BUCKET entities per bucket."""
+    buckets = tags
+    while rows > buckets * TARGET_PER_BUCKET:
+        buckets *= 2
+    return buckets
+
+
+# --- canonical key text: the hash field of an entity, and the input of its bucket hash ---
+
+
+def canonical_key(schema: ViewSchema, row: Mapping[str, Any]) -> str:
+    """One entity's key text: `42`, `abc`, or for composite keys a JSON array `[42,"US"]`."""
+    parts = []
+    for name, kind in zip(schema.keys, schema.key_types, strict=True):
+        if name not in row:
+            raise InvalidKeyError(f"entity row {dict(row)!r} lacks key {name} of {schema.view}")
+        parts.append(_coerce_key(schema, name, kind, row[name]))
+    if len(parts) == 1:
+        return str(parts[0])
+    return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+
+
+def _coerce_key(schema: ViewSchema, name: str, kind: str, value: Any) -> int | str:
+    if kind == "string":
+        if value is None or isinstance(value, bytes | bytearray):
+            raise InvalidKeyError(f"key {name}={value!r} is not a string for {schema.view}")
+        return str(value)
+    try:
+        if isinstance(value, bool) or value is None:
+            raise ValueError
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError
+            return int(value)
+        return int(str(value).strip())
+    except ValueError:
+        raise InvalidKeyError(
+            f"key {name}={value!r} is not an int64 as {schema.view} expects"
+        ) from None
+
+
+def canonical_key_array(schema: ViewSchema, batch: pa.RecordBatch) -> pa.Array:
+    """The canonical key text of every row, column-wise (same text as `canonical_key`)."""
+    cols = []
+    for name, kind in zip(schema.keys, schema.key_types, strict=True):
+        col = batch.column(name)
+        if kind == "int64":
+            col = pc.cast(pc.cast(col, pa.int64()), pa.string())
+        else:
+            col = pc.cast(col, pa.string())
+            if len(schema.keys) > 1:
+                col = pc.binary_join_element_wise('"', json_escape(col), '"', "")
+        cols.append(col)
+    if len(cols) == 1:
+        return cols[0]
+    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*cols, ","), "]", "")
+
+
+def crc32_py(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+def bucket_of(text: str, buckets: int) -> int:
+    return crc32_py(text) % buckets
+
+
+_CRC_TABLE: list[int] = []
+for _n in range(256):
+    _c = _n
+    for _ in range(8):
+        _c = (0xEDB88320 ^ (_c >> 1)) if _c & 1 else (_c >> 1)
+    _CRC_TABLE.append(_c)
+del _n, _c
+
+
+def crc32_array(texts: pa.Array) -> pa.Array:
+    """zlib.crc32 of every string's UTF-8 bytes, column-wise (one pass per byte position)."""
+    texts = pc.cast(texts, pa.binary())
+    n = len(texts)
+    if texts.null_count:
+        raise ValueError("crc32_array: null text")
+    bufs = texts.buffers()
+    offsets = pa.Array.from_buffers(pa.int32(), n + 1, [None, bufs[1]], offset=texts.offset)
+    starts = offsets.slice(0, n)
+    lengths = pc.subtract(offsets.slice(1, n), starts)
+    crc = pa.repeat(pa.scalar(0xFFFFFFFF, pa.uint32()), n)
+    maxlen = pc.max(lengths).as_py() if n else 0
+    if not maxlen:
+        return pc.bit_wise_xor(crc, pa.scalar(0xFFFFFFFF, pa.uint32()))
+    data = pa.Array.from_buffers(pa.uint8(), bufs[2].size, [None, bufs[2]])
+    table = pa.array(_CRC_TABLE, pa.uint32())
+    low = pa.scalar(0xFF, pa.uint32())
+    for j in range(maxlen):
+        active = pc.greater(lengths, j)
+        pos = pc.if_else(active, pc.add(starts, j), 0) if j else starts
+        byte = pc.cast(pc.take(data, pos), pa.uint32())
+        idx = pc.bit_wise_and(pc.bit_wise_xor(crc, byte), low)
+        new = pc.bit_wise_xor(pc.take(table, idx), pc.shift_right(crc, pa.scalar(8, pa.uint32())))
+        crc = pc.if_else(active, new, crc)
+    return pc.bit_wise_xor(crc, pa.scalar(0xFFFFFFFF, pa.uint32()))
+
+
+def bucket_array(crc: pa.Array, buckets: int) -> pa.Array:
+    return pc.bit_wise_and(crc, pa.scalar(buckets - 1, pa.uint32()))
+
+
+def data_key_array(key_prefix: str, entity: str, buckets_col: pa.Array, tags: int) -> pa.Array:
+    """Data key names for an array of bucket numbers (column-wise `data_key`)."""
+    tag = pc.cast(pc.bit_wise_and(buckets_col, pa.scalar(tags - 1, buckets_col.type)), pa.string())
+    return pc.binary_join_element_wise(
+        f"{key_prefix}{{{entity}:", tag, "}:", pc.cast(buckets_col, pa.string()), ""
+    )

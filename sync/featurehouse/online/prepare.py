@@ -1,0 +1,103 @@
+"""Chunks of a publish: re-batching, dropping rows without keys, encoding, sorting by bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurehouse.errors import OnlineStoreError
+from featurehouse.online import layout
+from featurehouse.online.encoding import EVENT_AT, encode_records, event_us
+from featurehouse.online.schema import ViewSchema
+
+
+@dataclass
+class Prepared:
+    """One chunk, encoded and sorted by bucket."""
+
+    buckets: pa.Array
+    fields: pa.Array
+    records: pa.Array
+    events: pa.Array
+    rows: int
+    dropped: int
+    max_record: int
+    max_field: int
+
+
+@dataclass
+class Progress:
+    rows_received: int = 0
+    dropped: int = 0
+    max_record: int = 0
+    max_field: int = 0
+    bucket_max_event: dict[int, int] = field(default_factory=dict)
+
+    def add(self, p: Prepared) -> None:
+        self.rows_received += p.rows
+        self.dropped += p.dropped
+        self.max_record = max(self.max_record, p.max_record)
+        self.max_field = max(self.max_field, p.max_field)
+
+
+def chunks(
+    schema: ViewSchema, batches: Iterable[pa.RecordBatch], chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Re-chunk the incoming batches to about `chunk_rows` rows, checking the columns."""
+    need = [*schema.keys, EVENT_AT, *schema.feature_names]
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        missing = [c for c in need if c not in batch.schema.names]
+        if missing:
+            raise OnlineStoreError(
+                f"{schema.view} v{schema.version}: batch lacks columns {missing}; "
+                f"expected keys, {EVENT_AT} and features"
+            )
+        pending.append(batch.select(need))
+        size += batch.num_rows
+        if size >= chunk_rows:
+            yield _combine(pending)
+            pending, size = [], 0
+    if size:
+        yield _combine(pending)
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    return table.to_batches(max_chunksize=table.num_rows)[0]
+
+
+def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared:
+    """Drop rows without key or event_at, encode, and sort by bucket."""
+    rows = batch.num_rows
+    valid = pc.is_valid(batch.column(EVENT_AT))
+    for name in schema.keys:
+        valid = pc.and_(valid, pc.is_valid(batch.column(name)))
+    if not pc.all(valid).as_py():
+        batch = batch.filter(valid)
+    fields = layout.canonical_key_array(schema, batch)
+    records = encode_records(batch, [(f.name, f.type) for f in schema.features])
+    bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
+    order = pc.sort_indices(bucket)
+    n = batch.num_rows
+    return Prepared(
+        buckets=pc.take(bucket, order),
+        fields=pc.take(fields, order),
+        records=pc.take(records, order),
+        events=pc.take(event_us(batch), order),
+        rows=rows,
+        dropped=rows - n,
+        max_record=pc.max(pc.binary_length(records)).as_py() or 0 if n else 0,
+        max_field=pc.max(pc.binary_length(fields)).as_py() or 0 if n else 0,
+    )
+
+
+def bucket_max_events(p: Prepared) -> dict[int, int]:
+    table = pa.table({"b": p.buckets, "e": p.events}).group_by("b").aggregate([("e", "max")])
+    return dict(zip(table["b"].to_pylist(), table["e_max"].to_pylist(), strict=True))

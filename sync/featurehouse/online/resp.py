@@ -1,0 +1,97 @@
+"""Raw RESP commands built column-wise: one HSET (or FCALL merge) per bucket of a chunk.
+
+Rows arrive sorted by bucket; each row adds `$<len>\\r\\n<field>\\r\\n$<len>\\r\\n<record>\\r\\n`
+and the first row of every bucket run is preceded by that command's header. The payload is the
+data buffer of one joined string array, so no per-row Python object is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Header = Callable[[pa.Array, pa.Array], pa.Array]  # (bucket values, run lengths) -> header text
+
+
+def bulk(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return b"$%d\r\n%s\r\n" % (len(raw), raw)
+
+
+def command(*parts: str | bytes | int) -> bytes:
+    items = [p if isinstance(p, str | bytes) else str(p) for p in parts]
+    return b"*%d\r\n" % len(items) + b"".join(bulk(p) for p in items)
+
+
+def bulk_array(texts: pa.Array) -> pa.Array:
+    """`$<byte length>\\r\\n<text>\\r\\n` for every string."""
+    length = pc.cast(pc.binary_length(texts), pa.string())
+    return pc.binary_join_element_wise("$", length, "\r\n", texts, "\r\n", "")
+
+
+def hset_header(key_names: Callable[[pa.Array], pa.Array]) -> Header:
+    def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
+        count = pc.cast(pc.add(pc.multiply(lengths, 2), 2), pa.string())
+        return pc.binary_join_element_wise(
+            "*", count, "\r\n$4\r\nHSET\r\n", bulk_array(key_names(buckets)), ""
+        )
+
+    return header
+
+
+def fcall_header(
+    function: str,
+    fixed_keys: Sequence[str],
+    key_names: Callable[[pa.Array], pa.Array],
+    leading_args: Sequence[str],
+    trailing_arg: Callable[[pa.Array], pa.Array],
+) -> Header:
+    """`FCALL <function> <n> <fixed keys...> <bucket key> <leading args...> <per-bucket arg>`."""
+    nkeys = len(fixed_keys) + 1
+    fixed = b"".join(bulk(k) for k in fixed_keys).decode()
+    start = "\r\n" + (bulk("FCALL") + bulk(function) + bulk(str(nkeys))).decode() + fixed
+    lead = b"".join(bulk(a) for a in leading_args).decode()
+    base = 3 + nkeys + len(leading_args) + 1
+
+    def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
+        count = pc.cast(pc.add(pc.multiply(lengths, 2), base), pa.string())
+        return pc.binary_join_element_wise(
+            "*",
+            count,
+            start,
+            bulk_array(key_names(buckets)),
+            lead,
+            bulk_array(trailing_arg(buckets)),
+            "",
+        )
+
+    return header
+
+
+def bucket_runs(sorted_buckets: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(bucket value, run length, first row) of every run of equal buckets."""
+    runs = pc.run_end_encode(sorted_buckets, run_end_type=pa.int32())
+    ends = runs.run_ends
+    starts = pa.concat_arrays([pa.array([0], pa.int32()), ends.slice(0, len(ends) - 1)])
+    return runs.values, pc.subtract(ends, starts), starts
+
+
+def payload(
+    sorted_buckets: pa.Array, fields: pa.Array, records: pa.Array, header: Header
+) -> tuple[pa.Buffer, int]:
+    """The RESP bytes of one command per bucket run, and the number of commands."""
+    n = len(sorted_buckets)
+    values, lengths, _ = bucket_runs(sorted_buckets)
+    headers = pa.concat_arrays([pc.cast(header(values, lengths), pa.string()), pa.array([""])])
+    changed = pc.not_equal(sorted_buckets.slice(1), sorted_buckets.slice(0, max(n - 1, 0)))
+    first = pa.concat_arrays([pa.array([True]), changed]) if n else pa.array([], pa.bool_())
+    run_index = pc.subtract(pc.cumulative_sum(pc.cast(first, pa.int32())), 1)
+    row_header = pc.take(headers, pc.if_else(first, run_index, len(headers) - 1))
+    joined = pc.binary_join_element_wise(row_header, bulk_array(fields), bulk_array(records), "")
+    _, offsets, data = joined.buffers()
+    bounds = pa.Array.from_buffers(pa.int32(), 2, [None, offsets], offset=joined.offset)
+    ends = pa.Array.from_buffers(pa.int32(), 1, [None, offsets], offset=joined.offset + n)
+    lo, hi = bounds[0].as_py(), ends[0].as_py()
+    return data.slice(lo, hi - lo), len(values)

@@ -1,0 +1,122 @@
+"""`OnlineStore`: the one entry point to the Redis online store (publish, read, housekeeping)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+import redis
+
+from featurehouse.errors import ConfigError, redact
+from featurehouse.online import admin
+from featurehouse.online.merge import Merger
+from featurehouse.online.publish import Options, Publisher
+from featurehouse.online.read import Reader, to_table
+from featurehouse.online.schema import (
+    PublishResult,
+    ReadRequest,
+    ReadResult,
+    ViewSchema,
+    ViewState,
+)
+from featurehouse.online.wire import translated
+
+
+class OnlineStore:
+    """Feature values in Redis: one instance (and one client) per process."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "fh") -> None:
+        if not prefix or any(c in prefix for c in "{} \t\r\n"):
+            raise ConfigError(f"online store prefix {prefix!r} must be non-empty, no braces/spaces")
+        self.client = client
+        self.prefix = prefix
+        self._active: set[int] = set()  # generations this process is writing
+        self._reader = Reader(client, prefix)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> OnlineStore:
+        try:
+            client = redis.Redis.from_url(url, **client_options)
+        except ValueError as exc:
+            raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
+        return cls(client, prefix)
+
+    def publish(
+        self,
+        schema: ViewSchema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        as_of: datetime,
+        clock: Literal["wall", "as_of"],
+        mode: Literal["full", "incremental"],
+        watermark: datetime | None,
+        expected_rows: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        stats: Mapping[str, Any] | None = None,
+        is_latest: bool = False,
+        chunk_rows: int | None = None,
+    ) -> PublishResult:
+        """Publish a view version; `progress` is called with the rows of each chunk sent.
+
+        Full: a new generation, switched to atomically at the end; if anything fails, readers
+        keep the previous one (a killed process's leftovers go at the next publish/cleanup).
+        Incremental: merged into the current generation; an older event_at never wins.
+        `is_latest`: this version becomes the view's latest once the publish completes.
+        """
+        opts = Options(
+            as_of,
+            clock,
+            mode,
+            watermark,
+            expected_rows,
+            progress,
+            stats or {},
+            is_latest,
+            *([chunk_rows] if chunk_rows else []),
+        )
+        with translated(self.client, f"publishing {schema.view} v{schema.version}"):
+            admin.cleanup(self.client, self.prefix, self._active)
+        kind = Publisher if mode == "full" else Merger
+        return kind(self.client, self.prefix, self._active).run(schema, batches, opts)
+
+    def read(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+    ) -> list[ReadResult]:
+        """Features of several views for several entities, in one round trip (one FCALL)."""
+        with translated(self.client, "reading features"):
+            return self._reader.read(requests, entity_rows, now)
+
+    def read_table(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+    ) -> pa.Table:
+        """`read` as an Arrow table: entity columns, features, `<view>__event_at/__status`."""
+        return to_table(requests, self.read(requests, entity_rows, now=now), entity_rows)
+
+    def views(self) -> list[ViewState]:
+        with translated(self.client, "listing views"):
+            return admin.views(self.client, self.prefix)
+
+    def describe(self, view: str, version: int | None) -> ViewState:
+        """A view version's state; version None: the unversioned view, else the latest."""
+        with translated(self.client, f"describing {view}"):
+            return admin.describe(self.client, self.prefix, view, version)
+
+    def delete(self, view: str, version: int | None) -> int:
+        """Unpublish a view version and delete its keys by name; returns keys deleted."""
+        with translated(self.client, f"deleting {view} v{version}"):
+            return admin.delete(self.client, self.prefix, view, version)
+
+    def cleanup(self) -> int:
+        """Remove generations left by dead or failed syncs; returns how many."""
+        with translated(self.client, "cleaning up"):
+            return admin.cleanup(self.client, self.prefix, self._active)
