@@ -227,7 +227,7 @@ def sync_view(
         mode=mode,
         as_of=options.as_of,
         rows_read=stats.rows,
-        entities_written=result.rows if mode == "full" else result.rows - result.skipped_older,
+        entities_written=result.rows,
         skipped={k: v for k, v in skipped.items() if v},
         watermark=watermark,
         generation=result.generation,

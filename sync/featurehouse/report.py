@@ -74,12 +74,21 @@ def get_rows(
         rows.append(
             {
                 "view": _ref(result.view, result.version),
-                "keys": {k: entity[k] for k in schema.keys},
+                "keys": {
+                    k: _key(entity[k], t)
+                    for k, t in zip(schema.keys, schema.key_types, strict=True)
+                },
                 "event_at": result.event_at[i],
                 "features": features,
             }
         )
     return rows
+
+
+def _key(value: Any, key_type: str) -> Any:
+    if key_type == "int64" and isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return value
 
 
 def get_text(state: ViewState, rows: Sequence[Mapping[str, Any]]) -> str:
@@ -168,7 +177,18 @@ def _list_row(
 def list_text(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return "no feature views (no dbt project here and nothing published)"
-    header = ("VIEW", "ENTITY", "KEYS", "FEATURES", "TTL", "LATEST", "ROWS", "SYNCED", "AS OF")
+    header = (
+        "VIEW",
+        "ENTITY",
+        "KEYS",
+        "FEATURES",
+        "TTL",
+        "ONLINE",
+        "LATEST",
+        "ROWS",
+        "SYNCED",
+        "AS OF",
+    )
     table = [header] + [
         (
             r["view"],
@@ -176,6 +196,7 @@ def list_text(rows: Sequence[Mapping[str, Any]]) -> str:
             ",".join(r["keys"]),
             str(r["features"]),
             r["ttl"] or "-",
+            "yes" if r["online"] else "no",
             "yes" if r["latest"] else "",
             "-" if r["rows"] is None else f"{r['rows']:,}",
             _ts(r["synced_at"]),

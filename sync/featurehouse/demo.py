@@ -1,0 +1,112 @@
+"""`make demo`: build the demo project on DuckDB, sync it to Redis as of 2026-05-01, read back.
+
+Runs the real dbt CLI (its output streamed), then `featurehouse sync --as-of 2026-05-01`,
+then prints served features of a couple of entities per entity type and where things are.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from featurehouse import offline
+from featurehouse.api import FeatureStore
+from featurehouse.cli import main as cli_main
+from featurehouse.context import Context
+from featurehouse.errors import FeaturehouseError
+from featurehouse.registry import FeatureView
+from featurehouse.render import dbt_executable
+from featurehouse.settings import find_project_dir
+
+DEMO_AS_OF = "2026-05-01"
+ENTITIES_SHOWN = 2
+
+
+def run_dbt_build(project_dir: Path, env: Mapping[str, str]) -> None:
+    """`dbt build` with its output streamed; a failed build stops the demo."""
+    print(f"$ dbt build   (in {project_dir})", flush=True)
+    done = subprocess.run([dbt_executable(), "build"], cwd=project_dir, env=dict(env), check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"demo: `dbt build` failed (exit {done.returncode}); see the output above")
+
+
+def run_sync(project_dir: Path) -> None:
+    """`featurehouse sync --as-of 2026-05-01` in process (its progress bar and summary)."""
+    argv = ["sync", "--as-of", DEMO_AS_OF, "--project-dir", str(project_dir)]
+    print(f"\n$ featurehouse {' '.join(argv[:3])}", flush=True)
+    try:
+        cli_main(argv)
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise SystemExit("demo: `featurehouse sync` failed; see the error above") from exc
+
+
+def sample_keys(context: Context, view: FeatureView, n: int) -> list[dict[str, Any]]:
+    """The `n` entities of `view` with the most feature rows (busy ones show real numbers)."""
+    keys = ", ".join(f'"{k.name}"' for k in view.keys)
+    relation = ".".join(f'"{p}"' for p in (view.relation.schema, view.relation.alias) if p)
+    not_null = " and ".join(f'"{k.name}" is not null' for k in view.keys)
+    sql = (
+        f"select {keys} from {relation} where {not_null}"
+        f" group by {keys} order by count(*) desc, {keys} limit {int(n)}"
+    )
+    with offline.connect(context.project, context.target) as warehouse:
+        return offline.query_arrow(warehouse, sql, {}).to_pylist()
+
+
+def show(store: FeatureStore, view: FeatureView, entities: Sequence[Mapping[str, Any]]) -> None:
+    features = [f"{view.ref}:{f.name}" for f in view.features]
+    result = store.get_online_features(features=features, entity_rows=entities)
+    print(f"\n{view.ref} ({view.entity}):")
+    for row in result.rows():
+        keys = ", ".join(f"{k.name}={row[k.name]}" for k in view.keys)
+        print(f"  {keys}   event_at {row[f'{view.ref}__event_at']}")
+        for feature in view.features:
+            value = row[feature.name]
+            shown = f"{value:.2f}" if isinstance(value, float) else value
+            print(f"    {feature.name:<28} {shown!s:<22} {row[feature.name + '__status']}")
+
+
+def main() -> None:
+    project_dir = find_project_dir(None, os.environ)
+    env = {
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PROFILES_DIR": str(project_dir),
+        **os.environ,
+    }
+    os.environ.update(env)
+    run_dbt_build(project_dir, env)
+    run_sync(project_dir)
+    context = Context(project_dir=project_dir)
+    store = FeatureStore(project_dir=project_dir)
+    try:
+        views = context.registry.select([])
+        shown: set[str] = set()
+        for view in views:
+            if view.entity in shown:
+                continue
+            shown.add(view.entity)
+            show(store, view, sample_keys(context, view, ENTITIES_SHOWN))
+    except FeaturehouseError as exc:
+        raise SystemExit(f"demo: {exc}") from exc
+    print_where(context)
+
+
+def print_where(context: Context) -> None:
+    duckdb_path = Path(str(context.target.settings.get("path", "")))
+    if not duckdb_path.is_absolute():
+        duckdb_path = context.project.project_dir / duckdb_path
+    print("\nWhere things are:")
+    print(f"  DuckDB warehouse   {duckdb_path}")
+    print(f"  dbt artifacts      {context.project.target_dir}")
+    print(f"  Redis              {context.redis_shown}  (key prefix {context.prefix!r})")
+    print("  Feature catalog    dbt docs generate && dbt docs serve")
+    print("  Try                featurehouse list; featurehouse describe feat_customer__orders")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
