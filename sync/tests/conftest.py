@@ -1,0 +1,251 @@
+"""Session fixtures for the test suite: real dbt builds (DuckDB and Postgres) and live services.
+
+The builds run the real dbt CLI in a subprocess from the repo root, each into its own temporary
+target dir (and DuckDB file or Postgres schema), once per session. A missing Postgres or Redis
+fails the tests that need it, naming the service; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_TIMEOUT_SECONDS = 1200
+PG_SETTINGS = {
+    "host": os.environ.get("FEATUREHOUSE_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("FEATUREHOUSE_PG_PORT", "5432")),
+    "user": os.environ.get("FEATUREHOUSE_PG_USER", "postgres"),
+    "password": os.environ.get("FEATUREHOUSE_PG_PASSWORD", ""),
+    "dbname": os.environ.get("FEATUREHOUSE_PG_DATABASE", "test"),
+}
+REDIS_URL = os.environ.get("FEATUREHOUSE_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Results that mean "not OK" in run_results.json, across seeds, models, tests and unit tests.
+BAD_STATUSES = frozenset({"error", "fail", "warn", "skipped", "runtime error"})
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    """One finished dbt invocation: its arguments, exit code, output and artifacts."""
+
+    args: tuple[str, ...]
+    returncode: int
+    output: str
+    target_dir: Path
+    duckdb_path: Path | None = None
+    pg_schema: str | None = None
+    run_results: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.target_dir / "manifest.json"
+
+    @property
+    def run_results_path(self) -> Path:
+        return self.target_dir / "run_results.json"
+
+    def manifest(self) -> dict[str, Any]:
+        return json.loads(self.manifest_path.read_text())
+
+    @property
+    def results(self) -> list[dict[str, Any]]:
+        return self.run_results.get("results", [])
+
+    def status_counts(self) -> Counter[tuple[str, str]]:
+        """(resource type, status) -> count, e.g. ("test", "pass") -> 37."""
+        return Counter((r["unique_id"].split(".")[0], r["status"]) for r in self.results)
+
+    def bad_results(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["status"] in BAD_STATUSES]
+
+    def summary(self) -> str:
+        counts = ", ".join(
+            f"{kind} {status}: {n}" for (kind, status), n in sorted(self.status_counts().items())
+        )
+        lines = [f"`dbt {' '.join(self.args)}` exited {self.returncode}; {counts or 'no results'}"]
+        lines += [
+            f"  {r['status']}: {r['unique_id']}: {(r.get('message') or '').strip()[:300]}"
+            for r in self.bad_results()
+        ]
+        if not self.results:
+            lines.append(self.output[-3000:])
+        return "\n".join(lines)
+
+
+def _dbt_executable() -> str:
+    beside_python = Path(sys.executable).with_name("dbt")
+    found = str(beside_python) if beside_python.exists() else shutil.which("dbt")
+    if not found:
+        pytest.fail("dbt CLI not found: run `make setup` (installs dbt into .venv)")
+    return found
+
+
+def run_dbt(
+    args: list[str],
+    workdir: Path,
+    *,
+    duckdb_path: Path | None = None,
+    pg_schema: str | None = None,
+) -> DbtRun:
+    """Run `dbt <args>` from the repo root with target, logs and warehouse inside workdir."""
+    target_dir = workdir / "target"
+    env = {
+        **os.environ,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        "DBT_TARGET_PATH": str(target_dir),
+        "DBT_LOG_PATH": str(workdir / "logs"),
+        "FEATUREHOUSE_DUCKDB_PATH": str(duckdb_path or workdir / "featurehouse.duckdb"),
+        "FEATUREHOUSE_PG_SCHEMA": pg_schema or "fh_pytest_unused",
+    }
+    env.pop("FEATUREHOUSE_TARGET", None)
+    completed = subprocess.run(
+        [_dbt_executable(), *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DBT_TIMEOUT_SECONDS,
+        check=False,
+    )
+    results_path = target_dir / "run_results.json"
+    run_results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    return DbtRun(
+        args=tuple(args),
+        returncode=completed.returncode,
+        output=completed.stdout + completed.stderr,
+        target_dir=target_dir,
+        duckdb_path=duckdb_path,
+        pg_schema=pg_schema,
+        run_results=run_results,
+    )
+
+
+def _require_artifacts(run: DbtRun) -> DbtRun:
+    """Fail (for every test using the build) when dbt produced nothing to inspect."""
+    if not run.results or not run.manifest_path.exists():
+        pytest.fail(f"dbt produced no run_results/manifest:\n{run.summary()}")
+    return run
+
+
+def pg_connect() -> Any:
+    """A psycopg2 connection to the test Postgres, or a test failure naming the service."""
+    import psycopg2
+
+    try:
+        connection = psycopg2.connect(connect_timeout=5, **PG_SETTINGS)
+    except psycopg2.OperationalError as error:
+        where = f"{PG_SETTINGS['host']}:{PG_SETTINGS['port']} db {PG_SETTINGS['dbname']}"
+        pytest.fail(
+            f"PostgreSQL is not reachable at {where} ({str(error).strip()}); "
+            "start it (`.ci/run` does) or set FEATUREHOUSE_PG_HOST/PORT/USER/DATABASE"
+        )
+    connection.autocommit = True
+    return connection
+
+
+def _drop_pg_schemas(schema: str) -> None:
+    """Drop the session schema and the ones dbt derived from it (e.g. <schema>_raw)."""
+    connection = pg_connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select schema_name from information_schema.schemata"
+                " where schema_name = %s or schema_name like %s",
+                (schema, schema.replace("_", r"\_") + r"\_%"),
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f'drop schema if exists "{name}" cascade')
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def session_id() -> str:
+    """A short id unique to this pytest session (schemas, key prefixes)."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def dbt_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., DbtRun]:
+    """`dbt_runner(args, name, **kw)`: run dbt into a fresh temp dir named after `name`."""
+
+    def run(args: list[str], name: str, **kwargs: Any) -> DbtRun:
+        workdir = tmp_path_factory.mktemp(name)
+        kwargs.setdefault("duckdb_path", workdir / "featurehouse.duckdb")
+        return run_dbt(args, workdir, **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def dbt_build_duckdb(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
+    """One full `dbt build` into a temporary DuckDB file.
+
+    Returns the run (target_dir, manifest_path, duckdb_path, run_results) even when some nodes
+    failed, so tests can report them; test_dbt_build.py asserts the build is clean.
+    """
+    return _require_artifacts(dbt_runner(["build", "--target", "dev"], "dbt_duckdb"))
+
+
+@pytest.fixture(scope="session")
+def pg_schema(session_id: str) -> Iterator[str]:
+    """A fresh Postgres schema for this session; it and its derived schemas are dropped after."""
+    schema = f"fh_pytest_{session_id}"
+    pg_connect().close()
+    yield schema
+    _drop_pg_schemas(schema)
+
+
+@pytest.fixture(scope="session")
+def pg_connection() -> Iterator[Any]:
+    """A live autocommit psycopg2 connection to the test Postgres (fails naming the service)."""
+    connection = pg_connect()
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="session")
+def dbt_build_postgres(dbt_runner: Callable[..., DbtRun], pg_schema: str) -> DbtRun:
+    """One full `dbt build --target pg` into the session's fresh schema (dropped at the end)."""
+    return _require_artifacts(
+        dbt_runner(["build", "--target", "pg"], "dbt_postgres", pg_schema=pg_schema)
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> Iterator[Any]:
+    """A live Redis client (FEATUREHOUSE_REDIS_URL), or a test failure naming the service."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        pytest.fail(
+            f"Redis is not reachable at {REDIS_URL} ({error}); "
+            "start it (`.ci/run` does) or set FEATUREHOUSE_REDIS_URL"
+        )
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_key_prefix(redis_client: Any, session_id: str) -> Iterator[str]:
+    """A key prefix of this session's own; every key under it is deleted afterwards."""
+    prefix = f"fhtest:{session_id}:"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        redis_client.delete(*keys[start : start + 1000])
