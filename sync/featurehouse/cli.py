@@ -325,7 +325,7 @@ def _now() -> float:
 
 
 def _configure_logging(quiet: bool) -> None:
-    level = logging.ERROR if quiet else logging.WARNING
+    level = logging.CRITICAL if quiet else logging.ERROR  # notes are printed with the summary
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
