@@ -5,7 +5,9 @@ Everything is loaded lazily, so commands that only read Redis work without a dbt
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,10 +38,15 @@ class Context:
     target_name: str | None = None
     redis_url_flag: str | None = None
     prefix_flag: str | None = None
+    env: Mapping[str, str] | None = None  # None: os.environ
+
+    @cached_property
+    def environment(self) -> Mapping[str, str]:
+        return dict(os.environ) if self.env is None else self.env
 
     @cached_property
     def project(self) -> Project:
-        return load_project(self.project_dir)
+        return load_project(self.project_dir, self.environment)
 
     @cached_property
     def maybe_project(self) -> Project | None:
@@ -53,7 +60,7 @@ class Context:
 
     @cached_property
     def target(self) -> Target:
-        target = load_target(self.project, self.target_name)
+        target = load_target(self.project, self.target_name, self.environment)
         built_for = self.artifacts.manifest.adapter_type
         if built_for and built_for != target.type:
             raise ConfigError(
@@ -90,6 +97,7 @@ class Context:
                 "featurehouse_redis_url",
                 DEFAULT_REDIS_URL,
                 project=self.maybe_project,
+                env=self.environment,
             )
         )
 
@@ -102,6 +110,7 @@ class Context:
                 "featurehouse_redis_prefix",
                 DEFAULT_REDIS_PREFIX,
                 project=self.maybe_project,
+                env=self.environment,
             )
         )
 

@@ -119,7 +119,10 @@ def _dbt_compile(project: Project, target: Target, inline: str) -> str:
         "--target-path",
         str(project.cache_dir / "dbt"),
     ]
-    env: Mapping[str, str] = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env: Mapping[str, str] = {
+        **(project.env or os.environ),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     try:
         done = subprocess.run(
             command,

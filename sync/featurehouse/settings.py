@@ -32,6 +32,7 @@ class Project:
     target_dir: Path
     profiles_dir: Path
     vars: Mapping[str, Any] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # resolved with; dbt gets it
 
     @property
     def cache_dir(self) -> Path:
@@ -88,6 +89,7 @@ def load_project(project_dir: Path | None, env: Mapping[str, str] | None = None)
         target_dir=target_path if target_path.is_absolute() else root / target_path,
         profiles_dir=profiles_dir if profiles_dir.is_absolute() else root / profiles_dir,
         vars=_render(raw_vars, env, root / "dbt_project.yml"),
+        env=dict(env),
     )
 
 

@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 
+# The sync tests' fixtures (Featurehouse on the session build, one shared sync).
+pytest_plugins = ("sync_fixtures",)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_TIMEOUT_SECONDS = 1200
 PG_SETTINGS = {

@@ -1,0 +1,122 @@
+"""Fixtures of the sync tests: the session's demo build as a Featurehouse project, synced once.
+
+Loaded by conftest.py (`pytest_plugins`). Redis keys live under the session's own prefix,
+removed at the end by conftest's `redis_key_prefix`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from featurehouse import materialize
+from featurehouse.context import Context
+from featurehouse.registry import FeatureView
+
+if TYPE_CHECKING:
+    from conftest import DbtRun
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+AS_OF = datetime(2026, 5, 1)
+
+
+@pytest.fixture(scope="session")
+def demo_build(dbt_build_duckdb: DbtRun) -> DbtRun:
+    """The session's clean `dbt build` of the demo (fails every user if it is not clean)."""
+    if dbt_build_duckdb.returncode != 0 or dbt_build_duckdb.bad_results():
+        pytest.fail(f"the demo build is not clean:\n{dbt_build_duckdb.summary()}")
+    return dbt_build_duckdb
+
+
+@pytest.fixture(scope="session")
+def redis_prefix(redis_key_prefix: str) -> str:
+    """This session's Featurehouse prefix (under conftest's cleaned-up key prefix)."""
+    return redis_key_prefix.rstrip(":") + ":sync"
+
+
+@pytest.fixture(scope="session")
+def base_env(demo_build: DbtRun, redis_prefix: str) -> dict[str, str]:
+    """Environment pointing Featurehouse (and dbt) at the session build and Redis prefix."""
+    return fh_environment(demo_build.target_dir, demo_build.duckdb_path, redis_prefix)
+
+
+def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DBT_", "FEATUREHOUSE_"))
+    }
+    env.update(
+        {
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_PROFILES_DIR": str(REPO_ROOT),
+            "DBT_TARGET_PATH": str(target_dir),
+            "DBT_LOG_PATH": str(target_dir.parent / "logs"),
+            "FEATUREHOUSE_DUCKDB_PATH": str(duckdb_path),
+            "FEATUREHOUSE_REDIS_URL": os.environ.get(
+                "FEATUREHOUSE_REDIS_URL", "redis://127.0.0.1:6379/0"
+            ),
+            "FEATUREHOUSE_REDIS_PREFIX": prefix,
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def fh_env(base_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """base_env applied to os.environ for one test (the API and CliRunner read it)."""
+    for key in list(os.environ):
+        if key.startswith(("DBT_", "FEATUREHOUSE_")):
+            monkeypatch.delenv(key)
+    for key, value in base_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(REPO_ROOT)
+    return base_env
+
+
+@pytest.fixture(scope="session")
+def context(base_env: dict[str, str]) -> Context:
+    return Context(project_dir=REPO_ROOT, env=base_env)
+
+
+def online_views(context: Context) -> list[FeatureView]:
+    """Every version of every online view of the demo."""
+    return [v for v in context.registry.views if v.online]
+
+
+@pytest.fixture(scope="session")
+def synced(context: Context) -> list[materialize.ViewSummary]:
+    """Every online view version of the demo published at 2026-05-01, once per session."""
+    options = materialize.SyncOptions(as_of=AS_OF, clock="as_of")
+    refs = [v.ref for v in online_views(context)]
+    return materialize.sync(
+        context.project,
+        context.target,
+        context.artifacts,
+        context.registry,
+        refs,
+        context.store,
+        options,
+    )
+
+
+@pytest.fixture
+def target_copy(demo_build: DbtRun, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the build's target dir (artifacts and rendered SQL) to edit freely."""
+    copy = tmp_path / "target"
+    shutil.copytree(demo_build.target_dir, copy, ignore=shutil.ignore_patterns("run", "compiled"))
+    yield copy
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value))
