@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from featurehouse import materialize
+from featurehouse import materialize, render
 from featurehouse.context import Context
 from featurehouse.registry import FeatureView
 
@@ -120,3 +121,26 @@ def read_json(path: Path) -> Any:
 
 def write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value))
+
+
+MINI_DIR = REPO_ROOT / "sync" / "tests" / "fixtures" / "mini"
+
+
+@pytest.fixture(scope="session")
+def mini_env(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> dict[str, str]:
+    """The mini fixture project (ties, null keys, a composite key) built once; its env."""
+    workdir = tmp_path_factory.mktemp("mini")
+    env = fh_environment(workdir / "target", workdir / "mini.duckdb", f"{redis_prefix}:mini")
+    env["DBT_PROFILES_DIR"] = str(MINI_DIR)
+    done = subprocess.run(
+        [render.dbt_executable(), "build"],
+        cwd=MINI_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"dbt build of {MINI_DIR} failed:\n{done.stdout[-3000:]}{done.stderr}")
+    return env
