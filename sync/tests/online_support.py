@@ -42,16 +42,12 @@ class Server:
         cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "no", *self.args]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port)
         for _ in range(100):
-            with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    break
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return self
             time.sleep(0.05)
-        else:
-            raise RuntimeError(f"redis-server on port {self.port} did not start")
-        client.close()
-        return self
+        self.stop(kill=True)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
 
     def stop(self, kill: bool = False) -> None:
         if self.proc is None:
