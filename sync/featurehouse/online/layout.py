@@ -171,7 +171,7 @@ def crc32_array(texts: pa.Array) -> pa.Array:
     low = pa.scalar(0xFF, pa.uint32())
     for j in range(maxlen):
         active = pc.greater(lengths, j)
-        pos = pc.if_else(active, pc.add(starts, j), 0) if j else starts
+        pos = pc.if_else(active, pc.add(starts, j), 0)
         byte = pc.cast(pc.take(data, pos), pa.uint32())
         idx = pc.bit_wise_and(pc.bit_wise_xor(crc, byte), low)
         new = pc.bit_wise_xor(pc.take(table, idx), pc.shift_right(crc, pa.scalar(8, pa.uint32())))

@@ -37,8 +37,9 @@ def expiry_arg(schema: ViewSchema, clock: str, p: Prepared):
     if clock != "wall" or schema.ttl_seconds is None:
         return lambda runs: pa.repeat(pa.scalar("0"), len(runs))
     t = pa.table({"b": p.buckets, "e": p.events}).group_by("b").aggregate([("e", "max")])
-    ms = pc.add(pc.divide(t["e_max"], 1000), schema.ttl_seconds * 1000)
-    return lambda runs: pc.cast(pc.take(ms, pc.index_in(runs, value_set=t["b"])), pa.string())
+    ms = pc.add(pc.divide(t["e_max"], 1000), schema.ttl_seconds * 1000).combine_chunks()
+    found = t["b"].combine_chunks()
+    return lambda runs: pc.cast(pc.take(ms, pc.index_in(runs, value_set=found)), pa.string())
 
 
 class Merger(Publisher):

@@ -1,0 +1,104 @@
+"""The record encoding, key hashing and RESP building, column-wise against Python references."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+
+import hiredis
+import pyarrow as pa
+from featurehouse.online import layout, resp
+from featurehouse.online.encoding import decode_record, encode_column, json_escape
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from online_support import schema
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@given(st.lists(TEXT, max_size=50))
+def test_crc32_array_matches_zlib(texts: list[str]) -> None:
+    got = layout.crc32_array(pa.array(texts, pa.string())).to_pylist()
+    assert got == [zlib.crc32(t.encode()) for t in texts]
+
+
+def test_crc32_array_of_a_sliced_array() -> None:
+    texts = pa.array(["a", "bb", "42", "héllo", ""]).slice(1, 3)
+    assert layout.crc32_array(texts).to_pylist() == [
+        zlib.crc32(t.encode()) for t in texts.to_pylist()
+    ]
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.none(), max_size=60))
+def test_float_text_round_trips_exactly(values: list[float | None]) -> None:
+    text = encode_column(pa.array(values, pa.float64()), "float64").to_pylist()
+    back = [json.loads(t) for t in text]
+    for v, b in zip(values, back, strict=True):
+        if v is None:
+            assert b is None
+        elif math.isnan(v):
+            assert math.isnan(b)
+        else:
+            assert struct.pack("<d", float(b)) == struct.pack("<d", v)  # bit-exact, -0.0 too
+
+
+@settings(max_examples=30)
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=2000))
+def test_random_bit_patterns_round_trip(bits: list[int]) -> None:
+    values = [struct.unpack("<d", struct.pack("<Q", b))[0] for b in bits]
+    text = encode_column(pa.array(values, pa.float64()), "float64").to_pylist()
+    for v, t in zip(values, text, strict=True):
+        b = float(json.loads(t))
+        assert (math.isnan(v) and math.isnan(b)) or struct.pack("<d", b) == struct.pack("<d", v)
+
+
+@given(st.lists(TEXT, max_size=30))
+def test_json_escape_matches_json_dumps(texts: list[str]) -> None:
+    got = json_escape(pa.array(texts, pa.string())).to_pylist()
+    assert got == [json.dumps(t, ensure_ascii=False)[1:-1] for t in texts]
+
+
+@given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), TEXT), max_size=30))
+def test_composite_canonical_key_column_wise_equals_row_wise(rows: list[tuple[int, str]]) -> None:
+    s = schema(keys=(("shop_id", "int64"), ("country", "string")))
+    b = pa.record_batch(
+        {"shop_id": pa.array([r[0] for r in rows], pa.int64()),
+         "country": pa.array([r[1] for r in rows], pa.string())}
+    )  # fmt: skip
+    got = layout.canonical_key_array(s, b).to_pylist()
+    assert got == [layout.canonical_key(s, {"shop_id": i, "country": c}) for i, c in rows]
+
+
+def test_list_and_other_types_encode_as_json() -> None:
+    lists = pa.array([[1.5, None, -0.0], [], None, [float("nan")]], pa.list_(pa.float64()))
+    assert encode_column(lists.slice(1), "list<float64>").to_pylist() == ["[]", "null", "[NaN]"]
+    assert encode_column(lists, "list<float64>")[0].as_py() == "[1.5,null,-0.0]"
+    assert encode_column(pa.array([True, None]), "bool").to_pylist() == ["true", "null"]
+    ts = pa.array([0, 1_700_000_000_123_456], pa.timestamp("us"))
+    assert encode_column(ts, "timestamp").to_pylist() == ["0", "1700000000123456"]
+    assert decode_record('[1,"a\\"b",NaN]')[1] == 'a"b'
+
+
+def test_resp_payload_parses_to_one_hset_per_bucket() -> None:
+    buckets = pa.array([3, 3, 7], pa.uint32())
+    fields = pa.array(["1", "22", "é"])
+    records = pa.array(["[0,1]", "[0,2]", '[0,"x"]'])
+    header = resp.hset_header(lambda b: layout.data_key_array("p:d:v:v1:g1:", "c", b, 4))
+    data, commands = resp.payload(buckets, fields, records, header)
+    reader = hiredis.Reader()
+    reader.feed(bytes(data))
+    # hiredis parses requests like replies: both are arrays of bulk strings
+    first, second = reader.gets(), reader.gets()
+    assert commands == 2 and reader.gets() is False
+    assert first == [b"HSET", b"p:d:v:v1:g1:{c:3}:3", b"1", b"[0,1]", b"22", b"[0,2]"]
+    assert second == [b"HSET", b"p:d:v:v1:g1:{c:3}:7", "é".encode(), b'[0,"x"]']
+
+
+def test_buckets_are_a_multiple_of_the_tag_groups() -> None:
+    assert layout.choose_buckets(0) == layout.TAGS
+    assert layout.choose_buckets(1_000_000) == 16_384
+    assert 1_000_000 / layout.choose_buckets(1_000_000) <= layout.TARGET_PER_BUCKET
+    key = layout.data_key("fh:d:feat_x:v2:g7:", "customer", 5243)
+    assert key == "fh:d:feat_x:v2:g7:{customer:123}:5243"
