@@ -46,7 +46,7 @@ _fh_events as (
         {%- endfor %}
 ),
 
-{% if spec.tick is not none -%}
+{%- if spec.tick is not none %}
 {#- Ticks from each entity's first event to as_of keep rows fresh for the TTL check. #}
 _fh_first_events as (
     select
@@ -62,9 +62,9 @@ _fh_tick_grid (_fh_tick) as (
 
     union all
 
-    select cast({{ dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') }} as timestamp)
+    select cast({{ dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') | trim }} as timestamp)
     from _fh_tick_grid
-    where {{ dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') }} <= {{ as_of }}
+    where {{ dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') | trim }} <= {{ as_of }}
 ),
 
 _fh_ticks as (
@@ -77,8 +77,8 @@ _fh_ticks as (
     inner join _fh_tick_grid
         on _fh_tick_grid._fh_tick >= _fh_first_events._fh_first_ts
 ),
+{% endif %}
 
-{% endif -%}
 {#- One delta column per output column: entries feed every window, exits only their own. #}
 _fh_deltas as (
     select
@@ -175,9 +175,9 @@ from _fh_running
 {% macro _fh_add_seconds(timestamp_sql, seconds) %}
     {#- Whole days as days keep the compiled SQL readable; any other window in seconds. -#}
     {%- if seconds % 86400 == 0 -%}
-        ({{ dbt.dateadd('day', (seconds // 86400), timestamp_sql) }})
+        ({{ dbt.dateadd('day', (seconds // 86400), timestamp_sql) | trim }})
     {%- else -%}
-        ({{ dbt.dateadd('second', seconds, timestamp_sql) }})
+        ({{ dbt.dateadd('second', seconds, timestamp_sql) | trim }})
     {%- endif -%}
 {% endmacro %}
 
@@ -258,16 +258,18 @@ from _fh_running
             {{ _fh_compile_error(name, 'measures', measure.name ~ ": agg 'sum' has no expr",
                 "add 'expr': the SQL expression to sum") }}
         {%- endif -%}
-        {%- set condition = '(' ~ measure.where ~ ')' if measure.where else 'true' -%}
+        {%- set condition = '(' ~ measure.where ~ ')' if measure.where else none -%}
         {%- if measure.agg == 'count' and measure.expr -%}
-            {%- set value_sql = 'case when ' ~ condition ~ ' and (' ~ measure.expr
-                ~ ') is not null then 1 else 0 end' -%}
+            {%- set value_sql = 'case when ' ~ ((condition ~ ' and ') if condition else '')
+                ~ '(' ~ measure.expr ~ ') is not null then 1 else 0 end' -%}
         {%- elif measure.agg == 'count' -%}
-            {%- set value_sql = 'case when ' ~ condition ~ ' then 1 else 0 end' -%}
+            {%- set value_sql = ('case when ' ~ condition ~ ' then 1 else 0 end')
+                if condition else '1' -%}
         {%- else -%}
             {#- Zero, not null, outside the filter: sums stay exact in the source type. -#}
-            {%- set value_sql = 'case when ' ~ condition ~ ' then coalesce(' ~ measure.expr
-                ~ ', 0) else 0 end' -%}
+            {%- set value_sql = 'coalesce(' ~ measure.expr ~ ', 0)' -%}
+            {%- set value_sql = ('case when ' ~ condition ~ ' then ' ~ value_sql ~ ' else 0 end')
+                if condition else value_sql -%}
         {%- endif -%}
         {%- set default_type = 'bigint' if measure.agg == 'count' else var('featurehouse_double')[target.type] -%}
         {%- do measure_specs.append({
