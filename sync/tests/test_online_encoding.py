@@ -10,7 +10,7 @@ import zlib
 import hiredis
 import pyarrow as pa
 from featurehouse.online import layout, resp
-from featurehouse.online.encoding import decode_record, encode_column, json_escape
+from featurehouse.online.encoding import decode_records, encode_column, json_escape
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from online_support import schema
@@ -41,7 +41,8 @@ def test_float_text_round_trips_exactly(values: list[float | None]) -> None:
         elif math.isnan(v):
             assert math.isnan(b)
         else:
-            assert struct.pack("<d", float(b)) == struct.pack("<d", v)  # bit-exact, -0.0 too
+            assert isinstance(b, float)  # integral values are written `3.0`, never `3`
+            assert struct.pack("<d", b) == struct.pack("<d", v)  # bit-exact, -0.0 too
 
 
 @settings(max_examples=30)
@@ -64,9 +65,11 @@ def test_json_escape_matches_json_dumps(texts: list[str]) -> None:
 def test_composite_canonical_key_column_wise_equals_row_wise(rows: list[tuple[int, str]]) -> None:
     s = schema(keys=(("shop_id", "int64"), ("country", "string")))
     b = pa.record_batch(
-        {"shop_id": pa.array([r[0] for r in rows], pa.int64()),
-         "country": pa.array([r[1] for r in rows], pa.string())}
-    )  # fmt: skip
+        {
+            "shop_id": pa.array([r[0] for r in rows], pa.int64()),
+            "country": pa.array([r[1] for r in rows], pa.string()),
+        }
+    )
     got = layout.canonical_key_array(s, b).to_pylist()
     assert got == [layout.canonical_key(s, {"shop_id": i, "country": c}) for i, c in rows]
 
@@ -78,7 +81,9 @@ def test_list_and_other_types_encode_as_json() -> None:
     assert encode_column(pa.array([True, None]), "bool").to_pylist() == ["true", "null"]
     ts = pa.array([0, 1_700_000_000_123_456], pa.timestamp("us"))
     assert encode_column(ts, "timestamp").to_pylist() == ["0", "1700000000123456"]
-    assert decode_record('[1,"a\\"b",NaN]')[1] == 'a"b'
+    parsed = decode_records([b'[1,"a\\"b",NaN,3.0]', None])
+    assert parsed[0][1] == 'a"b' and math.isnan(parsed[0][2]) and parsed[1] is None
+    assert isinstance(parsed[0][3], float)
 
 
 def test_resp_payload_parses_to_one_hset_per_bucket() -> None:

@@ -1,14 +1,15 @@
 """The record encoding: one compact JSON array per entity, built column-wise with Arrow.
 
 A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order. Floats are the
-shortest text that round-trips exactly (NaN, Infinity, -Infinity as Python's json writes them;
--0.0 as `-0.0`), timestamps epoch microseconds, lists JSON lists, nulls `null`.
+shortest text that round-trips exactly, always with a `.` or exponent (`3.0`, `-0.0`, `1e+16`;
+NaN, Infinity, -Infinity as Python's json writes them), so they parse back as floats; timestamps
+epoch microseconds; lists JSON lists; nulls `null`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,12 +35,19 @@ def json_escape(strings: pa.Array) -> pa.Array:
 
 
 def _float_text(values: pa.Array) -> pa.Array:
+    """Shortest round-trip text; integral values get `.0` so every float reads back a float."""
     text = pc.cast(values, pa.string())
-    if len(values) and pc.any(pc.invert(pc.is_finite(values))).as_py():
+    if not len(values):
+        return text
+    if pc.any(pc.invert(pc.is_finite(values))).as_py():
         for raw, js in (("^nan$", "NaN"), ("^inf$", "Infinity"), ("^-inf$", "-Infinity")):
             text = pc.replace_substring_regex(text, raw, js)
-    if pc.any(pc.equal(text, "-0")).as_py():
-        text = pc.if_else(pc.equal(text, "-0"), "-0.0", text)
+    integral = pc.and_(
+        pc.and_(pc.is_finite(values), pc.equal(pc.floor(values), values)),
+        pc.invert(pc.match_substring(text, "e")),
+    )
+    if pc.any(integral).as_py():
+        text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
     return text
 
 
@@ -117,35 +125,9 @@ def naive_utc(ts: datetime) -> datetime:
     return ts if ts.tzinfo is None else _naive_utc(ts)
 
 
-def _as_float(v: Any) -> Any:
-    return v if v is None else float(v)
-
-
-def _as_float_list(v: Any) -> Any:
-    return v if v is None else [x if x is None else float(x) for x in v]
-
-
-def _as_timestamp(v: Any) -> Any:
-    return v if v is None else from_epoch_us(v)
-
-
-def _identity(v: Any) -> Any:
-    return v
-
-
-DECODERS: dict[str, Callable[[Any], Any]] = {
-    "int64": _identity,
-    "float64": _as_float,
-    "string": _identity,
-    "bool": _identity,
-    "timestamp": _as_timestamp,
-    "list<float64>": _as_float_list,
-}
-
-
-def decode_record(text: bytes | str) -> list[Any]:
-    """The JSON array of one record (element 0 is event_at in epoch µs)."""
-    return json.loads(text)
+def decode_records(records: Sequence[bytes | None]) -> list[list[Any] | None]:
+    """Parse many records (None = missing) with one json.loads of `[rec,rec,null,...]`."""
+    return json.loads(b"[" + b",".join(b"null" if r is None else r for r in records) + b"]")
 
 
 def arrow_type(kind: str) -> pa.DataType:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -97,6 +97,25 @@ def canonical_key(schema: ViewSchema, row: Mapping[str, Any]) -> str:
     if len(parts) == 1:
         return str(parts[0])
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+
+
+def keyer(schema: ViewSchema) -> Callable[[Mapping[str, Any]], str]:
+    """`canonical_key` for one schema, with a fast path for the usual single int/str key."""
+    if len(schema.keys) > 1:
+        return lambda row: canonical_key(schema, row)
+    name, kind = schema.keys[0], schema.key_types[0]
+    fast = int if kind == "int64" else str
+
+    def key(row: Mapping[str, Any]) -> str:
+        value = row.get(name, _MISSING)
+        if type(value) is fast:
+            return str(value)
+        return canonical_key(schema, row)
+
+    return key
+
+
+_MISSING = object()
 
 
 def _coerce_key(schema: ViewSchema, name: str, kind: str, value: Any) -> int | str:

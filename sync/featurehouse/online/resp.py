@@ -90,8 +90,15 @@ def payload(
     run_index = pc.subtract(pc.cumulative_sum(pc.cast(first, pa.int32())), 1)
     row_header = pc.take(headers, pc.if_else(first, run_index, len(headers) - 1))
     joined = pc.binary_join_element_wise(row_header, bulk_array(fields), bulk_array(records), "")
-    _, offsets, data = joined.buffers()
-    bounds = pa.Array.from_buffers(pa.int32(), 2, [None, offsets], offset=joined.offset)
-    ends = pa.Array.from_buffers(pa.int32(), 1, [None, offsets], offset=joined.offset + n)
-    lo, hi = bounds[0].as_py(), ends[0].as_py()
-    return data.slice(lo, hi - lo), len(values)
+    return concatenated(joined), len(values)
+
+
+def concatenated(strings: pa.Array) -> pa.Buffer:
+    """All the strings' bytes back to back: a zero-copy slice of the array's data buffer."""
+    if strings.null_count:
+        raise ValueError("concatenated: null string")
+    _, offsets, data = strings.buffers()
+    n = len(strings)
+    bounds = pa.Array.from_buffers(pa.int32(), n + 1, [None, offsets], offset=strings.offset)
+    lo, hi = bounds[0].as_py(), bounds[n].as_py()
+    return data.slice(lo, hi - lo) if data is not None else pa.py_buffer(b"")
