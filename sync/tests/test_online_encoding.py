@@ -10,7 +10,13 @@ import zlib
 import hiredis
 import pyarrow as pa
 from featurehouse.online import layout, resp
-from featurehouse.online.encoding import decode_records, encode_column, json_escape
+from featurehouse.online.encoding import (
+    decode_records,
+    encode_column,
+    encode_records,
+    json_escape,
+    record_items,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from online_support import schema
@@ -89,16 +95,17 @@ def test_list_and_other_types_encode_as_json() -> None:
 def test_resp_payload_parses_to_one_hset_per_bucket() -> None:
     buckets = pa.array([3, 3, 7], pa.uint32())
     fields = pa.array(["1", "22", "é"])
-    records = pa.array(["[0,1]", "[0,2]", '[0,"x"]'])
+    items = [pa.array(["0", "0", "0"]), pa.array(["1", "2", None])]
+    length = pa.array([5, 5, 8], pa.int32())
     header = resp.hset_header(lambda b: layout.data_key_array("p:d:v:v1:g1:", "c", b, 4))
-    data, commands = resp.payload(buckets, fields, records, header)
+    data, commands = resp.payload(buckets, fields, items, length, header)
     reader = hiredis.Reader()
-    reader.feed(bytes(data))
+    reader.feed(b"".join(bytes(d) for d in data))
     # hiredis parses requests like replies: both are arrays of bulk strings
     first, second = reader.gets(), reader.gets()
     assert commands == 2 and reader.gets() is False
     assert first == [b"HSET", b"p:d:v:v1:g1:{c:3}:3", b"1", b"[0,1]", b"22", b"[0,2]"]
-    assert second == [b"HSET", b"p:d:v:v1:g1:{c:3}:7", "é".encode(), b'[0,"x"]']
+    assert second == [b"HSET", b"p:d:v:v1:g1:{c:3}:7", "é".encode(), b"[0,null]"]
 
 
 def test_buckets_are_a_multiple_of_the_tag_groups() -> None:
@@ -107,3 +114,18 @@ def test_buckets_are_a_multiple_of_the_tag_groups() -> None:
     assert 1_000_000 / layout.choose_buckets(1_000_000) <= layout.TARGET_PER_BUCKET
     key = layout.data_key("fh:d:feat_x:v2:g7:", "customer", 5243)
     assert key == "fh:d:feat_x:v2:g7:{customer:123}:5243"
+
+
+@given(st.lists(st.tuples(TEXT | st.none(), st.floats() | st.none()), min_size=1, max_size=30))
+def test_record_lengths_are_byte_lengths(rows: list[tuple[str | None, float | None]]) -> None:
+    b = pa.record_batch(
+        {
+            "__event_at": pa.array([0] * len(rows), pa.timestamp("us")),
+            "s": pa.array([r[0] for r in rows], pa.string()),
+            "f": pa.array([r[1] for r in rows], pa.float64()),
+        }
+    )
+    _, length = record_items(b, [("s", "string"), ("f", "float64")])
+    records = encode_records(b, [("s", "string"), ("f", "float64")])
+    assert length.to_pylist() == [len(r.encode()) for r in records.to_pylist()]
+    assert [json.loads(r)[1] for r in records.to_pylist()] == [r[0] for r in rows]

@@ -188,13 +188,15 @@ def crc32_array(texts: pa.Array) -> pa.Array:
     data = pa.Array.from_buffers(pa.uint8(), bufs[2].size, [None, bufs[2]])
     table = pa.array(_CRC_TABLE, pa.uint32())
     low = pa.scalar(0xFF, pa.uint32())
+    shortest = pc.min(lengths).as_py()
     for j in range(maxlen):
-        active = pc.greater(lengths, j)
-        pos = pc.if_else(active, pc.add(starts, j), 0)
+        every = j < shortest  # every string has a byte at j: no masking
+        active = None if every else pc.greater(lengths, j)
+        pos = pc.add(starts, j) if every else pc.if_else(active, pc.add(starts, j), 0)
         byte = pc.cast(pc.take(data, pos), pa.uint32())
         idx = pc.bit_wise_and(pc.bit_wise_xor(crc, byte), low)
         new = pc.bit_wise_xor(pc.take(table, idx), pc.shift_right(crc, pa.scalar(8, pa.uint32())))
-        crc = pc.if_else(active, new, crc)
+        crc = new if every else pc.if_else(active, new, crc)
     return pc.bit_wise_xor(crc, pa.scalar(0xFFFFFFFF, pa.uint32()))
 
 

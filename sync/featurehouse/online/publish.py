@@ -306,8 +306,8 @@ class Publisher:
     def _send(self, wire: Wire, p: Prepared, header: resp.Header, kind: str) -> None:
         if p.rows - p.dropped == 0:
             return
-        data, commands = resp.payload(p.buckets, p.fields, p.records, header)
-        wire.submit(Job(memoryview(data), commands, kind))
+        data, commands = resp.payload(p.buckets, p.fields, p.items, p.record_length, header)
+        wire.submit(Job(data, commands, kind))
 
     def _send_expiry(self, wire: Wire, target: Target, opts: Options, prog: Progress) -> None:
         parts = []
@@ -315,7 +315,7 @@ class Publisher:
             key = layout.data_key(target.key_prefix, target.schema.entity, b, target.tags)
             parts.append(resp.command("PEXPIREAT", key, expire_ms(target.schema, opts.clock, e)))
         if parts:
-            wire.submit(Job(b"".join(parts), len(parts), "ignore"))
+            wire.submit(Job([b"".join(parts)], len(parts), "ignore"))
 
     def _heartbeat(self, target: Target) -> None:
         self.client.hset(layout.syncing_key(self.root), target.field, target.entry(time.time()))
