@@ -171,6 +171,7 @@ def result(
     target: Target,
     opts: Options,
     prog: Progress,
+    *,
     rows: int,
     new: int,
     skipped: int,
@@ -229,17 +230,13 @@ class Publisher:
         except (redis.RedisError, OSError) as exc:
             raise translate(exc, self.where, action) from exc
 
-    def _publish(self, schema: ViewSchema, batches: Iterable[pa.RecordBatch], opts: Options):
+    def _publish(
+        self, schema: ViewSchema, batches: Iterable[pa.RecordBatch], opts: Options
+    ) -> PublishResult:
         started = time.time()
         rows_hint = opts.expected_rows
         if rows_hint is None:
-            rows_hint = int(
-                self.client.hget(layout.meta_key(self.root, schema.view, schema.version), "rows")
-                or 0
-            )
-            if not rows_hint:
-                batches = list(batches)
-                rows_hint = sum(b.num_rows for b in batches)
+            batches, rows_hint = self._rows_hint(schema, batches)
         target = self._begin(schema, layout.choose_buckets(rows_hint), started)
         try:
             prog, totals, warning = self._stream_full(target, batches, opts)
@@ -261,14 +258,25 @@ class Publisher:
             target,
             opts,
             prog,
-            totals.count,
-            totals.count,
-            0,
-            previous,
-            totals.bytes_sent,
-            started,
-            warning,
+            rows=totals.count,
+            new=totals.count,
+            skipped=0,
+            previous=previous,
+            bytes_sent=totals.bytes_sent,
+            started=started,
+            warnings=warning,
         )
+
+    def _rows_hint(
+        self, schema: ViewSchema, batches: Iterable[pa.RecordBatch]
+    ) -> tuple[Iterable[pa.RecordBatch], int]:
+        """Without expected_rows: the stored row count, else count the (buffered) batches."""
+        meta = layout.meta_key(self.root, schema.view, schema.version)
+        stored = int(self.client.hget(meta, "rows") or 0)
+        if stored:
+            return batches, stored
+        buffered = list(batches)
+        return buffered, sum(b.num_rows for b in buffered)
 
     def _begin(self, schema: ViewSchema, buckets: int, started: float) -> Target:
         generation = int(self.client.incr(layout.seq_key(self.root)))

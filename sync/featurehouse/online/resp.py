@@ -103,9 +103,16 @@ def payload(
     row_header = pc.take(headers, pc.if_else(first, run_index, len(headers) - 1))
     field_length = pc.cast(pc.binary_length(fields), pa.string())
     start = pc.binary_join_element_wise(
-        row_header, field_length, "\r\n", fields, "\r\n$",
-        pc.cast(record_length, pa.string()), "\r\n[", items[0], "",
-    )  # fmt: skip
+        row_header,
+        field_length,
+        "\r\n",
+        fields,
+        "\r\n$",
+        pc.cast(record_length, pa.string()),
+        "\r\n[",
+        items[0],
+        "",
+    )
     rows = join([start, *items[1:]], ",")
     data = concatenated(rows)
     return [data.slice(3), pa.py_buffer(b"]\r\n")], len(values)
