@@ -127,15 +127,24 @@ def listpack_limits(client: redis.Redis) -> tuple[int, int] | None:
 
 
 def listpack_warning(schema: ViewSchema, prog: Progress, limits: tuple[int, int] | None) -> str:
-    longest = max(prog.max_record, prog.max_field)
-    if limits is None or longest <= limits[1]:
+    """Advice when buckets cannot stay in Redis's compact listpack encoding."""
+    if limits is None:
         return ""
-    advice = 1 << (longest - 1).bit_length()
-    return (
-        f"{schema.view} v{schema.version}: records up to {longest} bytes exceed Redis "
-        f"hash-max-listpack-value {limits[1]}, so its buckets use the larger hashtable "
-        f"encoding; set `CONFIG SET hash-max-listpack-value {advice}` (and in redis.conf)"
-    )
+    where = f"{schema.view} v{schema.version}"
+    longest = max(prog.max_record, prog.max_field)
+    if longest > limits[1]:
+        advice = 1 << (longest - 1).bit_length()
+        return (
+            f"{where}: records up to {longest} bytes exceed Redis hash-max-listpack-value "
+            f"{limits[1]}, so its buckets use the larger hashtable encoding; set "
+            f"`CONFIG SET hash-max-listpack-value {advice}` (and in redis.conf)"
+        )
+    if limits[0] < 2 * layout.TARGET_PER_BUCKET:
+        return (
+            f"{where}: buckets hold up to ~{2 * layout.TARGET_PER_BUCKET} entities but Redis "
+            f"hash-max-listpack-entries is {limits[0]}; set it to 128 or more (and in redis.conf)"
+        )
+    return ""
 
 
 def meta_fields(
