@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from featurehouse.online.wire import Job, Wire, describe, translate
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 131_072  # rows encoded and sent per payload
+HEARTBEAT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,31 @@ class Target:
                 "heartbeat_at": time.time(),
             }
         )
+
+
+class Heartbeat:
+    """Refreshes a generation's `syncing` entry while it is written, so that a cleanup on
+    another host can tell a slow sync from a dead one."""
+
+    def __init__(self, client: redis.Redis, key: str, target: Target, started: float) -> None:
+        self._args = (client, key, target, started)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="featurehouse-heartbeat")
+        self._thread.daemon = True
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        client, key, target, started = self._args
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(redis.RedisError, OSError):  # the publish reports errors
+                client.hset(key, target.field, target.entry(started))
 
 
 def iso(ts: datetime) -> str:
@@ -248,7 +275,8 @@ class Publisher:
             batches, rows_hint = self._rows_hint(schema, batches)
         target = self._begin(schema, layout.choose_buckets(rows_hint), started)
         try:
-            prog, totals, warning = self._stream_full(target, batches, opts)
+            with Heartbeat(self.client, layout.syncing_key(self.root), target, started):
+                prog, totals, warning = self._stream_full(target, batches, opts)
             fields = meta_fields(target, opts, prog, totals.count, started)
             previous = self._commit(target, opts, fields)
         except BaseException as exc:
@@ -307,7 +335,6 @@ class Publisher:
                 if expire_ms(target.schema, opts.clock, 0):
                     for b, e in bucket_max_events(p).items():
                         prog.bucket_max_event[b] = max(e, prog.bucket_max_event.get(b, e))
-                self._heartbeat(target)
                 if opts.progress:
                     opts.progress(p.rows)
             self._send_expiry(wire, target, opts, prog)
@@ -333,9 +360,6 @@ class Publisher:
             parts.append(resp.command("PEXPIREAT", key, expire_ms(target.schema, opts.clock, e)))
         if parts:
             wire.submit(Job([b"".join(parts)], len(parts), "ignore"))
-
-    def _heartbeat(self, target: Target) -> None:
-        self.client.hset(layout.syncing_key(self.root), target.field, target.entry(time.time()))
 
     def _commit(self, target: Target, opts: Options, fields: dict[str, str]) -> int | None:
         s = target.schema
