@@ -264,9 +264,10 @@
         {%- do owners.update({column: 'the spine'}) -%}
     {%- endfor -%}
     {%- for view in views -%}
+        {%- set view_index = loop.index0 -%}
         {%- for column in featurehouse._pit_output_columns(view) -%}
             {%- if column in owners -%}
-                {{ featurehouse._pit_fail(macro_name, 'feature_views[' ~ loop.index0 ~ ']',
+                {{ featurehouse._pit_fail(macro_name, 'feature_views[' ~ view_index ~ ']',
                     "output column '" ~ column ~ "' of '" ~ view.label ~ "' clashes with "
                     ~ owners[column], "give the view a prefix, e.g. {'model': '" ~ view.name
                     ~ "', 'prefix': '" ~ view.name.split('__') | last ~ "__'}") }}
