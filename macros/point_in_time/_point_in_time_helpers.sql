@@ -6,19 +6,9 @@
     Everything else here is argument checking and feature view metadata from the graph.
 -#}
 
-{% macro _pit_caller() %}
-    {%- if model is defined and model is mapping and model.get('name') -%}
-        {{ return(model.name) }}
-    {%- endif -%}
-    {{ return('<unknown model>') }}
-{% endmacro %}
-
-
 {% macro _pit_fail(macro_name, argument, problem, fix) %}
-    {{ exceptions.raise_compiler_error(
-        macro_name ~ " in model '" ~ featurehouse._pit_caller() ~ "', argument `" ~ argument
-        ~ "`: " ~ problem ~ ". Fix: " ~ fix ~ "."
-    ) }}
+    {#- The one featurehouse error format (macros/_fh_compile_error.sql). -#}
+    {{ _fh_compile_error(macro_name, argument, problem, fix) }}
 {% endmacro %}
 
 
@@ -88,16 +78,12 @@
 
 
 {% macro _pit_duration_seconds(ttl, name, macro_name) %}
-    {#- Checked here first so a bad TTL names the feature view and the calling model. -#}
+    {#- TTL in seconds, none without one; a bad TTL names the view's yml in the error. -#}
     {%- if ttl is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if modules.re.fullmatch('[0-9]+[smhdw]', ttl | string | trim) is none -%}
-        {{ featurehouse._pit_fail(macro_name, name ~ " config.meta.feature_store.ttl",
-            "'" ~ ttl ~ "' is not a duration",
-            "set ttl to <int><s|m|h|d|w> (e.g. 90m, 36h, 1d) or null in " ~ name ~ "'s yml") }}
-    {%- endif -%}
-    {{ return(featurehouse_duration_seconds(ttl)) }}
+    {{ return(featurehouse_duration_seconds(
+        ttl, argument=name ~ ' config.meta.feature_store.ttl', macro_name=macro_name)) }}
 {% endmacro %}
 
 

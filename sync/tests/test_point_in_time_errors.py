@@ -69,7 +69,7 @@ def join(views: str, timestamp: str = "spine_at", known: str = "false") -> str:
         ),
         pytest.param(
             join("['fix_pit__balance']", timestamp="observed_at"),
-            ["inline_query", "`spine_timestamp`", "no column 'observed_at'", "Fix:"],
+            ["model inline_query", "(spine_timestamp=...)", "no column 'observed_at'"],
             id="missing-spine-timestamp",
         ),
         pytest.param(
@@ -96,7 +96,7 @@ def join(views: str, timestamp: str = "spine_at", known: str = "false") -> str:
         ),
         pytest.param(
             join("['fix_pit__visits']", known="true"),
-            ["`as_known_at`", "no created_timestamp"],
+            ["(as_known_at=...)", "no created_timestamp"],
             id="as-known-at-without-created-ts",
         ),
         pytest.param(
@@ -121,12 +121,12 @@ def join(views: str, timestamp: str = "spine_at", known: str = "false") -> str:
         ),
         pytest.param(
             "{{ featurehouse._pit_duration_seconds('1 day', 'fix_pit__x', 'point_in_time_join') }}",
-            ["fix_pit__x config.meta.feature_store.ttl", "'1 day' is not a duration", "36h"],
+            ["fix_pit__x config.meta.feature_store.ttl", '"1 day"', "not a duration", "36h"],
             id="bad-ttl",
         ),
         pytest.param(
             "{{ featurehouse_duration_seconds('5y') }}",
-            ["Invalid duration '5y'"],
+            ['"5y"', "not a duration"],
             id="bad-duration",
         ),
     ],
