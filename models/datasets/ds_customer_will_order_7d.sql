@@ -1,7 +1,7 @@
 {#-
-    Training set: will a signed-up customer complete an order in the next 7 days? One row per
-    (customer, Monday 00:00 UTC from 2026-02-02 through 2026-04-20), features as known at
-    that moment (as_known_at: rows loaded later, e.g. late orders, are not used).
+    Training set: will a signed-up customer complete an order in the next 7 days? One
+    row per (customer, Monday 00:00 UTC from 2026-02-02 through 2026-04-20), features as
+    known at that moment (as_known_at: rows loaded later, e.g. late orders, are unseen).
 -#}
 with
 
@@ -14,7 +14,10 @@ orders as (
 ),
 
 mondays as (
-    {{ dbt.date_spine('week', "cast('2026-02-02' as date)", "cast('2026-04-27' as date)") }}
+    {#- date_spine's end is exclusive: the last Monday is 2026-04-20. -#}
+    {{ dbt.date_spine(
+        'week', "cast('2026-02-02' as date)", "cast('2026-04-27' as date)"
+    ) }}
 ),
 
 spine as (

@@ -120,7 +120,10 @@ def join(views: str, timestamp: str = "spine_at", known: str = "false") -> str:
             id="unknown-version",
         ),
         pytest.param(
-            "{{ featurehouse._pit_duration_seconds('1 day', 'fix_pit__x', 'point_in_time_join') }}",
+            "{{ featurehouse._pit_view_metadata({'name': 'fix_pit__x', 'columns': "
+            "{'k': {}, 'at': {}}, 'config': {'meta': {'feature_store': {'keys': ['k'], "
+            "'event_timestamp': 'at', 'ttl': '1 day'}}}}, 'fix_pit__x', "
+            "'point_in_time_join', 'feature_views[0]', false) }}",
             ["fix_pit__x config.meta.feature_store.ttl", '"1 day"', "not a duration", "36h"],
             id="bad-ttl",
         ),
