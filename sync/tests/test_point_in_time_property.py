@@ -1,4 +1,5 @@
-"""Property test: point_in_time_join (duckdb__ and default__) equals a brute-force reference.
+"""Property test: point_in_time_join and latest_feature_rows (duckdb__ and default__ each)
+equal a brute-force reference of the rule.
 
 The macro is rendered through real dbt once per session over fixed relation names (a spine
 name string and the empty fixture feature views); each hypothesis example loads small random
@@ -24,12 +25,13 @@ BASE = datetime(2026, 1, 1)
 TTL = timedelta(hours=2)  # fix_pit__events' ttl (fix_pit__events_forever has none)
 VIEWS = {"ttl": "fix_pit__events", "no_ttl": "fix_pit__events_forever"}
 MACROS = {"dispatched": "point_in_time_join", "default": "default__point_in_time_join"}
+LATEST = {"dispatched": "latest_feature_rows", "default": "default__latest_feature_rows"}
 MARK = "-- @@variant "
 
 
-def _variants() -> dict[tuple[str, str, bool], str]:
-    return {
-        (ttl, macro, known): (
+def _variants() -> dict[tuple[str, str, str, bool], str]:
+    joins = {
+        ("join", ttl, macro, known): (
             f"{{{{ featurehouse.{MACROS[macro]}('pit_spine', 'spine_at', "
             f"[{{'model': '{VIEWS[ttl]}', 'prefix': 'f_'}}], as_known_at={known}) }}}}"
         )
@@ -37,10 +39,21 @@ def _variants() -> dict[tuple[str, str, bool], str]:
         for macro in MACROS
         for known in (False, True)
     }
+    latest = {
+        # as_of as a bind placeholder, as the Python sync passes it.
+        ("latest", ttl, macro, known): (
+            f"{{{{ featurehouse.{LATEST[macro]}('{VIEWS[ttl]}', as_of='?', "
+            f"as_known_at={known}) }}}}"
+        )
+        for ttl in VIEWS
+        for macro in LATEST
+        for known in (False, True)
+    }
+    return joins | latest
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory) -> dict[tuple[str, str, bool], str]:
+def rendered(tmp_path_factory) -> dict[tuple[str, str, str, bool], str]:
     """Every variant's SQL from one `dbt compile --inline`, relations renamed to pit_features."""
     tmp = tmp_path_factory.mktemp("pit_render")
     os.environ["FEATUREHOUSE_DUCKDB_PATH"] = str(tmp / "render.duckdb")
@@ -97,37 +110,57 @@ def _ts(minute: int | None) -> datetime | None:
     return None if minute is None else BASE + timedelta(minutes=minute)
 
 
-def reference(spine, features, ttl: timedelta | None, as_known_at: bool) -> list[tuple]:
-    """The DESIGN.md rule, by brute force: one output row per spine row."""
+def pick(features, entity, at, ttl: timedelta | None, as_known_at: bool) -> dict | None:
+    """The DESIGN.md rule, by brute force: the row entity's point at `at` sees, or None."""
+    candidates = [
+        f
+        for f in features
+        if f["entity_id"] == entity
+        and f["effective_at"] <= at
+        and (ttl is None or f["effective_at"] >= at - ttl)
+        and (not as_known_at or (f["loaded_at"] is not None and f["loaded_at"] <= at))
+    ]
+    return max(
+        candidates,
+        key=lambda f: (f["effective_at"], f["loaded_at"] is not None, f["loaded_at"] or BASE),
+        default=None,
+    )
+
+
+def expected_join(spine, features, ttl, as_known_at) -> list[tuple]:
     out = []
     for row, (entity, spine_at) in enumerate(spine):
-        candidates = [
-            f
-            for f in features
-            if f["entity_id"] == entity
-            and f["effective_at"] <= spine_at
-            and (ttl is None or f["effective_at"] >= spine_at - ttl)
-            and (not as_known_at or (f["loaded_at"] is not None and f["loaded_at"] <= spine_at))
-        ]
-        best = max(
-            candidates,
-            key=lambda f: (f["effective_at"], f["loaded_at"] is not None, f["loaded_at"] or BASE),
-            default=None,
-        )
-        out.append(
-            (
-                entity,
-                spine_at,
-                row,
-                *((best["value"], best["effective_at"]) if best else (None, None)),
-            )
-        )
+        best = pick(features, entity, spine_at, ttl, as_known_at)
+        matched = (best["value"], best["effective_at"]) if best else (None, None)
+        out.append((entity, spine_at, row, *matched))
     return sorted(out, key=repr)
 
 
+def expected_latest(features, as_of, ttl, as_known_at) -> list[tuple]:
+    out = []
+    for entity in sorted({f["entity_id"] for f in features}):
+        best = pick(features, entity, as_of, ttl, as_known_at)
+        if best:
+            out.append((entity, best["effective_at"], best["loaded_at"], best["value"]))
+    return sorted(out, key=repr)
+
+
+FEATURE_SCHEMA = pa.schema(
+    [
+        ("entity_id", pa.int64()),
+        ("effective_at", pa.timestamp("us")),
+        ("loaded_at", pa.timestamp("us")),
+        ("value", pa.int64()),
+    ]
+)
+SPINE_SCHEMA = pa.schema(
+    [("entity_id", pa.int64()), ("spine_at", pa.timestamp("us")), ("spine_row", pa.int64())]
+)
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(features=feature_rows, spine=spine_rows)
-def test_point_in_time_join_matches_reference(rendered, features, spine):
+@given(features=feature_rows, spine=spine_rows, as_of=minutes)
+def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
     rows = [
         {
             "entity_id": e,
@@ -138,45 +171,29 @@ def test_point_in_time_join_matches_reference(rendered, features, spine):
         for e, t, d, v in features
     ]
     spine_ts = [(e, _ts(t)) for e, t in spine]
+    spine_rows_ = [
+        {"entity_id": e, "spine_at": t, "spine_row": i} for i, (e, t) in enumerate(spine_ts)
+    ]
     con = duckdb.connect()
-    con.register(
-        "pit_features",
-        pa.Table.from_pylist(
-            rows,
-            schema=pa.schema(
-                [
-                    ("entity_id", pa.int64()),
-                    ("effective_at", pa.timestamp("us")),
-                    ("loaded_at", pa.timestamp("us")),
-                    ("value", pa.int64()),
-                ]
-            ),
-        ),
-    )
-    con.register(
-        "pit_spine",
-        pa.Table.from_pylist(
-            [{"entity_id": e, "spine_at": t, "spine_row": i} for i, (e, t) in enumerate(spine_ts)],
-            schema=pa.schema(
-                [
-                    ("entity_id", pa.int64()),
-                    ("spine_at", pa.timestamp("us")),
-                    ("spine_row", pa.int64()),
-                ]
-            ),
-        ),
-    )
-    for (ttl, macro, known), sql in rendered.items():
-        got = con.execute(
-            f"select entity_id, spine_at, spine_row, f_value, f_effective_at from ({sql})"
-        ).fetchall()
-        expected = reference(spine_ts, rows, TTL if ttl == "ttl" else None, known)
-        assert sorted(got, key=repr) == expected, (ttl, macro, known)
+    con.register("pit_features", pa.Table.from_pylist(rows, schema=FEATURE_SCHEMA))
+    con.register("pit_spine", pa.Table.from_pylist(spine_rows_, schema=SPINE_SCHEMA))
+    for (macro, ttl, variant, known), sql in rendered.items():
+        window = TTL if ttl == "ttl" else None
+        if macro == "join":
+            query = f"select entity_id, spine_at, spine_row, f_value, f_effective_at from ({sql})"
+            got = con.execute(query).fetchall()
+            expected = expected_join(spine_ts, rows, window, known)
+        else:
+            query = f"select entity_id, effective_at, loaded_at, value from ({sql})"
+            got = con.execute(query, [_ts(as_of)]).fetchall()
+            expected = expected_latest(rows, _ts(as_of), window, known)
+        assert sorted(got, key=repr) == expected, (macro, ttl, variant, known)
     con.close()
 
 
 def test_rendered_variants_differ_where_they_should(rendered):
-    """The dispatched DuckDB variant is the ASOF one; as-known-at uses the ranked join."""
-    assert "asof" in rendered[("ttl", "dispatched", False)].lower()
-    assert "asof" not in rendered[("ttl", "dispatched", True)].lower()
-    assert "asof" not in rendered[("ttl", "default", False)].lower()
+    """The dispatched DuckDB join is the ASOF one; as-known-at uses the ranked join."""
+    assert "asof" in rendered[("join", "ttl", "dispatched", False)].lower()
+    assert "asof" not in rendered[("join", "ttl", "dispatched", True)].lower()
+    assert "asof" not in rendered[("join", "ttl", "default", False)].lower()
+    assert rendered[("latest", "ttl", "dispatched", False)].count("?") == 1
