@@ -16,15 +16,16 @@ recounted as (
         feature_rows.effective_at,
         max(orders.ordered_at) as last_ordered_at,
         {%- for days in [1, 7, 30, 90] %}
+        {%- set window_start = dbt.dateadd('day', -days, 'feature_rows.effective_at') %}
         count(
             case
-                when orders.ordered_at > {{ dbt.dateadd('day', -days, 'feature_rows.effective_at') }}
+                when orders.ordered_at > {{ window_start }}
                     then 1
             end
         ) as count_orders_{{ days }}d,
         coalesce(sum(
             case
-                when orders.ordered_at > {{ dbt.dateadd('day', -days, 'feature_rows.effective_at') }}
+                when orders.ordered_at > {{ window_start }}
                     then orders.order_amount
             end
         ), 0) as sum_order_amount_{{ days }}d{{ ',' if not loop.last }}
@@ -50,8 +51,10 @@ mismatches as (
         feature_rows.last_ordered_at is distinct from recounted.last_ordered_at
         {%- for days in [1, 7, 30, 90] %}
         or feature_rows.count_orders_{{ days }}d != recounted.count_orders_{{ days }}d
-        or abs(feature_rows.sum_order_amount_{{ days }}d - recounted.sum_order_amount_{{ days }}d)
-        > 0.001
+        or abs(
+            feature_rows.sum_order_amount_{{ days }}d
+            - recounted.sum_order_amount_{{ days }}d
+        ) > 0.001
         {%- endfor %}
 )
 
