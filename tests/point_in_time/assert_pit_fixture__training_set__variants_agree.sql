@@ -1,0 +1,30 @@
+{#- duckdb__ (ASOF) and default__ (range join) must return the same rows, duplicates counted. -#}
+with
+
+dispatched as (
+    select * from {{ ref('pit_fixture__training_set') }}
+),
+
+portable as (
+    select * from {{ ref('pit_fixture__training_set_portable') }}
+),
+
+only_dispatched as (
+    select * from dispatched
+    except all
+    select * from portable
+),
+
+only_portable as (
+    select * from portable
+    except all
+    select * from dispatched
+),
+
+differences as (
+    select 'dispatched' as only_in, only_dispatched.* from only_dispatched
+    union all
+    select 'portable' as only_in, only_portable.* from only_portable
+)
+
+select * from differences
