@@ -84,13 +84,11 @@ def main() -> None:
     context = Context(project_dir=project_dir)
     store = FeatureStore(project_dir=project_dir)
     try:
-        views = context.registry.select([])
-        shown: set[str] = set()
-        for view in views:
-            if view.entity in shown:
-                continue
-            shown.add(view.entity)
-            show(store, view, sample_keys(context, view, ENTITIES_SHOWN))
+        entities: dict[str, list[dict[str, Any]]] = {}
+        for view in context.registry.select([]):
+            if view.entity not in entities:
+                entities[view.entity] = sample_keys(context, view, ENTITIES_SHOWN)
+            show(store, view, entities[view.entity])
     except FeaturehouseError as exc:
         raise SystemExit(f"demo: {exc}") from exc
     print_where(context)
