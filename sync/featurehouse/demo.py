@@ -67,8 +67,16 @@ def show(store: FeatureStore, view: FeatureView, entities: Sequence[Mapping[str,
         print(f"  {keys}   event_at {row[f'{view.ref}__event_at']}")
         for feature in view.features:
             value = row[feature.name]
-            shown = f"{value:.2f}" if isinstance(value, float) else value
+            shown = _short(value)
             print(f"    {feature.name:<28} {shown!s:<22} {row[feature.name + '__status']}")
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(_short(v)) for v in value) + "]"
+    return value
 
 
 def main() -> None:
