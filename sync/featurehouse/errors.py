@@ -1,0 +1,45 @@
+"""The one exception hierarchy: every error the library raises is a FeaturehouseError.
+
+Messages are one line, name the file, model or key at fault and the next step; only the CLI
+turns them into exit codes.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+class FeaturehouseError(Exception):
+    """Base class of every error Featurehouse raises on purpose."""
+
+
+class ConfigError(FeaturehouseError):
+    """A setting, flag or URL is wrong."""
+
+
+class ManifestError(FeaturehouseError):
+    """dbt artifacts are missing, of an unsupported version, or malformed."""
+
+
+class RegistryError(FeaturehouseError):
+    """A feature view is declared wrongly or a reference does not resolve."""
+
+
+class OfflineStoreError(FeaturehouseError):
+    """The warehouse could not be read."""
+
+
+class OnlineStoreError(FeaturehouseError):
+    """Redis could not be read or written."""
+
+
+class ValidationGateError(FeaturehouseError):
+    """dbt tests of a view (or its upstream models) failed or did not run."""
+
+
+_PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
+
+
+def redact(url: str) -> str:
+    """Return `url` with any password replaced by `***`."""
+    return _PASSWORD_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
