@@ -4,7 +4,7 @@ page_views as (
     select * from {{ ref('int_page_views_enriched') }}
 ),
 
-{#- Logged-out events have no customer to attach features to. #}
+{# Logged-out events have no customer to attach features to. #}
 customer_events as (
     select *
     from page_views

@@ -84,7 +84,7 @@ category_windows as (
     ) }}
 ),
 
-{#- Refreshed nightly: keep the 00:00 UTC snapshots while the window holds any event. #}
+{# Refreshed nightly: keep the 00:00 UTC snapshots while the window holds any event. #}
 nightly_snapshots as (
     select *
     from category_windows
