@@ -222,7 +222,7 @@ from _fh_running
 
     {%- set as_of = var('as_of') if as_of is none else as_of -%}
     {%- set timestamp_pattern = '[0-9]{4}-[0-9]{2}-[0-9]{2}'
-        ~ '([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?' -%}
+        ~ '([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?' -%}
     {%- if as_of is not string or not modules.re.fullmatch(timestamp_pattern, as_of) -%}
         {{ _fh_compile_error(name, 'as_of', 'got ' ~ (as_of | string | tojson)
             ~ ', which is not a UTC timestamp literal',
