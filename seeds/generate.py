@@ -60,15 +60,19 @@ def make_products(rng: random.Random) -> list[list[object]]:
         category = CATEGORIES[(product_id - 1) % len(CATEGORIES)]
         price = round(rng.lognormvariate(3.2, 0.7), 2)
         created = START - timedelta(days=rng.randint(30, 400))
-        rows.append([product_id, f"{category}-{product_id:04d}", category, f"{price:.2f}", fmt(created)])
+        rows.append(
+            [product_id, f"{category}-{product_id:04d}", category, f"{price:.2f}", fmt(created)]
+        )
     return rows
 
 
 def make_customers(rng: random.Random) -> list[list[object]]:
     rows = []
     for customer_id in range(1, N_CUSTOMERS + 1):
-        signed_up = START - timedelta(days=60) + timedelta(
-            seconds=rng.randint(0, int((END - START).total_seconds()) + 55 * 86400)
+        signed_up = (
+            START
+            - timedelta(days=60)
+            + timedelta(seconds=rng.randint(0, int((END - START).total_seconds()) + 55 * 86400))
         )
         rows.append([customer_id, rng.choice(COUNTRIES), fmt(signed_up)])
     return rows
@@ -111,10 +115,30 @@ def make_activity(
             for _ in range(rng.randint(1, 7)):
                 category = rng.choice(favourites) if rng.random() < 0.7 else rng.choice(CATEGORIES)
                 product = rng.choice(by_category[category])
-                views.append([len(views) + 1, session_id, customer_id, product[0], "page_view", fmt(at), fmt(loaded_at(rng, at))])
+                views.append(
+                    [
+                        len(views) + 1,
+                        session_id,
+                        customer_id,
+                        product[0],
+                        "page_view",
+                        fmt(at),
+                        fmt(loaded_at(rng, at)),
+                    ]
+                )
                 if rng.random() < 0.25:
                     # the cart event shares the view's second: a tie on the timestamp
-                    views.append([len(views) + 1, session_id, customer_id, product[0], "add_to_cart", fmt(at), fmt(loaded_at(rng, at))])
+                    views.append(
+                        [
+                            len(views) + 1,
+                            session_id,
+                            customer_id,
+                            product[0],
+                            "add_to_cart",
+                            fmt(at),
+                            fmt(loaded_at(rng, at)),
+                        ]
+                    )
                     basket.append(product)
                 at += timedelta(seconds=rng.randint(5, 240))
             if basket and rng.random() < 0.7 and at < END:
@@ -123,7 +147,9 @@ def make_activity(
                     add_order(customer_id, at, basket[:1])  # a split order: same second
         # a few orders placed by phone: no clickstream, sometimes before any visit
         for _ in range(rng.choice([0, 0, 0, 1])):
-            ordered = START + timedelta(seconds=rng.randint(0, int((END - START).total_seconds()) - 1))
+            ordered = START + timedelta(
+                seconds=rng.randint(0, int((END - START).total_seconds()) - 1)
+            )
             if ordered > signed_up:
                 add_order(customer_id, ordered, [rng.choice(products)])
 
@@ -131,7 +157,17 @@ def make_activity(
         at = START + timedelta(seconds=rng.randint(0, int((END - START).total_seconds()) - 1))
         session_id += 1
         product = rng.choice(products)
-        views.append([len(views) + 1, session_id, "", product[0], "page_view", fmt(at), fmt(loaded_at(rng, at))])
+        views.append(
+            [
+                len(views) + 1,
+                session_id,
+                "",
+                product[0],
+                "page_view",
+                fmt(at),
+                fmt(loaded_at(rng, at)),
+            ]
+        )
     return views, orders, items
 
 
