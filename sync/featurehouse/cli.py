@@ -329,6 +329,10 @@ def _configure_logging(quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
+# `dataset` and `parity` live in cli_training.py, which adds them to `cli` when imported.
+from featurehouse import cli_training  # noqa: E402, F401
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script entry point (`featurehouse`)."""
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
