@@ -340,4 +340,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m featurehouse.cli`: run the imported module's group, where cli_training
+    # registered `dataset` and `parity` (this __main__ copy has no training commands).
+    from featurehouse.cli import main as imported_main
+
+    imported_main()
