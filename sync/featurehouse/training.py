@@ -244,9 +244,11 @@ def check_spine(
                     f"(columns: {shown}): add it, or rename the entity column to {key.name!r}"
                 )
             elif not _KEY_CHECKS[key.online_type](found.type):
+                hint = " (pandas: dtype 'Int64' keeps integers with nulls)"
                 problems.append(
                     f"{spine.what} column {found.name!r} is {found.type} but {request.label} "
                     f"keys {key.name!r} are {key.data_type}: cast it"
+                    + (hint if pa.types.is_floating(found.type) else "")
                 )
     owners = {name: spine.what for name in fields}
     for request in requests:

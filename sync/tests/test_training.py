@@ -37,7 +37,11 @@ PREFIXES = {
     "feat_customer__category_affinity__": "feat_customer__category_affinity.v1",
     "feat_product__popularity__": "feat_product__popularity.v1",
 }
+# Rendering a new request shape costs a dbt start-up (~20 s): the other tests reuse these.
+SMALL = FEATURES[:3]
+KNOWN = ["feat_customer__orders.v1:count_orders_7d", "feat_customer__orders:count_orders_7d"]
 START, END = dt.datetime(2026, 1, 1), dt.datetime(2026, 5, 1)
+_ROWS: dict[tuple[str, str], dict[Any, list[dict[str, Any]]]] = {}
 
 
 @pytest.fixture
@@ -47,11 +51,15 @@ def store(fh_env: dict[str, str]) -> FeatureStore:
 
 def view_rows(base_env: dict[str, str], view: FeatureView) -> dict[Any, list[dict[str, Any]]]:
     """Every row of the view's relation by entity key (read-only, no macro involved)."""
+    cached = _ROWS.get((base_env["FEATUREHOUSE_DUCKDB_PATH"], str(view.relation)))
+    if cached is not None:
+        return cached
     with duckdb.connect(base_env["FEATUREHOUSE_DUCKDB_PATH"], read_only=True) as connection:
         rows = connection.sql(f"select * from {view.relation}").to_arrow_table().to_pylist()
     by_key: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_key[tuple(row[k.name] for k in view.keys)].append(row)
+    _ROWS[(base_env["FEATUREHOUSE_DUCKDB_PATH"], str(view.relation))] = by_key
     return by_key
 
 
@@ -175,9 +183,8 @@ def test_mixed_versions_match_brute_force(store: FeatureStore, base_env: dict[st
 
 def test_as_known_at_matches_brute_force(store: FeatureStore, base_env: dict[str, str]) -> None:
     spine = sample_spine(store, base_env)
-    features = ["feat_customer__orders.v1:count_orders_7d", "feat_customer__orders:count_orders_7d"]
-    known = store.get_historical_features(spine, features, as_known_at=True)
-    every = store.get_historical_features(spine, features)
+    known = store.get_historical_features(spine, KNOWN, as_known_at=True)
+    every = store.get_historical_features(spine, SMALL)
     orders = {k: v for k, v in PREFIXES.items() if "orders" in k}
     assert_matches_reference(store, base_env, spine, known, known=True, prefixes=orders)
     assert json.loads(known.schema.metadata[b"featurehouse"])["as_known_at"] is True
@@ -192,11 +199,12 @@ def test_every_spine_kind_gives_the_same_table(
     store: FeatureStore, base_env: dict[str, str], tmp_path: Path
 ) -> None:
     spine = sample_spine(store, base_env, n=60)
-    features = FEATURES[:3]
+    features = SMALL
     expected = store.get_historical_features(spine, features)
     path = tmp_path / "spine.parquet"
     pq.write_table(spine, path)
-    frame = spine.to_pandas()
+    # Nullable integers: pandas' default turns an int column with nulls into floats.
+    frame = spine.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     assert isinstance(frame, pd.DataFrame)
     kinds = {
         "pandas": frame,
@@ -227,7 +235,7 @@ def _sql(value: Any, ts: bool = False) -> str:
 
 def test_sql_spine_reads_the_warehouse(store: FeatureStore) -> None:
     query = "select customer_id, ordered_at from main.stg_shop__orders order by order_id limit 200"
-    out = store.get_historical_features(query, ["feat_customer__orders:count_orders_7d"])
+    out = store.get_historical_features(query, SMALL)
     assert out.num_rows == 200 and out.column_names[:2] == ["customer_id", "ordered_at"]
     # At its own order time every completed order counts itself in the 7d window.
     assert out.column("feat_customer__orders__effective_at").null_count < 200
@@ -235,12 +243,12 @@ def test_sql_spine_reads_the_warehouse(store: FeatureStore) -> None:
 
 def test_streaming_batches(store: FeatureStore, base_env: dict[str, str]) -> None:
     spine = sample_spine(store, base_env, n=60)
-    reader = store.stream_historical_features(spine, FEATURES[:3], batch_size=16)
+    reader = store.stream_historical_features(spine, SMALL, batch_size=16)
     assert isinstance(reader, pa.RecordBatchReader)
     batches = list(reader)
     assert len(batches) > 1 and all(b.num_rows <= 16 for b in batches)
     table = pa.Table.from_batches(batches)
-    assert table.equals(store.get_historical_features(spine, FEATURES[:3]))
+    assert table.equals(store.get_historical_features(spine, SMALL))
 
 
 def test_time_zones_and_dates(store: FeatureStore) -> None:
@@ -257,7 +265,7 @@ def test_time_zones_and_dates(store: FeatureStore) -> None:
             ),
         }
     )
-    features = ["feat_customer__orders:count_orders_7d"]
+    features = SMALL
     out = store.get_historical_features(aware, features)
     event = out.column("feat_customer__orders__effective_at").to_pylist()
     assert event[0] == event[1]  # 14:00 +02:00 is 12:00 UTC

@@ -139,7 +139,12 @@ def test_missing_and_broken_parquet(fh_env: dict[str, str], tmp_path: Path) -> N
         store.get_historical_features(broken, FEATURES)
     good = tmp_path / "spine.parquet"
     pq.write_table(table(customer_id=pa.array([1151], pa.int32()), at=[AT]), good)
-    out = store.get_historical_features(str(good), ["feat_customer__activity:count_sessions_7d"])
+    small = [  # test_training.SMALL: rendered once for the session
+        "feat_customer__orders.v1:count_orders_7d",
+        "feat_customer__orders.v1:sum_order_amount_30d",
+        "feat_customer__orders:count_orders_7d",
+    ]
+    out = store.get_historical_features(str(good), small)
     assert out.num_rows == 1 and out.column("customer_id").to_pylist() == [1151]
 
 
