@@ -216,12 +216,12 @@ def test_every_spine_kind_gives_the_same_table(
         got = store.get_historical_features(given, features)
         assert got.equals(expected), kind
     query = (
-        "select customer_id, product_id, at from (values "
+        'select customer_id, product_id, "at" from (values '
         + ", ".join(
             f"({_sql(r['customer_id'])}, {_sql(r['product_id'])}, {_sql(r['at'], ts=True)})"
             for r in spine.to_pylist()
         )
-        + ") as spine(customer_id, product_id, at)"
+        + ') as spine(customer_id, product_id, "at")'
     )
     got = store.get_historical_features(query, features)
     assert got.cast(expected.schema).equals(expected)
