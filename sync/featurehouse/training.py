@@ -188,7 +188,7 @@ def plan_requests(
 
 def spine_input(spine: Any) -> Spine:
     """Recognise the spine: Arrow table/batch, pandas DataFrame, Parquet path, or SQL text."""
-    if type(spine).__module__.split(".")[0] == "pandas":
+    if type(spine).__module__.split(".")[0] == "pandas" and type(spine).__name__ == "DataFrame":
         spine = pa.Table.from_pandas(spine)
     if isinstance(spine, pa.RecordBatch):
         spine = pa.Table.from_batches([spine])
