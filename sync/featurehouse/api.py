@@ -1,4 +1,5 @@
-"""The Python API: `FeatureStore(...).get_online_features(features=[...], entity_rows=[...])`.
+"""The Python API: `FeatureStore(...)`: `get_online_features` (Redis) and
+`get_historical_features` (training sets through the dbt point-in-time macro, on DuckDB).
 
 Feature references are `<view>[.vN]:<feature>`; with a `project_dir` they resolve through the
 dbt manifest (unpinned views mean the project's latest version), else through what Redis holds.
@@ -14,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from featurehouse import training
 from featurehouse.context import Context
 from featurehouse.errors import RegistryError
 from featurehouse.online import ReadRequest, ReadResult
@@ -83,6 +85,51 @@ class FeatureStore:
         requests = self._requests(features)
         results = self._context.store.read(requests, list(entity_rows), now=now)
         return _assemble(requests, results, entity_rows, full_feature_names)
+
+    def get_historical_features(
+        self,
+        spine: Any,
+        features: Sequence[str],
+        *,
+        as_known_at: bool = False,
+        timestamp_column: str | None = None,
+    ) -> pa.Table:
+        """Every spine row once, with each feature's value as of the row's timestamp.
+
+        `spine`: a pyarrow.Table, a pandas DataFrame, a Parquet path (`pathlib.Path` or a str
+        ending in `.parquet`) or a SQL query on the DuckDB target; it holds the views' entity
+        key columns and one timestamp column (`timestamp_column` when it has several).
+        `features`: `["feat_customer__orders.v1:count_orders_7d", "feat_x:y", "feat_z:*"]`.
+        Output: the spine's columns in its row order, then per reference `<view>[__vN]__<feature>`
+        and `<view>[__vN]__<event timestamp>` (when the matched row took effect, null = none).
+        `as_known_at`: only rows already loaded (created timestamp <= the spine timestamp).
+        """
+        return self.stream_historical_features(
+            spine, features, as_known_at=as_known_at, timestamp_column=timestamp_column
+        ).read_all()
+
+    def stream_historical_features(
+        self,
+        spine: Any,
+        features: Sequence[str],
+        *,
+        as_known_at: bool = False,
+        timestamp_column: str | None = None,
+        batch_size: int = 100_000,
+    ) -> pa.RecordBatchReader:
+        """`get_historical_features` as record batches, for results larger than memory."""
+        context = self._context
+        prepared = training.prepare(
+            context.project,
+            context.target,
+            context.artifacts,
+            context.registry,
+            spine,
+            features,
+            timestamp_column=timestamp_column,
+            as_known_at=as_known_at,
+        )
+        return training.execute(context.project, context.target, prepared, batch_size)
 
     def _requests(self, features: Sequence[str]) -> list[ReadRequest]:
         if not features:

@@ -306,6 +306,10 @@ def _configure_logging(quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
+# `dataset` and `parity` live in cli_training.py, which adds them to `cli` when imported.
+from featurehouse import cli_training  # noqa: E402, F401
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script entry point (`featurehouse`)."""
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -313,4 +317,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m featurehouse.cli`: run the imported module's group, where cli_training
+    # registered `dataset` and `parity` (this __main__ copy has no training commands).
+    from featurehouse.cli import main as imported_main
+
+    imported_main()

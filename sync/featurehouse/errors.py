@@ -37,6 +37,14 @@ class RedisUnavailable(OnlineStoreError):
     """Redis did not answer (down, restarting, refused the connection or the password)."""
 
 
+class TrainingSetError(FeaturehouseError):
+    """A training-set request is wrong: a feature, the spine, or a view that was never built."""
+
+
+class ParityError(FeaturehouseError):
+    """Redis does not serve what the warehouse says (training-serving skew)."""
+
+
 class ValidationGateError(FeaturehouseError):
     """dbt tests of a view (or its upstream models) failed or did not run."""
 

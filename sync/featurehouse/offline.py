@@ -258,7 +258,9 @@ class _DuckDB:
         if not path.exists():
             raise OfflineStoreError(f"DuckDB file {path} not found: run `dbt build` first")
         try:
-            return cls(duckdb.connect(str(path), read_only=True))
+            connection = duckdb.connect(str(path), read_only=True)
+            connection.execute("set TimeZone = 'UTC'")  # timestamptz spines -> naive UTC
+            return cls(connection)
         except duckdb.Error as exc:
             raise OfflineStoreError(
                 f"cannot open {path} read-only ({_first_line(exc)}); is a dbt run writing to it?"
@@ -281,16 +283,34 @@ class _DuckDB:
     def stream(
         self, sql: str, params: Mapping[str, Any], batch_size: int
     ) -> Iterator[pa.RecordBatch]:
+        yield from self.reader(sql, params, batch_size)
+
+    def reader(self, sql: str, params: Mapping[str, Any], batch_size: int) -> pa.RecordBatchReader:
+        """The query's batches as a reader (its schema known before the first batch)."""
         import duckdb
 
         try:
             relation = self._connection.sql(sql, params=_used(sql, params, "$"))
-            yield from relation.to_arrow_reader(batch_size=batch_size)
+            reader = relation.to_arrow_reader(batch_size=batch_size)
         except duckdb.Error as exc:
             raise OfflineStoreError(f"DuckDB query failed: {_first_line(exc)}") from exc
+        return pa.RecordBatchReader.from_batches(reader.schema, _translated(reader))
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table queryable as `name` on this connection (no copy)."""
+        self._connection.register(name, table)
 
     def close(self) -> None:
         self._connection.close()
+
+
+def _translated(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    import duckdb
+
+    try:
+        yield from reader
+    except duckdb.Error as exc:
+        raise OfflineStoreError(f"DuckDB query failed: {_first_line(exc)}") from exc
 
 
 class _Postgres:

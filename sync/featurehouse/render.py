@@ -1,12 +1,14 @@
-"""Render `featurehouse.latest_feature_rows` through dbt, cached per manifest checksum.
+"""Render the point-in-time macros through dbt, cached per manifest checksum.
 
-The SQL that picks the rows a sync publishes is the dbt macro's; Python never writes its own.
-One `dbt compile --inline` renders every view a sync needs; the result is cached under
-`<target>/featurehouse/sql/` so repeated syncs of the same build do not pay dbt's start-up.
+The SQL that picks the rows a sync publishes (`featurehouse.latest_feature_rows`) and the SQL of
+a training set (`featurehouse.point_in_time_join`) are the dbt macros'; Python never writes its
+own. One `dbt compile --inline` renders every view a sync needs (or one training-set request);
+the result is cached under `<target>/featurehouse/sql/` so repeats do not pay dbt's start-up.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -65,6 +67,23 @@ def latest_rows_sql(
     return {view.ref: found[view.ref] for view in views}
 
 
+def inline_sql(project: Project, target: Target, manifest: Manifest, inline: str) -> str:
+    """A macro call (Jinja text) rendered by dbt; cached per manifest checksum and call text."""
+    digest = hashlib.sha256(inline.encode()).hexdigest()[:24]
+    directory = project.cache_dir / "sql" / manifest.checksum[:16] / f"{target.name}-inline"
+    path = directory / f"{digest}.sql"
+    if path.exists():
+        return path.read_text()
+    what = inline.split("(")[0].strip("{ ")
+    log.info("rendering %s with dbt", what)
+    compiled = _dbt_compile(project, target, f"{_BEGIN}{digest}\n{inline}\n{_END}", what)
+    sql = _split(compiled, [digest], what)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomically(path, sql[digest])
+    _prune(directory.parent.parent, keep=directory.parent)
+    return sql[digest]
+
+
 def _cache_dir(
     project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
 ) -> Path:
@@ -100,7 +119,9 @@ def dbt_executable() -> str:
     return found
 
 
-def _dbt_compile(project: Project, target: Target, inline: str) -> str:
+def _dbt_compile(
+    project: Project, target: Target, inline: str, what: str = "latest_feature_rows"
+) -> str:
     """`dbt compile --inline` into Featurehouse's own target dir (the build's stays intact)."""
     env = {**(project.env or os.environ), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     try:
@@ -109,10 +130,10 @@ def _dbt_compile(project: Project, target: Target, inline: str) -> str:
             capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise OfflineStoreError(f"cannot run dbt to render latest_feature_rows ({exc})") from exc
+        raise OfflineStoreError(f"cannot run dbt to render {what} ({exc})") from exc
     if done.returncode != 0:
         raise OfflineStoreError(
-            f"dbt could not render latest_feature_rows: {_dbt_error(done.stdout + done.stderr)}"
+            f"dbt could not render {what}: {_dbt_error(done.stdout + done.stderr)}"
         )
     try:
         return str(json.loads(done.stdout)["compiled"])
@@ -138,14 +159,14 @@ def _dbt_error(output: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def _split(compiled: str, refs: Sequence[str]) -> dict[str, str]:
+def _split(compiled: str, refs: Sequence[str], what: str = "latest_feature_rows") -> dict[str, str]:
     result: dict[str, str] = {}
     for chunk in compiled.split(_BEGIN)[1:]:
         head, _, body = chunk.partition("\n")
         result[head.strip()] = body.split(_END)[0].strip()
     missing = [r for r in refs if not result.get(r)]
     if missing:
-        raise OfflineStoreError(f"latest_feature_rows rendered nothing for {', '.join(missing)}")
+        raise OfflineStoreError(f"{what} rendered nothing for {', '.join(missing)}")
     return result
 
 

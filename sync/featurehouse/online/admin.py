@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -84,6 +85,23 @@ def describe(client: redis.Redis, root: str, view: str, version: int | None) -> 
         raise NotPublishedError(f"{view} {what} is not published in Redis (prefix {root!r})")
     syncing = _syncing_by_view(client, root).get(f"{view}:{meta['version']}", [])
     return state_of(meta, latest, syncing)
+
+
+def entity_keys(
+    client: redis.Redis, root: str, view: str, version: int | None, chunk: int = 512
+) -> Iterator[list[str]]:
+    """The served generation's entity keys (hash fields), `chunk` buckets per round trip."""
+    fields = ("gen", "key_prefix", "entity", "buckets", "tags")
+    meta = client.hmget(layout.meta_key(root, view, version), fields)
+    if meta[0] is None:
+        raise NotPublishedError(f"{view} v{version} is not published in Redis (prefix {root!r})")
+    key_prefix, entity = meta[1].decode(), meta[2].decode()
+    buckets, tags = int(meta[3]), int(meta[4])
+    for start in range(0, buckets, chunk):
+        pipe = client.pipeline(transaction=False)
+        for bucket in range(start, min(start + chunk, buckets)):
+            pipe.hkeys(layout.data_key(key_prefix, entity, bucket, tags))
+        yield [key.decode() for keys in pipe.execute() for key in keys]
 
 
 def delete(client: redis.Redis, root: str, view: str, version: int | None) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -110,6 +110,11 @@ class OnlineStore:
         """A view version's state; version None: the unversioned view, else the latest."""
         with translated(self.client, f"describing {view}"):
             return admin.describe(self.client, self.prefix, view, version)
+
+    def entity_keys(self, view: str, version: int | None) -> Iterator[list[str]]:
+        """Every entity key a view version serves, as canonical key text, in chunks."""
+        with translated(self.client, f"listing entities of {view} v{version}"):
+            yield from admin.entity_keys(self.client, self.prefix, view, version)
 
     def delete(self, view: str, version: int | None) -> int:
         """Unpublish a view version and delete its keys by name; returns keys deleted."""
