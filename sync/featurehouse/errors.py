@@ -37,6 +37,10 @@ class RedisUnavailable(OnlineStoreError):
     """Redis did not answer (down, restarting, refused the connection or the password)."""
 
 
+class LineageError(FeaturehouseError):
+    """Column lineage cannot be computed or a column reference does not resolve."""
+
+
 class ValidationGateError(FeaturehouseError):
     """dbt tests of a view (or its upstream models) failed or did not run."""
 
