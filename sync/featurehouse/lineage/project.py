@@ -211,10 +211,13 @@ def _topological(manifest: Manifest) -> list[str]:
                 stack.pop()
                 state[current] = 2
                 order.append(current)
-            elif nxt in manifest.nodes and nxt not in state:
-                if manifest.nodes[nxt].resource_type in _ANALYZED:
-                    state[nxt] = 1
-                    stack.append((nxt, iter(manifest.nodes[nxt].depends_on)))
+            elif (
+                nxt in manifest.nodes
+                and nxt not in state
+                and manifest.nodes[nxt].resource_type in _ANALYZED
+            ):
+                state[nxt] = 1
+                stack.append((nxt, iter(manifest.nodes[nxt].depends_on)))
     return order
 
 
