@@ -19,10 +19,11 @@ from typing import Any
 
 import click
 
-from featurehouse import __version__, materialize
+from featurehouse import __version__, explain, materialize
 from featurehouse.context import Context, open_context
 from featurehouse.errors import FeaturehouseError, redact
 from featurehouse.keys import parse_entity
+from featurehouse.lineage import impact as find_impact
 from featurehouse.online import ReadRequest
 from featurehouse.report import (
     describe_text,
@@ -283,6 +284,57 @@ def delete(context: Context, *, as_json: bool, view: str) -> None:
         click.echo(to_json({"view": ref, "deleted_keys": removed}))
     else:
         click.echo(f"deleted {ref} from {context.redis_shown} ({removed} keys)")
+
+
+@cli.command()
+@click.argument("ref", metavar="VIEW[.vN][:FEATURE]")
+@click.option("--mermaid", "fmt", flag_value="mermaid", help="Print a Mermaid flowchart.")
+@click.option("--dot", "fmt", flag_value="dot", help="Print Graphviz DOT.")
+@common
+def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> None:
+    """Show the columns a feature (or every feature of a view) is computed from.
+
+    A tree per feature, model by model down to seed and source columns; each line says how
+    the column feeds the one above: `value` (with its steps: cast, aggregate, window, case,
+    ...), `join key`, `filter`, `group by`, `partition by` or `order by`. Read from the dbt
+    project's manifest, or without a project from what `featurehouse sync` stored in Redis.
+
+    \b
+    Examples:
+      featurehouse lineage feat_customer__orders:count_orders_30d
+      featurehouse lineage feat_customer__orders.v1 --json
+      featurehouse lineage feat_product__popularity --mermaid > popularity.mmd
+    """
+    if as_json and fmt:
+        raise click.UsageError("use one of --json, --mermaid and --dot")
+    view_ref, _, feature = ref.partition(":")
+    found = context.view_lineage(view_ref)
+    output = explain.lineage_output(
+        found, [feature] if feature else found.feature_names(), "json" if as_json else fmt or "text"
+    )
+    click.echo(to_json(output) if as_json else output)
+
+
+@cli.command()
+@click.argument("target", metavar="SOURCE_OR_MODEL[.COLUMN]")
+@common
+def impact(context: Context, *, as_json: bool, target: str) -> None:
+    """List what depends on a seed, source or model (or one of its columns).
+
+    Features (and how the column reaches them), view versions, training datasets
+    (models/datasets/), other models, and the Redis keys serving the affected views.
+
+    \b
+    Examples:
+      featurehouse impact raw_orders.status
+      featurehouse impact stg_shop__orders --json
+    """
+    found = find_impact(context.lineage, context.registry, context.artifacts.manifest, target)
+    entries, problem = explain.online_entries(found.views, context.store, context.prefix)
+    if as_json:
+        click.echo(to_json(explain.impact_dict(found, entries, problem)))
+    else:
+        click.echo(explain.impact_text(found, entries, problem))
 
 
 def _ref(view: str, version: int | None) -> str:

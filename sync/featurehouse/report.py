@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from featurehouse.lineage import ViewLineage
+from featurehouse.lineage.render import tree_dict
 from featurehouse.materialize import ViewSummary
 from featurehouse.online import ReadResult, ViewSchema, ViewState
 from featurehouse.registry import FeatureView, Registry
@@ -210,7 +212,12 @@ def list_text(rows: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def describe_dict(view: FeatureView | None, state: ViewState | None) -> dict[str, Any]:
+def describe_dict(
+    view: FeatureView | None,
+    state: ViewState | None,
+    lineage: tuple[str, ViewLineage | str] | None = None,
+) -> dict[str, Any]:
+    """The view version as the registry and Redis know it; `lineage`: (from where, lineage)."""
     info: dict[str, Any] = {}
     if view is not None:
         info.update(
@@ -255,6 +262,8 @@ def describe_dict(view: FeatureView | None, state: ViewState | None) -> dict[str
                 "features": [{"name": f.name, "online_type": f.type} for f in s.features],
             }
         )
+    if lineage is not None:
+        info["lineage"] = lineage_summary(*lineage)
     info["online_state"] = (
         None
         if state is None
@@ -270,6 +279,33 @@ def describe_dict(view: FeatureView | None, state: ViewState | None) -> dict[str
         }
     )
     return info
+
+
+def lineage_summary(origin: str, lineage: ViewLineage | str) -> dict[str, Any]:
+    """Per feature: the seed/source columns it comes from, unresolved parts, the full tree."""
+    if isinstance(lineage, str):
+        return {"from": origin, "error": lineage, "features": {}}
+    return {
+        "from": origin,
+        "features": {
+            name: {
+                "sources": lineage.sources(name),
+                "unresolved": lineage.unresolved(name),
+                "tree": tree_dict(lineage.tree(name)),
+            }
+            for name in lineage.feature_names()
+        },
+    }
+
+
+def _lineage_lines(summary: Mapping[str, Any]) -> list[str]:
+    if summary.get("error"):
+        return [f"  lineage: {summary['error']}"]
+    lines = [f"  lineage (from {summary['from']}; `featurehouse lineage VIEW:FEATURE` for trees):"]
+    for name, item in summary["features"].items():
+        lines.append(f"    {name} <- {', '.join(item['sources']) or 'no source columns'}")
+        lines.extend(f"      unresolved: {u}" for u in item["unresolved"])
+    return lines
 
 
 def describe_text(info: Mapping[str, Any]) -> str:
@@ -295,6 +331,8 @@ def describe_text(info: Mapping[str, Any]) -> str:
     width = max((len(f["name"]) for f in info["features"]), default=0)
     for f in info["features"]:
         lines.append(f"    {f['name']:<{width}}  {f['online_type']:<14} {f.get('description', '')}")
+    if "lineage" in info:
+        lines.extend(_lineage_lines(info["lineage"]))
     state = info["online_state"]
     if state is None:
         lines.append("  online: not published")

@@ -5,7 +5,8 @@ version's share is stored with its Redis metadata (`view`), shown as trees, Merm
 (`render`) and read backwards by `impact`.
 """
 
-from featurehouse.lineage.project import build_lineage, compute_lineage
+from featurehouse.lineage.impact import Impact, impact
+from featurehouse.lineage.project import build_lineage, cache_dir, compute_lineage
 from featurehouse.lineage.records import (
     ROLES,
     VALUE,
@@ -16,6 +17,7 @@ from featurehouse.lineage.records import (
     ProjectLineage,
     Step,
 )
+from featurehouse.lineage.view import TreeNode, ViewLineage, stored_lineage, view_lineage
 
 __all__ = [
     "ROLES",
@@ -23,9 +25,16 @@ __all__ = [
     "ColumnId",
     "ColumnLineage",
     "Edge",
+    "Impact",
     "NodeInfo",
     "ProjectLineage",
     "Step",
+    "TreeNode",
+    "ViewLineage",
     "build_lineage",
+    "cache_dir",
     "compute_lineage",
+    "impact",
+    "stored_lineage",
+    "view_lineage",
 ]

@@ -50,6 +50,11 @@ def build_lineage(artifacts: Artifacts, cache_dir: Path | None = None) -> Projec
     return lineage
 
 
+def cache_dir(artifacts: Artifacts) -> Path:
+    """Where lineage of this target's builds is cached (beside the rendered sync SQL)."""
+    return artifacts.target_dir / "featurehouse" / "lineage"
+
+
 def _cache_key(artifacts: Artifacts) -> str:
     catalog = artifacts.catalog.generated_at if artifacts.catalog else ""
     text = f"{FORMAT_VERSION}:{artifacts.manifest.checksum}:{catalog}"

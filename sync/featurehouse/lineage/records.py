@@ -113,7 +113,7 @@ class ProjectLineage:
             "format": FORMAT_VERSION,
             "checksum": self.checksum,
             "nodes": {uid: node_dict(n) for uid, n in self.nodes.items()},
-            "columns": {c.key: column_dict(c) for c in self.columns.values()},
+            "columns": {c.id.key: column_dict(c) for c in self.columns.values()},
             "problems": dict(self.problems),
         }
 

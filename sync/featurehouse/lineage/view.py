@@ -103,6 +103,19 @@ class ViewLineage:
         )
 
 
+def stored_lineage(view: str, extra: Mapping[str, Any]) -> ViewLineage:
+    """The lineage `featurehouse sync` stored in a view version's metadata (`extra`)."""
+    data = extra.get("lineage")
+    if not data:
+        raise LineageError(
+            f"{view} was published without lineage: run `featurehouse sync --select {view}` "
+            "with this Featurehouse, or run the command inside the dbt project"
+        )
+    if "error" in data:
+        raise LineageError(f"{view}: lineage was not computed at sync time ({data['error']})")
+    return ViewLineage.from_dict(data)
+
+
 def view_lineage(project: ProjectLineage, view: FeatureView) -> ViewLineage:
     """The subgraph of `project` reachable from `view`'s features."""
     features = {f.name: ColumnId(view.unique_id, f.name.lower()) for f in view.features}
