@@ -20,6 +20,8 @@ from typing import Any
 import click
 
 from featurehouse import __version__, explain, materialize
+from featurehouse.catalog import build_catalog
+from featurehouse.catalog import serve as serve_catalog
 from featurehouse.context import Context, open_context
 from featurehouse.errors import FeaturehouseError, redact
 from featurehouse.keys import parse_entity
@@ -335,6 +337,48 @@ def impact(context: Context, *, as_json: bool, target: str) -> None:
         click.echo(to_json(explain.impact_dict(found, entries, problem)))
     else:
         click.echo(explain.impact_text(found, entries, problem))
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write (default with --serve: <target>/featurehouse/catalog).",
+)
+@click.option("--serve", "serve_it", is_flag=True, help="Serve the catalog over HTTP.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@common
+def catalog(
+    context: Context, *, as_json: bool, out: Path | None, serve_it: bool, port: int
+) -> None:
+    """Write the static feature catalog: every view version, its features, tests, freshness,
+    online status (from Redis when reachable) and a lineage graph per feature.
+
+    The folder opens from disk (no network); view pages link to `dbt docs` pages.
+
+    \b
+    Examples:
+      featurehouse catalog --out site
+      featurehouse catalog --serve --port 8000
+    """
+    if out is None and not serve_it:
+        raise click.UsageError("pass --out DIR, --serve, or both")
+    out = out or context.artifacts.target_dir / "featurehouse" / "catalog"
+    states, redis = explain.online_states(context.store, context.redis_shown, context.prefix)
+    summary = build_catalog(
+        out, context.registry, context.artifacts, context.lineage, states, redis
+    )
+    if as_json:
+        click.echo(to_json({"out": str(out), "views": summary.views, "pages": summary.pages}))
+    else:
+        click.echo(f"wrote {summary.pages} pages for {summary.views} view versions to {out}")
+    if serve_it:
+        server = serve_catalog(out, port)
+        click.echo(f"serving {out} at http://127.0.0.1:{server.server_port}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.server_close()
 
 
 def _ref(view: str, version: int | None) -> str:

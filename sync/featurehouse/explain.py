@@ -29,6 +29,14 @@ def lineage_output(lineage: ViewLineage, features: Sequence[str], fmt: str) -> s
     return lineage_render.lineage_text(lineage, features)
 
 
+def online_states(store: OnlineStore, shown: str, prefix: str) -> tuple[list[ViewState], str]:
+    """What Redis serves, and a note saying where from (or why nothing could be read)."""
+    try:
+        return store.views(), f"online status from {shown} (prefix {prefix!r})"
+    except FeaturehouseError as exc:
+        return [], f"no online status: {exc}"
+
+
 @dataclass(frozen=True)
 class OnlineEntry:
     """Where a view version lives in Redis, and what is published there now."""
