@@ -114,7 +114,9 @@ def test_feature_page_draws_an_interactive_lineage_graph(
     models = {g.get_attribute("data-node") for g in svg.find_elements(By.CSS_SELECTOR, "g.model")}
     assert "seed.featurehouse.raw_order_items" in models
     assert "model.featurehouse.int_orders_totaled" in models
-    status = svg.find_element(By.CSS_SELECTOR, 'g.col[data-col="seed.featurehouse.raw_orders:status"]')
+    status = svg.find_element(
+        By.CSS_SELECTOR, 'g.col[data-col="seed.featurehouse.raw_orders:status"]'
+    )
     status.click()
     assert "focus" in svg.get_attribute("class")
     lit = svg.find_elements(By.CSS_SELECTOR, "path.edge.hl")

@@ -23,9 +23,10 @@
       }
     }
     function select(col) {
-      var key = col.getAttribute("data-col"), seen = {}, lit = [];
+      var key = col.getAttribute("data-col"), seen = {}, below = {}, lit = [];
       reach(key, up, "data-from", seen, lit);
-      reach(key, down, "data-to", seen, lit);
+      reach(key, down, "data-to", below, lit);
+      Object.keys(below).forEach(function (k) { seen[k] = true; });
       svg.classList.add("focus");
       edges.forEach(function (e) { e.classList.toggle("hl", lit.indexOf(e) >= 0); });
       cols.forEach(function (c) {
