@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from featurehouse import __version__, explain, materialize
 from featurehouse.catalog import build_catalog
 from featurehouse.catalog import serve as serve_catalog
 from featurehouse.context import Context, open_context
-from featurehouse.errors import FeaturehouseError, redact
+from featurehouse.errors import ConfigError, FeaturehouseError, redact
 from featurehouse.keys import parse_entity
 from featurehouse.lineage import impact as find_impact
 from featurehouse.online import ReadRequest
@@ -37,6 +37,7 @@ from featurehouse.report import (
     summary_text,
     to_json,
 )
+from featurehouse.settings import parse_timestamp
 
 
 class _Group(click.Group):
@@ -62,40 +63,24 @@ def cli() -> None:
     """
 
 
+def _common_options() -> list[Callable[[Any], Any]]:
+    return [
+        click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
+                     envvar="DBT_PROJECT_DIR", help="The dbt project (default: cwd or a parent)."),
+        click.option("--target", "target_name", metavar="T", envvar="DBT_TARGET",
+                     help="profiles.yml target to read from (default: the profile's)."),
+        click.option("--redis-url", metavar="URL", envvar="FEATUREHOUSE_REDIS_URL",
+                     help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, var "
+                          "featurehouse_redis_url, default redis://127.0.0.1:6379/0]."),
+        click.option("--redis-prefix", metavar="P", envvar="FEATUREHOUSE_REDIS_PREFIX",
+                     help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, var "
+                          "featurehouse_redis_prefix, default fh]."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
+    ]  # fmt: skip
+
+
 def common(func: Callable[..., Any]) -> Callable[..., Any]:
     """--project-dir, --target, --redis-url, --redis-prefix and --json for every command."""
-    options = [
-        click.option(
-            "--project-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            envvar="DBT_PROJECT_DIR",
-            help="The dbt project (default: cwd or a parent).",
-        ),
-        click.option(
-            "--target",
-            "target_name",
-            metavar="T",
-            envvar="DBT_TARGET",
-            help="profiles.yml target to read from (default: the profile's).",
-        ),
-        click.option(
-            "--redis-url",
-            metavar="URL",
-            envvar="FEATUREHOUSE_REDIS_URL",
-            help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, var "
-            "featurehouse_redis_url, default redis://127.0.0.1:6379/0].",
-        ),
-        click.option(
-            "--redis-prefix",
-            metavar="P",
-            envvar="FEATUREHOUSE_REDIS_PREFIX",
-            help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, var "
-            "featurehouse_redis_prefix, default fh].",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
-    ]
-    for option in reversed(options):
-        func = option(func)
 
     @functools.wraps(func)
     def wrapper(
@@ -109,6 +94,8 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
         context = open_context(project_dir, target_name, redis_url, redis_prefix)
         return func(context, as_json=as_json, **kwargs)
 
+    for option in reversed(_common_options()):
+        wrapper = option(wrapper)
     return wrapper
 
 
@@ -116,14 +103,9 @@ def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date or timestamp (e.g. 2026-05-01 or 2026-05-01T06:00:00Z)"
-        ) from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+        return parse_timestamp(value, "--as-of")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--as-of: ")) from exc
 
 
 @cli.command()
@@ -139,7 +121,9 @@ def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime
     "--as-of",
     callback=_as_of,
     metavar="TS",
-    help="Publish the rows as of this UTC time (default: now).",
+    envvar="FEATUREHOUSE_AS_OF",
+    help="Publish the rows as of this UTC time [env FEATUREHOUSE_AS_OF, else the dbt var "
+    "as_of (the build's as-of), else now].",
 )
 @click.option(
     "--full/--incremental",
@@ -174,9 +158,10 @@ def sync(
       featurehouse sync --select feat_customer__orders.v1 --as-of 2026-05-01
       featurehouse sync --incremental --json
     """
+    when, clock = (as_of, "as_of") if as_of is not None else context.default_as_of()
     options = materialize.SyncOptions(
-        as_of=as_of or datetime.now(UTC).replace(tzinfo=None),
-        clock="wall" if as_of is None else "as_of",
+        as_of=when,
+        clock=clock,
         mode="full" if full else "incremental",
         force=force,
         batch_size=batch_size,
@@ -184,31 +169,23 @@ def sync(
     _configure_logging(quiet or as_json)
     progress = None if quiet or as_json else _BarProgress()
     summaries = materialize.sync(
-        context.project,
-        context.target,
-        context.artifacts,
-        context.registry,
-        select,
-        context.store,
-        options,
-        progress,
-    )
+        context.project, context.target, context.artifacts, context.registry, select,
+        context.store, options, progress,
+    )  # fmt: skip
+    _print_sync(context, summaries, as_json=as_json, quiet=quiet)
+
+
+def _print_sync(
+    context: Context, summaries: Sequence[materialize.ViewSummary], *, as_json: bool, quiet: bool
+) -> None:
     for summary in summaries:
         if summary.forced:
-            click.echo(
-                f"WARNING: --force published {summary.view} although: {', '.join(summary.forced)}",
-                err=True,
-            )
+            forced = ", ".join(summary.forced)
+            click.echo(f"WARNING: --force published {summary.view} although: {forced}", err=True)
     if as_json:
-        click.echo(
-            to_json(
-                {
-                    "redis": context.redis_shown,
-                    "prefix": context.prefix,
-                    "views": [summary_dict(s) for s in summaries],
-                }
-            )
-        )
+        views = [summary_dict(s) for s in summaries]
+        report = {"redis": context.redis_shown, "prefix": context.prefix, "views": views}
+        click.echo(to_json(report))
     elif not quiet:
         click.echo(summary_text(summaries, context.redis_shown, context.prefix))
 
