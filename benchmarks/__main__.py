@@ -1,6 +1,7 @@
 """`python -m benchmarks`: run every benchmark (arguments go to each)."""
 
-from benchmarks import bench_online
+from benchmarks import bench_lineage, bench_online
 
 if __name__ == "__main__":
     bench_online.main()
+    bench_lineage.main()

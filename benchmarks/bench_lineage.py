@@ -22,12 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR / "sync"))
+from featurehouse.lineage import compute_lineage, view_lineage
+from featurehouse.manifest import Manifest, Node, load_artifacts
+from featurehouse.registry import build_registry
 
-from featurehouse.lineage import compute_lineage, view_lineage  # noqa: E402
-from featurehouse.manifest import Manifest, Node, load_artifacts  # noqa: E402
-from featurehouse.registry import build_registry  # noqa: E402
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 TEMPLATES = ("stg_shop__orders", "int_orders_totaled", "feat_customer__orders.v2")
 
@@ -144,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target-dir")
     parser.add_argument("--views", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)  # `python -m benchmarks` passes every option
     target = _target_dir(args.target_dir)
     bench_demo(target, args.repeat)
     bench_generated(target, args.views, max(1, args.repeat // 2))

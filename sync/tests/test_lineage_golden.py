@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from conftest import DbtRun
 
 DEMO = GOLDEN / "demo"
-PIT_OUTPUTS = ("pit_fixture__training_set", "pit_fixture__training_set_portable")
+PIT_OUTPUTS = (
+    "pit_fixture__training_set",
+    "pit_fixture__training_set_portable",
+    "ds_customer_will_order_7d",
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +40,7 @@ def demo_views(registry):
 
 
 def test_every_demo_feature_matches_its_golden_tree(demo) -> None:
-    artifacts, registry, lineage = demo
+    _, registry, lineage = demo
     views = demo_views(registry)
     assert {v.ref for v in views} >= {"feat_customer__orders.v1", "feat_customer__orders.v2"}
     expected_files = set()
@@ -107,7 +111,7 @@ def test_impact_of_each_seed_column_is_what_the_golden_trees_say(demo) -> None:
 
 
 def test_cache_round_trip_and_speed(demo, demo_build: DbtRun, tmp_path: Path) -> None:
-    artifacts, _, lineage = demo
+    _, _, lineage = demo
     target = tmp_path / "target"
     shutil.copytree(demo_build.target_dir, target, ignore=shutil.ignore_patterns("run", "compiled"))
     copied = load_artifacts(target)
