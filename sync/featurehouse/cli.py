@@ -271,12 +271,10 @@ def delete(context: Context, *, as_json: bool, view: str) -> None:
 @click.option("--dot", "fmt", flag_value="dot", help="Print Graphviz DOT.")
 @common
 def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> None:
-    """Show the columns a feature (or every feature of a view) is computed from.
-
-    A tree per feature, model by model down to seed and source columns; each line says how
-    the column feeds the one above: `value` (with its steps: cast, aggregate, window, case,
-    ...), `join key`, `filter`, `group by`, `partition by` or `order by`. Read from the dbt
-    project's manifest, or without a project from what `featurehouse sync` stored in Redis.
+    """Show the columns a feature (or every feature of a view) is computed from: a tree,
+    model by model down to seed and source columns, each line saying how it feeds the one
+    above (`value` with its steps, `join key`, `filter`, `group by`, `partition by`, `order
+    by`). Without a dbt project, reads what `featurehouse sync` stored in Redis.
 
     \b
     Examples:
@@ -288,9 +286,8 @@ def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> No
         raise click.UsageError("use one of --json, --mermaid and --dot")
     view_ref, _, feature = ref.partition(":")
     found = context.view_lineage(view_ref)
-    output = explain.lineage_output(
-        found, [feature] if feature else found.feature_names(), "json" if as_json else fmt or "text"
-    )
+    features = [feature] if feature else found.feature_names()
+    output = explain.lineage_output(found, features, "json" if as_json else fmt or "text")
     click.echo(to_json(output) if as_json else output)
 
 
@@ -298,10 +295,9 @@ def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> No
 @click.argument("target", metavar="SOURCE_OR_MODEL[.COLUMN]")
 @common
 def impact(context: Context, *, as_json: bool, target: str) -> None:
-    """List what depends on a seed, source or model (or one of its columns).
-
-    Features (and how the column reaches them), view versions, training datasets
-    (models/datasets/), other models, and the Redis keys serving the affected views.
+    """List what depends on a seed, source or model (or one of its columns): features (and
+    how the column reaches them), view versions, training datasets (models/datasets/), other
+    models, and the Redis keys serving the affected view versions.
 
     \b
     Examples:
@@ -329,9 +325,8 @@ def catalog(
     context: Context, *, as_json: bool, out: Path | None, serve_it: bool, port: int
 ) -> None:
     """Write the static feature catalog: every view version, its features, tests, freshness,
-    online status (from Redis when reachable) and a lineage graph per feature.
-
-    The folder opens from disk (no network); view pages link to `dbt docs` pages.
+    online status (from Redis when reachable), a lineage graph per feature, links to `dbt
+    docs`. The folder opens from disk (no network).
 
     \b
     Examples:
@@ -342,13 +337,9 @@ def catalog(
         raise click.UsageError("pass --out DIR, --serve, or both")
     out = out or context.artifacts.target_dir / "featurehouse" / "catalog"
     states, redis = explain.online_states(context.store, context.redis_shown, context.prefix)
-    summary = build_catalog(
-        out, context.registry, context.artifacts, context.lineage, states, redis
-    )
-    if as_json:
-        click.echo(to_json({"out": str(out), "views": summary.views, "pages": summary.pages}))
-    else:
-        click.echo(f"wrote {summary.pages} pages for {summary.views} view versions to {out}")
+    done = build_catalog(out, context.registry, context.artifacts, context.lineage, states, redis)
+    summary = {"out": str(out), "views": done.views, "pages": done.pages}
+    click.echo(to_json(summary) if as_json else f"wrote {done.pages} pages ({done.views} views)")
     if serve_it:
         server = serve_catalog(out, port)
         click.echo(f"serving {out} at http://127.0.0.1:{server.server_port}/ (Ctrl-C stops)")

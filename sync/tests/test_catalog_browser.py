@@ -123,8 +123,10 @@ def test_feature_page_draws_an_interactive_lineage_graph(
     assert lit and all("hl" in e.get_attribute("class") for e in lit)
     assert "Lineage tree" in browser.page_source
     shot = tmp_path / "catalog.png"
+    browser.save_screenshot(str(shot))  # raw_orders.status and what it feeds, highlighted
     browser.find_element(By.CSS_SELECTOR, "button.reset").click()
-    browser.save_screenshot(str(shot))
+    assert "focus" not in svg.get_attribute("class")
+    assert not svg.find_elements(By.CSS_SELECTOR, "path.edge.hl")
     assert shot.stat().st_size > 20_000
     print(f"catalog screenshot: {shot}")
     if os.environ.get("FEATUREHOUSE_CATALOG_SCREENSHOT"):

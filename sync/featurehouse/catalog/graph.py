@@ -56,6 +56,7 @@ def lineage_svg(
     parts = [
         f'<svg class="lineage" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" height="{height:.0f}" '
+        f'preserveAspectRatio="xMinYMin meet" '
         f'role="img" aria-label="lineage of {escape(", ".join(features))}">'
     ]
     parts.extend(_edge(edge, rows) for edge in edges)

@@ -67,7 +67,7 @@
     if (reset) reset.addEventListener("click", function () {
       box.x = base[0]; box.y = base[1]; box.width = base[2]; box.height = base[3];
       svg.classList.remove("focus");
-      cols.forEach(function (c) { c.classList.remove("selected"); });
+      edges.concat(cols).forEach(function (c) { c.classList.remove("hl", "selected"); });
     });
     var drawn = edges.filter(function (e) { return e.getTotalLength() > 0; }).length;
     svg.setAttribute("data-edges-drawn", String(drawn));
