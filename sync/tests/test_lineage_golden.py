@@ -126,6 +126,22 @@ def test_cache_round_trip_and_speed(demo, demo_build: DbtRun, tmp_path: Path) ->
     assert warm < cold
 
 
+def test_postgres_build_has_the_same_sources(demo, dbt_build_postgres: DbtRun) -> None:
+    """The default__ macro variants and Postgres types: every feature reads the same seeds."""
+    _, registry, lineage = demo
+    pg = load_artifacts(dbt_build_postgres.target_dir)
+    pg_lineage = compute_lineage(pg.manifest)
+    pg_registry = build_registry(pg.manifest)
+    for view in demo_views(registry):
+        ours, theirs = (
+            view_lineage(lineage, view),
+            view_lineage(pg_lineage, pg_registry.resolve(view.ref)),
+        )
+        for feature in ours.feature_names():
+            assert theirs.sources(feature) == ours.sources(feature), f"{view.ref}:{feature}"
+            assert not theirs.unresolved(feature), f"{view.ref}:{feature}"
+
+
 def test_catalog_json_gives_the_same_lineage(demo, docs_target: Path) -> None:
     """Schemas from catalog.json (after `dbt docs generate`) change nothing."""
     _, _, lineage = demo

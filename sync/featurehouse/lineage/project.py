@@ -44,6 +44,8 @@ def build_lineage(artifacts: Artifacts, cache_dir: Path | None = None) -> Projec
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            for old in path.parent.glob("*.json"):  # earlier builds of this target
+                old.unlink()
             path.write_text(json.dumps(lineage.to_dict(), separators=(",", ":")))
         except OSError as exc:
             log.warning("cannot write lineage cache %s (%s)", path, exc)
