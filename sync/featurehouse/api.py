@@ -18,6 +18,7 @@ import pyarrow as pa
 from featurehouse import training
 from featurehouse.context import Context
 from featurehouse.errors import RegistryError
+from featurehouse.lineage.render import lineage_dict
 from featurehouse.online import ReadRequest, ReadResult
 
 
@@ -68,6 +69,18 @@ class FeatureStore:
     def redis_url(self) -> str:
         """The Redis URL in use, password redacted."""
         return self._context.redis_shown
+
+    def describe(self, view: str) -> dict[str, Any]:
+        """A view version (`name` or `name.vN`) as the project and Redis know it, with its
+        lineage: per feature the seed/source columns behind it and the full tree. Works with
+        Redis alone (the lineage `featurehouse sync` stored)."""
+        return self._context.describe(view)
+
+    def lineage(self, ref: str) -> dict[str, Any]:
+        """`view[.vN]` or `view[.vN]:feature` -> per feature its sources and lineage tree."""
+        view_ref, _, feature = ref.partition(":")
+        found = self._context.view_lineage(view_ref)
+        return lineage_dict(found, [feature] if feature else found.feature_names())
 
     def get_online_features(
         self,

@@ -19,10 +19,13 @@ from typing import Any
 
 import click
 
-from featurehouse import __version__, materialize
+from featurehouse import __version__, explain, materialize
+from featurehouse.catalog import build_catalog
+from featurehouse.catalog import serve as serve_catalog
 from featurehouse.context import Context, open_context
 from featurehouse.errors import ConfigError, FeaturehouseError, redact
 from featurehouse.keys import parse_entity
+from featurehouse.lineage import impact as find_impact
 from featurehouse.online import ReadRequest
 from featurehouse.report import (
     describe_text,
@@ -260,6 +263,90 @@ def delete(context: Context, *, as_json: bool, view: str) -> None:
         click.echo(to_json({"view": ref, "deleted_keys": removed}))
     else:
         click.echo(f"deleted {ref} from {context.redis_shown} ({removed} keys)")
+
+
+@cli.command()
+@click.argument("ref", metavar="VIEW[.vN][:FEATURE]")
+@click.option("--mermaid", "fmt", flag_value="mermaid", help="Print a Mermaid flowchart.")
+@click.option("--dot", "fmt", flag_value="dot", help="Print Graphviz DOT.")
+@common
+def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> None:
+    """Show the columns a feature (or every feature of a view) is computed from: a tree,
+    model by model down to seed and source columns, each line saying how it feeds the one
+    above (`value` with its steps, `join key`, `filter`, `group by`, `partition by`, `order
+    by`). Without a dbt project, reads what `featurehouse sync` stored in Redis.
+
+    \b
+    Examples:
+      featurehouse lineage feat_customer__orders:count_orders_30d
+      featurehouse lineage feat_customer__orders.v1 --json
+      featurehouse lineage feat_product__popularity --mermaid > popularity.mmd
+    """
+    if as_json and fmt:
+        raise click.UsageError("use one of --json, --mermaid and --dot")
+    view_ref, _, feature = ref.partition(":")
+    found = context.view_lineage(view_ref)
+    features = [feature] if feature else found.feature_names()
+    output = explain.lineage_output(found, features, "json" if as_json else fmt or "text")
+    click.echo(to_json(output) if as_json else output)
+
+
+@cli.command()
+@click.argument("target", metavar="SOURCE_OR_MODEL[.COLUMN]")
+@common
+def impact(context: Context, *, as_json: bool, target: str) -> None:
+    """List what depends on a seed, source or model (or one of its columns): features (and
+    how the column reaches them), view versions, training datasets (models/datasets/), other
+    models, and the Redis keys serving the affected view versions.
+
+    \b
+    Examples:
+      featurehouse impact raw_orders.status
+      featurehouse impact stg_shop__orders --json
+    """
+    found = find_impact(context.lineage, context.registry, context.artifacts.manifest, target)
+    entries, problem = explain.online_entries(found.views, context.store, context.prefix)
+    if as_json:
+        click.echo(to_json(explain.impact_dict(found, entries, problem)))
+    else:
+        click.echo(explain.impact_text(found, entries, problem))
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write (default with --serve: <target>/featurehouse/catalog).",
+)
+@click.option("--serve", "serve_it", is_flag=True, help="Serve the catalog over HTTP.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@common
+def catalog(
+    context: Context, *, as_json: bool, out: Path | None, serve_it: bool, port: int
+) -> None:
+    """Write the static feature catalog: every view version, its features, tests, freshness,
+    online status (from Redis when reachable), a lineage graph per feature, links to `dbt
+    docs`. The folder opens from disk (no network).
+
+    \b
+    Examples:
+      featurehouse catalog --out site
+      featurehouse catalog --serve --port 8000
+    """
+    if out is None and not serve_it:
+        raise click.UsageError("pass --out DIR, --serve, or both")
+    out = out or context.artifacts.target_dir / "featurehouse" / "catalog"
+    states, redis = explain.online_states(context.store, context.redis_shown, context.prefix)
+    done = build_catalog(out, context.registry, context.artifacts, context.lineage, states, redis)
+    summary = {"out": str(out), "views": done.views, "pages": done.pages}
+    click.echo(to_json(summary) if as_json else f"wrote {done.pages} pages ({done.views} views)")
+    if serve_it:
+        server = serve_catalog(out, port)
+        click.echo(f"serving {out} at http://127.0.0.1:{server.server_port}/ (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            server.server_close()
 
 
 def _ref(view: str, version: int | None) -> str:

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from featurehouse import lineage as lineage_lib
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
 from featurehouse.manifest import Artifacts, load_artifacts
 from featurehouse.online import OnlineStore, ViewState
@@ -78,6 +79,19 @@ class Context:
     @cached_property
     def registry(self) -> Registry:
         return build_registry(self.artifacts.manifest)
+
+    @cached_property
+    def lineage(self) -> lineage_lib.ProjectLineage:
+        """Column lineage of the whole project (cached per build under the target dir)."""
+        return lineage_lib.build_lineage(self.artifacts, lineage_lib.cache_dir(self.artifacts))
+
+    def view_lineage(self, ref: str) -> lineage_lib.ViewLineage:
+        """A view version's lineage: from the dbt project when at hand, else from Redis."""
+        registry = self.maybe_registry()
+        if registry is not None:
+            return lineage_lib.view_lineage(self.lineage, registry.resolve(ref))
+        state = self.online_view(ref)
+        return lineage_lib.stored_lineage(_ref(state), state.schema.extra)
 
     def maybe_registry(self) -> Registry | None:
         """The registry when a dbt project with a manifest is at hand."""
@@ -173,7 +187,20 @@ class Context:
         )
         if view is None:
             state = self.online_view(ref)
-        return describe_dict(view, state)
+        return describe_dict(view, state, self._describe_lineage(view, state))
+
+    def _describe_lineage(
+        self, view: FeatureView | None, state: ViewState | None
+    ) -> tuple[str, lineage_lib.ViewLineage | str]:
+        """(where from, lineage or why there is none): Redis's copy first, it is what serves."""
+        try:
+            if state is not None and state.schema.extra.get("lineage"):
+                return "redis", lineage_lib.stored_lineage(_ref(state), state.schema.extra)
+            if view is not None:
+                return "manifest", lineage_lib.view_lineage(self.lineage, view)
+            return "redis", lineage_lib.stored_lineage(_ref(state), state.schema.extra)
+        except FeaturehouseError as exc:
+            return "none", str(exc)
 
     @staticmethod
     def _name_version(ref: str) -> tuple[str, int | None]:

@@ -45,6 +45,10 @@ class ParityError(FeaturehouseError):
     """Redis does not serve what the warehouse says (training-serving skew)."""
 
 
+class LineageError(FeaturehouseError):
+    """Column lineage cannot be computed or a column reference does not resolve."""
+
+
 class ValidationGateError(FeaturehouseError):
     """dbt tests of a view (or its upstream models) failed or did not run."""
 

@@ -50,10 +50,18 @@ class Node:
     contract_enforced: bool = False
     deprecation_date: str | None = None
     original_file_path: str = ""
+    language: str = "sql"
+    compiled_code: str | None = None  # present once dbt compiled or built the node
+    relation_name: str | None = None
+    source_name: str | None = None  # sources only
+    column_types: Mapping[str, str] = field(default_factory=dict)  # seeds' pinned types
+    file_path: str | None = None  # seeds: the absolute path of the CSV file
 
     @property
     def label(self) -> str:
-        """The name a person types: `name` or `name.vN`."""
+        """The name a person types: `name`, `name.vN`, or `source_name.table` for sources."""
+        if self.source_name is not None:
+            return f"{self.source_name}.{self.name}"
         return self.name if self.version is None else f"{self.name}.v{self.version}"
 
 
@@ -181,6 +189,7 @@ def load_manifest(path: Path) -> Manifest:
     meta = doc["metadata"]
     nodes = {uid: _node(data) for uid, data in doc.get("nodes", {}).items()}
     nodes.update({uid: _unit_test(data) for uid, data in doc.get("unit_tests", {}).items()})
+    nodes.update({uid: _source(data) for uid, data in doc.get("sources", {}).items()})
     return Manifest(
         path=path,
         dbt_version=str(meta.get("dbt_version", "")),
@@ -196,6 +205,11 @@ def _node(data: Mapping[str, Any]) -> Node:
     config = data.get("config") or {}
     version = data.get("version")
     latest = data.get("latest_version")
+    seed_file = (
+        str(Path(data["root_path"]) / data.get("original_file_path", ""))
+        if data.get("resource_type") == "seed" and data.get("root_path")
+        else None
+    )
     return Node(
         unique_id=data["unique_id"],
         resource_type=data["resource_type"],
@@ -206,12 +220,7 @@ def _node(data: Mapping[str, Any]) -> Node:
         database=data.get("database"),
         schema=data.get("schema"),
         alias=data.get("alias"),
-        columns=tuple(
-            Column(
-                name=c["name"], data_type=c.get("data_type"), description=c.get("description", "")
-            )
-            for c in (data.get("columns") or {}).values()
-        ),
+        columns=_columns(data),
         meta=config.get("meta") or data.get("meta") or {},
         depends_on=tuple((data.get("depends_on") or {}).get("nodes", ())),
         attached_node=data.get("attached_node"),
@@ -219,6 +228,36 @@ def _node(data: Mapping[str, Any]) -> Node:
         contract_enforced=bool((config.get("contract") or {}).get("enforced")),
         deprecation_date=data.get("deprecation_date"),
         original_file_path=data.get("original_file_path", ""),
+        language=str(data.get("language") or "sql"),
+        compiled_code=data.get("compiled_code"),
+        relation_name=data.get("relation_name"),
+        column_types=dict(config.get("column_types") or {}),
+        file_path=seed_file,
+    )
+
+
+def _source(data: Mapping[str, Any]) -> Node:
+    return Node(
+        unique_id=data["unique_id"],
+        resource_type="source",
+        name=data["name"],
+        package_name=data.get("package_name", ""),
+        database=data.get("database"),
+        schema=data.get("schema"),
+        alias=data.get("identifier") or data["name"],
+        columns=_columns(data),
+        meta=(data.get("config") or {}).get("meta") or data.get("meta") or {},
+        description=data.get("description") or "",
+        original_file_path=data.get("original_file_path", ""),
+        relation_name=data.get("relation_name"),
+        source_name=data.get("source_name"),
+    )
+
+
+def _columns(data: Mapping[str, Any]) -> tuple[Column, ...]:
+    return tuple(
+        Column(name=c["name"], data_type=c.get("data_type"), description=c.get("description", ""))
+        for c in (data.get("columns") or {}).values()
     )
 
 

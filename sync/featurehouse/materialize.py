@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 
+from featurehouse import lineage as column_lineage
 from featurehouse import offline, render
 from featurehouse.errors import FeaturehouseError, RegistryError, ValidationGateError
 from featurehouse.manifest import Artifacts
@@ -84,6 +85,7 @@ def sync(
     forced = check_gate(views, artifacts, force=options.force)
     placeholder = offline.placeholder(target.type, "as_of")
     sqls = render.latest_rows_sql(project, target, artifacts.manifest, views, placeholder)
+    lineages = view_lineages(artifacts, views)
     summaries = []
     with offline.connect(project, target) as warehouse:
         for view in views:
@@ -98,6 +100,7 @@ def sync(
                     progress,
                     forced.get(view.ref, ()),
                     state,
+                    lineages.get(view.ref),
                 )
             )
     return summaries
@@ -154,8 +157,32 @@ def check_gate(
     return found
 
 
-def view_schema(view: FeatureView) -> ViewSchema:
+def view_lineages(
+    artifacts: Artifacts, views: Sequence[FeatureView]
+) -> dict[str, Mapping[str, Any]]:
+    """Per view ref, its lineage as stored in Redis; an error note if it cannot be computed.
+
+    Lineage is metadata about the values, so a failure here never blocks a publish.
+    """
+    try:
+        project = column_lineage.build_lineage(artifacts, column_lineage.cache_dir(artifacts))
+        return {v.ref: column_lineage.view_lineage(project, v).to_dict() for v in views}
+    except Exception as exc:  # any failure, including sqlglot's: log it and publish anyway
+        log.warning("column lineage not stored: %s", exc)
+        return {v.ref: {"error": " ".join(str(exc).split())[:300]} for v in views}
+
+
+def view_schema(view: FeatureView, lineage: Mapping[str, Any] | None = None) -> ViewSchema:
     """What Redis stores to decode the view version (built from the manifest's contract)."""
+    extra: dict[str, Any] = {
+        "unique_id": view.unique_id,
+        "relation": str(view.relation),
+        "event_timestamp": view.event_timestamp,
+        "created_timestamp": view.created_timestamp,
+        "ttl": view.ttl,
+    }
+    if lineage is not None:
+        extra["lineage"] = dict(lineage)
     return ViewSchema(
         view=view.name,
         version=view.version,
@@ -166,13 +193,7 @@ def view_schema(view: FeatureView) -> ViewSchema:
         ttl_seconds=view.ttl_seconds,
         description=view.description,
         owner=view.owner,
-        extra={
-            "unique_id": view.unique_id,
-            "relation": str(view.relation),
-            "event_timestamp": view.event_timestamp,
-            "created_timestamp": view.created_timestamp,
-            "ttl": view.ttl,
-        },
+        extra=extra,
     )
 
 
@@ -185,10 +206,11 @@ def sync_view(
     progress: Progress | None = None,
     forced: tuple[str, ...] = (),
     state: ViewState | None = None,
+    lineage: Mapping[str, Any] | None = None,
 ) -> ViewSummary:
     """Publish one view version's latest rows at options.as_of (`state`: what is stored)."""
     started = time.monotonic()
-    schema = view_schema(view)
+    schema = view_schema(view, lineage)
     mode, since, notes = _plan(view, schema, state, options)
     stats = offline.latest_stats(warehouse, view, macro_sql, options.as_of, since)
     if stats.duplicate_keys:

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from featurehouse.lineage import ViewLineage
+from featurehouse.lineage.render import tree_dict
 from featurehouse.materialize import ViewSummary
 from featurehouse.online import ReadResult, ViewSchema, ViewState
 from featurehouse.registry import FeatureView, Registry
@@ -210,8 +212,13 @@ def list_text(rows: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def describe_dict(view: FeatureView | None, state: ViewState | None) -> dict[str, Any]:
-    """The registry's declaration of a view version (else Redis's schema) and its sync state."""
+def describe_dict(
+    view: FeatureView | None,
+    state: ViewState | None,
+    lineage: tuple[str, ViewLineage | str] | None = None,
+) -> dict[str, Any]:
+    """The registry's declaration of a view version (else Redis's schema), its sync state
+    and, when given, its lineage: (where it was read from, the lineage or why there is none)."""
     if view is not None:
         info = _declared(view)
     elif state is not None:
@@ -224,6 +231,8 @@ def describe_dict(view: FeatureView | None, state: ViewState | None) -> dict[str
         }  # fmt: skip
     else:
         info = {"features": []}
+    if lineage is not None:
+        info["lineage"] = lineage_summary(*lineage)
     info["online_state"] = None if state is None else {
         "generation": state.generation, "rows": state.rows, "synced_at": state.synced_at,
         "as_of": state.as_of, "clock": state.clock, "watermark": state.watermark,
@@ -249,6 +258,33 @@ def _declared(view: FeatureView) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def lineage_summary(origin: str, lineage: ViewLineage | str) -> dict[str, Any]:
+    """Per feature: the seed/source columns it comes from, unresolved parts, the full tree."""
+    if isinstance(lineage, str):
+        return {"from": origin, "error": lineage, "features": {}}
+    return {
+        "from": origin,
+        "features": {
+            name: {
+                "sources": lineage.sources(name),
+                "unresolved": lineage.unresolved(name),
+                "tree": tree_dict(lineage.tree(name)),
+            }
+            for name in lineage.feature_names()
+        },
+    }
+
+
+def _lineage_lines(summary: Mapping[str, Any]) -> list[str]:
+    if summary.get("error"):
+        return [f"  lineage: {summary['error']}"]
+    lines = [f"  lineage (from {summary['from']}; `featurehouse lineage VIEW:FEATURE` for trees):"]
+    for name, item in summary["features"].items():
+        lines.append(f"    {name} <- {', '.join(item['sources']) or 'no source columns'}")
+        lines.extend(f"      unresolved: {u}" for u in item["unresolved"])
+    return lines
+
+
 def describe_text(info: Mapping[str, Any]) -> str:
     lines = [f"{info['view']}: {info.get('description') or ''}".rstrip(": ")]
     for key in (
@@ -272,6 +308,8 @@ def describe_text(info: Mapping[str, Any]) -> str:
     width = max((len(f["name"]) for f in info["features"]), default=0)
     for f in info["features"]:
         lines.append(f"    {f['name']:<{width}}  {f['online_type']:<14} {f.get('description', '')}")
+    if "lineage" in info:
+        lines.extend(_lineage_lines(info["lineage"]))
     state = info["online_state"]
     if state is None:
         lines.append("  online: not published")

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 # The sync tests' fixtures (Featurehouse on the session build, one shared sync).
-pytest_plugins = ("sync_fixtures",)
+pytest_plugins = ("sync_fixtures", "lineage_fixtures")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_TIMEOUT_SECONDS = 1200

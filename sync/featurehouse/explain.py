@@ -1,0 +1,155 @@
+"""Output of `featurehouse lineage` and `featurehouse impact`: text, JSON-able dicts, diagrams."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from featurehouse.errors import FeaturehouseError
+from featurehouse.lineage import Impact, ViewLineage
+from featurehouse.lineage import render as lineage_render
+from featurehouse.online import OnlineStore, ViewState
+from featurehouse.online.layout import data_prefix, meta_key, view_id
+from featurehouse.registry import FeatureView
+
+FORMATS = ("text", "json", "mermaid", "dot")
+
+
+def lineage_output(lineage: ViewLineage, features: Sequence[str], fmt: str) -> str | dict:
+    """The lineage of `features` in `fmt` (a dict for json, else text)."""
+    for name in features:
+        lineage.tree(name)  # one clear error for an unknown feature
+    if fmt == "json":
+        return lineage_render.lineage_dict(lineage, features)
+    if fmt == "mermaid":
+        return lineage_render.mermaid(lineage, features)
+    if fmt == "dot":
+        return lineage_render.dot(lineage, features)
+    return lineage_render.lineage_text(lineage, features)
+
+
+def online_states(store: OnlineStore, shown: str, prefix: str) -> tuple[list[ViewState], str]:
+    """What Redis serves, and a note saying where from (or why nothing could be read)."""
+    try:
+        return store.views(), f"online status from {shown} (prefix {prefix!r})"
+    except FeaturehouseError as exc:
+        return [], f"no online status: {exc}"
+
+
+@dataclass(frozen=True)
+class OnlineEntry:
+    """Where a view version lives in Redis, and what is published there now."""
+
+    view: str
+    meta_key: str
+    data_keys: str  # a pattern: `<prefix>:d:<view>:<vN>:g<generation>:{<entity>:*}:*`
+    state: ViewState | None
+
+
+def online_entries(
+    views: Sequence[FeatureView], store: OnlineStore, prefix: str
+) -> tuple[list[OnlineEntry], str | None]:
+    """Redis keys of the online views among `views`; (entries, why Redis was not read)."""
+    try:
+        states = {(s.schema.view, s.schema.version): s for s in store.views()}
+        problem = None
+    except FeaturehouseError as exc:
+        states, problem = {}, str(exc)
+    entries = []
+    for view in views:
+        if not view.online:
+            continue
+        state = states.get((view.name, view.version))
+        generation = str(state.generation) if state else "<generation>"
+        data = data_prefix(prefix, view.name, view.version, 0).replace(":g0:", f":g{generation}:")
+        entries.append(
+            OnlineEntry(
+                view=view.ref,
+                meta_key=meta_key(prefix, view.name, view.version),
+                data_keys=f"{data}{{{view.entity}:*}}:*",
+                state=state,
+            )
+        )
+    return entries, problem
+
+
+def impact_dict(
+    found: Impact, entries: Sequence[OnlineEntry], redis_problem: str | None
+) -> dict[str, Any]:
+    return {
+        "target": found.target,
+        "columns": [c.key for c in found.columns],
+        "features": [
+            {"view": h.view.ref, "feature": h.feature, "roles": list(h.roles)}
+            for h in found.features
+        ],
+        "view_versions": [
+            {
+                "view": v.ref,
+                "online": v.online,
+                "other_columns": list(found.view_columns.get(v.ref, ())),
+            }
+            for v in found.views
+        ],
+        "datasets": {k: list(v) for k, v in found.datasets.items()},
+        "models": {k: list(v) for k, v in found.models.items()},
+        "online": [
+            {
+                "view": e.view,
+                "view_id": view_id(*_name_version(e.view)),
+                "meta_key": e.meta_key,
+                "data_keys": e.data_keys,
+                "published": e.state is not None,
+                "generation": e.state.generation if e.state else None,
+                "rows": e.state.rows if e.state else None,
+                "synced_at": e.state.synced_at if e.state else None,
+            }
+            for e in entries
+        ],
+        "redis_error": redis_problem,
+    }
+
+
+def _name_version(ref: str) -> tuple[str, int | None]:
+    name, dot, version = ref.rpartition(".v")
+    return (name, int(version)) if dot and version.isdigit() else (ref, None)
+
+
+def impact_text(found: Impact, entries: Sequence[OnlineEntry], redis_problem: str | None) -> str:
+    shown = ", ".join(c.column for c in found.columns[:8])
+    more = f" (+{len(found.columns) - 8})" if len(found.columns) > 8 else ""
+    lines = [f"impact of {found.target} (columns: {shown or 'none known'}{more})"]
+    lines.append(f"features ({len(found.features)}):")
+    width = max((len(f"{h.view.ref}:{h.feature}") for h in found.features), default=0)
+    for hit in found.features:
+        lines.append(f"  {hit.view.ref + ':' + hit.feature:<{width}}  {', '.join(hit.roles)}")
+    lines.append(f"view versions ({len(found.views)}):")
+    for view in found.views:
+        other = found.view_columns.get(view.ref)
+        also = f"  (also {', '.join(other)})" if other else ""
+        lines.append(f"  {view.ref}{'' if view.online else '  (offline only)'}{also}")
+    lines.append(f"training datasets ({len(found.datasets)}):")
+    lines.extend(f"  {k}: {', '.join(v)}" for k, v in found.datasets.items())
+    lines.append(f"other models ({len(found.models)}):")
+    lines.extend(f"  {k}: {', '.join(v)}" for k, v in found.models.items())
+    lines.extend(_online_lines(entries, redis_problem))
+    return "\n".join(lines)
+
+
+def _online_lines(entries: Sequence[OnlineEntry], redis_problem: str | None) -> list[str]:
+    lines = [f"online keys ({len(entries)} view versions):"]
+    if redis_problem:
+        lines.append(f"  (Redis not read: {redis_problem})")
+    for entry in entries:
+        state = entry.state
+        status = (
+            f"published: generation {state.generation}, {state.rows:,} entities, "
+            f"synced {state.synced_at:%Y-%m-%d %H:%M:%S}"
+            if state
+            else "not published"
+        )
+        lines.append(f"  {entry.view}: {status}")
+        lines.append(f"    metadata  {entry.meta_key}")
+        lines.append(f"    data      {entry.data_keys}")
+    return lines
