@@ -168,8 +168,8 @@ bucket_counts as (
     select
         bucket_index,
         bucket_value,
-        sum(case when window_name = 'reference' then 1 else 0 end) as n_reference,
-        sum(case when window_name = 'current' then 1 else 0 end) as n_current
+        count(case when window_name = 'reference' then 1 end) as n_reference,
+        count(case when window_name = 'current' then 1 end) as n_current
     from bucketed
     group by bucket_index, bucket_value
 ),

@@ -6,13 +6,15 @@
     reference_end,
     current_start,
     current_end,
-    bins=20
+    bins=20,
+    discrete=false
 ) %}
     {#- Equal-width histogram of a numeric feature in both windows over their joint
-        [min, max], for charts. Arguments: _macros.yml. -#}
+        [min, max], for charts; whole-number bins when `discrete`. Arguments: _macros.yml.
+    -#}
     {{ return(adapter.dispatch('drift_histogram', 'featurehouse')(
         relation, column, timestamp_column, reference_start, reference_end,
-        current_start, current_end, bins)) }}
+        current_start, current_end, bins, discrete)) }}
 {% endmacro %}
 
 
@@ -24,9 +26,12 @@
     reference_end,
     current_start,
     current_end,
-    bins
+    bins,
+    discrete
 ) %}
-{#- Portable SQL. Nulls are left out (drift_summary reports the null rates). -#}
+{#- Portable SQL. Bin i holds [min + i * width, min + (i + 1) * width), the last bin also
+    the maximum; discrete bins are whole numbers wide (a count from 0 to 3 gets four bins
+    of width 1). Nulls are left out (drift_summary reports the null rates). -#}
 {%- if bins is not number or bins is boolean or bins != (bins | int)
     or bins < 1 or bins > 200 -%}
     {{ _fh_compile_error(
@@ -45,7 +50,13 @@ with
 value_range as (
     select
         min(feature_value) as min_value,
-        max(feature_value) as max_value
+        max(feature_value) as max_value,
+        {%- if discrete %}
+        greatest(1, ceil((max(feature_value) - min(feature_value) + 1) / {{ bins }}))
+            as bin_width
+        {%- else %}
+        (max(feature_value) - min(feature_value)) / {{ bins }} as bin_width
+        {%- endif %}
     from windowed
 ),
 
@@ -53,11 +64,11 @@ binned as (
     select
         windowed.window_name,
         case
-            when value_range.max_value = value_range.min_value then 0
+            when value_range.bin_width = 0 then 0
             else least(
                 cast(floor(
                     (windowed.feature_value - value_range.min_value)
-                    / (value_range.max_value - value_range.min_value) * {{ bins }}
+                    / value_range.bin_width
                 ) as {{ dbt.type_int() }}),
                 {{ bins - 1 }}
             )
@@ -70,8 +81,8 @@ binned as (
 bin_counts as (
     select
         bin_index,
-        sum(case when window_name = 'reference' then 1 else 0 end) as n_reference,
-        sum(case when window_name = 'current' then 1 else 0 end) as n_current
+        count(case when window_name = 'reference' then 1 end) as n_reference,
+        count(case when window_name = 'current' then 1 end) as n_current
     from binned
     group by bin_index
 ),
@@ -86,10 +97,10 @@ bin_totals as (
 histogram as (
     select
         bin_counts.bin_index,
-        value_range.min_value + bin_counts.bin_index
-            * (value_range.max_value - value_range.min_value) / {{ bins }} as lower_bound,
-        value_range.min_value + (bin_counts.bin_index + 1)
-            * (value_range.max_value - value_range.min_value) / {{ bins }} as upper_bound,
+        value_range.min_value
+        + bin_counts.bin_index * value_range.bin_width as lower_bound,
+        value_range.min_value
+        + (bin_counts.bin_index + 1) * value_range.bin_width as upper_bound,
         bin_counts.n_reference,
         bin_counts.n_current,
         cast(bin_counts.n_reference as {{ double }})

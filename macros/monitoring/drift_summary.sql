@@ -49,9 +49,9 @@ with
 window_stats as (
     select
         {%- for name, value in windows.items() %}
-        sum(case when window_name = '{{ name }}' then 1 else 0 end) as n_{{ name }},
-        sum(
-            case when window_name = '{{ name }}' and feature_value is null then 1 else 0 end
+        count(case when window_name = '{{ name }}' then 1 end) as n_{{ name }},
+        count(
+            case when window_name = '{{ name }}' and feature_value is null then 1 end
         ) as n_nulls_{{ name }},
         {%- if kind == 'numeric' %}
         {%- set quantiles = _featurehouse_quantiles(value, [0.5, 0.9]) %}

@@ -50,6 +50,9 @@ class Node:
     contract_enforced: bool = False
     deprecation_date: str | None = None
     original_file_path: str = ""
+    test_name: str | None = None  # generic tests: the test's name (e.g. distribution_drift)
+    test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # and its arguments
+    column_name: str | None = None  # column tests: the column
 
     @property
     def label(self) -> str:
@@ -194,6 +197,7 @@ def load_manifest(path: Path) -> Manifest:
 
 def _node(data: Mapping[str, Any]) -> Node:
     config = data.get("config") or {}
+    test = data.get("test_metadata") or {}
     version = data.get("version")
     latest = data.get("latest_version")
     return Node(
@@ -219,6 +223,9 @@ def _node(data: Mapping[str, Any]) -> Node:
         contract_enforced=bool((config.get("contract") or {}).get("enforced")),
         deprecation_date=data.get("deprecation_date"),
         original_file_path=data.get("original_file_path", ""),
+        test_name=test.get("name"),
+        test_kwargs=test.get("kwargs") or {},
+        column_name=data.get("column_name"),
     )
 
 

@@ -1,8 +1,9 @@
-"""Render `featurehouse.latest_feature_rows` through dbt, cached per manifest checksum.
+"""Render featurehouse macros (`latest_feature_rows`, the drift macros) through dbt, cached.
 
-The SQL that picks the rows a sync publishes is the dbt macro's; Python never writes its own.
-One `dbt compile --inline` renders every view a sync needs; the result is cached under
-`<target>/featurehouse/sql/` so repeated syncs of the same build do not pay dbt's start-up.
+The SQL that picks the rows a sync publishes, or measures drift, is the dbt macro's; Python
+never writes its own. One `dbt compile --inline` renders every call a command needs; the result
+is cached per manifest checksum under `<target>/featurehouse/sql/` so repeated runs of the same
+build do not pay dbt's start-up.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from featurehouse.errors import OfflineStoreError
@@ -65,6 +66,34 @@ def latest_rows_sql(
     return {view.ref: found[view.ref] for view in views}
 
 
+def render_calls(
+    project: Project,
+    target: Target,
+    manifest: Manifest,
+    calls: Mapping[str, str],
+    namespace: str,
+    what: str,
+) -> dict[str, str]:
+    """key -> the SQL a Jinja macro call renders to, from the cache or one `dbt compile`.
+
+    Keys name cache files (letters, digits, `._-`); `namespace` separates callers' caches."""
+    directory = project.cache_dir / "sql" / manifest.checksum[:16] / f"{target.name}-{namespace}"
+    found = {
+        k: (directory / f"{k}.sql").read_text() for k in calls if (directory / f"{k}.sql").exists()
+    }
+    missing = [k for k in calls if k not in found]
+    if missing:
+        inline = "\n".join(f"{_BEGIN}{k}\n{calls[k]}\n{_END}" for k in missing)
+        log.info("rendering %s for %d call(s) with dbt", what, len(missing))
+        rendered = _split(_dbt_compile(project, target, inline, what), missing, what)
+        directory.mkdir(parents=True, exist_ok=True)
+        for key, sql in rendered.items():
+            _write_atomically(directory / f"{key}.sql", sql)
+        found.update(rendered)
+        _prune(directory.parent.parent, keep=directory.parent)
+    return {k: found[k] for k in calls}
+
+
 def _cache_dir(
     project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
 ) -> Path:
@@ -100,7 +129,9 @@ def dbt_executable() -> str:
     return found
 
 
-def _dbt_compile(project: Project, target: Target, inline: str) -> str:
+def _dbt_compile(
+    project: Project, target: Target, inline: str, what: str = "latest_feature_rows"
+) -> str:
     """`dbt compile --inline` into Featurehouse's own target dir (the build's stays intact)."""
     env = {**(project.env or os.environ), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     try:
@@ -109,10 +140,10 @@ def _dbt_compile(project: Project, target: Target, inline: str) -> str:
             capture_output=True, text=True, timeout=600, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise OfflineStoreError(f"cannot run dbt to render latest_feature_rows ({exc})") from exc
+        raise OfflineStoreError(f"cannot run dbt to render {what} ({exc})") from exc
     if done.returncode != 0:
         raise OfflineStoreError(
-            f"dbt could not render latest_feature_rows: {_dbt_error(done.stdout + done.stderr)}"
+            f"dbt could not render {what}: {_dbt_error(done.stdout + done.stderr)}"
         )
     try:
         return str(json.loads(done.stdout)["compiled"])
@@ -138,14 +169,14 @@ def _dbt_error(output: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def _split(compiled: str, refs: Sequence[str]) -> dict[str, str]:
+def _split(compiled: str, refs: Sequence[str], what: str = "latest_feature_rows") -> dict[str, str]:
     result: dict[str, str] = {}
     for chunk in compiled.split(_BEGIN)[1:]:
         head, _, body = chunk.partition("\n")
         result[head.strip()] = body.split(_END)[0].strip()
     missing = [r for r in refs if not result.get(r)]
     if missing:
-        raise OfflineStoreError(f"latest_feature_rows rendered nothing for {', '.join(missing)}")
+        raise OfflineStoreError(f"{what} rendered nothing for {', '.join(missing)}")
     return result
 
 
