@@ -204,15 +204,17 @@ def measure(
     )
 
 
-def _drift_tests(view: FeatureView, manifest: Manifest) -> dict[tuple[str, int | None], dict]:
-    """(column, element) -> the arguments of its distribution_drift test on this view."""
-    found: dict[tuple[str, int | None], dict] = {}
+def _drift_tests(
+    view: FeatureView, manifest: Manifest
+) -> dict[tuple[str, int | None], list[Mapping[str, Any]]]:
+    """(column, element) -> the arguments of each distribution_drift test on it."""
+    found: dict[tuple[str, int | None], list[Mapping[str, Any]]] = {}
     for test in manifest.tests_of({view.unique_id}):
         if test.test_name != "distribution_drift" or not test.column_name:
             continue
-        kwargs = dict(test.test_kwargs)
-        element = kwargs.get("element")
-        found[(test.column_name, int(element) if element is not None else None)] = kwargs
+        element = test.test_kwargs.get("element")
+        key = (test.column_name, int(element) if element is not None else None)
+        found.setdefault(key, []).append(test.test_kwargs)
     return found
 
 
@@ -221,19 +223,21 @@ def _plan(
     column: str,
     element: int | None,
     kind: str,
-    tests: Mapping[tuple[str, int | None], Mapping[str, Any]],
+    tests: Mapping[tuple[str, int | None], Sequence[Mapping[str, Any]]],
 ) -> FeaturePlan:
-    kwargs = tests.get((column, element))
-    if kwargs is None:
+    """Thresholds of the feature's distribution_drift tests: the strictest thresholds and the
+    finest buckets, when it has several."""
+    found = tests.get((column, element))
+    if not found:
         return FeaturePlan(label, column, element, kind, note="default thresholds")
     return FeaturePlan(
         label,
         column,
         element,
-        str(kwargs.get("kind") or kind),
-        warn_psi=float(kwargs.get("warn_psi", DEFAULT_WARN_PSI)),
-        fail_psi=float(kwargs.get("fail_psi", DEFAULT_FAIL_PSI)),
-        buckets=int(kwargs.get("buckets", DEFAULT_BUCKETS)),
+        str(next((t["kind"] for t in found if t.get("kind")), kind)),
+        warn_psi=min(float(t.get("warn_psi", DEFAULT_WARN_PSI)) for t in found),
+        fail_psi=min(float(t.get("fail_psi", DEFAULT_FAIL_PSI)) for t in found),
+        buckets=max(int(t.get("buckets", DEFAULT_BUCKETS)) for t in found),
         note="thresholds of its distribution_drift test",
     )
 

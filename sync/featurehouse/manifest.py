@@ -118,6 +118,7 @@ class RunResults:
     generated_at: str
     invocation_id: str
     results: Mapping[str, RunResult]
+    vars: Mapping[str, Any] = field(default_factory=dict)  # --vars of that dbt invocation
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,7 @@ def load_run_results(path: Path) -> RunResults:
         generated_at=str(meta.get("generated_at", "")),
         invocation_id=str(meta.get("invocation_id", "")),
         results=results,
+        vars=(doc.get("args") or {}).get("vars") or {},
     )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from featurehouse.errors import OfflineStoreError
-from featurehouse.manifest import Manifest
+from featurehouse.manifest import Manifest, load_run_results
 from featurehouse.registry import FeatureView
 from featurehouse.settings import Project, Target
 
@@ -152,6 +152,15 @@ def _dbt_compile(
 
 
 def _compile_command(project: Project, target: Target, inline: str) -> list[str]:
+    """The build's own --vars too (from run_results.json): with other vars, dbt would parse
+    another project (e.g. without the models that featurehouse_must_fail enables)."""
+    results = project.target_dir / "run_results.json"
+    build_vars = load_run_results(results).vars if results.exists() else {}
+    extra = ["--vars", json.dumps(dict(build_vars))] if build_vars else []
+    return [*_base_command(project, target, inline), *extra]
+
+
+def _base_command(project: Project, target: Target, inline: str) -> list[str]:
     return [
         dbt_executable(), "compile", "--quiet", "--output", "json", "--inline", inline,
         "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),

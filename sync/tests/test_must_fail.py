@@ -1,6 +1,6 @@
 """Each generic test catches bad data, passes good data, and rejects bad arguments.
 
-One dbt build of the fixtures in models/fixtures/ (enabled by featurehouse_must_fail):
+One dbt build of the fixtures in models/fixtures/ (conftest's `fixtures_build`):
 must_fail/ holds bad data whose tests must fail, must_pass/ their good twins, and
 bad_arguments/ tests that must stop with a compile error naming the model and argument.
 A must-fail test whose config.meta.expected_status is `warn` must warn instead (a drift
@@ -11,11 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from conftest import DbtRun
 
 GENERIC_TESTS = frozenset(
@@ -30,22 +26,6 @@ GENERIC_TESTS = frozenset(
         "distribution_drift",
     }
 )
-
-
-@pytest.fixture(scope="module")
-def fixtures_build(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
-    return dbt_runner(
-        [
-            "build",
-            "--target",
-            "dev",
-            "--select",
-            "tag:must_fail tag:must_pass tag:bad_arguments",
-            "--vars",
-            "{featurehouse_must_fail: true}",
-        ],
-        "dbt_must_fail",
-    )
 
 
 def _tests_tagged(build: DbtRun, tag: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
