@@ -1,8 +1,9 @@
 """`python -m benchmarks`: run every benchmark (arguments go to each)."""
 
-from benchmarks import bench_lineage, bench_online, bench_training
+from benchmarks import bench_drift, bench_lineage, bench_online, bench_training
 
 if __name__ == "__main__":
     bench_online.main()
     bench_training.main()
     bench_lineage.main()
+    bench_drift.main()

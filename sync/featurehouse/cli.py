@@ -13,16 +13,19 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from featurehouse import __version__, explain, materialize
+from featurehouse import __version__, explain, history, materialize
+from featurehouse import drift as drift_runs
 from featurehouse.catalog import build_catalog
 from featurehouse.catalog import serve as serve_catalog
 from featurehouse.context import Context, open_context
+from featurehouse.drift_html import write_report
+from featurehouse.drift_output import drift_dict, drift_text
 from featurehouse.errors import ConfigError, FeaturehouseError, redact
 from featurehouse.keys import parse_entity
 from featurehouse.lineage import impact as find_impact
@@ -135,6 +138,7 @@ def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime
 @click.option("--force", is_flag=True, help="Publish even if dbt tests failed or did not run.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no per-view lines.")
 @click.option("--batch-size", default=10_000, show_default=True, type=click.IntRange(1))
+@click.option("--no-history", is_flag=True, help="Do not append to the sync_history table.")
 @common
 def sync(
     context: Context,
@@ -146,11 +150,13 @@ def sync(
     force: bool,
     quiet: bool,
     batch_size: int,
+    no_history: bool,
 ) -> None:
     """Publish feature views' latest rows (per the dbt macro latest_feature_rows) to Redis.
 
     Refuses views whose dbt tests (or their upstream models' tests) failed or did not run in
-    the last `dbt build`; --force publishes anyway, loudly.
+    the last `dbt build`; --force publishes anyway, loudly. Each run appends a row per view
+    to the warehouse table featurehouse_monitoring.sync_history (see README, Monitoring).
 
     \b
     Examples:
@@ -173,6 +179,9 @@ def sync(
         context.store, options, progress,
     )  # fmt: skip
     _print_sync(context, summaries, as_json=as_json, quiet=quiet)
+    if not no_history:
+        rows = history.sync_rows(summaries, context.target.name, context.prefix)
+        _append_history(context, "sync_history", rows, quiet=quiet or as_json)
 
 
 def _print_sync(
@@ -347,6 +356,95 @@ def catalog(
             server.serve_forever()
         except KeyboardInterrupt:
             server.server_close()
+
+
+@click.argument("view", metavar="VIEW[.vN]")
+@click.option(
+    "--reference",
+    metavar="START..END",
+    help="Reference window [START, END) (default: the 28 days before the current window).",
+)
+@click.option(
+    "--current",
+    metavar="START..END",
+    help="Current window [START, END) (default: the 7 days before --as-of).",
+)
+@click.option(
+    "--as-of",
+    callback=_as_of,
+    metavar="TS",
+    help="End of the default current window [var as_of, else now].",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    metavar="DIR",
+    type=click.Path(path_type=Path),
+    help="Also write DIR/index.html: a histogram per feature, viewable offline.",
+)
+@click.option("--check", is_flag=True, help="Exit 1 when a feature's verdict is fail.")
+@click.option("--no-history", is_flag=True, help="Do not append to the drift_history table.")
+@common
+def drift(
+    context: Context, *, as_json: bool, view: str, reference: str | None, current: str | None,
+    as_of: datetime | None, report_dir: Path | None, check: bool, no_history: bool,
+) -> None:  # fmt: skip
+    """Distribution drift of VIEW's features between a reference and a current window.
+
+    Per feature: population stability index (numeric features bucketed by the reference
+    deciles, strings and booleans by value, arrays per dimension of
+    meta.feature_store.dimensions), null rates, mean shift in reference standard deviations,
+    p50/p90 and a verdict (ok, warn, fail) by the feature's distribution_drift test
+    thresholds, else PSI 0.1 / 0.25. Computed in the warehouse by the dbt macros; each run
+    appends to featurehouse_monitoring.drift_history.
+
+    \b
+    Examples:
+      featurehouse drift feat_customer__orders
+      featurehouse drift feat_customer__orders.v1 --current 2026-04-24..2026-05-01 --json
+      featurehouse drift feat_product__popularity --report drift-report/ --check
+    """
+    chosen = context.registry.select([view])[0]
+    windows = drift_runs.default_windows(
+        as_of or _project_as_of(context),
+        drift_runs.parse_window(reference, "reference") if reference else None,
+        drift_runs.parse_window(current, "current") if current else None,
+    )
+    result = drift_runs.measure(
+        context.project, context.target, context.artifacts.manifest, chosen, windows,
+        charts=report_dir is not None,
+    )  # fmt: skip
+    page = write_report(result, report_dir) if report_dir is not None else None
+    if as_json:
+        click.echo(to_json({**drift_dict(result), "report": str(page) if page else None}))
+    else:
+        click.echo(drift_text(result) + (f"\nreport: {page}" if page else ""))
+    if not no_history:
+        rows = history.drift_rows(result)
+        _append_history(context, "drift_history", rows, quiet=as_json)
+    if check and result.verdict == "fail":
+        click.get_current_context().exit(1)
+
+
+def _project_as_of(context: Context) -> datetime:
+    """var as_of of dbt_project.yml (the build's as-of), else now (UTC)."""
+    value = context.project.vars.get("as_of")
+    if value:
+        return datetime.fromisoformat(str(value).replace(" ", "T", 1)).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _append_history(
+    context: Context, table: str, rows: Sequence[dict[str, Any]], *, quiet: bool
+) -> None:
+    """Append to the monitoring history; a busy or unreachable warehouse is a warning."""
+    try:
+        name = history.append(context.project, context.target, table, rows)
+    except FeaturehouseError as exc:
+        click.echo(f"WARNING: {redact(' '.join(str(exc).split()))}", err=True)
+        return
+    if not quiet:
+        click.echo(f"history: appended {len(rows)} row(s) to {name}", err=True)
 
 
 def _ref(view: str, version: int | None) -> str:

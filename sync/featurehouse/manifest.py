@@ -56,6 +56,9 @@ class Node:
     source_name: str | None = None  # sources only
     column_types: Mapping[str, str] = field(default_factory=dict)  # seeds' pinned types
     file_path: str | None = None  # seeds: the absolute path of the CSV file
+    test_name: str | None = None  # generic tests: the test's name (e.g. distribution_drift)
+    test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # and its arguments
+    column_name: str | None = None  # column tests: the column
 
     @property
     def label(self) -> str:
@@ -123,6 +126,7 @@ class RunResults:
     generated_at: str
     invocation_id: str
     results: Mapping[str, RunResult]
+    vars: Mapping[str, Any] = field(default_factory=dict)  # --vars of that dbt invocation
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,7 @@ def load_manifest(path: Path) -> Manifest:
 
 def _node(data: Mapping[str, Any]) -> Node:
     config = data.get("config") or {}
+    test = data.get("test_metadata") or {}
     version = data.get("version")
     latest = data.get("latest_version")
     seed_file = (
@@ -233,6 +238,9 @@ def _node(data: Mapping[str, Any]) -> Node:
         relation_name=data.get("relation_name"),
         column_types=dict(config.get("column_types") or {}),
         file_path=seed_file,
+        test_name=test.get("name"),
+        test_kwargs=test.get("kwargs") or {},
+        column_name=data.get("column_name"),
     )
 
 
@@ -299,6 +307,7 @@ def load_run_results(path: Path) -> RunResults:
         generated_at=str(meta.get("generated_at", "")),
         invocation_id=str(meta.get("invocation_id", "")),
         results=results,
+        vars=(doc.get("args") or {}).get("vars") or {},
     )
 
 

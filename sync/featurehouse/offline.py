@@ -7,6 +7,7 @@ rendered by dbt (see `render`); this module only projects, casts and streams the
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,7 @@ class Warehouse(Protocol):
     def param(self, name: str) -> str: ...
     def prepare(self, macro_sql: str) -> str: ...
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
+    def execute(self, sql: str, params: Mapping[str, Any]) -> None: ...
     def stream(
         self, sql: str, params: Mapping[str, Any], batch_size: int
     ) -> Iterator[pa.RecordBatch]: ...
@@ -88,12 +90,12 @@ def arrow_schema(view: FeatureView) -> pa.Schema:
 
 
 @contextlib.contextmanager
-def connect(project: Project, target: Target) -> Iterator[Warehouse]:
-    """Open the target's warehouse read-only; close it on exit."""
+def connect(project: Project, target: Target, *, writable: bool = False) -> Iterator[Warehouse]:
+    """Open the target's warehouse (read-only unless `writable`); close it on exit."""
     if target.type == "duckdb":
-        warehouse: Warehouse = _DuckDB.open(project, target)
+        warehouse: Warehouse = _DuckDB.open(project, target, writable)
     elif target.type == "postgres":
-        warehouse = _Postgres.open(target)
+        warehouse = _Postgres.open(target, writable)
     else:
         raise OfflineStoreError(
             f"target {target.name!r} has type {target.type!r}; "
@@ -240,7 +242,7 @@ def _relation(relation: Relation) -> str:
 
 
 class _DuckDB:
-    """DuckDB: the target's file opened read-only, named parameters `$name`."""
+    """DuckDB: the target's file (read-only unless writable), named parameters `$name`."""
 
     adapter = "duckdb"
 
@@ -248,7 +250,7 @@ class _DuckDB:
         self._connection = connection
 
     @classmethod
-    def open(cls, project: Project, target: Target) -> _DuckDB:
+    def open(cls, project: Project, target: Target, writable: bool = False) -> _DuckDB:
         import duckdb
 
         path = Path(str(target.settings.get("path", "")))
@@ -257,13 +259,14 @@ class _DuckDB:
         path = path if path.is_absolute() else project.project_dir / path
         if not path.exists():
             raise OfflineStoreError(f"DuckDB file {path} not found: run `dbt build` first")
+        mode = "read-write" if writable else "read-only"
         try:
-            connection = duckdb.connect(str(path), read_only=True)
+            connection = duckdb.connect(str(path), read_only=not writable)
             connection.execute("set TimeZone = 'UTC'")  # timestamptz spines -> naive UTC
             return cls(connection)
         except duckdb.Error as exc:
             raise OfflineStoreError(
-                f"cannot open {path} read-only ({_first_line(exc)}); is a dbt run writing to it?"
+                f"cannot open {path} {mode} ({_first_line(exc)}); is a dbt run writing to it?"
             ) from exc
 
     def param(self, name: str) -> str:
@@ -279,6 +282,9 @@ class _DuckDB:
             return self._connection.execute(sql, _used(sql, params, "$")).fetchall()
         except duckdb.Error as exc:
             raise OfflineStoreError(f"DuckDB query failed: {_first_line(exc)}") from exc
+
+    def execute(self, sql: str, params: Mapping[str, Any]) -> None:
+        self.fetch_all(sql, params)
 
     def stream(
         self, sql: str, params: Mapping[str, Any], batch_size: int
@@ -322,7 +328,7 @@ class _Postgres:
         self._connection = connection
 
     @classmethod
-    def open(cls, target: Target) -> _Postgres:
+    def open(cls, target: Target, writable: bool = False) -> _Postgres:
         import psycopg2
 
         s = target.settings
@@ -340,14 +346,14 @@ class _Postgres:
                 f"cannot connect to Postgres target {target.name!r} at "
                 f"{s.get('host')}:{s.get('port')} ({_first_line(exc)})"
             ) from exc
-        connection.set_session(readonly=True, autocommit=False)
+        connection.set_session(readonly=not writable, autocommit=writable)
         return cls(connection)
 
     def param(self, name: str) -> str:
         return placeholder(self.adapter, name)
 
     def prepare(self, macro_sql: str) -> str:
-        return macro_sql.replace("%", "%%").replace("%%(as_of)s", "%(as_of)s")
+        return re.sub(r"%%\((\w+)\)s", r"%(\1)s", macro_sql.replace("%", "%%"))
 
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         import psycopg2
@@ -359,6 +365,15 @@ class _Postgres:
         except psycopg2.Error as exc:
             self._connection.rollback()
             raise OfflineStoreError(f"Postgres query failed: {_first_line(exc)}") from exc
+
+    def execute(self, sql: str, params: Mapping[str, Any]) -> None:
+        import psycopg2
+
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql, dict(params))
+        except psycopg2.Error as exc:
+            raise OfflineStoreError(f"Postgres statement failed: {_first_line(exc)}") from exc
 
     def stream(
         self, sql: str, params: Mapping[str, Any], batch_size: int

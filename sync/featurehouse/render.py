@@ -1,8 +1,8 @@
-"""Render the point-in-time macros through dbt, cached per manifest checksum.
+"""Render featurehouse macros through dbt, cached per manifest checksum.
 
-The SQL that picks the rows a sync publishes (`featurehouse.latest_feature_rows`) and the SQL of
-a training set (`featurehouse.point_in_time_join`) are the dbt macros'; Python never writes its
-own. One `dbt compile --inline` renders every view a sync needs (or one training-set request);
+The SQL that picks the rows a sync publishes (`featurehouse.latest_feature_rows`), the SQL of
+a training set (`featurehouse.point_in_time_join`) and the drift measures are the dbt macros';
+Python never writes its own. One `dbt compile --inline` renders every call a command needs;
 the result is cached under `<target>/featurehouse/sql/` so repeats do not pay dbt's start-up.
 """
 
@@ -15,11 +15,11 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from featurehouse.errors import OfflineStoreError
-from featurehouse.manifest import Manifest
+from featurehouse.manifest import Manifest, load_run_results
 from featurehouse.registry import FeatureView
 from featurehouse.settings import Project, Target
 
@@ -84,6 +84,34 @@ def inline_sql(project: Project, target: Target, manifest: Manifest, inline: str
     return sql[digest]
 
 
+def render_calls(
+    project: Project,
+    target: Target,
+    manifest: Manifest,
+    calls: Mapping[str, str],
+    namespace: str,
+    what: str,
+) -> dict[str, str]:
+    """key -> the SQL a Jinja macro call renders to, from the cache or one `dbt compile`.
+
+    Keys name cache files (letters, digits, `._-`); `namespace` separates callers' caches."""
+    directory = project.cache_dir / "sql" / manifest.checksum[:16] / f"{target.name}-{namespace}"
+    found = {
+        k: (directory / f"{k}.sql").read_text() for k in calls if (directory / f"{k}.sql").exists()
+    }
+    missing = [k for k in calls if k not in found]
+    if missing:
+        inline = "\n".join(f"{_BEGIN}{k}\n{calls[k]}\n{_END}" for k in missing)
+        log.info("rendering %s for %d call(s) with dbt", what, len(missing))
+        rendered = _split(_dbt_compile(project, target, inline, what), missing, what)
+        directory.mkdir(parents=True, exist_ok=True)
+        for key, sql in rendered.items():
+            _write_atomically(directory / f"{key}.sql", sql)
+        found.update(rendered)
+        _prune(directory.parent.parent, keep=directory.parent)
+    return {k: found[k] for k in calls}
+
+
 def _cache_dir(
     project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
 ) -> Path:
@@ -142,6 +170,15 @@ def _dbt_compile(
 
 
 def _compile_command(project: Project, target: Target, inline: str) -> list[str]:
+    """The build's own --vars too (from run_results.json): with other vars, dbt would parse
+    another project (e.g. without the models that featurehouse_must_fail enables)."""
+    results = project.target_dir / "run_results.json"
+    build_vars = load_run_results(results).vars if results.exists() else {}
+    extra = ["--vars", json.dumps(dict(build_vars))] if build_vars else []
+    return [*_base_command(project, target, inline), *extra]
+
+
+def _base_command(project: Project, target: Target, inline: str) -> list[str]:
     return [
         dbt_executable(), "compile", "--quiet", "--output", "json", "--inline", inline,
         "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),

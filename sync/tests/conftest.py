@@ -203,6 +203,24 @@ def dbt_build_duckdb(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
 
 
 @pytest.fixture(scope="session")
+def fixtures_build(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
+    """One `dbt build` of the generic tests' fixtures (models/fixtures/ must_fail, must_pass,
+    bad_arguments; enabled by featurehouse_must_fail) into a temporary DuckDB file."""
+    return dbt_runner(
+        [
+            "build",
+            "--target",
+            "dev",
+            "--select",
+            "tag:must_fail tag:must_pass tag:bad_arguments",
+            "--vars",
+            "{featurehouse_must_fail: true}",
+        ],
+        "dbt_must_fail",
+    )
+
+
+@pytest.fixture(scope="session")
 def pg_schema(session_id: str) -> Iterator[str]:
     """A fresh Postgres schema for this session; it and its derived schemas are dropped after."""
     schema = f"fh_pytest_{session_id}"

@@ -1,19 +1,17 @@
 """Each generic test catches bad data, passes good data, and rejects bad arguments.
 
-One dbt build of the fixtures in models/fixtures/ (enabled by featurehouse_must_fail):
+One dbt build of the fixtures in models/fixtures/ (conftest's `fixtures_build`):
 must_fail/ holds bad data whose tests must fail, must_pass/ their good twins, and
 bad_arguments/ tests that must stop with a compile error naming the model and argument.
+A must-fail test whose config.meta.expected_status is `warn` must warn instead (a drift
+between distribution_drift's warn_psi and fail_psi).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from conftest import DbtRun
 
 GENERIC_TESTS = frozenset(
@@ -24,24 +22,10 @@ GENERIC_TESTS = frozenset(
         "null_rate_below",
         "accepted_range",
         "no_leakage",
+        "row_count_anomaly",
+        "distribution_drift",
     }
 )
-
-
-@pytest.fixture(scope="module")
-def fixtures_build(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
-    return dbt_runner(
-        [
-            "build",
-            "--target",
-            "dev",
-            "--select",
-            "tag:must_fail tag:must_pass tag:bad_arguments",
-            "--vars",
-            "{featurehouse_must_fail: true}",
-        ],
-        "dbt_must_fail",
-    )
 
 
 def _tests_tagged(build: DbtRun, tag: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -71,12 +55,15 @@ def test_every_must_fail_test_fails(fixtures_build: DbtRun) -> None:
     tests = _tests_tagged(fixtures_build, "must_fail")
     not_failing = {
         uid: result["status"]
-        for uid, (_n, result) in tests.items()
-        if result["status"] != "fail" or not result.get("failures")
+        for uid, (node, result) in tests.items()
+        if result["status"] != node["config"]["meta"].get("expected_status", "fail")
+        or not result.get("failures")
     }
     assert not not_failing, f"must-fail tests that did not fail: {not_failing}"
     missing = GENERIC_TESTS - _generic_test_names(tests)
     assert not missing, f"generic tests without a must-fail case: {sorted(missing)}"
+    warned = [n for n, _r in tests.values() if n["config"]["meta"].get("expected_status")]
+    assert warned, "no must-fail case expects a warning"
 
 
 def test_every_must_pass_test_passes(fixtures_build: DbtRun) -> None:
