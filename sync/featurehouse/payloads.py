@@ -130,19 +130,20 @@ def parse_native(body: Any, limits: Limits) -> Asked:
         if not isinstance(row, dict):
             raise bad_request("bad_entities", f"entity row {row!r} is not an object")
         names.update(dict.fromkeys(row))
-    columns = {name: [row.get(name) for row in rows] for name in names}
+    columns = {name: [row[name] for row in rows if name in row] for name in names}
     return Asked(features, columns, rows, values_only=_flag(body, "values_only"))
 
 
 def check_keys(plan: Plan, asked: Asked) -> None:
-    """Every key the views need is there, of a type the view's key type accepts."""
+    """Every key the views need is there, of a type the view's key type accepts; any other
+    entity column (echoed back) holds integers or strings too."""
     for name, kind, view in plan.keys:
         if name not in asked.columns:
             raise bad_request(
                 "missing_entity_key", f"{view} needs entity key {name}; send it in entities"
             )
         column = asked.columns[name]
-        if len(column) != len(asked.rows) or any(name not in row for row in asked.rows):
+        if len(column) != len(asked.rows):
             raise bad_request("missing_entity_key", f"an entity row lacks key {name} ({view})")
         check = _int64_ok if kind == "int64" else _string_ok
         for value in column:
@@ -152,6 +153,15 @@ def check_keys(plan: Plan, asked: Asked) -> None:
                     f"entity key {name}={_short(value)} is not {_KIND_TEXT[kind]} as {view} "
                     "expects",
                 )
+    needed = {name for name, _, _ in plan.keys}
+    for name, column in asked.columns.items():
+        if name not in needed:
+            for value in column:
+                if not (_string_ok(value) or _integral(value)):
+                    raise bad_request(
+                        "bad_entity_key",
+                        f"entity key {name}={_short(value)} is not an integer or a string",
+                    )
 
 
 _KIND_TEXT = {"int64": "a 64-bit integer", "string": "a string"}
@@ -172,6 +182,10 @@ def _int64_ok(value: Any) -> bool:
         digits = text[1:] if text[:1] in "+-" else text
         return digits.isascii() and digits.isdigit() and _INT64_MIN <= int(text) <= _INT64_MAX
     return False
+
+
+def _integral(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
 
 
 def _string_ok(value: Any) -> bool:
