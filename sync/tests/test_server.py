@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 from featurehouse.online import OnlineStore, ReadRequest
-from online_support import AS_OF
+from online_support import AS_OF, SHARED_URL
 from server_support import (
     COUNTRY,
     LAST_ORDER,
@@ -392,3 +392,21 @@ def test_deleted_version_is_refused(server: ServerProcess, served_store: OnlineS
     )
     assert response.status_code in (400, 404), response.text
     assert "feat_customer__gone" in response.json()["detail"]
+
+
+def test_in_process_app_answers_like_the_process(
+    server: ServerProcess, served_store: OnlineStore
+) -> None:
+    """create_app() under Starlette's TestClient (lifespan included), same answers."""
+    from featurehouse.server import create_app
+    from featurehouse.server_state import ServerConfig
+    from starlette.testclient import TestClient
+
+    body = {"features": ORDERS, "entities": {"customer_id": [1, 2, 3, 5]}}
+    app = create_app(ServerConfig(redis_url=SHARED_URL, prefix=served_store.prefix))
+    with TestClient(app) as local:
+        assert local.get("/health").json()["registry"]["views"] >= 4
+        assert (
+            local.post("/get-online-features", json=body).json()
+            == server.post("/get-online-features", body).json()
+        )
