@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from featurehouse.online import OnlineStore, ReadRequest
 from online_support import AS_OF, SHARED_URL
 from server_support import (
@@ -394,6 +395,7 @@ def test_deleted_version_is_refused(server: ServerProcess, served_store: OnlineS
     assert "feat_customer__gone" in response.json()["detail"]
 
 
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_in_process_app_answers_like_the_process(
     server: ServerProcess, served_store: OnlineStore
 ) -> None:
