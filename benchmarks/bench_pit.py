@@ -36,8 +36,9 @@ def generate(path: Path, n_spine: int, n_features: int, n_entities: int) -> None
     """Write bench_spine and bench_features into a DuckDB file (skipped if already there)."""
     if path.exists():
         return
-    feature_cols = ",\n".join(f"        hash(i * {k + 17}) % 100000 / 100.0 as {f}" for k, f in
-                              enumerate(FEATURES))
+    feature_cols = ",\n".join(
+        f"        hash(i * {k + 17}) % 100000 / 100.0 as {f}" for k, f in enumerate(FEATURES)
+    )
     with duckdb.connect(str(path)) as con:
         # Minute-granular event times so some (entity, effective_at) pairs tie; loaded_at is
         # up to 2 days later so the tie-break and the as-known-at filter both matter.
@@ -173,8 +174,13 @@ def hand_written() -> dict[str, str]:
             ),
             matched as (
                 select p.entity_id, p.spine_at,
-                    {", ".join(f"case when d.effective_at >= p.spine_at - to_seconds({TTL_SECONDS})"
-                               f" then d.f.{c} end as {c}" for c in [*FEATURES, "effective_at"])}
+                    {
+            ", ".join(
+                f"case when d.effective_at >= p.spine_at - to_seconds({TTL_SECONDS})"
+                f" then d.f.{c} end as {c}"
+                for c in [*FEATURES, "effective_at"]
+            )
+        }
                 from points as p
                 asof inner join deduped as d
                     on p.entity_id = d.entity_id and p.spine_at >= d.effective_at
@@ -199,8 +205,13 @@ def hand_written() -> dict[str, str]:
             ),
             matched as (
                 select p.entity_id, p.spine_at,
-                    {", ".join(f"case when f.effective_at >= p.spine_at - to_seconds({TTL_SECONDS})"
-                               f" then f.{c} end as {c}" for c in [*FEATURES, "effective_at"])}
+                    {
+            ", ".join(
+                f"case when f.effective_at >= p.spine_at - to_seconds({TTL_SECONDS})"
+                f" then f.{c} end as {c}"
+                for c in [*FEATURES, "effective_at"]
+            )
+        }
                 from filled as p
                 inner join numbered as f on f.rid = p.rid
                 where p.is_point = 1
@@ -220,7 +231,11 @@ def render_macro() -> str:
     dbt = Path(sys.executable).with_name("dbt")
     out = subprocess.run(
         [str(dbt), "compile", "--quiet", "--inline", inline],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False,
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"dbt compile failed:\n{out.stdout}\n{out.stderr}")
@@ -241,8 +256,12 @@ def run_one(db: str, sql: str, threads: int, repeat: int) -> dict:
         times.append(time.perf_counter() - start)
     rows, checksum = con.execute("select count(*), sum(hash(out)::hugeint) from out").fetchone()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"seconds": min(times), "rows": rows, "checksum": str(checksum),
-            "peak_rss_mb": round(peak_kb / 1024)}
+    return {
+        "seconds": min(times),
+        "rows": rows,
+        "checksum": str(checksum),
+        "peak_rss_mb": round(peak_kb / 1024),
+    }
 
 
 def run_child(db: Path, sql: str, threads: int, repeat: int) -> dict:
@@ -251,7 +270,9 @@ def run_child(db: Path, sql: str, threads: int, repeat: int) -> dict:
     try:
         out = subprocess.run(
             [sys.executable, __file__, "--child", str(db), f.name, str(threads), str(repeat)],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
     finally:
         os.unlink(f.name)
@@ -269,10 +290,11 @@ def bench_size(n_spine: int, n_features: int, args: argparse.Namespace, macro_sq
         queries = {k: v for k, v in queries.items() if k in args.only.split(",")}
     if macro_sql is not None:
         queries["macro_point_in_time_join"] = macro_sql
-    print(f"\n## spine {n_spine:,} x features {n_features:,} ({n_entities:,} entities, "
-          f"threads={args.threads}, best of {args.repeat})")
-    results = {name: run_child(db, sql, args.threads, args.repeat) for name, sql in
-               queries.items()}
+    print(
+        f"\n## spine {n_spine:,} x features {n_features:,} ({n_entities:,} entities, "
+        f"threads={args.threads}, best of {args.repeat})"
+    )
+    results = {name: run_child(db, sql, args.threads, args.repeat) for name, sql in queries.items()}
     ok = {k: r for k, r in results.items() if "error" not in r}
     hand = {k: r for k, r in ok.items() if k != "macro_point_in_time_join"}
     fastest = min(hand, key=lambda k: hand[k]["seconds"]) if hand else None
@@ -294,8 +316,11 @@ def main() -> None:
         print(json.dumps(run_one(db, Path(sql_path).read_text(), int(threads), int(repeat))))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000:1000000,1000000:10000000",
-                        help="comma-separated spine:features row counts")
+    parser.add_argument(
+        "--sizes",
+        default="100000:1000000,1000000:10000000",
+        help="comma-separated spine:features row counts",
+    )
     parser.add_argument("--rows-per-entity", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=1)
