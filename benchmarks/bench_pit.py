@@ -224,7 +224,7 @@ def render_macro() -> str:
     """Render featurehouse.point_in_time_join through dbt over the bench relation names."""
     inline = (
         "{{ featurehouse.point_in_time_join('bench_spine', 'spine_at', "
-        f"[{{'model': '{MACRO_VIEW}', 'keys': {{'entity_id': 'entity_id'}}}}]) }}}}"
+        f"[{{'model': '{MACRO_VIEW}'}}]) }}}}"
     )
     env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     env.setdefault("DBT_PROFILES_DIR", str(PROJECT_DIR))

@@ -1,5 +1,9 @@
-{% macro featurehouse_duration_seconds(text, argument='duration', macro_name='featurehouse_duration_seconds') %}
-    {#- '90m' -> 5400. Whole units only, so windows and TTLs compare exactly everywhere. -#}
+{% macro featurehouse_duration_seconds(
+    text,
+    argument='duration',
+    macro_name='featurehouse_duration_seconds'
+) %}
+    {#- '90m' -> 5400. Whole units only, so windows and TTLs compare exactly. -#}
     {%- set units = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800} -%}
     {%- set match = modules.re.fullmatch('([0-9]+)([smhdw])', text | string)
         if text is string else none -%}

@@ -19,9 +19,10 @@
 
 
 {% macro default__rolling_window_agg(spec) %}
-    {#- Portable SQL (recursive CTE, dbt.dateadd, window sums): the "change-point rows" design.
-        Each event adds +v at its time and -v at time + window; deltas are grouped by
-        (keys, ts) so ties are one row, and a running sum gives the exact window value. -#}
+    {#- Portable SQL (recursive CTE, dbt.dateadd, window sums): "change-point rows".
+        Each event adds +v at its time and -v at time + window; deltas are grouped
+        by (keys, ts) so ties are one row, and a running sum gives the exact window
+        value. -#}
     {%- set keys = spec.key_columns -%}
     {%- set key_list = keys | join(', ') -%}
     {%- set as_of = "cast('" ~ spec.as_of ~ "' as timestamp)" -%}
@@ -62,9 +63,10 @@ _fh_tick_grid (_fh_tick) as (
 
     union all
 
-    select cast({{ dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') | trim }} as timestamp)
+    {%- set next_tick = dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') | trim %}
+    select cast({{ next_tick }} as timestamp)
     from _fh_tick_grid
-    where {{ dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') | trim }} <= {{ as_of }}
+    where {{ next_tick }} <= {{ as_of }}
 ),
 
 _fh_ticks as (
@@ -79,7 +81,8 @@ _fh_ticks as (
 ),
 {% endif %}
 
-{#- One delta column per output column: entries feed every window, exits only their own. #}
+{#- One delta column per output column: entries feed every window, exits only
+    their own. #}
 _fh_deltas as (
     select
         {{ key_list }},
@@ -87,7 +90,8 @@ _fh_deltas as (
         _fh_loaded_at,
         _fh_ts as _fh_event_ts,
         {%- for column in columns %}
-        _fh_value_{{ column.measure_index }} as _fh_delta_{{ loop.index }}{{ ',' if not loop.last }}
+        _fh_value_{{ column.measure_index }} as _fh_delta_{{ loop.index }}
+        {{- ',' if not loop.last }}
         {%- endfor %}
     from _fh_events
     {%- for window in spec.windows %}
@@ -132,7 +136,8 @@ _fh_change_points as (
         max(_fh_loaded_at) as _fh_loaded_at,
         max(_fh_event_ts) as _fh_event_ts,
         {%- for column in columns %}
-        sum(_fh_delta_{{ loop.index }}) as _fh_delta_{{ loop.index }}{{ ',' if not loop.last }}
+        sum(_fh_delta_{{ loop.index }}) as _fh_delta_{{ loop.index }}
+        {{- ',' if not loop.last }}
         {%- endfor %}
     from _fh_deltas
     group by {{ key_list }}, _fh_ts
@@ -173,7 +178,7 @@ from _fh_running
 
 
 {% macro _fh_add_seconds(timestamp_sql, seconds) %}
-    {#- Whole days as days keep the compiled SQL readable; any other window in seconds. -#}
+    {#- Whole days as days keep the compiled SQL readable; other windows in seconds. -#}
     {%- if seconds % 86400 == 0 -%}
         ({{ dbt.dateadd('day', (seconds // 86400), timestamp_sql) | trim }})
     {%- else -%}
@@ -186,7 +191,7 @@ from _fh_running
     relation, keys, event_timestamp, loaded_timestamp, measures, windows,
     as_of, tick, lifetime, last_event_column
 ) %}
-    {#- Validates the arguments once (compile time) and returns a plain dict for the SQL. -#}
+    {#- Validates the arguments at compile time; returns a plain dict for the SQL. -#}
     {%- set name = 'rolling_window_agg' -%}
     {%- set identifier = '[a-z_][a-z0-9_]*' -%}
     {%- if relation is none or (relation | string | trim) == '' -%}
@@ -212,11 +217,12 @@ from _fh_running
     {%- endif -%}
     {%- if loaded_timestamp is not none and loaded_timestamp is not string -%}
         {{ _fh_compile_error(name, 'loaded_timestamp', 'is not a column name',
-            "pass the load time column, e.g. loaded_timestamp='loaded_at', or omit it") }}
+            "pass the load time column, e.g. 'loaded_at', or omit it") }}
     {%- endif -%}
 
     {%- set as_of = var('as_of') if as_of is none else as_of -%}
-    {%- set timestamp_pattern = '[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?' -%}
+    {%- set timestamp_pattern = '[0-9]{4}-[0-9]{2}-[0-9]{2}'
+        ~ '([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?' -%}
     {%- if as_of is not string or not modules.re.fullmatch(timestamp_pattern, as_of) -%}
         {{ _fh_compile_error(name, 'as_of', 'got ' ~ (as_of | string | tojson)
             ~ ', which is not a UTC timestamp literal',
@@ -232,46 +238,57 @@ from _fh_running
     {%- set measure_names = [] -%}
     {%- for measure in measures -%}
         {%- if measure is not mapping -%}
-            {{ _fh_compile_error(name, 'measures', (measure | string) ~ ' is not a mapping',
-                "pass {'name': ..., 'agg': 'count'|'sum', 'expr': ..., 'where': ...}") }}
+            {{ _fh_compile_error(name, 'measures',
+                (measure | string) ~ ' is not a mapping',
+                "pass {'name': ..., 'agg': 'count' or 'sum', 'expr': ...}") }}
         {%- endif -%}
-        {%- set unknown = measure.keys() | reject('in', ['name', 'agg', 'expr', 'where', 'data_type'])
-            | list -%}
+        {%- set allowed = ['name', 'agg', 'expr', 'where', 'data_type'] -%}
+        {%- set unknown = measure.keys() | reject('in', allowed) | list -%}
         {%- if unknown -%}
-            {{ _fh_compile_error(name, 'measures', 'unknown key(s) ' ~ (unknown | join(', ')),
+            {{ _fh_compile_error(name, 'measures',
+                'unknown key(s) ' ~ (unknown | join(', ')),
                 'use only name, agg, expr, where and data_type') }}
         {%- endif -%}
-        {%- if measure.name is not string or not modules.re.fullmatch(identifier, measure.name) -%}
-            {{ _fh_compile_error(name, 'measures', 'name ' ~ (measure.name | tojson)
-                ~ ' is not a snake_case name', "name each measure, e.g. 'name': 'orders'") }}
+        {%- if measure.name is not string
+            or not modules.re.fullmatch(identifier, measure.name) -%}
+            {{ _fh_compile_error(name, 'measures',
+                'name ' ~ (measure.name | tojson) ~ ' is not a snake_case name',
+                "name each measure, e.g. 'name': 'orders'") }}
         {%- endif -%}
         {%- if measure.name in measure_names -%}
-            {{ _fh_compile_error(name, 'measures', 'name ' ~ measure.name ~ ' is used twice',
+            {{ _fh_compile_error(name, 'measures',
+                'name ' ~ measure.name ~ ' is used twice',
                 'give every measure its own name') }}
         {%- endif -%}
         {%- do measure_names.append(measure.name) -%}
         {%- if measure.agg not in ['count', 'sum'] -%}
-            {{ _fh_compile_error(name, 'measures', measure.name ~ ': agg ' ~ (measure.agg | tojson)
-                ~ ' is not additive', "use 'count' or 'sum' (derive averages from the two)") }}
+            {{ _fh_compile_error(name, 'measures',
+                measure.name ~ ': agg ' ~ (measure.agg | tojson) ~ ' is not additive',
+                "use 'count' or 'sum' (derive averages from the two)") }}
         {%- endif -%}
         {%- if measure.agg == 'sum' and not measure.expr -%}
-            {{ _fh_compile_error(name, 'measures', measure.name ~ ": agg 'sum' has no expr",
+            {{ _fh_compile_error(name, 'measures',
+                measure.name ~ ": agg 'sum' has no expr",
                 "add 'expr': the SQL expression to sum") }}
         {%- endif -%}
         {%- set condition = '(' ~ measure.where ~ ')' if measure.where else none -%}
         {%- if measure.agg == 'count' and measure.expr -%}
-            {%- set value_sql = 'case when ' ~ ((condition ~ ' and ') if condition else '')
+            {%- set value_sql = 'case when '
+                ~ ((condition ~ ' and ') if condition else '')
                 ~ '(' ~ measure.expr ~ ') is not null then 1 else 0 end' -%}
         {%- elif measure.agg == 'count' -%}
             {%- set value_sql = ('case when ' ~ condition ~ ' then 1 else 0 end')
                 if condition else '1' -%}
         {%- else -%}
-            {#- Zero, not null, outside the filter: sums stay exact in the source type. -#}
+            {#- Zero, not null, outside the filter: sums stay exact in the source
+                type. -#}
             {%- set value_sql = 'coalesce(' ~ measure.expr ~ ', 0)' -%}
-            {%- set value_sql = ('case when ' ~ condition ~ ' then ' ~ value_sql ~ ' else 0 end')
-                if condition else value_sql -%}
+            {%- set value_sql = (
+                'case when ' ~ condition ~ ' then ' ~ value_sql ~ ' else 0 end'
+            ) if condition else value_sql -%}
         {%- endif -%}
-        {%- set default_type = 'bigint' if measure.agg == 'count' else var('featurehouse_double')[target.type] -%}
+        {%- set default_type = 'bigint' if measure.agg == 'count'
+            else var('featurehouse_double')[target.type] -%}
         {%- do measure_specs.append({
             'name': measure.name,
             'agg': measure.agg,
@@ -298,10 +315,12 @@ from _fh_running
 
     {%- set tick_units = {'1m': 'minute', '1h': 'hour', '1d': 'day', '1w': 'week'} -%}
     {%- if tick is not none and tick not in tick_units -%}
-        {{ _fh_compile_error(name, 'tick', 'got ' ~ (tick | tojson)
-            ~ ', which is not a calendar tick', "use '1d' (00:00 UTC), '1h', '1m', '1w' or none") }}
+        {{ _fh_compile_error(name, 'tick',
+            'got ' ~ (tick | tojson) ~ ', which is not a calendar tick',
+            "use '1d' (00:00 UTC), '1h', '1m', '1w' or none") }}
     {%- endif -%}
-    {%- set tick_spec = none if tick is none else {'label': tick, 'datepart': tick_units[tick]} -%}
+    {%- set tick_spec = none if tick is none
+        else {'label': tick, 'datepart': tick_units[tick]} -%}
 
     {%- if lifetime not in [true, false] -%}
         {{ _fh_compile_error(name, 'lifetime', 'got ' ~ (lifetime | string | tojson),
@@ -310,11 +329,13 @@ from _fh_running
     {%- if last_event_column is not none
         and (last_event_column is not string
             or not modules.re.fullmatch(identifier, last_event_column)) -%}
-        {{ _fh_compile_error(name, 'last_event_column', (last_event_column | string | tojson)
-            ~ ' is not a column name', "pass e.g. 'last_ordered_at', or omit it") }}
+        {{ _fh_compile_error(name, 'last_event_column',
+            (last_event_column | string | tojson) ~ ' is not a column name',
+            "pass e.g. 'last_ordered_at', or omit it") }}
     {%- endif -%}
 
-    {#- Output columns: grouped by window, measures in the order given, then lifetime. -#}
+    {#- Output columns: grouped by window, measures in the order given, lifetime
+        last. -#}
     {%- set labels = window_labels + (['lifetime'] if lifetime else []) -%}
     {%- set columns = [] -%}
     {%- for label in labels -%}

@@ -1,20 +1,26 @@
 {% macro latest_feature_rows(model, version=none, as_of=none, as_known_at=false) %}
     {#-
-        Per entity, the feature row the point-in-time rule picks at `as_of` (the Python sync
-        reads this). Arguments are documented in _macros.yml.
+        Per entity, the feature row the point-in-time rule picks at `as_of` (what the
+        Python sync publishes). Arguments: _macros.yml.
     -#}
     {{ return(adapter.dispatch('latest_feature_rows', 'featurehouse')(
         model, version, as_of, as_known_at)) }}
 {% endmacro %}
 
 
-{% macro default__latest_feature_rows(model, version=none, as_of=none, as_known_at=false) %}
+{% macro default__latest_feature_rows(
+    model, version=none, as_of=none, as_known_at=false
+) %}
     {#- Portable SQL (Postgres, Spark): no QUALIFY, rank 1 kept by a subquery. -#}
-    {{ return(featurehouse._pit_latest_sql(model, version, as_of, as_known_at, qualify=false)) }}
+    {{ return(featurehouse._pit_latest_sql(
+        model, version, as_of, as_known_at, qualify=false)) }}
 {% endmacro %}
 
 
-{% macro duckdb__latest_feature_rows(model, version=none, as_of=none, as_known_at=false) %}
-    {#- DuckDB: the same rule with QUALIFY, one pass without the subquery. -#}
-    {{ return(featurehouse._pit_latest_sql(model, version, as_of, as_known_at, qualify=true)) }}
+{% macro duckdb__latest_feature_rows(
+    model, version=none, as_of=none, as_known_at=false
+) %}
+    {#- DuckDB: the same rule with QUALIFY, in one pass without the subquery. -#}
+    {{ return(featurehouse._pit_latest_sql(
+        model, version, as_of, as_known_at, qualify=true)) }}
 {% endmacro %}

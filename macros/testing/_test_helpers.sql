@@ -48,10 +48,10 @@
     {#- Checked here so the error names the model; then parsed by the one shared
         parser, featurehouse_duration_seconds. -#}
     {%- if value is not string
-        or not modules.re.fullmatch('[0-9]+[smhdw]', value | trim) -%}
+        or not modules.re.fullmatch('0*[1-9][0-9]*[smhdw]', value | trim) -%}
         {{ _featurehouse_test_fail(
             test_name, model, argument,
-            "must be a duration <int><s|m|h|d|w>, got "
+            "must be a positive duration <int><s|m|h|d|w>, got "
             ~ _featurehouse_test_show(value),
             argument ~ ": '2d' (or 90m, 36h, 1w)"
         ) }}

@@ -21,7 +21,9 @@ enriched as (
         products.category,
         order_items.quantity,
         order_items.unit_price,
-        cast(order_items.quantity * order_items.unit_price as numeric(18, 2)) as line_amount,
+        cast(
+            order_items.quantity * order_items.unit_price as numeric(18, 2)
+        ) as line_amount,
         orders.ordered_at,
         orders.loaded_at
     from order_items

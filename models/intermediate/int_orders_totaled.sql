@@ -14,7 +14,7 @@ completed_orders as (
     where order_status = 'completed'
 ),
 
-{#- Exact numeric arithmetic: the features cast to double only after summing. #}
+{# Exact numeric arithmetic: the features cast to double only after summing. #}
 order_totals as (
     select
         order_id,

@@ -8,7 +8,7 @@ products as (
     select * from {{ ref('stg_shop__products') }}
 ),
 
-{#- A cart event shares its page view's second: the event id breaks the tie. #}
+{# A cart event shares its page view's second: the event id breaks the tie. #}
 sequenced as (
     select
         *,

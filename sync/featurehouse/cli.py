@@ -59,40 +59,24 @@ def cli() -> None:
     """
 
 
+def _common_options() -> list[Callable[[Any], Any]]:
+    return [
+        click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path),
+                     envvar="DBT_PROJECT_DIR", help="The dbt project (default: cwd or a parent)."),
+        click.option("--target", "target_name", metavar="T", envvar="DBT_TARGET",
+                     help="profiles.yml target to read from (default: the profile's)."),
+        click.option("--redis-url", metavar="URL", envvar="FEATUREHOUSE_REDIS_URL",
+                     help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, var "
+                          "featurehouse_redis_url, default redis://127.0.0.1:6379/0]."),
+        click.option("--redis-prefix", metavar="P", envvar="FEATUREHOUSE_REDIS_PREFIX",
+                     help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, var "
+                          "featurehouse_redis_prefix, default fh]."),
+        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
+    ]  # fmt: skip
+
+
 def common(func: Callable[..., Any]) -> Callable[..., Any]:
     """--project-dir, --target, --redis-url, --redis-prefix and --json for every command."""
-    options = [
-        click.option(
-            "--project-dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            envvar="DBT_PROJECT_DIR",
-            help="The dbt project (default: cwd or a parent).",
-        ),
-        click.option(
-            "--target",
-            "target_name",
-            metavar="T",
-            envvar="DBT_TARGET",
-            help="profiles.yml target to read from (default: the profile's).",
-        ),
-        click.option(
-            "--redis-url",
-            metavar="URL",
-            envvar="FEATUREHOUSE_REDIS_URL",
-            help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, var "
-            "featurehouse_redis_url, default redis://127.0.0.1:6379/0].",
-        ),
-        click.option(
-            "--redis-prefix",
-            metavar="P",
-            envvar="FEATUREHOUSE_REDIS_PREFIX",
-            help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, var "
-            "featurehouse_redis_prefix, default fh].",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text."),
-    ]
-    for option in reversed(options):
-        func = option(func)
 
     @functools.wraps(func)
     def wrapper(
@@ -106,6 +90,8 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
         context = open_context(project_dir, target_name, redis_url, redis_prefix)
         return func(context, as_json=as_json, **kwargs)
 
+    for option in reversed(_common_options()):
+        wrapper = option(wrapper)
     return wrapper
 
 
@@ -181,31 +167,23 @@ def sync(
     _configure_logging(quiet or as_json)
     progress = None if quiet or as_json else _BarProgress()
     summaries = materialize.sync(
-        context.project,
-        context.target,
-        context.artifacts,
-        context.registry,
-        select,
-        context.store,
-        options,
-        progress,
-    )
+        context.project, context.target, context.artifacts, context.registry, select,
+        context.store, options, progress,
+    )  # fmt: skip
+    _print_sync(context, summaries, as_json=as_json, quiet=quiet)
+
+
+def _print_sync(
+    context: Context, summaries: Sequence[materialize.ViewSummary], *, as_json: bool, quiet: bool
+) -> None:
     for summary in summaries:
         if summary.forced:
-            click.echo(
-                f"WARNING: --force published {summary.view} although: {', '.join(summary.forced)}",
-                err=True,
-            )
+            forced = ", ".join(summary.forced)
+            click.echo(f"WARNING: --force published {summary.view} although: {forced}", err=True)
     if as_json:
-        click.echo(
-            to_json(
-                {
-                    "redis": context.redis_shown,
-                    "prefix": context.prefix,
-                    "views": [summary_dict(s) for s in summaries],
-                }
-            )
-        )
+        views = [summary_dict(s) for s in summaries]
+        report = {"redis": context.redis_shown, "prefix": context.prefix, "views": views}
+        click.echo(to_json(report))
     elif not quiet:
         click.echo(summary_text(summaries, context.redis_shown, context.prefix))
 

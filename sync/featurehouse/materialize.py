@@ -18,7 +18,7 @@ import pyarrow as pa
 from featurehouse import offline, render
 from featurehouse.errors import FeaturehouseError, RegistryError, ValidationGateError
 from featurehouse.manifest import Artifacts
-from featurehouse.online import FeatureSpec, OnlineStore, ViewSchema, ViewState
+from featurehouse.online import FeatureSpec, OnlineStore, PublishResult, ViewSchema, ViewState
 from featurehouse.registry import FeatureView, Registry, validate_built
 from featurehouse.settings import Project, Target
 
@@ -203,41 +203,29 @@ def sync_view(
         warehouse, view, macro_sql, options.as_of, since=since, batch_size=options.batch_size
     )
     result = store.publish(
-        schema,
-        _served(batches, progress),
-        as_of=options.as_of,
-        clock=options.clock,
-        mode=mode,
-        watermark=watermark,
-        expected_rows=stats.changed,
-        is_latest=view.is_latest,
-        stats={
-            "rows_read": stats.rows,
-            "null_keys": stats.null_keys,
-            "tie_breaks": stats.tie_breaks,
-            "forced": list(forced),
-        },
-    )
+        schema, _served(batches, progress), as_of=options.as_of, clock=options.clock,
+        mode=mode, watermark=watermark, expected_rows=stats.changed, is_latest=view.is_latest,
+        stats={"rows_read": stats.rows, "null_keys": stats.null_keys,
+               "tie_breaks": stats.tie_breaks, "forced": list(forced)},
+    )  # fmt: skip
+    summary = ViewSummary(
+        view=view.ref, mode=mode, as_of=options.as_of, rows_read=stats.rows,
+        entities_written=result.rows, skipped=_skipped(mode, stats, result),
+        watermark=watermark, generation=result.generation, seconds=time.monotonic() - started,
+        forced=forced, notes=(*notes, *result.warnings),
+    )  # fmt: skip
+    if progress is not None:
+        progress.finish(summary)
+    return summary
+
+
+def _skipped(mode: Mode, stats: offline.LatestStats, result: PublishResult) -> dict[str, int]:
+    """Rows of the macro's result not written, by reason (zero counts left out)."""
     skipped = {"null keys": stats.null_keys, "lost tie-break": stats.tie_breaks}
     if mode == "incremental":
         skipped["unchanged"] = stats.rows - stats.null_keys - stats.changed
         skipped["older than stored"] = result.skipped_older
-    summary = ViewSummary(
-        view=view.ref,
-        mode=mode,
-        as_of=options.as_of,
-        rows_read=stats.rows,
-        entities_written=result.rows,
-        skipped={k: v for k, v in skipped.items() if v},
-        watermark=watermark,
-        generation=result.generation,
-        seconds=time.monotonic() - started,
-        forced=forced,
-        notes=(*notes, *result.warnings),
-    )
-    if progress is not None:
-        progress.finish(summary)
-    return summary
+    return {reason: n for reason, n in skipped.items() if n}
 
 
 def _plan(

@@ -123,18 +123,26 @@ def latest_stats(
     since: Since | None = None,
 ) -> LatestStats:
     """Count the macro's rows, null keys, duplicate entities and rows lost to tie-breaks."""
+    changed, params = _changed(warehouse, view, since)
+    sql = _stats_sql(view, warehouse.prepare(macro_sql), changed)
+    row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
+    return LatestStats(*(int(v) for v in row[:-1]), watermark=row[-1])
+
+
+def _stats_sql(view: FeatureView, latest_sql: str, changed: str) -> str:
+    """One query over the macro's rows; `tied` joins back to the view for tie counts."""
     keys = [_q(k.name) for k in view.keys]
     null_key = " or ".join(f"{k} is null" for k in keys)
     not_null = " and ".join(f"{k} is not null" for k in keys)
     on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
+    latest_keys = ", ".join(f"latest.{k}" for k in keys)
     event = _q(view.event_timestamp)
     created = f"coalesce({_q(view.created_timestamp or view.event_timestamp)}, {event})"
-    changed, params = _changed(warehouse, view, since)
-    sql = f"""
+    return f"""
 with
 
 latest as (
-{warehouse.prepare(macro_sql)}
+{latest_sql}
 ),
 
 entities as (
@@ -143,11 +151,11 @@ entities as (
 ),
 
 tied as (
-    select {", ".join(f"latest.{k}" for k in keys)}, count(*) as n
+    select {latest_keys}, count(*) as n
     from latest
     inner join {_relation(view.relation)} as relation
         on {on} and relation.{event} = latest.{event}
-    group by {", ".join(f"latest.{k}" for k in keys)}
+    group by {latest_keys}
     having count(*) > 1
 )
 
@@ -159,8 +167,6 @@ select
     (select count(*) from latest where {not_null} and {changed}) as n_changed,
     (select max({created}) from latest where {not_null} and {changed}) as watermark
 """
-    row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
-    return LatestStats(*(int(v) for v in row[:-1]), watermark=row[-1])
 
 
 def _changed(

@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from featurehouse.errors import OfflineStoreError
@@ -102,37 +102,12 @@ def dbt_executable() -> str:
 
 def _dbt_compile(project: Project, target: Target, inline: str) -> str:
     """`dbt compile --inline` into Featurehouse's own target dir (the build's stays intact)."""
-    command = [
-        dbt_executable(),
-        "compile",
-        "--quiet",
-        "--output",
-        "json",
-        "--inline",
-        inline,
-        "--project-dir",
-        str(project.project_dir),
-        "--profiles-dir",
-        str(project.profiles_dir),
-        "--target",
-        target.name,
-        "--target-path",
-        str(project.cache_dir / "dbt"),
-    ]
-    env: Mapping[str, str] = {
-        **(project.env or os.environ),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = {**(project.env or os.environ), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     try:
         done = subprocess.run(
-            command,
-            cwd=project.project_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+            _compile_command(project, target, inline), cwd=project.project_dir, env=env,
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise OfflineStoreError(f"cannot run dbt to render latest_feature_rows ({exc})") from exc
     if done.returncode != 0:
@@ -143,6 +118,14 @@ def _dbt_compile(project: Project, target: Target, inline: str) -> str:
         return str(json.loads(done.stdout)["compiled"])
     except (ValueError, KeyError) as exc:
         raise OfflineStoreError(f"unexpected `dbt compile` output: {done.stdout[:200]!r}") from exc
+
+
+def _compile_command(project: Project, target: Target, inline: str) -> list[str]:
+    return [
+        dbt_executable(), "compile", "--quiet", "--output", "json", "--inline", inline,
+        "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
+        "--target", target.name, "--target-path", str(project.cache_dir / "dbt"),
+    ]  # fmt: skip
 
 
 def _dbt_error(output: str) -> str:

@@ -211,65 +211,42 @@ def list_text(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def describe_dict(view: FeatureView | None, state: ViewState | None) -> dict[str, Any]:
-    info: dict[str, Any] = {}
+    """The registry's declaration of a view version (else Redis's schema) and its sync state."""
     if view is not None:
-        info.update(
-            {
-                "view": view.ref,
-                "model": view.name,
-                "version": view.version,
-                "latest_version": view.latest_version,
-                "relation": str(view.relation),
-                "entity": view.entity,
-                "keys": [k.name for k in view.keys],
-                "event_timestamp": view.event_timestamp,
-                "created_timestamp": view.created_timestamp,
-                "ttl": view.ttl,
-                "online": view.online,
-                "owner": view.owner,
-                "description": view.description,
-                "deprecation_date": view.deprecation_date,
-                "features": [
-                    {
-                        "name": f.name,
-                        "data_type": f.data_type,
-                        "online_type": f.online_type,
-                        "description": f.description,
-                    }
-                    for f in view.features
-                ],
-            }
-        )
+        info = _declared(view)
     elif state is not None:
         s = state.schema
-        info.update(
-            {
-                "view": _ref(s.view, s.version),
-                "model": s.view,
-                "version": s.version,
-                "entity": s.entity,
-                "keys": list(s.keys),
-                "ttl_seconds": s.ttl_seconds,
-                "owner": s.owner,
-                "description": s.description,
-                "features": [{"name": f.name, "online_type": f.type} for f in s.features],
-            }
-        )
-    info["online_state"] = (
-        None
-        if state is None
-        else {
-            "generation": state.generation,
-            "rows": state.rows,
-            "synced_at": state.synced_at,
-            "as_of": state.as_of,
-            "clock": state.clock,
-            "watermark": state.watermark,
-            "mode": state.mode,
-            "latest": state.is_latest,
-        }
-    )
+        info = {
+            "view": _ref(s.view, s.version), "model": s.view, "version": s.version,
+            "entity": s.entity, "keys": list(s.keys), "ttl_seconds": s.ttl_seconds,
+            "owner": s.owner, "description": s.description,
+            "features": [{"name": f.name, "online_type": f.type} for f in s.features],
+        }  # fmt: skip
+    else:
+        info = {"features": []}
+    info["online_state"] = None if state is None else {
+        "generation": state.generation, "rows": state.rows, "synced_at": state.synced_at,
+        "as_of": state.as_of, "clock": state.clock, "watermark": state.watermark,
+        "mode": state.mode, "latest": state.is_latest,
+    }  # fmt: skip
     return info
+
+
+def _declared(view: FeatureView) -> dict[str, Any]:
+    features = [
+        {"name": f.name, "data_type": f.data_type, "online_type": f.online_type,
+         "description": f.description}
+        for f in view.features
+    ]  # fmt: skip
+    return {
+        "view": view.ref, "model": view.name, "version": view.version,
+        "latest_version": view.latest_version, "relation": str(view.relation),
+        "entity": view.entity, "keys": [k.name for k in view.keys],
+        "event_timestamp": view.event_timestamp, "created_timestamp": view.created_timestamp,
+        "ttl": view.ttl, "online": view.online, "owner": view.owner,
+        "description": view.description, "deprecation_date": view.deprecation_date,
+        "features": features,
+    }  # fmt: skip
 
 
 def describe_text(info: Mapping[str, Any]) -> str:

@@ -34,9 +34,18 @@ def publish(url: str, prefix: str, entities: int, tag: int, kill_point: str) -> 
     def progress(rows: int) -> None:
         print(f"sent {rows}", flush=True)
 
-    store.publish(schema(), batches(), as_of=AS_OF, clock="as_of", mode="full",
-                  watermark=AS_OF, expected_rows=entities, progress=progress,
-                  is_latest=True, chunk_rows=1000)  # fmt: skip
+    store.publish(
+        schema(),
+        batches(),
+        as_of=AS_OF,
+        clock="as_of",
+        mode="full",
+        watermark=AS_OF,
+        expected_rows=entities,
+        progress=progress,
+        is_latest=True,
+        chunk_rows=1000,
+    )
     print("done", flush=True)
 
 

@@ -118,16 +118,27 @@ def test_composite_and_string_keys(store: OnlineStore) -> None:
     keys = (("shop_id", "int64"), ("country", "string"))
     sch = schema(view="feat_shop__sales", entity="shop", keys=keys, features=(("n", "int64"),))
     b = pa.record_batch(
-        {"shop_id": pa.array([1, 1, 2]), "country": pa.array(["US", 'N"L', "US"]),
-         "__event_at": pa.array([AS_OF] * 3, pa.timestamp("us")), "n": pa.array([10, 11, 20])}
-    )  # fmt: skip
+        {
+            "shop_id": pa.array([1, 1, 2]),
+            "country": pa.array(["US", 'N"L', "US"]),
+            "__event_at": pa.array([AS_OF] * 3, pa.timestamp("us")),
+            "n": pa.array([10, 11, 20]),
+        }
+    )
     publish(store, sch, [b])
-    rows = [{"shop_id": "1", "country": 'N"L'}, {"shop_id": 2, "country": "US"},
-            {"shop_id": 2, "country": "NL"}]  # fmt: skip
+    rows = [
+        {"shop_id": "1", "country": 'N"L'},
+        {"shop_id": 2, "country": "US"},
+        {"shop_id": 2, "country": "NL"},
+    ]
     [res] = store.read([ReadRequest("feat_shop__sales")], rows)
     assert res.values == ((11,), (20,), (None,))
-    sch2 = schema(view="feat_product__info", entity="product",
-                  keys=(("sku", "string"),), features=(("n", "int64"),))  # fmt: skip
+    sch2 = schema(
+        view="feat_product__info",
+        entity="product",
+        keys=(("sku", "string"),),
+        features=(("n", "int64"),),
+    )
     publish(store, sch2, [batch(["007", "7"], AS_OF, key="sku", n=pa.array([1, 2]))])
     [res] = store.read([ReadRequest("feat_product__info")], [{"sku": "007"}, {"sku": 7}])
     assert res.values == ((1,), (2,))
@@ -302,20 +313,31 @@ def test_ttl_wall_clock_ages_with_now_and_reclaims_memory(
 def test_incremental_wall_clock_extends_bucket_expiry(client: redis.Redis, store: OnlineStore):
     sch = schema(ttl=3600)
     now = datetime.now(UTC).replace(tzinfo=None)
-    publish(store, sch, [simple_batch(1, tag=1, event=now - timedelta(minutes=50))],
-            clock="wall", as_of=now)  # fmt: skip
+    publish(
+        store,
+        sch,
+        [simple_batch(1, tag=1, event=now - timedelta(minutes=50))],
+        clock="wall",
+        as_of=now,
+    )
     key_prefix = client.hget(layout.meta_key(store.prefix, sch.view, 1), "key_prefix").decode()
     key = layout.data_key(key_prefix, "customer", layout.bucket_of("0", 1024))
     before = client.pexpiretime(key)
-    publish(store, sch, [simple_batch(1, tag=2, event=now)], clock="wall", as_of=now,
-            mode="incremental")  # fmt: skip
+    publish(
+        store, sch, [simple_batch(1, tag=2, event=now)], clock="wall", as_of=now, mode="incremental"
+    )
     assert client.pexpiretime(key) - before == 50 * 60 * 1000
 
 
 def test_metadata_lets_a_reader_need_nothing_but_redis(store: OnlineStore) -> None:
     sch = schema(ttl=86_400)
-    res = publish(store, sch, [simple_batch(5, tag=1)], stats={"query_seconds": 1.5},
-                  watermark=AS_OF - timedelta(hours=2))  # fmt: skip
+    res = publish(
+        store,
+        sch,
+        [simple_batch(5, tag=1)],
+        stats={"query_seconds": 1.5},
+        watermark=AS_OF - timedelta(hours=2),
+    )
     fresh = OnlineStore(store.client, store.prefix)  # no cache, no registry, no dbt
     [state] = fresh.views()
     assert state.schema == sch and state.generation == res.generation
@@ -323,16 +345,24 @@ def test_metadata_lets_a_reader_need_nothing_but_redis(store: OnlineStore) -> No
     assert state.watermark == AS_OF - timedelta(hours=2) and state.stats == {"query_seconds": 1.5}
     assert state.is_latest and state.syncing == ()
     table = fresh.read_table([ReadRequest(sch.view, prefix="o_")], [{"customer_id": 2}])
-    assert table.column_names == ["customer_id", "o_amount", "o_count",
-                                  "o_feat_customer__orders__event_at",
-                                  "o_feat_customer__orders__status"]  # fmt: skip
+    assert table.column_names == [
+        "customer_id",
+        "o_amount",
+        "o_count",
+        "o_feat_customer__orders__event_at",
+        "o_feat_customer__orders__status",
+    ]
     assert table.schema.field("o_amount").type == pa.float64()
     assert table.to_pylist()[0]["o_count"] == 1
 
 
 def test_rows_without_key_or_event_time_are_dropped(store: OnlineStore) -> None:
-    b = batch([1, None, 3], [AS_OF, AS_OF, None], amount=pa.array([1.0, 2.0, 3.0]),
-              count=pa.array([1, 2, 3]))  # fmt: skip
+    b = batch(
+        [1, None, 3],
+        [AS_OF, AS_OF, None],
+        amount=pa.array([1.0, 2.0, 3.0]),
+        count=pa.array([1, 2, 3]),
+    )
     res = publish(store, schema(), [b])
     assert (res.rows, res.dropped_null_keys) == (1, 2)
 

@@ -10,7 +10,13 @@ import zlib
 import hiredis
 import pyarrow as pa
 from featurehouse.online import layout, resp
-from featurehouse.online.encoding import decode_record, encode_column, json_escape
+from featurehouse.online.encoding import (
+    decode_records,
+    encode_column,
+    encode_records,
+    json_escape,
+    record_items,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from online_support import schema
@@ -41,7 +47,8 @@ def test_float_text_round_trips_exactly(values: list[float | None]) -> None:
         elif math.isnan(v):
             assert math.isnan(b)
         else:
-            assert struct.pack("<d", float(b)) == struct.pack("<d", v)  # bit-exact, -0.0 too
+            assert isinstance(b, float)  # integral values are written `3.0`, never `3`
+            assert struct.pack("<d", b) == struct.pack("<d", v)  # bit-exact, -0.0 too
 
 
 @settings(max_examples=30)
@@ -64,9 +71,11 @@ def test_json_escape_matches_json_dumps(texts: list[str]) -> None:
 def test_composite_canonical_key_column_wise_equals_row_wise(rows: list[tuple[int, str]]) -> None:
     s = schema(keys=(("shop_id", "int64"), ("country", "string")))
     b = pa.record_batch(
-        {"shop_id": pa.array([r[0] for r in rows], pa.int64()),
-         "country": pa.array([r[1] for r in rows], pa.string())}
-    )  # fmt: skip
+        {
+            "shop_id": pa.array([r[0] for r in rows], pa.int64()),
+            "country": pa.array([r[1] for r in rows], pa.string()),
+        }
+    )
     got = layout.canonical_key_array(s, b).to_pylist()
     assert got == [layout.canonical_key(s, {"shop_id": i, "country": c}) for i, c in rows]
 
@@ -78,22 +87,25 @@ def test_list_and_other_types_encode_as_json() -> None:
     assert encode_column(pa.array([True, None]), "bool").to_pylist() == ["true", "null"]
     ts = pa.array([0, 1_700_000_000_123_456], pa.timestamp("us"))
     assert encode_column(ts, "timestamp").to_pylist() == ["0", "1700000000123456"]
-    assert decode_record('[1,"a\\"b",NaN]')[1] == 'a"b'
+    parsed = decode_records([b'[1,"a\\"b",NaN,3.0]', None])
+    assert parsed[0][1] == 'a"b' and math.isnan(parsed[0][2]) and parsed[1] is None
+    assert isinstance(parsed[0][3], float)
 
 
 def test_resp_payload_parses_to_one_hset_per_bucket() -> None:
     buckets = pa.array([3, 3, 7], pa.uint32())
     fields = pa.array(["1", "22", "é"])
-    records = pa.array(["[0,1]", "[0,2]", '[0,"x"]'])
+    items = [pa.array(["0", "0", "0"]), pa.array(["1", "2", None])]
+    length = pa.array([5, 5, 8], pa.int32())
     header = resp.hset_header(lambda b: layout.data_key_array("p:d:v:v1:g1:", "c", b, 4))
-    data, commands = resp.payload(buckets, fields, records, header)
+    data, commands = resp.payload(buckets, fields, items, length, header)
     reader = hiredis.Reader()
-    reader.feed(bytes(data))
+    reader.feed(b"".join(bytes(d) for d in data))
     # hiredis parses requests like replies: both are arrays of bulk strings
     first, second = reader.gets(), reader.gets()
     assert commands == 2 and reader.gets() is False
     assert first == [b"HSET", b"p:d:v:v1:g1:{c:3}:3", b"1", b"[0,1]", b"22", b"[0,2]"]
-    assert second == [b"HSET", b"p:d:v:v1:g1:{c:3}:7", "é".encode(), b'[0,"x"]']
+    assert second == [b"HSET", b"p:d:v:v1:g1:{c:3}:7", "é".encode(), b"[0,null]"]
 
 
 def test_buckets_are_a_multiple_of_the_tag_groups() -> None:
@@ -102,3 +114,18 @@ def test_buckets_are_a_multiple_of_the_tag_groups() -> None:
     assert 1_000_000 / layout.choose_buckets(1_000_000) <= layout.TARGET_PER_BUCKET
     key = layout.data_key("fh:d:feat_x:v2:g7:", "customer", 5243)
     assert key == "fh:d:feat_x:v2:g7:{customer:123}:5243"
+
+
+@given(st.lists(st.tuples(TEXT | st.none(), st.floats() | st.none()), min_size=1, max_size=30))
+def test_record_lengths_are_byte_lengths(rows: list[tuple[str | None, float | None]]) -> None:
+    b = pa.record_batch(
+        {
+            "__event_at": pa.array([0] * len(rows), pa.timestamp("us")),
+            "s": pa.array([r[0] for r in rows], pa.string()),
+            "f": pa.array([r[1] for r in rows], pa.float64()),
+        }
+    )
+    _, length = record_items(b, [("s", "string"), ("f", "float64")])
+    records = encode_records(b, [("s", "string"), ("f", "float64")])
+    assert length.to_pylist() == [len(r.encode()) for r in records.to_pylist()]
+    assert [json.loads(r)[1] for r in records.to_pylist()] == [r[0] for r in rows]

@@ -31,8 +31,14 @@ ENTITIES = 20_000
 
 
 def publish(store: OnlineStore, batches, **kw):
-    kw = {"as_of": AS_OF, "clock": "as_of", "mode": "full", "watermark": AS_OF,
-          "is_latest": True, **kw}  # fmt: skip
+    kw = {
+        "as_of": AS_OF,
+        "clock": "as_of",
+        "mode": "full",
+        "watermark": AS_OF,
+        "is_latest": True,
+        **kw,
+    }
     return store.publish(schema(), batches, **kw)
 
 
@@ -104,8 +110,16 @@ def test_the_next_publish_removes_a_dead_generation(tmp_path: Path) -> None:
             read_one(store)
         publish(store, [simple_batch(100, tag=5)])
         assert client.hlen(layout.syncing_key(prefix)) == 0
-        assert len({k.split(":g")[1].split(":")[0] for k in prefixed_keys(client, prefix)
-                    if ":d:" in k}) == 1  # fmt: skip
+        assert (
+            len(
+                {
+                    k.split(":g")[1].split(":")[0]
+                    for k in prefixed_keys(client, prefix)
+                    if ":d:" in k
+                }
+            )
+            == 1
+        )
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-{#- duckdb__ (ASOF) and default__ (range join) must return the same rows, duplicates counted. -#}
+{#- duckdb__ (ASOF) and default__ (range join) return the same rows, counted. -#}
 with
 
 dispatched as (

@@ -4,7 +4,7 @@ page_views as (
     select * from {{ ref('int_page_views_enriched') }}
 ),
 
-{#- Logged-out events have no customer to attach features to. #}
+{# Logged-out events have no customer to attach features to. #}
 customer_events as (
     select *
     from page_views
@@ -19,8 +19,16 @@ activity_windows as (
         loaded_timestamp='loaded_at',
         measures=[
             {'name': 'sessions', 'agg': 'count', 'where': 'is_session_start'},
-            {'name': 'page_views', 'agg': 'count', 'where': "event_type = 'page_view'"},
-            {'name': 'add_to_carts', 'agg': 'count', 'where': "event_type = 'add_to_cart'"},
+            {
+                'name': 'page_views',
+                'agg': 'count',
+                'where': "event_type = 'page_view'",
+            },
+            {
+                'name': 'add_to_carts',
+                'agg': 'count',
+                'where': "event_type = 'add_to_cart'",
+            },
         ],
         windows=['1h', '24h', '7d'],
         tick='1d',

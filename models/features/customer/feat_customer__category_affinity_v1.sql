@@ -1,8 +1,9 @@
-{#- The vector's dimension order lives in one place, the model's feature_store meta, so the
-    catalog and the SQL cannot disagree. Parsing runs before the yml is applied, hence the
-    placeholder when not executing. -#}
+{#- The vector's dimension order lives in one place, the model's feature_store meta,
+    so the catalog and the SQL cannot disagree. Parsing runs before the yml applies,
+    hence the placeholder when not executing. -#}
 {%- set feature_store = _fh_feature_store_meta() -%}
-{%- set categories = feature_store.get('dimensions', {}).get('category_affinity_30d') -%}
+{%- set dimensions = feature_store.get('dimensions', {}) -%}
+{%- set categories = dimensions.get('category_affinity_30d') -%}
 {%- if not categories and execute -%}
     {{ _fh_compile_error(
         'feat_customer__category_affinity', 'meta.feature_store.dimensions',
@@ -11,10 +12,16 @@
     ) }}
 {%- endif -%}
 {%- set categories = categories or ['parse_placeholder'] -%}
-{#- Weights per event: a purchase says more about taste than a cart, a cart than a view. -#}
+{#- Weights per event: a purchase says more about taste than a cart, a cart than a
+    view. -#}
 {%- set weights = {'page_view': 1, 'add_to_cart': 2, 'purchase': 5} -%}
 {%- set measures = [
-    {'name': 'event_weight', 'agg': 'sum', 'expr': 'event_weight', 'data_type': 'bigint'},
+    {
+        'name': 'event_weight',
+        'agg': 'sum',
+        'expr': 'event_weight',
+        'data_type': 'bigint',
+    },
 ] -%}
 {%- set shares = [] -%}
 {%- for category in categories -%}
@@ -77,7 +84,7 @@ category_windows as (
     ) }}
 ),
 
-{#- Refreshed nightly: keep the 00:00 UTC snapshots while the window holds any event. #}
+{# Refreshed nightly: keep the 00:00 UTC snapshots while the window holds any event. #}
 nightly_snapshots as (
     select *
     from category_windows
@@ -92,7 +99,8 @@ affinity as (
         effective_at,
         loaded_at,
         cast(
-            {{ dbt.array_construct(shares, var('featurehouse_double')[target.type]) }} as {{ var('featurehouse_double_array')[target.type] }}
+            {{ dbt.array_construct(shares, var('featurehouse_double')[target.type]) }}
+            as {{ var('featurehouse_double_array')[target.type] }}
         ) as category_affinity_30d,
         sum_event_weight_30d
     from nightly_snapshots

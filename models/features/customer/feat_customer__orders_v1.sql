@@ -20,7 +20,8 @@ order_windows as (
     ) }}
 ),
 
-{#- Calendar days change only at 00:00, where the daily tick puts a row: exact at any t. #}
+{# Calendar days change only at 00:00, where the daily tick puts a row: exact at
+    any t. #}
 with_recency as (
     select
         customer_id,

@@ -20,7 +20,7 @@ order_windows as (
     ) }}
 ),
 
-{#- The average is derived from the two exact additive aggregates of the same row. #}
+{# The average is derived from the two exact additive aggregates of the same row. #}
 with_average as (
     select
         customer_id,

@@ -8,7 +8,7 @@ order_items as (
     select * from {{ ref('int_order_items_enriched') }}
 ),
 
-{#- Popularity counts every visitor, logged out included. #}
+{# Popularity counts every visitor, logged out included. #}
 product_events as (
     select
         product_id,

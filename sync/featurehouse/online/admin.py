@@ -21,6 +21,7 @@ from featurehouse.online.schema import NotPublishedError, ViewSchema, ViewState
 log = logging.getLogger(__name__)
 
 STALE_SECONDS = 600  # a sync on another host is dead when its heartbeat is this old
+OWN_PID_GRACE_SECONDS = 60  # a sync of this process that another OnlineStore may be writing
 
 
 def _text(raw: dict[bytes, bytes]) -> dict[str, str]:
@@ -115,8 +116,9 @@ def owner_alive(e: dict[str, Any], active: set[int]) -> bool:
     if e.get("host") != socket.gethostname():
         return time.time() - float(e.get("heartbeat_at", 0)) < STALE_SECONDS
     pid = int(e["pid"])
-    if pid == os.getpid():
-        return e["generation"] in active
+    if pid == os.getpid():  # this process: ours if active, else another store's if recent
+        fresh = time.time() - float(e.get("heartbeat_at", 0)) < OWN_PID_GRACE_SECONDS
+        return e["generation"] in active or fresh
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,14 +1,15 @@
 """The record encoding: one compact JSON array per entity, built column-wise with Arrow.
 
 A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order. Floats are the
-shortest text that round-trips exactly (NaN, Infinity, -Infinity as Python's json writes them;
--0.0 as `-0.0`), timestamps epoch microseconds, lists JSON lists, nulls `null`.
+shortest text that round-trips exactly, always with a `.` or exponent (`3.0`, `-0.0`, `1e+16`;
+NaN, Infinity, -Infinity as Python's json writes them), so they parse back as floats; timestamps
+epoch microseconds; lists JSON lists; nulls `null`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +24,23 @@ _EPOCH = datetime(1970, 1, 1)
 _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
 
+NULL = "null"
+
+
+def _needs_escape(strings: pa.Array) -> bool:
+    """Does any byte of the strings' data need a JSON escape (`"`, `\\`, controls)?"""
+    data = strings.buffers()[2]
+    if data is None or not data.size:
+        return False
+    u8 = pa.Array.from_buffers(pa.uint8(), data.size, [None, data])
+    special = pc.or_(pc.less(u8, 32), pc.or_(pc.equal(u8, 34), pc.equal(u8, 92)))
+    return bool(pc.any(special).as_py())
+
+
 def json_escape(strings: pa.Array) -> pa.Array:
     """The body of a JSON string literal for each value, as json.dumps(ensure_ascii=False)."""
+    if not _needs_escape(strings):
+        return strings  # the usual case: nothing to escape, no copy
     out = pc.replace_substring(strings, "\\", "\\\\")
     out = pc.replace_substring(out, '"', '\\"')
     if pc.any(pc.match_substring_regex(out, "[\\x00-\\x1f]")).as_py():
@@ -34,20 +50,30 @@ def json_escape(strings: pa.Array) -> pa.Array:
 
 
 def _float_text(values: pa.Array) -> pa.Array:
+    """Shortest round-trip text, with `.0` on integral values so that every float reads back
+    as a float (`3.0`, `-0.0`; `1e+16` already does)."""
     text = pc.cast(values, pa.string())
-    if len(values) and pc.any(pc.invert(pc.is_finite(values))).as_py():
+    if not len(values):
+        return text
+    if pc.any(pc.invert(pc.is_finite(values))).as_py():
         for raw, js in (("^nan$", "NaN"), ("^inf$", "Infinity"), ("^-inf$", "-Infinity")):
             text = pc.replace_substring_regex(text, raw, js)
-    if pc.any(pc.equal(text, "-0")).as_py():
-        text = pc.if_else(pc.equal(text, "-0"), "-0.0", text)
-    return text
+    integral = pc.and_(
+        pc.and_(pc.is_finite(values), pc.equal(pc.floor(values), values)),
+        pc.invert(pc.match_substring(text, "e")),
+    )
+    integral = pc.fill_null(integral, False)
+    if not pc.any(integral).as_py():
+        return text
+    fixed = pc.binary_join_element_wise(pc.filter(text, integral), ".0", "")
+    return pc.replace_with_mask(text, integral, fixed)
 
 
 def _list_text(values: pa.Array) -> pa.Array:
     values = pc.cast(values, pa.list_(pa.float64()))
     offsets = values.offsets
     lo, hi = offsets[0].as_py(), offsets[len(offsets) - 1].as_py()
-    flat = pc.fill_null(_float_text(values.values.slice(lo, hi - lo)), "null")
+    flat = pc.fill_null(_float_text(values.values.slice(lo, hi - lo)), NULL)
     offsets = pc.subtract(offsets, lo)
     lists = pa.ListArray.from_arrays(offsets, flat, mask=pc.is_null(values))
     return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
@@ -58,37 +84,58 @@ def _timestamp_us(values: pa.Array) -> pa.Array:
     return pc.cast(pc.cast(values, pa.timestamp("us", tz=tz)), pa.int64())
 
 
-def encode_column(values: pa.Array, kind: str) -> pa.Array:
-    """JSON text of every value of one feature column (nulls as `null`)."""
+def column_text(values: pa.Array, kind: str) -> pa.Array:
+    """JSON text of every value of one feature column (nulls stay null: written `null`)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if kind == "int64":
-        text = pc.cast(pc.cast(values, pa.int64()), pa.string())
-    elif kind == "float64":
-        text = _float_text(pc.cast(values, pa.float64()))
-    elif kind == "string":
-        body = json_escape(pc.cast(values, pa.string()))
-        text = pc.binary_join_element_wise('"', body, '"', "")
-    elif kind == "bool":
-        text = pc.cast(pc.cast(values, pa.bool_()), pa.string())
-    elif kind == "timestamp":
-        text = pc.cast(_timestamp_us(values), pa.string())
-    elif kind == "list<float64>":
-        text = _list_text(values)
-    else:
-        raise OnlineStoreError(f"cannot encode feature type {kind!r}")
-    return pc.fill_null(text, "null")
+        return pc.cast(pc.cast(values, pa.int64()), pa.string())
+    if kind == "float64":
+        return _float_text(pc.cast(values, pa.float64()))
+    if kind == "string":
+        return pc.binary_join_element_wise('"', json_escape(pc.cast(values, pa.string())), '"', "")
+    if kind == "bool":
+        return pc.cast(pc.cast(values, pa.bool_()), pa.string())
+    if kind == "timestamp":
+        return pc.cast(_timestamp_us(values), pa.string())
+    if kind == "list<float64>":
+        return _list_text(values)
+    raise OnlineStoreError(f"cannot encode feature type {kind!r}")
+
+
+def join(parts: Sequence[pa.Array | str], separator: str = "") -> pa.Array:
+    """Concatenate pieces row by row, writing null pieces as `null`."""
+    return pc.binary_join_element_wise(
+        *parts, separator, null_handling="replace", null_replacement=NULL
+    )
+
+
+def encode_column(values: pa.Array, kind: str) -> pa.Array:
+    """JSON text of every value of one feature column (nulls as `null`)."""
+    return pc.fill_null(column_text(values, kind), NULL)
+
+
+def record_items(
+    batch: pa.RecordBatch, features: Sequence[tuple[str, str]]
+) -> tuple[list[pa.Array], pa.Array]:
+    """The elements of `[event_at_us,f1,...]` (text columns, nulls for `null`) for every row,
+    and each record's length in bytes (brackets and commas included)."""
+    items = [pc.cast(_timestamp_us(batch.column(EVENT_AT)), pa.string())]
+    for name, kind in features:
+        try:
+            items.append(column_text(batch.column(name), kind))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise OnlineStoreError(f"feature {name} cannot be encoded as {kind}: {exc}") from None
+    length = pa.scalar(len(items) + 1, pa.int32())  # "[", "]" and len(items) - 1 commas
+    for item in items:
+        length = pc.add(length, pc.fill_null(pc.binary_length(item), len(NULL)))
+    return items, length
 
 
 def encode_records(batch: pa.RecordBatch, features: Sequence[tuple[str, str]]) -> pa.Array:
     """`[event_at_us,f1,...]` for every row of `batch` (rows with null event_at not allowed)."""
-    parts = [pc.cast(_timestamp_us(batch.column(EVENT_AT)), pa.string())]
-    for name, kind in features:
-        try:
-            parts.append(encode_column(batch.column(name), kind))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise OnlineStoreError(f"feature {name} cannot be encoded as {kind}: {exc}") from None
-    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ","), "]", "")
+    items, _ = record_items(batch, features)
+    return pc.binary_join_element_wise("[", join(items, ","), "]", "")
 
 
 def event_us(batch: pa.RecordBatch) -> pa.Array:
@@ -117,35 +164,9 @@ def naive_utc(ts: datetime) -> datetime:
     return ts if ts.tzinfo is None else _naive_utc(ts)
 
 
-def _as_float(v: Any) -> Any:
-    return v if v is None else float(v)
-
-
-def _as_float_list(v: Any) -> Any:
-    return v if v is None else [x if x is None else float(x) for x in v]
-
-
-def _as_timestamp(v: Any) -> Any:
-    return v if v is None else from_epoch_us(v)
-
-
-def _identity(v: Any) -> Any:
-    return v
-
-
-DECODERS: dict[str, Callable[[Any], Any]] = {
-    "int64": _identity,
-    "float64": _as_float,
-    "string": _identity,
-    "bool": _identity,
-    "timestamp": _as_timestamp,
-    "list<float64>": _as_float_list,
-}
-
-
-def decode_record(text: bytes | str) -> list[Any]:
-    """The JSON array of one record (element 0 is event_at in epoch µs)."""
-    return json.loads(text)
+def decode_records(records: Sequence[bytes | None]) -> list[list[Any] | None]:
+    """Parse many records (None = missing) with one json.loads of `[rec,rec,null,...]`."""
+    return json.loads(b"[" + b",".join(b"null" if r is None else r for r in records) + b"]")
 
 
 def arrow_type(kind: str) -> pa.DataType:

@@ -19,39 +19,35 @@ local function event_us(rec)
   return tonumber(string.match(rec, '^%[(%-?%d+)'))
 end
 
-local function data_key(m, b)
-  -- m = {gen, key_prefix, entity, buckets, tags}
-  return m[2] .. '{' .. m[3] .. ':' .. (b % tonumber(m[5])) .. '}:' .. b
-end
-
--- KEYS[1] = latest hash; ARGV = ctl prefix, nviews, then per view:
--- view, vtoken ('' = latest), known ('<vtoken>:<gen>' cached by the client), n, n*(crc32, field)
--- Returns per view {vtoken|false, gen|false, meta-or-false, rec_1..rec_n}.
+-- KEYS = latest hash, then per view: its meta key, then its n data keys (computed by the
+-- client from cached metadata). ARGV = nviews, then per view: view, asked version ('' =
+-- latest), expected version, expected generation, n, then the n fields.
+-- Returns per view {version|false, gen|false, meta|false, rec_1..rec_n}: the records when the
+-- view's current version and generation are the expected ones, else its metadata (HGETALL), so
+-- the client refreshes its cache and asks again. One atomic call: never two generations.
 local function read(keys, args)
-  local ctl, nviews, i, out = args[1], tonumber(args[2]), 3, {}
-  for v = 1, nviews do
-    local view, vtoken, known, n = args[i], args[i + 1], args[i + 2], tonumber(args[i + 3])
-    i = i + 4
-    if vtoken == '' then vtoken = redis.call('HGET', keys[1], view) end
-    local res = {vtoken, false, false}
+  local ctl = string.sub(keys[1], 1, -7)  -- keys[1] is '<ctl>latest'
+  local out, k, a = {}, 2, 2
+  for v = 1, tonumber(args[1]) do
+    local view, asked, exp_v, exp_g = args[a], args[a + 1], args[a + 2], args[a + 3]
+    local n = tonumber(args[a + 4])
+    a = a + 5
+    local vtoken = asked
+    if asked == '' then vtoken = redis.call('HGET', keys[1], view) end
+    local res = {vtoken or false, false, false}
     if vtoken then
-      local mkey = ctl .. 'view:' .. view .. ':' .. vtoken
-      local m = redis.call('HMGET', mkey, 'gen', 'key_prefix', 'entity', 'buckets', 'tags')
-      if m[1] then
-        res[2] = m[1]
-        if known ~= vtoken .. ':' .. m[1] then res[3] = redis.call('HGETALL', mkey) end
-        local nb = tonumber(m[4])
-        for e = 1, n do
-          res[3 + e] = redis.call('HGET', data_key(m, tonumber(args[i]) % nb), args[i + 1])
-          i = i + 2
-        end
-      else
-        i = i + 2 * n
+      local mkey = keys[k]
+      if vtoken ~= exp_v then mkey = ctl .. 'view:' .. view .. ':' .. vtoken end
+      local gen = redis.call('HGET', mkey, 'gen')
+      res[2] = gen
+      if gen and (vtoken ~= exp_v or gen ~= exp_g) then
+        res[3] = redis.call('HGETALL', mkey)
+      elseif gen then
+        for e = 1, n do res[3 + e] = redis.call('HGET', keys[k + e], args[a + e - 1]) end
       end
-    else
-      i = i + 2 * n
     end
     out[v] = res
+    k, a = k + 1 + n, a + n
   end
   return out
 end

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -99,6 +99,25 @@ def canonical_key(schema: ViewSchema, row: Mapping[str, Any]) -> str:
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
 
 
+def keyer(schema: ViewSchema) -> Callable[[Mapping[str, Any]], str]:
+    """`canonical_key` for one schema, with a fast path for the usual single int/str key."""
+    if len(schema.keys) > 1:
+        return lambda row: canonical_key(schema, row)
+    name, kind = schema.keys[0], schema.key_types[0]
+    fast = int if kind == "int64" else str
+
+    def key(row: Mapping[str, Any]) -> str:
+        value = row.get(name, _MISSING)
+        if type(value) is fast:
+            return str(value)
+        return canonical_key(schema, row)
+
+    return key
+
+
+_MISSING = object()
+
+
 def _coerce_key(schema: ViewSchema, name: str, kind: str, value: Any) -> int | str:
     if kind == "string":
         if value is None or isinstance(value, bytes | bytearray):
@@ -169,13 +188,15 @@ def crc32_array(texts: pa.Array) -> pa.Array:
     data = pa.Array.from_buffers(pa.uint8(), bufs[2].size, [None, bufs[2]])
     table = pa.array(_CRC_TABLE, pa.uint32())
     low = pa.scalar(0xFF, pa.uint32())
+    shortest = pc.min(lengths).as_py()
     for j in range(maxlen):
-        active = pc.greater(lengths, j)
-        pos = pc.if_else(active, pc.add(starts, j), 0)
+        every = j < shortest  # every string has a byte at j: no masking
+        active = None if every else pc.greater(lengths, j)
+        pos = pc.add(starts, j) if every else pc.if_else(active, pc.add(starts, j), 0)
         byte = pc.cast(pc.take(data, pos), pa.uint32())
         idx = pc.bit_wise_and(pc.bit_wise_xor(crc, byte), low)
         new = pc.bit_wise_xor(pc.take(table, idx), pc.shift_right(crc, pa.scalar(8, pa.uint32())))
-        crc = pc.if_else(active, new, crc)
+        crc = new if every else pc.if_else(active, new, crc)
     return pc.bit_wise_xor(crc, pa.scalar(0xFFFFFFFF, pa.uint32()))
 
 

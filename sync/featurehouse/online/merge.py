@@ -80,7 +80,16 @@ class Merger(Publisher):
         written, added = totals.second, totals.first
         skipped = prog.rows_received - prog.dropped - written
         return result(
-            target, opts, prog, written, added, skipped, None, totals.bytes_sent, started, ()
+            target,
+            opts,
+            prog,
+            rows=written,
+            new=added,
+            skipped=skipped,
+            previous=None,
+            bytes_sent=totals.bytes_sent,
+            started=started,
+            warnings=(),
         )
 
     def _current(self, schema: ViewSchema) -> Target:

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online import layout
-from featurehouse.online.encoding import EVENT_AT, encode_records, event_us
+from featurehouse.online.encoding import EVENT_AT, event_us, record_items
 from featurehouse.online.schema import ViewSchema
 
 
@@ -20,7 +20,8 @@ class Prepared:
 
     buckets: pa.Array
     fields: pa.Array
-    records: pa.Array
+    items: list[pa.Array]  # elements of each row's record (encoding.record_items)
+    record_length: pa.Array
     events: pa.Array
     rows: int
     dropped: int
@@ -74,7 +75,7 @@ def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
 
 
 def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared:
-    """Drop rows without key or event_at, encode, and sort by bucket."""
+    """Drop rows without key or event_at, sort by bucket, encode."""
     rows = batch.num_rows
     valid = pc.is_valid(batch.column(EVENT_AT))
     for name in schema.keys:
@@ -82,19 +83,21 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
     if not pc.all(valid).as_py():
         batch = batch.filter(valid)
     fields = layout.canonical_key_array(schema, batch)
-    records = encode_records(batch, [(f.name, f.type) for f in schema.features])
     bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
     order = pc.sort_indices(bucket)
+    batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
+    items, length = record_items(batch, [(f.name, f.type) for f in schema.features])
     n = batch.num_rows
     return Prepared(
         buckets=pc.take(bucket, order),
         fields=pc.take(fields, order),
-        records=pc.take(records, order),
-        events=pc.take(event_us(batch), order),
+        items=items,
+        record_length=length,
+        events=event_us(batch),
         rows=rows,
         dropped=rows - n,
-        max_record=pc.max(pc.binary_length(records)).as_py() or 0 if n else 0,
-        max_field=pc.max(pc.binary_length(fields)).as_py() or 0 if n else 0,
+        max_record=(pc.max(length).as_py() or 0) if n else 0,
+        max_field=(pc.max(pc.binary_length(fields)).as_py() or 0) if n else 0,
     )
 
 

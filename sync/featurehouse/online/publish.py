@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from featurehouse.online.wire import Job, Wire, describe, translate
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 131_072  # rows encoded and sent per payload
+HEARTBEAT_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,31 @@ class Target:
         )
 
 
+class Heartbeat:
+    """Refreshes a generation's `syncing` entry while it is written, so that a cleanup on
+    another host can tell a slow sync from a dead one."""
+
+    def __init__(self, client: redis.Redis, key: str, target: Target, started: float) -> None:
+        self._args = (client, key, target, started)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="featurehouse-heartbeat")
+        self._thread.daemon = True
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        client, key, target, started = self._args
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(redis.RedisError, OSError):  # the publish reports errors
+                client.hset(key, target.field, target.entry(started))
+
+
 def iso(ts: datetime) -> str:
     return naive_utc(ts).isoformat() + "Z"
 
@@ -127,15 +154,24 @@ def listpack_limits(client: redis.Redis) -> tuple[int, int] | None:
 
 
 def listpack_warning(schema: ViewSchema, prog: Progress, limits: tuple[int, int] | None) -> str:
-    longest = max(prog.max_record, prog.max_field)
-    if limits is None or longest <= limits[1]:
+    """Advice when buckets cannot stay in Redis's compact listpack encoding."""
+    if limits is None:
         return ""
-    advice = 1 << (longest - 1).bit_length()
-    return (
-        f"{schema.view} v{schema.version}: records up to {longest} bytes exceed Redis "
-        f"hash-max-listpack-value {limits[1]}, so its buckets use the larger hashtable "
-        f"encoding; set `CONFIG SET hash-max-listpack-value {advice}` (and in redis.conf)"
-    )
+    where = f"{schema.view} v{schema.version}"
+    longest = max(prog.max_record, prog.max_field)
+    if longest > limits[1]:
+        advice = 1 << (longest - 1).bit_length()
+        return (
+            f"{where}: records up to {longest} bytes exceed Redis hash-max-listpack-value "
+            f"{limits[1]}, so its buckets use the larger hashtable encoding; set "
+            f"`CONFIG SET hash-max-listpack-value {advice}` (and in redis.conf)"
+        )
+    if limits[0] < 2 * layout.TARGET_PER_BUCKET:
+        return (
+            f"{where}: buckets hold up to ~{2 * layout.TARGET_PER_BUCKET} entities but Redis "
+            f"hash-max-listpack-entries is {limits[0]}; set it to 128 or more (and in redis.conf)"
+        )
+    return ""
 
 
 def meta_fields(
@@ -171,6 +207,7 @@ def result(
     target: Target,
     opts: Options,
     prog: Progress,
+    *,
     rows: int,
     new: int,
     skipped: int,
@@ -229,20 +266,17 @@ class Publisher:
         except (redis.RedisError, OSError) as exc:
             raise translate(exc, self.where, action) from exc
 
-    def _publish(self, schema: ViewSchema, batches: Iterable[pa.RecordBatch], opts: Options):
+    def _publish(
+        self, schema: ViewSchema, batches: Iterable[pa.RecordBatch], opts: Options
+    ) -> PublishResult:
         started = time.time()
         rows_hint = opts.expected_rows
         if rows_hint is None:
-            rows_hint = int(
-                self.client.hget(layout.meta_key(self.root, schema.view, schema.version), "rows")
-                or 0
-            )
-            if not rows_hint:
-                batches = list(batches)
-                rows_hint = sum(b.num_rows for b in batches)
+            batches, rows_hint = self._rows_hint(schema, batches)
         target = self._begin(schema, layout.choose_buckets(rows_hint), started)
         try:
-            prog, totals, warning = self._stream_full(target, batches, opts)
+            with Heartbeat(self.client, layout.syncing_key(self.root), target, started):
+                prog, totals, warning = self._stream_full(target, batches, opts)
             fields = meta_fields(target, opts, prog, totals.count, started)
             previous = self._commit(target, opts, fields)
         except BaseException as exc:
@@ -261,14 +295,25 @@ class Publisher:
             target,
             opts,
             prog,
-            totals.count,
-            totals.count,
-            0,
-            previous,
-            totals.bytes_sent,
-            started,
-            warning,
+            rows=totals.count,
+            new=totals.count,
+            skipped=0,
+            previous=previous,
+            bytes_sent=totals.bytes_sent,
+            started=started,
+            warnings=warning,
         )
+
+    def _rows_hint(
+        self, schema: ViewSchema, batches: Iterable[pa.RecordBatch]
+    ) -> tuple[Iterable[pa.RecordBatch], int]:
+        """Without expected_rows: the stored row count, else count the (buffered) batches."""
+        meta = layout.meta_key(self.root, schema.view, schema.version)
+        stored = int(self.client.hget(meta, "rows") or 0)
+        if stored:
+            return batches, stored
+        buffered = list(batches)
+        return buffered, sum(b.num_rows for b in buffered)
 
     def _begin(self, schema: ViewSchema, buckets: int, started: float) -> Target:
         generation = int(self.client.incr(layout.seq_key(self.root)))
@@ -290,7 +335,6 @@ class Publisher:
                 if expire_ms(target.schema, opts.clock, 0):
                     for b, e in bucket_max_events(p).items():
                         prog.bucket_max_event[b] = max(e, prog.bucket_max_event.get(b, e))
-                self._heartbeat(target)
                 if opts.progress:
                     opts.progress(p.rows)
             self._send_expiry(wire, target, opts, prog)
@@ -306,8 +350,8 @@ class Publisher:
     def _send(self, wire: Wire, p: Prepared, header: resp.Header, kind: str) -> None:
         if p.rows - p.dropped == 0:
             return
-        data, commands = resp.payload(p.buckets, p.fields, p.records, header)
-        wire.submit(Job(memoryview(data), commands, kind))
+        data, commands = resp.payload(p.buckets, p.fields, p.items, p.record_length, header)
+        wire.submit(Job(data, commands, kind))
 
     def _send_expiry(self, wire: Wire, target: Target, opts: Options, prog: Progress) -> None:
         parts = []
@@ -315,10 +359,7 @@ class Publisher:
             key = layout.data_key(target.key_prefix, target.schema.entity, b, target.tags)
             parts.append(resp.command("PEXPIREAT", key, expire_ms(target.schema, opts.clock, e)))
         if parts:
-            wire.submit(Job(b"".join(parts), len(parts), "ignore"))
-
-    def _heartbeat(self, target: Target) -> None:
-        self.client.hset(layout.syncing_key(self.root), target.field, target.entry(time.time()))
+            wire.submit(Job([b"".join(parts)], len(parts), "ignore"))
 
     def _commit(self, target: Target, opts: Options, fields: dict[str, str]) -> int | None:
         s = target.schema

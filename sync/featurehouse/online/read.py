@@ -9,6 +9,7 @@ import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -16,13 +17,7 @@ import redis
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online import functions, layout
-from featurehouse.online.encoding import (
-    DECODERS,
-    arrow_type,
-    decode_record,
-    from_epoch_us,
-    to_epoch_us,
-)
+from featurehouse.online.encoding import arrow_type, decode_records, from_epoch_us, to_epoch_us
 from featurehouse.online.schema import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 
 _MAX_ATTEMPTS = 4
@@ -37,22 +32,28 @@ class ViewMeta:
     schema: ViewSchema
     clock: str
     as_of_us: int
+    key_prefix: str
+    buckets: int
+    tags: int
 
     @classmethod
     def from_flat(cls, flat: Sequence[bytes]) -> ViewMeta:
-        d = {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
-        as_of = datetime.fromisoformat(d["as_of"].decode()).replace(tzinfo=None)
+        d = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
         return cls(
-            vtoken=d["version"].decode(),
+            vtoken=d["version"],
             generation=int(d["gen"]),
             schema=ViewSchema.from_json(d["schema"]),
-            clock=d["clock"].decode(),
-            as_of_us=to_epoch_us(as_of),
+            clock=d["clock"],
+            as_of_us=to_epoch_us(datetime.fromisoformat(d["as_of"])),
+            key_prefix=d["key_prefix"],
+            buckets=int(d["buckets"]),
+            tags=int(d["tags"]),
         )
 
-    @property
-    def known(self) -> str:
-        return f"{self.vtoken}:{self.generation}"
+    def locate(self, text: str) -> str:
+        """The data key holding the entity whose canonical key is `text`."""
+        b = zlib.crc32(text.encode()) % self.buckets
+        return f"{self.key_prefix}{{{self.schema.entity}:{b % self.tags}}}:{b}"
 
 
 def _where(req: ReadRequest) -> str:
@@ -60,7 +61,7 @@ def _where(req: ReadRequest) -> str:
 
 
 class Reader:
-    """Reads with a per-store cache of view metadata, validated on every call."""
+    """Reads with a per-store cache of view metadata, validated by every call."""
 
     def __init__(self, client: redis.Redis, root: str) -> None:
         self.client = client
@@ -77,8 +78,8 @@ class Reader:
         now_us = to_epoch_us(now) if now is not None else time.time_ns() // 1000
         for _ in range(_MAX_ATTEMPTS):
             plan = [self._guess(r) for r in requests]
-            args = self._args(requests, plan, entity_rows)
-            out = functions.fcall(self.client, "read", [layout.latest_key(self.root)], args)
+            keys, args = self._call(requests, plan, entity_rows)
+            out = functions.fcall(self.client, "read", keys, args)
             results = self._decode(requests, plan, out, now_us)
             if results is not None:
                 return results
@@ -87,28 +88,34 @@ class Reader:
         )
 
     def _guess(self, req: ReadRequest) -> ViewMeta | None:
-        vtoken = layout.version_token(req.version) if req.version is not None else None
-        vtoken = vtoken or self.latest.get(req.view)
+        if req.version is not None:
+            return self.cache.get((req.view, layout.version_token(req.version)))
+        vtoken = self.latest.get(req.view)
         return self.cache.get((req.view, vtoken)) if vtoken else None
 
-    def _args(
+    def _call(
         self,
         requests: Sequence[ReadRequest],
         plan: Sequence[ViewMeta | None],
         entity_rows: Sequence[Mapping[str, Any]],
-    ) -> list[Any]:
-        args: list[Any] = [layout.ctl_prefix(self.root), len(requests)]
-        keyed: dict[tuple, list[Any]] = {}
+    ) -> tuple[list[str], list[Any]]:
+        keys: list[str] = [layout.latest_key(self.root)]
+        args: list[Any] = [len(requests)]
+        texts: dict[tuple, list[str]] = {}
         for req, meta in zip(requests, plan, strict=True):
             asked = "" if req.version is None else layout.version_token(req.version)
             if meta is None:
-                args += [req.view, asked, "", 0]
+                keys.append(layout.meta_key(self.root, req.view, req.version))
+                args += [req.view, asked, "", "", 0]
                 continue
-            sig = (meta.schema.keys, meta.schema.key_types)
-            if sig not in keyed:
-                keyed[sig] = _hash_fields(meta.schema, entity_rows)
-            args += [req.view, asked, meta.known, len(entity_rows), *keyed[sig]]
-        return args
+            sig = _key_sig(meta)
+            if sig not in texts:
+                key = layout.keyer(meta.schema)
+                texts[sig] = [key(row) for row in entity_rows]
+            keys.append(layout.meta_key(self.root, req.view, layout.token_version(meta.vtoken)))
+            keys += [meta.locate(t) for t in texts[sig]]
+            args += [req.view, asked, meta.vtoken, meta.generation, len(entity_rows), *texts[sig]]
+        return keys, args
 
     def _decode(
         self,
@@ -130,10 +137,8 @@ class Reader:
                 self.cache[(req.view, fresh.vtoken)] = fresh
                 if req.version is None:
                     self.latest[req.view] = fresh.vtoken
-                if meta is None or _key_sig(meta) != _key_sig(fresh):
-                    complete = False
-                    continue
-                meta = fresh
+                complete = False
+                continue
             results.append(_result(req, meta, records, now_us))
         return results if complete else None
 
@@ -142,15 +147,7 @@ def _key_sig(meta: ViewMeta) -> tuple:
     return meta.schema.keys, meta.schema.key_types
 
 
-def _hash_fields(schema: ViewSchema, entity_rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-    args: list[Any] = []
-    for row in entity_rows:
-        text = layout.canonical_key(schema, row)
-        args += [zlib.crc32(text.encode()), text]
-    return args
-
-
-def _columns(req: ReadRequest, schema: ViewSchema) -> list[tuple[str, int, Callable, str]]:
+def _columns(req: ReadRequest, schema: ViewSchema) -> tuple[list[int], list[str]]:
     index = {f.name: (i + 1, f.type) for i, f in enumerate(schema.features)}
     names = req.features if req.features is not None else schema.feature_names
     unknown = [n for n in names if n not in index]
@@ -159,37 +156,59 @@ def _columns(req: ReadRequest, schema: ViewSchema) -> list[tuple[str, int, Calla
             f"{_where(req)} has no feature {', '.join(unknown)}; it serves "
             f"{', '.join(schema.feature_names)}"
         )
-    return [(n, index[n][0], DECODERS[index[n][1]], index[n][1]) for n in names]
+    return [index[n][0] for n in names], [index[n][1] for n in names]
+
+
+def _picker(positions: list[int], kinds: list[str]) -> Callable[[list], tuple]:
+    """Record -> feature values: JSON already gives int, float, str, bool, list, None; only
+    timestamps (epoch µs) need converting."""
+    if not positions:
+        return lambda rec: ()
+    get = itemgetter(*positions)
+    single = len(positions) == 1
+    stamps = [j for j, k in enumerate(kinds) if k == "timestamp"]
+    if not stamps:
+        return (lambda rec: (get(rec),)) if single else get
+
+    def pick(rec: list) -> tuple:
+        vals = [get(rec)] if single else list(get(rec))
+        for j in stamps:
+            if vals[j] is not None:
+                vals[j] = from_epoch_us(vals[j])
+        return tuple(vals)
+
+    return pick
 
 
 def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], now_us: int) -> ReadResult:
-    cols = _columns(req, meta.schema)
+    positions, kinds = _columns(req, meta.schema)
+    pick = _picker(positions, kinds)
     ttl = meta.schema.ttl_seconds
     ref = meta.as_of_us if meta.clock == "as_of" else now_us
     oldest = None if ttl is None else ref - ttl * 1_000_000
-    n = len(cols)
+    n = len(positions)
     missing, present, expired = (None,) * n, ("present",) * n, ("expired",) * n
+    not_found = ("not_found",) * n
     values, statuses, events = [], [], []
-    for raw in records:
-        if raw is None:
+    for rec in decode_records(records):
+        if rec is None:
             values.append(missing)
-            statuses.append(("not_found",) * n)
+            statuses.append(not_found)
             events.append(None)
             continue
-        rec = decode_record(raw)
         events.append(from_epoch_us(rec[0]))
         if oldest is not None and rec[0] < oldest:
             values.append(missing)
             statuses.append(expired)
         else:
-            values.append(tuple(dec(rec[i]) for _, i, dec, _ in cols))
+            values.append(pick(rec))
             statuses.append(present)
     return ReadResult(
         view=req.view,
         version=layout.token_version(meta.vtoken),
         generation=meta.generation,
-        features=tuple(c[0] for c in cols),
-        types=tuple(c[3] for c in cols),
+        features=tuple(req.features if req.features is not None else meta.schema.feature_names),
+        types=tuple(kinds),
         values=tuple(values),
         statuses=tuple(statuses),
         event_at=tuple(events),

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurehouse.online.encoding import join
+
 Header = Callable[[pa.Array, pa.Array], pa.Array]  # (bucket values, run lengths) -> header text
 
 
@@ -79,19 +81,49 @@ def bucket_runs(sorted_buckets: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]
 
 
 def payload(
-    sorted_buckets: pa.Array, fields: pa.Array, records: pa.Array, header: Header
-) -> tuple[pa.Buffer, int]:
-    """The RESP bytes of one command per bucket run, and the number of commands."""
+    sorted_buckets: pa.Array,
+    fields: pa.Array,
+    items: Sequence[pa.Array],
+    record_length: pa.Array,
+    header: Header,
+) -> tuple[list[pa.Buffer], int]:
+    """The RESP bytes of one command per bucket run, and the number of commands.
+
+    Each row is `$<len>\\r\\n<field>\\r\\n$<len>\\r\\n[<item>,<item>,...]\\r\\n`, preceded by its
+    command's header on the first row of a bucket run. Two joins write it (the second with `,`
+    as separator); the `]\\r\\n` closing a row is written at the start of the next one.
+    """
     n = len(sorted_buckets)
     values, lengths, _ = bucket_runs(sorted_buckets)
-    headers = pa.concat_arrays([pc.cast(header(values, lengths), pa.string()), pa.array([""])])
+    headers = pc.binary_join_element_wise("]\r\n", header(values, lengths), "$", "")
+    headers = pa.concat_arrays([pc.cast(headers, pa.string()), pa.array(["]\r\n$"])])
     changed = pc.not_equal(sorted_buckets.slice(1), sorted_buckets.slice(0, max(n - 1, 0)))
     first = pa.concat_arrays([pa.array([True]), changed]) if n else pa.array([], pa.bool_())
     run_index = pc.subtract(pc.cumulative_sum(pc.cast(first, pa.int32())), 1)
     row_header = pc.take(headers, pc.if_else(first, run_index, len(headers) - 1))
-    joined = pc.binary_join_element_wise(row_header, bulk_array(fields), bulk_array(records), "")
-    _, offsets, data = joined.buffers()
-    bounds = pa.Array.from_buffers(pa.int32(), 2, [None, offsets], offset=joined.offset)
-    ends = pa.Array.from_buffers(pa.int32(), 1, [None, offsets], offset=joined.offset + n)
-    lo, hi = bounds[0].as_py(), ends[0].as_py()
-    return data.slice(lo, hi - lo), len(values)
+    field_length = pc.cast(pc.binary_length(fields), pa.string())
+    start = pc.binary_join_element_wise(
+        row_header,
+        field_length,
+        "\r\n",
+        fields,
+        "\r\n$",
+        pc.cast(record_length, pa.string()),
+        "\r\n[",
+        items[0],
+        "",
+    )
+    rows = join([start, *items[1:]], ",")
+    data = concatenated(rows)
+    return [data.slice(3), pa.py_buffer(b"]\r\n")], len(values)
+
+
+def concatenated(strings: pa.Array) -> pa.Buffer:
+    """All the strings' bytes back to back: a zero-copy slice of the array's data buffer."""
+    if strings.null_count:
+        raise ValueError("concatenated: null string")
+    _, offsets, data = strings.buffers()
+    n = len(strings)
+    bounds = pa.Array.from_buffers(pa.int32(), n + 1, [None, offsets], offset=strings.offset)
+    lo, hi = bounds[0].as_py(), bounds[n].as_py()
+    return data.slice(lo, hi - lo) if data is not None else pa.py_buffer(b"")

@@ -59,7 +59,7 @@ def translated(client: redis.Redis, action: str) -> Iterator[None]:
 
 @dataclass
 class Job:
-    payload: Any  # bytes-like
+    payload: list[Any]  # bytes-like pieces, sent back to back
     commands: int
     kind: str  # "count": sum integer replies; "pair": sum [a, b] replies; "ignore"
     done: threading.Event = field(default_factory=threading.Event)
@@ -134,8 +134,9 @@ class Wire:
         if sock is None:
             self._conn.connect()
             sock = self._conn._sock
-        sock.sendall(job.payload)
-        self.totals.bytes_sent += len(job.payload)
+        for piece in job.payload:
+            sock.sendall(piece)
+            self.totals.bytes_sent += len(piece)
         got, first_error = 0, None
         while got < job.commands:
             reply = reader.gets()

@@ -1,0 +1,52 @@
+{#-
+    THE point-in-time rule, written once and rendered by every variant of
+    point_in_time_join and latest_feature_rows:
+      _pit_predicate          the rows a point may see: event ts <= t,
+                              >= t - ttl (with a TTL), created ts <= t (as known at)
+      _pit_preference_columns among those, the greatest (event ts, created ts) wins
+-#}
+
+{% macro _pit_point_columns(view, timestamp) %}
+    {#- A point's time and, with a TTL, its window start (computed once per point). -#}
+    {{ timestamp }} as _pit_point_at
+    {%- if view.ttl_seconds is not none %},
+    {{ dbt.dateadd('second', -view.ttl_seconds, timestamp) | trim }}
+        as _pit_window_start
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro _pit_predicate(view, point, feature, as_known_at) %}
+    {#- The rule, part 1 (both bounds inclusive). -#}
+    {{ feature }}.{{ view.event_ts }} <= {{ point }}._pit_point_at
+    {%- if view.ttl_seconds is not none %}
+    and {{ feature }}.{{ view.event_ts }} >= {{ point }}._pit_window_start
+    {%- endif -%}
+    {%- if as_known_at %}
+    and {{ feature }}.{{ view.created_ts }} <= {{ point }}._pit_point_at
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro _pit_preference_columns(view) %}
+    {#- The rule, part 2: the greatest tuple of these wins; a null created ts loses. -#}
+    {{ return([view.event_ts] + ([view.created_ts] if view.created_ts else [])) }}
+{% endmacro %}
+
+
+{% macro _pit_preference(view, feature) %}
+    {#- _pit_preference_columns as order-by items. -#}
+    {%- for column in featurehouse._pit_preference_columns(view) -%}
+        {{ ', ' if not loop.first }}{{ feature }}.{{ column }} desc nulls last
+    {%- endfor -%}
+{% endmacro %}
+
+
+{% macro _pit_key_join(view, left, right, left_keys=none) %}
+    {#- left.<left key> = right.<view key> per key (left keys default: the view's). -#}
+    {%- for key in view['keys'] -%}
+        {{ ' and ' if not loop.first -}}
+        {{ left }}.{{ (left_keys or view['keys'])[loop.index0] }}
+        = {{ right }}.{{ key }}
+    {%- endfor -%}
+{% endmacro %}
