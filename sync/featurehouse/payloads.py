@@ -109,9 +109,11 @@ def parse_feast(body: Any, limits: Limits) -> Asked:
     n = lengths.pop()
     _count(n, limits)
     names = list(entities)
-    rows = [
-        dict(zip(names, values, strict=True)) for values in zip(*entities.values(), strict=True)
-    ]
+    if len(names) == 1:
+        rows = [{names[0]: value} for value in entities[names[0]]]
+    else:
+        columns = zip(*entities.values(), strict=True)
+        rows = [dict(zip(names, values, strict=True)) for values in columns]
     return Asked(features, entities, rows, full_names=_flag(body, "full_feature_names"))
 
 
@@ -195,7 +197,9 @@ def _string_ok(value: Any) -> bool:
 def _json_floats(values: list[Any], kind: str) -> list[Any]:
     """NaN and infinities as proto3 JSON writes them ("NaN", "Infinity", "-Infinity")."""
     if kind == "float64":
-        return [_float(v) for v in values] if any(_odd(v) for v in values) else values
+        if math.isfinite(sum(filter(None, values), 0.0)):  # a C loop: no NaN, no infinity
+            return values
+        return [_float(v) for v in values]
     return [
         [_float(x) for x in v] if v is not None and any(_odd(x) for x in v) else v for v in values
     ]

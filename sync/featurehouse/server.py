@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import tempfile
@@ -167,6 +168,8 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
         with contextlib.suppress(RequestError):
             await asyncio.to_thread(service.refresh)
         task = asyncio.create_task(_refresh_forever(service))
+        gc.collect()
+        gc.freeze()  # the startup heap (imports, pyarrow) is never scanned again: no long pauses
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
