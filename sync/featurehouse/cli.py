@@ -265,7 +265,9 @@ def delete(context: Context, *, as_json: bool, view: str) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=6566, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--port", default=6566, show_default=True, type=click.IntRange(0, 65535), help="TCP port."
+)
 @click.option(
     "--redis-url",
     metavar="URL",
@@ -278,15 +280,39 @@ def delete(context: Context, *, as_json: bool, view: str) -> None:
     envvar="FEATUREHOUSE_REDIS_PREFIX",
     help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, default fh].",
 )
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes sharing the port (metrics are summed over them).",
+)
 @click.option(
     "--api-key-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Require one of these API keys (one a line; also env FEATUREHOUSE_API_KEYS).",
 )
-@click.option("--max-entities", default=1000, show_default=True, type=click.IntRange(1))
-@click.option("--max-features", default=500, show_default=True, type=click.IntRange(1))
-@click.option("--max-body-bytes", default=1 << 20, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-entities",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most entities per request (more: 413).",
+)
+@click.option(
+    "--max-features",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most features per request (more: 413).",
+)
+@click.option(
+    "--max-body-bytes",
+    default=1 << 20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest request body (larger: 413).",
+)
 @click.option(
     "--refresh-seconds",
     default=10.0,

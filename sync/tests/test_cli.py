@@ -15,7 +15,7 @@ from featurehouse.cli import cli
 from featurehouse.context import Context
 from sync_fixtures import MINI_DIR, REPO_ROOT, read_json, write_json
 
-COMMANDS = ("sync", "get", "list", "describe", "delete")
+COMMANDS = ("sync", "get", "list", "describe", "delete", "serve")
 V2 = "feat_customer__orders.v2"
 
 
