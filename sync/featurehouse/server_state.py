@@ -76,8 +76,8 @@ class Service:
         self.store = store or serving_store(config.redis_url, config.prefix, config.redis_timeout)
         self.limits = Limits(config.max_entities, config.max_features)
         self.catalog: Catalog | None = None
-        self.redis_up = False
-        self.metrics = ServerMetrics(lambda: Snapshot(self.redis_up, self.catalog))
+        self.redis_up: bool | None = None  # unknown until the first Redis call
+        self.metrics = ServerMetrics(lambda: Snapshot(bool(self.redis_up), self.catalog))
         self._keys = tuple(hashlib.sha256(k.encode()).digest() for k in config.api_keys)
         self._refreshed_at = -1e9
 
@@ -102,9 +102,10 @@ class Service:
     def _failed(self, exc: OnlineStoreError) -> RequestError:
         unavailable = isinstance(exc, RedisUnavailable)
         self.metrics.redis_errors.labels("unavailable" if unavailable else "error").inc()
+        if self.redis_up is not False or not unavailable:  # an outage is logged once
+            log.warning("%s", exc)
         if unavailable:
             self.redis_up = False
-        log.warning("%s", exc)
         return RequestError(503, "redis_unavailable" if unavailable else "redis_error", str(exc))
 
     def refresh(self) -> Catalog:
@@ -148,6 +149,8 @@ class Service:
     # --- features ---
 
     def answer(self, asked: Asked, feast: bool) -> dict[str, Any]:
+        """Plan, check and read; a reference the catalog does not know (or Redis no longer
+        has) re-reads the catalog once and tries again."""
         catalog = self.current()
         for attempt in range(2):
             try:
@@ -165,8 +168,9 @@ class Service:
                     raise RequestError(404, "not_published", str(exc)) from None
             except InvalidKeyError as exc:
                 raise bad_request("bad_entity_key", str(exc)) from None
-            except OnlineStoreError as exc:
-                raise self._failed(exc) from None
+            except OnlineStoreError as exc:  # e.g. a feature gone from a republished view
+                if isinstance(exc, RedisUnavailable) or attempt or not self._may_refresh():
+                    raise self._failed(exc) from None
             catalog = self.refresh()
         self.redis_up = True
         return (feast_answer if feast else native_answer)(plan, asked, results)

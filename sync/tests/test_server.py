@@ -412,3 +412,25 @@ def test_in_process_app_answers_like_the_process(
             local.post("/get-online-features", json=body).json()
             == server.post("/get-online-features", body).json()
         )
+
+
+def test_feature_dropped_by_a_republish_is_refused(
+    server: ServerProcess, served_store: OnlineStore
+) -> None:
+    both = dataclasses.replace(
+        ORDERS_V1, view="feat_customer__shrinking", features=ORDERS_V1.features[:2]
+    )
+    batch = _orders_v2().select(["customer_id", "__event_at", "count_orders_7d"])
+    batch = batch.append_column("sum_amount_7d", pa.array([1.0, 2.0, 3.0, 4.0]))
+    publish(served_store, both, batch, latest=True)
+    time.sleep(0.2)  # unknown references re-read the catalog at most every 0.1 s
+    ref = "feat_customer__shrinking:sum_amount_7d"
+    assert feast(server, [ref], customer_id=[1])["results"][1]["values"] == [1.0]
+    one = dataclasses.replace(both, features=both.features[:1])
+    publish(served_store, one, batch.drop_columns(["sum_amount_7d"]), latest=True)
+    time.sleep(0.2)
+    response = server.post(
+        "/get-online-features", {"features": [ref], "entities": {"customer_id": [1]}}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "unknown_feature"
