@@ -164,7 +164,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-NICE: list[str] = []  # ["nice", "-n", "<N>"] with --nice
+NICE: list[str] = []  # the command prefix of --nice / --isolate
 
 
 def wrk(url: str, body_file: Path, script: Path, connections: int, seconds: float) -> dict:
@@ -269,6 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         help="run Redis, the server and wrk at this niceness (negative needs root): shields "
         "the figures from other work on a shared machine",
     )
+    parser.add_argument(
+        "--isolate",
+        type=int,
+        metavar="CPU",
+        help="run Redis, the server and wrk on this one CPU (with --nice -20 on a shared "
+        "machine: the neighbours keep the other CPUs and hardly preempt the benchmark)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -276,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.nice:
         NICE[:] = ["nice", "-n", str(args.nice)]
+    if args.isolate is not None:
+        NICE[:] = ["taskset", "-c", str(args.isolate), *NICE]
     with tempfile.TemporaryDirectory(prefix="bench_server_") as tmp:
         return bench(args, Path(tmp))
 
@@ -319,6 +328,11 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             proc.wait(timeout=30)
 
 
+def _placement(args: argparse.Namespace) -> str:
+    where = "any CPU" if args.isolate is None else f"CPU {args.isolate} only"
+    return where + (f", niceness {args.nice}" if args.nice else "")
+
+
 def measure_all(
     args: argparse.Namespace, tmp: Path, base: str, server: subprocess.Popen, client: redis.Redis
 ) -> int:
@@ -348,7 +362,7 @@ def measure_all(
     print(
         f"\nfeature server benchmark: {args.entities:,} entities x 8 features, "
         f"{args.workers} worker(s), Redis {version}, wrk -t1, {args.duration:g} s per run, "
-        f"niceness {args.nice}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
+        f"{_placement(args)}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} "
         "cores\n"
     )
     print(table(runs + ([soak] if soak else [])))

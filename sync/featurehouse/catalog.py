@@ -54,9 +54,15 @@ class Plan:
     requests: tuple[ReadRequest, ...]
     columns: tuple[Column, ...]
     keys: tuple[tuple[str, str, str], ...]  # (key column, key type, view) every view needs
+    short_names: tuple[str, ...] = ()  # Feast column names: the features'
+    full_names: tuple[str, ...] = ()  # with full_feature_names: `view__feature`
 
-    def names(self, full: bool) -> list[str]:
-        return [c.full_name if full else c.feature for c in self.columns]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "short_names", tuple(c.feature for c in self.columns))
+        object.__setattr__(self, "full_names", tuple(c.full_name for c in self.columns))
+
+    def names(self, full: bool) -> tuple[str, ...]:
+        return self.full_names if full else self.short_names
 
 
 def _ref_text(view: str, version: int | None) -> str:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from featurehouse.catalog import Plan, RequestError, bad_request
 from featurehouse.online import ReadResult
@@ -30,8 +30,7 @@ class Limits:
     max_features: int = 500
 
 
-@dataclass(frozen=True)
-class Asked:
+class Asked(NamedTuple):
     """A validated request: feature references, entity columns and rows, options."""
 
     features: tuple[str, ...]
@@ -220,26 +219,20 @@ def _float(v: Any) -> Any:
 def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dict[str, Any]:
     """Feast's GetOnlineFeaturesResponse as JSON: one result per column, keys first."""
     n = len(asked.rows)
-    key_statuses = ["PRESENT"] * n
-    key_times = [EPOCH] * n
+    key_statuses, key_times = ["PRESENT"] * n, [EPOCH] * n
     out: list[dict[str, Any]] = [
         {"values": values, "statuses": key_statuses, "event_timestamps": key_times}
         for values in asked.columns.values()
     ]
     times = [[t or EPOCH for t in res.event_at] for res in results]
+    status = FEAST_STATUS.__getitem__
     for col in plan.columns:
-        res = results[col.request]
-        j = col.index
+        res, j = results[col.request], col.index
         values = [v[j] for v in res.values]
         if col.type in _FLOAT_TYPES:
             values = _json_floats(values, col.type)
-        out.append(
-            {
-                "values": values,
-                "statuses": [FEAST_STATUS[s[j]] for s in res.statuses],
-                "event_timestamps": times[col.request],
-            }
-        )
+        statuses = [status(s[j]) for s in res.statuses]
+        out.append({"values": values, "statuses": statuses, "event_timestamps": times[col.request]})
     names = [*asked.columns, *plan.names(asked.full_names)]
     return {"metadata": {"feature_names": names}, "results": out}
 
