@@ -170,6 +170,7 @@ def cpu_seconds(pid: int) -> float:
 
 NICE: list[str] = []  # the command prefix of Redis and the server (--nice / --isolate)
 LOAD: list[str] = []  # the command prefix of wrk
+REDIS: list[str] = []  # the command prefix of redis-server
 
 
 def wrk(url: str, body_file: Path, script: Path, connections: int, seconds: float) -> dict:
@@ -291,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run Redis, the server and wrk on this one CPU at niceness -20 (root): on a "
         "shared machine the neighbours keep the other CPUs and hardly preempt the benchmark",
     )
+    parser.add_argument(
+        "--redis-cpu", type=int, metavar="CPU", help="with --isolate: Redis on this CPU instead"
+    )
+    parser.add_argument(
+        "--redis-unix", action="store_true", help="the server reaches Redis by a Unix socket"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -300,14 +307,16 @@ def main(argv: list[str] | None = None) -> int:
         NICE[:] = ["nice", "-n", str(args.nice)]
     if args.isolate is not None:
         NICE[:] = ["taskset", "-c", str(args.isolate), "nice", "-n", str(args.nice or -20)]
-    LOAD[:] = NICE
+    LOAD[:] = REDIS[:] = NICE
+    if args.redis_cpu is not None:
+        REDIS[:] = ["taskset", "-c", str(args.redis_cpu), "nice", "-n", str(args.nice or -20)]
     with tempfile.TemporaryDirectory(prefix="bench_server_") as tmp:
         return bench(args, Path(tmp))
 
 
-def start(cmd: list[str], port: int, what: str, log: Path) -> subprocess.Popen:
+def start(cmd: list[str], port: int, what: str, log: Path, prefix: list[str]) -> subprocess.Popen:
     with log.open("wb") as out:
-        proc = subprocess.Popen([*NICE, *cmd], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*prefix, *cmd], stdout=out, stderr=subprocess.STDOUT)
     wait_port(port, proc, what)
     return proc
 
@@ -319,8 +328,9 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         procs.append(
             start(
                 ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--hash-max-listpack-value", "256"],
-                redis_port, "redis-server", tmp / "redis.log",
+                 "--appendonly", "no", "--hash-max-listpack-value", "256",
+                 "--unixsocket", str(tmp / "redis.sock")],
+                redis_port, "redis-server", tmp / "redis.log", REDIS,
             )
         )  # fmt: skip
         client = redis.Redis(port=redis_port)
@@ -335,8 +345,11 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         )
         serve = str(Path(sys.executable).with_name("featurehouse"))
         cmd = [serve, "serve", "--port", str(http_port), "--workers", str(args.workers)]
-        cmd += ["--redis-url", f"redis://127.0.0.1:{redis_port}/0", "--redis-prefix", "fhbench"]
-        procs.append(start(cmd, http_port, "featurehouse serve", tmp / "serve.log"))
+        url = (
+            f"unix://{tmp / 'redis.sock'}" if args.redis_unix else f"redis://127.0.0.1:{redis_port}"
+        )
+        cmd += ["--redis-url", url, "--redis-prefix", "fhbench"]
+        procs.append(start(cmd, http_port, "featurehouse serve", tmp / "serve.log", NICE))
         return measure_all(args, tmp, f"http://127.0.0.1:{http_port}", procs[-1], client)
     finally:
         for proc in reversed(procs):

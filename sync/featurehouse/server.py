@@ -209,8 +209,12 @@ def _example(catalog: Catalog | None) -> Example | None:
 async def _refresh_forever(service: Service) -> None:
     while True:
         await asyncio.sleep(service.config.refresh_seconds)
-        with contextlib.suppress(RequestError):
+        try:
             await asyncio.to_thread(service.refresh)
+        except RequestError:
+            pass  # Redis is down: counted and logged; the next round tries again
+        except Exception:
+            log.exception("refreshing the view catalog failed; trying again later")
 
 
 def app_from_env() -> Starlette:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import redis
 from featurehouse.online import OnlineStore
-from online_support import Server, free_port, prefixed_keys
+from online_support import Server, free_port, own_server, prefixed_keys
 from server_support import ServerProcess, metric, publish_all, serve
 
 BODY = {"features": ["feat_customer__orders:count_orders_7d"], "entities": {"customer_id": [1, 2]}}
@@ -131,3 +131,15 @@ def test_workers_share_the_port_and_the_metrics(own_redis: Server, tmp_path: Pat
             == 4
         )
     assert prefixed_keys(redis.Redis.from_url(own_redis.url), PREFIX)  # data untouched
+
+
+def test_redis_by_unix_socket(tmp_path: Path) -> None:
+    sock = tmp_path / "redis.sock"
+    with own_server("--unixsocket", str(sock)) as own:
+        publish_all(OnlineStore(redis.Redis.from_url(own.url), PREFIX))
+        with serve(f"unix://{sock}", PREFIX, tmp_path) as server:
+            assert server.post("/get-online-features", BODY).json()["results"][1]["values"] == [
+                3,
+                0,
+            ]
+            assert server.get("/health").status_code == 200

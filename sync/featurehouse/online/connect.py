@@ -59,14 +59,15 @@ class LeanReadRedis(redis.Redis):
 
 def serving_store(url: str, prefix: str, timeout: float = 1.0) -> OnlineStore:
     """An OnlineStore whose every call gives up after `timeout` seconds (connect and read)."""
+    tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
     try:
         client = LeanReadRedis.from_url(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            socket_keepalive=True,
             retry=Retry(NoBackoff(), 1),
             health_check_interval=30,
+            **tcp,
         )
     except ValueError as exc:
         raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
