@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import click
 
 from featurehouse import __version__, materialize
 from featurehouse.context import Context, open_context
-from featurehouse.errors import FeaturehouseError, redact
+from featurehouse.errors import ConfigError, FeaturehouseError, redact
 from featurehouse.keys import parse_entity
 from featurehouse.online import ReadRequest
 from featurehouse.report import (
@@ -34,6 +34,7 @@ from featurehouse.report import (
     summary_text,
     to_json,
 )
+from featurehouse.settings import parse_timestamp
 
 
 class _Group(click.Group):
@@ -99,14 +100,9 @@ def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date or timestamp (e.g. 2026-05-01 or 2026-05-01T06:00:00Z)"
-        ) from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+        return parse_timestamp(value, "--as-of")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--as-of: ")) from exc
 
 
 @cli.command()
@@ -122,7 +118,9 @@ def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime
     "--as-of",
     callback=_as_of,
     metavar="TS",
-    help="Publish the rows as of this UTC time (default: now).",
+    envvar="FEATUREHOUSE_AS_OF",
+    help="Publish the rows as of this UTC time [env FEATUREHOUSE_AS_OF, else the dbt var "
+    "as_of (the build's as-of), else now].",
 )
 @click.option(
     "--full/--incremental",
@@ -157,9 +155,10 @@ def sync(
       featurehouse sync --select feat_customer__orders.v1 --as-of 2026-05-01
       featurehouse sync --incremental --json
     """
+    when, clock = (as_of, "as_of") if as_of is not None else context.default_as_of()
     options = materialize.SyncOptions(
-        as_of=as_of or datetime.now(UTC).replace(tzinfo=None),
-        clock="wall" if as_of is None else "as_of",
+        as_of=when,
+        clock=clock,
         mode="full" if full else "incremental",
         force=force,
         batch_size=batch_size,
