@@ -1,9 +1,40 @@
-"""`python -m benchmarks`: run every benchmark (arguments go to each)."""
+"""`python -m benchmarks`: every benchmark with its defaults, or
+`python -m benchmarks NAME [args]`: one benchmark with its arguments (NAME below)."""
 
-from benchmarks import bench_drift, bench_lineage, bench_online, bench_training
+import sys
+
+from benchmarks import (
+    bench_drift,
+    bench_lineage,
+    bench_online,
+    bench_pit,
+    bench_server,
+    bench_training,
+)
+
+
+def _no_args(main):
+    def run(argv: list[str]) -> None:
+        sys.argv = [sys.argv[0], *argv]
+        main()
+
+    return run
+
+
+BENCHMARKS = {
+    "online": bench_online.main,
+    "server": bench_server.main,
+    "training": _no_args(bench_training.main),
+    "pit": _no_args(bench_pit.main),
+    "lineage": bench_lineage.main,
+    "drift": bench_drift.main,
+}
 
 if __name__ == "__main__":
-    bench_online.main()
-    bench_training.main()
-    bench_lineage.main()
-    bench_drift.main()
+    if len(sys.argv) > 1:
+        if sys.argv[1] not in BENCHMARKS:
+            sys.exit(f"usage: python -m benchmarks [{'|'.join(BENCHMARKS)} [args]]")
+        sys.exit(BENCHMARKS[sys.argv[1]](sys.argv[2:]))
+    for name in ("online", "server", "training", "lineage", "drift"):
+        print(f"\n=== {name} ===", flush=True)
+        BENCHMARKS[name]([])

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-# The sync tests' fixtures (Featurehouse on the session build, one shared sync).
-pytest_plugins = ("sync_fixtures", "lineage_fixtures")
+# The sync tests' fixtures (Featurehouse on the session build, one shared sync) and the
+# feature server's (test views on Redis, one `featurehouse serve`).
+pytest_plugins = ("sync_fixtures", "lineage_fixtures", "server_support")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_TIMEOUT_SECONDS = 1200

@@ -15,7 +15,20 @@ from featurehouse.cli import cli
 from featurehouse.context import Context
 from sync_fixtures import MINI_DIR, REPO_ROOT, read_json, write_json
 
-COMMANDS = ("sync", "get", "list", "describe", "delete", "lineage", "impact", "catalog")
+COMMANDS = (
+    "sync",
+    "get",
+    "list",
+    "describe",
+    "delete",
+    "lineage",
+    "impact",
+    "catalog",
+    "serve",
+    "dataset",
+    "parity",
+    "drift",
+)
 V2 = "feat_customer__orders.v2"
 
 

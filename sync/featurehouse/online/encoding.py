@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -165,8 +166,13 @@ def naive_utc(ts: datetime) -> datetime:
 
 
 def decode_records(records: Sequence[bytes | None]) -> list[list[Any] | None]:
-    """Parse many records (None = missing) with one json.loads of `[rec,rec,null,...]`."""
-    return json.loads(b"[" + b",".join(b"null" if r is None else r for r in records) + b"]")
+    """Parse many records (None = missing) with one parse of `[rec,rec,null,...]`: orjson
+    (4-10x faster), or json when orjson refuses the text (NaN, infinities, lone surrogates)."""
+    blob = b"[" + b",".join(b"null" if r is None else r for r in records) + b"]"
+    try:
+        return orjson.loads(blob)
+    except orjson.JSONDecodeError:
+        return json.loads(blob)
 
 
 def arrow_type(kind: str) -> pa.DataType:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
@@ -21,6 +22,7 @@ from featurehouse.online.encoding import arrow_type, decode_records, from_epoch_
 from featurehouse.online.schema import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 
 _MAX_ATTEMPTS = 4
+_PICKS_CACHED = 256  # feature selections remembered per view generation
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class ViewMeta:
     key_prefix: str
     buckets: int
     tags: int
+    # (positions, kinds, picker) per requested feature tuple, built on first use
+    picks: dict[tuple[str, ...] | None, tuple] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_flat(cls, flat: Sequence[bytes]) -> ViewMeta:
@@ -49,6 +53,11 @@ class ViewMeta:
             buckets=int(d["buckets"]),
             tags=int(d["tags"]),
         )
+
+    @cached_property
+    def keyer(self) -> Callable[[Mapping[str, Any]], str]:
+        """Entity row -> canonical key text (built once per generation)."""
+        return layout.keyer(self.schema)
 
     def locate(self, text: str) -> str:
         """The data key holding the entity whose canonical key is `text`."""
@@ -110,7 +119,7 @@ class Reader:
                 continue
             sig = _key_sig(meta)
             if sig not in texts:
-                key = layout.keyer(meta.schema)
+                key = meta.keyer
                 texts[sig] = [key(row) for row in entity_rows]
             keys.append(layout.meta_key(self.root, req.view, layout.token_version(meta.vtoken)))
             keys += [meta.locate(t) for t in texts[sig]]
@@ -181,8 +190,13 @@ def _picker(positions: list[int], kinds: list[str]) -> Callable[[list], tuple]:
 
 
 def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], now_us: int) -> ReadResult:
-    positions, kinds = _columns(req, meta.schema)
-    pick = _picker(positions, kinds)
+    cached = meta.picks.get(req.features)
+    if cached is None:
+        positions, kinds = _columns(req, meta.schema)
+        if len(meta.picks) >= _PICKS_CACHED:
+            meta.picks.clear()
+        cached = meta.picks[req.features] = (positions, kinds, _picker(positions, kinds))
+    positions, kinds, pick = cached
     ttl = meta.schema.ttl_seconds
     ref = meta.as_of_us if meta.clock == "as_of" else now_us
     oldest = None if ttl is None else ref - ttl * 1_000_000
