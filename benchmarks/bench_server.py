@@ -168,13 +168,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-NICE: list[str] = []  # the command prefix of Redis and the server (--nice / --isolate)
-LOAD: list[str] = []  # the command prefix of wrk
-REDIS: list[str] = []  # the command prefix of redis-server
+NICE: list[str] = []  # the command prefix of Redis, the server and wrk (--nice / --isolate)
 
 
 def wrk(url: str, body_file: Path, script: Path, connections: int, seconds: float) -> dict:
-    cmd = [*LOAD, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s"]
+    cmd = [*NICE, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s"]
     done = subprocess.run(
         [*cmd, "-s", str(script), url],
         env={**os.environ, "BENCH_BODIES": str(body_file)},
@@ -298,9 +296,6 @@ def main(argv: list[str] | None = None) -> int:
         "shared machine the neighbours keep the other CPUs and hardly preempt the benchmark",
     )
     parser.add_argument(
-        "--redis-cpu", type=int, metavar="CPU", help="with --isolate: Redis on this CPU instead"
-    )
-    parser.add_argument(
         "--redis-unix", action="store_true", help="the server reaches Redis by a Unix socket"
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -312,9 +307,6 @@ def main(argv: list[str] | None = None) -> int:
         NICE[:] = ["nice", "-n", str(args.nice)]
     if args.isolate is not None:
         NICE[:] = ["taskset", "-c", str(args.isolate), "nice", "-n", str(args.nice or -20)]
-    LOAD[:] = REDIS[:] = NICE
-    if args.redis_cpu is not None:
-        REDIS[:] = ["taskset", "-c", str(args.redis_cpu), "nice", "-n", str(args.nice or -20)]
     with tempfile.TemporaryDirectory(prefix="bench_server_") as tmp:
         return bench(args, Path(tmp))
 
@@ -335,7 +327,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
                 ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--hash-max-listpack-value", "256",
                  "--unixsocket", str(tmp / "redis.sock")],
-                redis_port, "redis-server", tmp / "redis.log", REDIS,
+                redis_port, "redis-server", tmp / "redis.log", NICE,
             )
         )  # fmt: skip
         client = redis.Redis(port=redis_port)

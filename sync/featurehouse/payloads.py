@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from featurehouse.catalog import Plan, RequestError, bad_request
 from featurehouse.online import ReadResult
+from featurehouse.server_catalog import Plan, RequestError, bad_request
 
 FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTSIDE_MAX_AGE"}
 EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows

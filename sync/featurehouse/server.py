@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from featurehouse.catalog import Catalog, RequestError, bad_request
 from featurehouse.online import OnlineStore
 from featurehouse.payloads import parse_feast, parse_native
+from featurehouse.server_catalog import Catalog, RequestError, bad_request
 from featurehouse.server_metrics import CONTENT_TYPE
 from featurehouse.server_openapi import Example, openapi_document
 from featurehouse.server_state import ServerConfig, Service

@@ -13,7 +13,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from featurehouse.catalog import Catalog, RequestError, bad_request
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
 from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ViewState
 from featurehouse.online.connect import ping, serving_store
@@ -25,6 +24,7 @@ from featurehouse.payloads import (
     feast_answer,
     native_answer,
 )
+from featurehouse.server_catalog import Catalog, RequestError, bad_request
 from featurehouse.server_metrics import ServerMetrics, Snapshot
 from featurehouse.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
 
