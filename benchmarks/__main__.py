@@ -9,6 +9,7 @@ from benchmarks import (
     bench_online,
     bench_pit,
     bench_server,
+    bench_sync,
     bench_training,
 )
 
@@ -24,6 +25,7 @@ def _no_args(main):
 BENCHMARKS = {
     "online": bench_online.main,
     "server": bench_server.main,
+    "sync": bench_sync.main,
     "training": _no_args(bench_training.main),
     "pit": _no_args(bench_pit.main),
     "lineage": bench_lineage.main,

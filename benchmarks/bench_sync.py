@@ -1,0 +1,326 @@
+"""End-to-end sync benchmark: `featurehouse sync` from DuckDB against a plain Redis load.
+
+    python -m benchmarks.bench_sync --entities 1000000 --rows-per-entity 10
+
+Generates a throwaway dbt project under --workdir (default /tmp/benchsync): a DuckDB file
+with an `entities x rows-per-entity` source table (8 features: 4 float, 3 int, 1 string) and
+one online, contract-enforced, versioned feature view `feat_bench__big_v1` selecting from it.
+`dbt build` runs once (not timed). On a redis-server of its own (free loopback port,
+--save "", no AOF, hash-max-listpack-value 128; flushed between phases) it measures:
+- the floor: `redis-cli --pipe` loading pre-built plain 8-field HSETs of the same latest rows
+  (readable field names, decimal string values) and its used_memory delta;
+- `featurehouse sync --force --json --quiet` as a subprocess, latest-row selection included:
+  cold (no rendered-SQL cache: one `dbt compile` is part of it) and cached, wall time, the
+  peak RSS of its process tree (os.wait4) and the used_memory delta of our layout;
+- with --flat-rows-per-entity N (default 1; 0 skips it), the same sync on an
+  `entities x N` source, so peak RSS can be compared at two source row counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import redis
+
+from benchmarks.bench_online import (
+    FEATURES,
+    Server,
+    flush,
+    load_plain,
+    plain_hset_file,
+    used_memory,
+)
+
+AS_OF = datetime(2026, 5, 1)
+MODEL = "feat_bench__big"
+DUCK_TYPES = {"float64": "double", "int64": "bigint", "string": "varchar"}
+
+DBT_PROJECT = """\
+name: featurehouse
+version: "0.1.0"
+config-version: 2
+profile: featurehouse_bench
+model-paths: ["models"]
+macro-paths: ["macros"]
+target-path: target
+models:
+  featurehouse:
+    +materialized: table
+    +contract:
+      enforced: true
+"""
+
+PROFILES = """\
+featurehouse_bench:
+  target: dev
+  outputs:
+    dev:
+      type: duckdb
+      path: "{path}"
+      schema: main
+      threads: 1
+"""
+
+
+def models_yml() -> str:
+    columns = [("entity_id", "bigint"), ("event_at", "timestamp"), ("loaded_at", "timestamp")]
+    columns += [(name, DUCK_TYPES[kind]) for name, kind in FEATURES]
+    lines = [
+        "version: 2",
+        "sources:",
+        "  - name: bench_raw",
+        "    schema: raw",
+        "    tables: [{name: events}]",
+        "models:",
+        f"  - name: {MODEL}",
+        "    latest_version: 1",
+        "    config:",
+        "      meta:",
+        "        feature_store:",
+        "          entity: bench",
+        "          keys: [entity_id]",
+        "          event_timestamp: event_at",
+        "          created_timestamp: loaded_at",
+        "          ttl: 30d",
+        "          online: true",
+        "    columns:",
+    ]
+    lines += [f"      - {{name: {name}, data_type: {kind}}}" for name, kind in columns]
+    lines += ["    versions:", "      - v: 1", ""]
+    return "\n".join(lines)
+
+
+def source_sql(entities: int, per_entity: int) -> str:
+    """Rows r = 0..per_entity-1 of each entity, one hour apart; the latest is r = per_entity-1.
+
+    Every event is within 30 days of AS_OF, so the TTL keeps one row per entity."""
+    return f"""
+        select setseed(0.42);
+        create schema if not exists raw;
+        create or replace table raw.events as
+        select
+            i // {per_entity} as entity_id,
+            timestamp '{AS_OF:%Y-%m-%d %H:%M:%S}'
+                - to_hours({per_entity} - i % {per_entity})
+                - to_seconds((i // {per_entity}) % 3600) as event_at,
+            event_at + interval 5 minute as loaded_at,
+            round(random() * 2000, 2) as sum_amount_30d,
+            random() * 200 as avg_amount_30d,
+            random() as share_cancelled_90d,
+            round(random() * 5000, 2) as max_amount_lifetime,
+            cast(floor(random() * 20) as bigint) as count_orders_30d,
+            cast(floor(random() * 500) as bigint) as count_orders_lifetime,
+            cast(floor(random() * 365) as bigint) as days_since_last_order,
+            ['US','DE','FR','GB','NL','JP','BR','IN','CA','ES'][
+                1 + cast(floor(random() * 10) as int)] as country_code
+        from range({entities * per_entity}) t(i);
+    """
+
+
+def make_project(root: Path) -> None:
+    (root / "models").mkdir(parents=True, exist_ok=True)
+    (root / "dbt_project.yml").write_text(DBT_PROJECT)
+    (root / "profiles.yml").write_text(PROFILES.format(path=root / "bench.duckdb"))
+    (root / "models" / "_features.yml").write_text(models_yml())
+    (root / "models" / f"{MODEL}_v1.sql").write_text(
+        "select * from {{ source('bench_raw', 'events') }}\n"
+    )
+    macros = root / "macros"
+    if not macros.exists():
+        macros.symlink_to(Path(__file__).resolve().parents[1] / "macros")
+
+
+def environment(root: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DBT_", "FEATUREHOUSE_"))}
+    env.update(
+        {
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_PROFILES_DIR": str(root),
+            "DBT_TARGET_PATH": str(root / "target"),
+            "DBT_LOG_PATH": str(root / "logs"),
+        }
+    )
+    return env
+
+
+def fh_executable(name: str) -> str:
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else name
+
+
+def build(root: Path, entities: int, per_entity: int) -> float:
+    """Fill raw.events and `dbt build` the view; seconds of the build (not part of any ratio)."""
+    with duckdb.connect(str(root / "bench.duckdb")) as con:
+        con.execute(source_sql(entities, per_entity))
+    t = time.perf_counter()
+    done = subprocess.run(
+        [fh_executable("dbt"), "build", "--project-dir", str(root)],
+        cwd=root,
+        env=environment(root),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"dbt build failed:\n{done.stdout[-3000:]}{done.stderr}")
+    return time.perf_counter() - t
+
+
+def latest_rows(root: Path) -> pa.Table:
+    """The rows the sync publishes (r = per_entity-1 of each entity), for the floor file."""
+    with duckdb.connect(str(root / "bench.duckdb"), read_only=True) as con:
+        table = con.sql(
+            f"select * from main.{MODEL}_v1 qualify row_number() over "
+            "(partition by entity_id order by event_at desc, loaded_at desc) = 1"
+        ).to_arrow_table()
+    return table.rename_columns(
+        ["customer_id" if c == "entity_id" else c for c in table.schema.names]
+    )
+
+
+def run_sync(root: Path, port: int, *, cold: bool) -> dict[str, float]:
+    """One `featurehouse sync` subprocess: wall seconds, peak RSS (MB) of its tree, entities."""
+    if cold:
+        shutil.rmtree(root / "target" / "featurehouse", ignore_errors=True)
+    cmd = [
+        fh_executable("featurehouse"),
+        "sync",
+        "--project-dir",
+        str(root),
+        "--target",
+        "dev",
+        "--redis-url",
+        f"redis://127.0.0.1:{port}/0",
+        "--as-of",
+        AS_OF.isoformat(sep=" "),
+        "--force",
+        "--json",
+        "--quiet",
+    ]
+    out = root / "sync.json"
+    t = time.perf_counter()
+    with out.open("w") as stdout:
+        proc = subprocess.Popen(cmd, cwd=root, env=environment(root), stdout=stdout)
+        _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"featurehouse sync exited {proc.returncode}: {out.read_text()[-2000:]}")
+    return {"s": seconds, "rss": usage.ru_maxrss / 1024, "entities": entity_count(out)}
+
+
+def entity_count(path: Path) -> float:
+    """Entities written, from the sync's JSON."""
+    for view in json.loads(path.read_text())["views"]:
+        return float(view["entities_written"])
+    return float("nan")
+
+
+def variant(root: Path, entities: int, per_entity: int, port: int, client: redis.Redis) -> dict:
+    """Build one source size, sync it cold and cached on a flushed server."""
+    make_project(root)
+    figures: dict[str, float] = {"build_s": build(root, entities, per_entity)}
+    base = flush(client)
+    cold = run_sync(root, port, cold=True)
+    figures["ours_mem"] = used_memory(client) - base
+    flush(client)
+    cached = run_sync(root, port, cold=False)
+    figures.update({f"cold_{k}": v for k, v in cold.items()})
+    figures.update({f"cached_{k}": v for k, v in cached.items()})
+    return figures
+
+
+def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | None) -> None:
+    n = args.entities
+    mb = 2**20
+
+    def line(metric: str, value: str, ratio: str = "") -> None:
+        print(f"{metric:<58}{value:>16}{ratio:>10}")
+
+    rows = n * args.rows_per_entity
+    print(
+        f"\nsync benchmark: {n:,} entities x 8 features (4 float, 3 int, 1 string) "
+        f"from {rows:,} DuckDB rows; redis {floor['redis_version']}, "
+        f"hash-max-listpack-value 128, load average {floor['load']:.1f} on "
+        f"{os.cpu_count()} cores\n"
+    )
+    line("metric", "value", "vs floor")
+    line("floor: redis-cli --pipe of plain HSETs, s", f"{floor['s']:.2f}")
+    line("floor entities/s", f"{n / floor['s']:,.0f}", "1.00x")
+    for label, key in (("cold (dbt compile)", "cold"), ("cached SQL", "cached")):
+        s = main_run[f"{key}_s"]
+        line(f"sync {label}, s", f"{s:.2f}")
+        line(f"sync {label}, entities/s", f"{n / s:,.0f}", f"{floor['s'] / s:.2f}x")
+    line("sync entities written (from --json)", f"{main_run['cold_entities']:,.0f}")
+    line(
+        f"peak RSS MB of the sync, {rows:,} source rows (cold/cached)",
+        f"{main_run['cold_rss']:.0f} / {main_run['cached_rss']:.0f}",
+    )
+    if flat is not None:
+        flat_rows = n * args.flat_rows_per_entity
+        line(
+            f"peak RSS MB of the sync, {flat_rows:,} source rows (cold/cached)",
+            f"{flat['cold_rss']:.0f} / {flat['cached_rss']:.0f}",
+            f"{main_run['cached_rss'] / flat['cached_rss']:.2f}x",
+        )
+        line(
+            f"  sync cached at {flat_rows:,} rows, s (entities/s)",
+            f"{flat['cached_s']:.2f} ({n / flat['cached_s']:,.0f})",
+        )
+    line("used_memory delta MB: plain HSETs", f"{floor['mem'] / mb:.1f}")
+    line(
+        "used_memory delta MB: featurehouse layout",
+        f"{main_run['ours_mem'] / mb:.1f}",
+        f"{main_run['ours_mem'] / floor['mem']:.2f}x",
+    )
+    line("dbt build (not timed in any ratio), s", f"{main_run['build_s']:.1f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entities", type=int, default=1_000_000)
+    parser.add_argument("--rows-per-entity", type=int, default=10)
+    parser.add_argument(
+        "--flat-rows-per-entity",
+        type=int,
+        default=1,
+        help="second source size for the peak-RSS flatness check (0: skip)",
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/benchsync"))
+    args = parser.parse_args(argv)
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    main_root = args.workdir / f"e{args.entities}x{args.rows_per_entity}"
+    server = Server.start(128)
+    try:
+        client = redis.Redis(port=server.port)
+        main_run = variant(main_root, args.entities, args.rows_per_entity, server.port, client)
+        plain = args.workdir / "plain.resp"
+        plain_hset_file(latest_rows(main_root), plain)
+        base = flush(client)
+        floor = {"s": load_plain(server.port, plain)}
+        floor["mem"] = used_memory(client) - base
+        floor["redis_version"] = client.info("server")["redis_version"]
+        floor["load"] = os.getloadavg()[0]
+        plain.unlink()
+        flat = None
+        if args.flat_rows_per_entity:
+            flat_root = args.workdir / f"e{args.entities}x{args.flat_rows_per_entity}"
+            flat = variant(flat_root, args.entities, args.flat_rows_per_entity, server.port, client)
+    finally:
+        server.stop()
+    report(args, floor, main_run, flat)
+
+
+if __name__ == "__main__":
+    main()
