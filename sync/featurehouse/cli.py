@@ -358,6 +358,7 @@ def catalog(
             server.server_close()
 
 
+@cli.command()
 @click.argument("view", metavar="VIEW[.vN]")
 @click.option(
     "--reference",
@@ -447,6 +448,7 @@ def _append_history(
         click.echo(f"history: appended {len(rows)} row(s) to {name}", err=True)
 
 
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", default=6566, show_default=True, type=click.IntRange(0, 65535), help="TCP port."
