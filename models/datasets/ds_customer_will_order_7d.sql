@@ -36,10 +36,11 @@ labelled_spine as (
         count(orders.order_id) > 0 as will_order_7d
     from spine
     left join orders
-        on orders.customer_id = spine.customer_id
-        and orders.order_status = 'completed'
-        and orders.ordered_at > spine.spine_at
-        and orders.ordered_at <= {{ dbt.dateadd('day', 7, 'spine.spine_at') }}
+        on
+            spine.customer_id = orders.customer_id
+            and orders.order_status = 'completed'
+            and spine.spine_at < orders.ordered_at
+            and {{ dbt.dateadd('day', 7, 'spine.spine_at') }} >= orders.ordered_at
     group by spine.customer_id, spine.spine_at
 ),
 

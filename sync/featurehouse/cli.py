@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from featurehouse import drift as drift_runs
 from featurehouse.context import Context, open_context
 from featurehouse.drift_html import write_report
 from featurehouse.drift_output import drift_dict, drift_text
-from featurehouse.errors import FeaturehouseError, redact
+from featurehouse.errors import ConfigError, FeaturehouseError, redact
 from featurehouse.keys import parse_entity
 from featurehouse.online import ReadRequest
 from featurehouse.report import (
@@ -37,6 +37,7 @@ from featurehouse.report import (
     summary_text,
     to_json,
 )
+from featurehouse.settings import parse_timestamp
 
 
 class _Group(click.Group):
@@ -102,14 +103,9 @@ def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"{value!r} is not an ISO date or timestamp (e.g. 2026-05-01 or 2026-05-01T06:00:00Z)"
-        ) from exc
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
+        return parse_timestamp(value, "--as-of")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--as-of: ")) from exc
 
 
 @cli.command()
@@ -125,7 +121,9 @@ def _as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime
     "--as-of",
     callback=_as_of,
     metavar="TS",
-    help="Publish the rows as of this UTC time (default: now).",
+    envvar="FEATUREHOUSE_AS_OF",
+    help="Publish the rows as of this UTC time [env FEATUREHOUSE_AS_OF, else the dbt var "
+    "as_of (the build's as-of), else now].",
 )
 @click.option(
     "--full/--incremental",
@@ -163,9 +161,10 @@ def sync(
       featurehouse sync --select feat_customer__orders.v1 --as-of 2026-05-01
       featurehouse sync --incremental --json
     """
+    when, clock = (as_of, "as_of") if as_of is not None else context.default_as_of()
     options = materialize.SyncOptions(
-        as_of=as_of or datetime.now(UTC).replace(tzinfo=None),
-        clock="wall" if as_of is None else "as_of",
+        as_of=when,
+        clock=clock,
         mode="full" if full else "incremental",
         force=force,
         batch_size=batch_size,
@@ -306,12 +305,10 @@ def drift(
 ) -> None:  # fmt: skip
     """Distribution drift of VIEW's features between a reference and a current window.
 
-    Per feature: population stability index (numeric features bucketed by the reference
-    deciles, strings and booleans by value, arrays per dimension of
-    meta.feature_store.dimensions), null rates, mean shift in reference standard deviations,
-    p50/p90 and a verdict (ok, warn, fail) by the feature's distribution_drift test
-    thresholds, else PSI 0.1 / 0.25. Computed in the warehouse by the dbt macros; each run
-    appends to featurehouse_monitoring.drift_history.
+    Per feature: PSI (numbers by reference deciles, strings and booleans by value, arrays
+    per meta.feature_store.dimensions), null rates, mean shift in reference sd, p50/p90 and
+    a verdict by its distribution_drift test's thresholds (else warn 0.1, fail 0.25).
+    Computed by the dbt macros; each run appends to featurehouse_monitoring.drift_history.
 
     \b
     Examples:
@@ -321,7 +318,7 @@ def drift(
     """
     chosen = context.registry.select([view])[0]
     windows = drift_runs.default_windows(
-        as_of or _project_as_of(context),
+        as_of or context.default_as_of()[0],
         drift_runs.parse_window(reference, "reference") if reference else None,
         drift_runs.parse_window(current, "current") if current else None,
     )
@@ -339,14 +336,6 @@ def drift(
         _append_history(context, "drift_history", rows, quiet=as_json)
     if check and result.verdict == "fail":
         click.get_current_context().exit(1)
-
-
-def _project_as_of(context: Context) -> datetime:
-    """var as_of of dbt_project.yml (the build's as-of), else now (UTC)."""
-    value = context.project.vars.get("as_of")
-    if value:
-        return datetime.fromisoformat(str(value).replace(" ", "T", 1)).replace(tzinfo=None)
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _append_history(

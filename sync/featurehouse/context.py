@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from featurehouse.settings import (
     Target,
     load_project,
     load_target,
+    parse_timestamp,
     resolve,
 )
 
@@ -113,6 +115,14 @@ class Context:
                 env=self.environment,
             )
         )
+
+    def default_as_of(self) -> tuple[datetime, str]:
+        """The as-of of a sync without --as-of: the dbt var `as_of` (the build's "now") if the
+        project sets it, else the wall clock; and which clock that is ("as_of" or "wall")."""
+        project = self.maybe_project
+        if project is not None and project.vars.get("as_of") not in (None, ""):
+            return parse_timestamp(project.vars["as_of"], "dbt_project.yml var as_of"), "as_of"
+        return datetime.now(UTC).replace(tzinfo=None), "wall"
 
     @property
     def redis_shown(self) -> str:

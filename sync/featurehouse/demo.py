@@ -67,8 +67,16 @@ def show(store: FeatureStore, view: FeatureView, entities: Sequence[Mapping[str,
         print(f"  {keys}   event_at {row[f'{view.ref}__event_at']}")
         for feature in view.features:
             value = row[feature.name]
-            shown = f"{value:.2f}" if isinstance(value, float) else value
+            shown = _short(value)
             print(f"    {feature.name:<28} {shown!s:<22} {row[feature.name + '__status']}")
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(_short(v)) for v in value) + "]"
+    return value
 
 
 def main() -> None:
@@ -84,13 +92,11 @@ def main() -> None:
     context = Context(project_dir=project_dir)
     store = FeatureStore(project_dir=project_dir)
     try:
-        views = context.registry.select([])
-        shown: set[str] = set()
-        for view in views:
-            if view.entity in shown:
-                continue
-            shown.add(view.entity)
-            show(store, view, sample_keys(context, view, ENTITIES_SHOWN))
+        entities: dict[str, list[dict[str, Any]]] = {}
+        for view in context.registry.select([]):
+            if view.entity not in entities:
+                entities[view.entity] = sample_keys(context, view, ENTITIES_SHOWN)
+            show(store, view, entities[view.entity])
     except FeaturehouseError as exc:
         raise SystemExit(f"demo: {exc}") from exc
     print_where(context)

@@ -212,11 +212,18 @@ def sync_view(
         view=view.ref, mode=mode, as_of=options.as_of, rows_read=stats.rows,
         entities_written=result.rows, skipped=_skipped(mode, stats, result),
         watermark=watermark, generation=result.generation, seconds=time.monotonic() - started,
-        forced=forced, notes=(*notes, *result.warnings),
+        forced=forced, notes=(*notes, *_empty(view, stats, options), *result.warnings),
     )  # fmt: skip
     if progress is not None:
         progress.finish(summary)
     return summary
+
+
+def _empty(view: FeatureView, stats: offline.LatestStats, options: SyncOptions) -> list[str]:
+    if stats.rows:
+        return []
+    ttl = f" within its TTL ({view.ttl})" if view.ttl else ""
+    return [f"no rows at or before {options.as_of}{ttl}: nothing is served; is --as-of right?"]
 
 
 def _skipped(mode: Mode, stats: offline.LatestStats, result: PublishResult) -> dict[str, int]:

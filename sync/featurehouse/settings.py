@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,23 @@ def _jinja(env: Mapping[str, str], path: Path) -> jinja2.Environment:
     for name in ("as_number", "as_bool", "as_native", "as_text"):
         jinja.filters[name] = lambda value: value
     return jinja
+
+
+def parse_timestamp(value: Any, what: str) -> datetime:
+    """An ISO date or timestamp (`2026-05-01`, `2026-05-01T06:00:00Z`) as naive UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).strip().replace(" ", "T", 1))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{what}: {value!r} is not an ISO date or timestamp "
+                "(e.g. 2026-05-01 or 2026-05-01T06:00:00Z)"
+            ) from exc
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
 
 
 def as_int(value: Any, what: str) -> int:

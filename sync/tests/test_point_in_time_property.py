@@ -97,7 +97,7 @@ feature_rows = st.lists(
         st.one_of(
             st.none(), st.integers(0, 8).map(lambda step: step * 30)
         ),  # loaded_at delay (None = unknown)
-        st.integers(-1000, 1000),  # value
+        st.integers(-1000, 1000),  # count_events
     ),
     max_size=25,
     # One row per (entity, event ts, created ts): otherwise the rule allows either row.
@@ -131,7 +131,7 @@ def expected_join(spine, features, ttl, as_known_at) -> list[tuple]:
     out = []
     for row, (entity, spine_at) in enumerate(spine):
         best = pick(features, entity, spine_at, ttl, as_known_at)
-        matched = (best["value"], best["effective_at"]) if best else (None, None)
+        matched = (best["count_events"], best["effective_at"]) if best else (None, None)
         out.append((entity, spine_at, row, *matched))
     return sorted(out, key=repr)
 
@@ -141,7 +141,7 @@ def expected_latest(features, as_of, ttl, as_known_at) -> list[tuple]:
     for entity in sorted({f["entity_id"] for f in features}):
         best = pick(features, entity, as_of, ttl, as_known_at)
         if best:
-            out.append((entity, best["effective_at"], best["loaded_at"], best["value"]))
+            out.append((entity, best["effective_at"], best["loaded_at"], best["count_events"]))
     return sorted(out, key=repr)
 
 
@@ -150,7 +150,7 @@ FEATURE_SCHEMA = pa.schema(
         ("entity_id", pa.int64()),
         ("effective_at", pa.timestamp("us")),
         ("loaded_at", pa.timestamp("us")),
-        ("value", pa.int64()),
+        ("count_events", pa.int64()),
     ]
 )
 SPINE_SCHEMA = pa.schema(
@@ -165,7 +165,7 @@ def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
         {
             "entity_id": e,
             "effective_at": _ts(t),
-            "value": v,
+            "count_events": v,
             "loaded_at": None if d is None else _ts(t + d),
         }
         for e, t, d, v in features
@@ -180,11 +180,12 @@ def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
     for (macro, ttl, variant, known), sql in rendered.items():
         window = TTL if ttl == "ttl" else None
         if macro == "join":
-            query = f"select entity_id, spine_at, spine_row, f_value, f_effective_at from ({sql})"
+            columns = "entity_id, spine_at, spine_row, f_count_events, f_effective_at"
+            query = f"select {columns} from ({sql})"
             got = con.execute(query).fetchall()
             expected = expected_join(spine_ts, rows, window, known)
         else:
-            query = f"select entity_id, effective_at, loaded_at, value from ({sql})"
+            query = f"select entity_id, effective_at, loaded_at, count_events from ({sql})"
             got = con.execute(query, [_ts(as_of)]).fetchall()
             expected = expected_latest(rows, _ts(as_of), window, known)
         assert sorted(got, key=repr) == expected, (macro, ttl, variant, known)
