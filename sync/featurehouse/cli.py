@@ -392,12 +392,10 @@ def drift(
 ) -> None:  # fmt: skip
     """Distribution drift of VIEW's features between a reference and a current window.
 
-    Per feature: population stability index (numeric features bucketed by the reference
-    deciles, strings and booleans by value, arrays per dimension of
-    meta.feature_store.dimensions), null rates, mean shift in reference standard deviations,
-    p50/p90 and a verdict (ok, warn, fail) by the feature's distribution_drift test
-    thresholds, else PSI 0.1 / 0.25. Computed in the warehouse by the dbt macros; each run
-    appends to featurehouse_monitoring.drift_history.
+    Per feature: PSI (numbers by reference deciles, strings and booleans by value, arrays
+    per meta.feature_store.dimensions), null rates, mean shift in reference sd, p50/p90 and
+    a verdict by its distribution_drift test's thresholds (else warn 0.1, fail 0.25).
+    Computed by the dbt macros; each run appends to featurehouse_monitoring.drift_history.
 
     \b
     Examples:
@@ -407,7 +405,7 @@ def drift(
     """
     chosen = context.registry.select([view])[0]
     windows = drift_runs.default_windows(
-        as_of or _project_as_of(context),
+        as_of or context.default_as_of()[0],
         drift_runs.parse_window(reference, "reference") if reference else None,
         drift_runs.parse_window(current, "current") if current else None,
     )
@@ -425,14 +423,6 @@ def drift(
         _append_history(context, "drift_history", rows, quiet=as_json)
     if check and result.verdict == "fail":
         click.get_current_context().exit(1)
-
-
-def _project_as_of(context: Context) -> datetime:
-    """var as_of of dbt_project.yml (the build's as-of), else now (UTC)."""
-    value = context.project.vars.get("as_of")
-    if value:
-        return datetime.fromisoformat(str(value).replace(" ", "T", 1)).replace(tzinfo=None)
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _append_history(

@@ -94,7 +94,7 @@ def _table(features: Sequence[FeatureDrift]) -> str:
             _fmt(feature.psi, ".4f"),
             _fmt(s.get("null_rate_reference"), ".1%"),
             _fmt(s.get("null_rate_current"), ".1%"),
-            _fmt(s.get("mean_shift_std"), "+.2f"),
+            _fmt(s.get("mean_shift_std"), "+.2f").replace("-0.00", "+0.00"),
             f"{_fmt(s.get('p50_reference'), '.4g')} → {_fmt(s.get('p50_current'), '.4g')}",
             f"{_fmt(s.get('p90_reference'), '.4g')} → {_fmt(s.get('p90_current'), '.4g')}",
         ]

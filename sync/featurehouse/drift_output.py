@@ -112,7 +112,9 @@ def _cells(feature: FeatureDrift) -> list[str]:
         _fixed(feature.psi, 4),
         _percent(stats.get("null_rate_reference")),
         _percent(stats.get("null_rate_current")),
-        f"{shift:+.2f} sd" if numeric and shift is not None else "-",
+        f"{shift + 0.0:+.2f} sd".replace("-0.00", "+0.00")
+        if numeric and shift is not None
+        else "-",
         _pair(stats, "p50") if numeric else "-",
         _pair(stats, "p90") if numeric else "-",
         feature.verdict,

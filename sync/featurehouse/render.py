@@ -188,6 +188,9 @@ def _base_command(project: Project, target: Target, inline: str) -> list[str]:
 
 def _dbt_error(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
+    ours = [line for line in lines if line.startswith("featurehouse: ")]
+    if ours:  # a featurehouse macro's own compile error names the argument and the fix
+        return ours[0]
     for i, line in enumerate(lines):
         if "Error" in line and i + 1 < len(lines) and line.endswith("Error"):
             return f"{line} {lines[i + 1]}"

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
-from featurehouse import drift
+from featurehouse import drift, render
 from featurehouse.cli import cli
 from featurehouse.context import Context
+from featurehouse.errors import OfflineStoreError
 from monitoring_support import Reference, reference_drift, window_values
 from sync_fixtures import REPO_ROOT, fh_environment
 
@@ -190,3 +191,18 @@ def test_drift_help_documents_examples() -> None:
     for option in ("--reference", "--current", "--report", "--check", "--no-history"):
         assert option in text
     assert "--no-history" in CliRunner().invoke(cli, ["sync", "--help"]).stdout
+
+
+def test_drift_macros_refuse_bad_arguments(base_env: dict[str, str]) -> None:
+    context = _context(base_env)
+    call = (
+        "{{ featurehouse.drift_summary(ref('feat_customer__orders', v=2), 'count_orders_30d', "
+        "'effective_at', '$a', '$b', '$c', '$d', kind='ordinal') }}"
+    )
+    with pytest.raises(OfflineStoreError) as error:
+        render.render_calls(
+            context.project, context.target, context.artifacts.manifest, {"bad": call},
+            "drift-test", "the drift macros",
+        )  # fmt: skip
+    message = str(error.value)
+    assert "drift_summary(kind=...): got \"ordinal\"; write kind='numeric'" in message, message

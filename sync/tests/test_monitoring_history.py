@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -40,6 +41,7 @@ def _rows(path: str, sql: str) -> list[tuple]:
 
 def test_drift_runs_append_rows(warehouse_copy: dict[str, str]) -> None:
     path = warehouse_copy["FEATUREHOUSE_DUCKDB_PATH"]
+    started = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
     first = run("drift", "feat_customer__orders", "--json", env=warehouse_copy)
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
@@ -56,7 +58,10 @@ def test_drift_runs_append_rows(warehouse_copy: dict[str, str]) -> None:
         "'featurehouse_monitoring' and table_name = 'drift_history' order by ordinal_position",
     )
     assert [c for c, _ in columns] == list(history.DRIFT_HISTORY)
-    runs = _rows(path, f"select run_id, count(*) from {table} group by run_id order by 2")
+    runs = _rows(
+        path,
+        f"select run_id, count(*) from {table} where recorded_at >= '{started}' group by run_id",
+    )
     assert len(runs) == 2 and all(n == 9 for _, n in runs)
     stored = _rows(
         path,
@@ -84,8 +89,9 @@ def test_sync_runs_append_rows(warehouse_copy: dict[str, str]) -> None:
     stored = _rows(
         path,
         "select view, version, mode, as_of, entities_written, generation, rows_skipped, forced,"
-        " redis_prefix from featurehouse_monitoring.sync_history order by view",
-    )
+        " redis_prefix from featurehouse_monitoring.sync_history where redis_prefix = "
+        f"'{warehouse_copy['FEATUREHOUSE_REDIS_PREFIX']}' order by view",
+    )  # (the session's other CLI syncs appended theirs to the copied file before)
     assert [(r[0], r[1]) for r in stored] == [
         ("feat_customer__orders", 2),
         ("feat_product__popularity", 1),
@@ -128,7 +134,8 @@ def test_a_locked_warehouse_is_waited_for_then_reported(
         holder.kill()
         holder.wait()
     history.append(context.project, context.target, "sync_history", [row])
-    assert _rows(path, "select view from featurehouse_monitoring.sync_history") == [("v",)]
+    stored = "select view from featurehouse_monitoring.sync_history where run_id = 'locked'"
+    assert _rows(path, stored) == [("v",)]
 
 
 def test_schema_setting(warehouse_copy: dict[str, str]) -> None:
