@@ -90,8 +90,9 @@ def test_sync_runs_append_rows(warehouse_copy: dict[str, str]) -> None:
         path,
         "select view, version, mode, as_of, entities_written, generation, rows_skipped, forced,"
         " redis_prefix from featurehouse_monitoring.sync_history where redis_prefix = "
-        f"'{warehouse_copy['FEATUREHOUSE_REDIS_PREFIX']}' order by view",
-    )  # (the session's other CLI syncs appended theirs to the copied file before)
+        f"'{warehouse_copy['FEATUREHOUSE_REDIS_PREFIX']}' and generation in "
+        f"({', '.join(str(v['generation']) for v in printed.values())}) order by view",
+    )  # (the session's other CLI syncs, same prefix, appended theirs to the file before)
     assert [(r[0], r[1]) for r in stored] == [
         ("feat_customer__orders", 2),
         ("feat_product__popularity", 1),
