@@ -4,8 +4,10 @@
 
 {% macro _featurehouse_double() %}
     {#- The float type of the project's contracts (var featurehouse_double), else the SQL
-        standard name, which DuckDB and Postgres both read. -#}
-    {{ return(var('featurehouse_double', {}).get(target.type, 'double precision')) }}
+        standard name, which DuckDB and Postgres both read (Spark knows only `double`). -#}
+    {%- set fallback = 'double' if target.type in ('spark', 'databricks')
+        else 'double precision' -%}
+    {{ return(var('featurehouse_double', {}).get(target.type, fallback)) }}
 {% endmacro %}
 
 
