@@ -42,6 +42,27 @@
 {% endmacro %}
 
 
+{% macro _pit_preference_key(view, feature) %}
+    {#-
+        _pit_preference_columns as one orderable value (a struct when there is a created
+        ts, which becomes -infinity when null so that it loses): the greatest wins.
+    -#}
+    {%- set columns = featurehouse._pit_preference_columns(view) -%}
+    {%- if columns | length == 1 -%}
+        {{ feature }}.{{ columns[0] }}
+    {%- else -%}
+        struct_pack(
+            {%- for column in columns %}
+            c{{ loop.index }} := {{ feature ~ '.' ~ column if loop.first
+                else "coalesce(" ~ feature ~ "." ~ column
+                    ~ ", cast('-infinity' as timestamp))" }}
+            {{- ',' if not loop.last }}
+            {%- endfor %}
+        )
+    {%- endif -%}
+{% endmacro %}
+
+
 {% macro _pit_key_join(view, left, right, left_keys=none) %}
     {#- left.<left key> = right.<view key> per key (left keys default: the view's). -#}
     {%- for key in view['keys'] -%}

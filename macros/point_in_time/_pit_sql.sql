@@ -102,10 +102,12 @@ select * from _pit_joined
 {%- endmacro %}
 
 
-{% macro _pit_latest_sql(model, version, as_of, as_known_at, qualify) %}
+{% macro _pit_latest_sql(model, version, as_of, as_known_at, arg_max=false) %}
     {#-
         latest_feature_rows' shape: one point, as_of, rendered exactly once (it may be a
         bind placeholder); per entity the row _pit_predicate and _pit_preference pick.
+        `arg_max` (DuckDB) keeps it with one hash aggregate over _pit_preference_key
+        instead of a row_number() window; the rule is the same.
     -#}
     {%- set view = featurehouse._pit_view(
         {'model': model, 'version': version},
@@ -117,15 +119,6 @@ select * from _pit_joined
         {%- set as_of = "'" ~ var('as_of') ~ "'" if var('as_of', none)
             else 'current_timestamp' -%}
     {%- endif -%}
-    {%- set rank -%}
-        row_number() over (
-            partition by
-                {%- for key in view['keys'] %}
-                feature.{{ key }}{{ ',' if not loop.last }}
-                {%- endfor %}
-            order by {{ featurehouse._pit_preference(view, 'feature') }}
-        )
-    {%- endset -%}
     {%- set source -%}
         from {{ view.relation }} as feature
         inner join _pit_point as point
@@ -143,14 +136,27 @@ _pit_point as (
 ),
 
 _pit_latest as (
-    {%- if qualify %}
-    select feature.*
+    {%- if arg_max %}
+    select unnest(arg_max(
+        feature, {{ featurehouse._pit_preference_key(view, 'feature') }}
+    ))
     {{ source }}
-    qualify {{ rank }} = 1
+    group by
+        {%- for key in view['keys'] %}
+        feature.{{ key }}{{ ',' if not loop.last }}
+        {%- endfor %}
     {%- else %}
     select {{ view.columns | join(', ') }}
     from (
-        select feature.*, {{ rank }} as _pit_rank
+        select
+            feature.*,
+            row_number() over (
+                partition by
+                    {%- for key in view['keys'] %}
+                    feature.{{ key }}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                order by {{ featurehouse._pit_preference(view, 'feature') }}
+            ) as _pit_rank
         {{ source }}
     ) as ranked
     where _pit_rank = 1

@@ -11,16 +11,19 @@
 {% macro default__latest_feature_rows(
     model, version=none, as_of=none, as_known_at=false
 ) %}
-    {#- Portable SQL (Postgres, Spark): no QUALIFY, rank 1 kept by a subquery. -#}
-    {{ return(featurehouse._pit_latest_sql(
-        model, version, as_of, as_known_at, qualify=false)) }}
+    {#- Portable SQL (Postgres, Spark): row_number(), rank 1 kept by a subquery. -#}
+    {{ return(featurehouse._pit_latest_sql(model, version, as_of, as_known_at)) }}
 {% endmacro %}
 
 
 {% macro duckdb__latest_feature_rows(
     model, version=none, as_of=none, as_known_at=false
 ) %}
-    {#- DuckDB: the same rule with QUALIFY, in one pass without the subquery. -#}
+    {#-
+        DuckDB: the same rule as one hash aggregate, arg_max(row, _pit_preference_key)
+        per entity: no sort, no window (2x faster at 10 rows per entity,
+        benchmarks/bench_sync.py).
+    -#}
     {{ return(featurehouse._pit_latest_sql(
-        model, version, as_of, as_known_at, qualify=true)) }}
+        model, version, as_of, as_known_at, arg_max=true)) }}
 {% endmacro %}

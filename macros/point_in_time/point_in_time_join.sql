@@ -67,14 +67,7 @@
             c{{ loop.index }} := {{ 'point._pit_point_at' if loop.first
                 else "cast('infinity' as timestamp)" }}{{ ',' if not loop.last }}
             {%- endfor %}
-        ) >= struct_pack(
-            {%- for column in columns %}
-            c{{ loop.index }} := {{ 'feature.' ~ column if loop.first
-                else "coalesce(feature." ~ column
-                    ~ ", cast('-infinity' as timestamp))" }}
-            {{- ',' if not loop.last }}
-            {%- endfor %}
-        )
+        ) >= {{ featurehouse._pit_preference_key(view, 'feature') }}
         {%- endif %}
     where {{ featurehouse._pit_predicate(view, 'point', 'feature', as_known_at) }}
 {%- endmacro %}
