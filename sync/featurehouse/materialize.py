@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -212,27 +213,34 @@ def sync_view(
     started = time.monotonic()
     schema = view_schema(view, lineage)
     mode, since, notes = _plan(view, schema, state, options)
-    stats = offline.latest_stats(warehouse, view, macro_sql, options.as_of, since)
-    if stats.duplicate_keys:
-        raise FeaturehouseError(
-            f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities more than "
-            "once at this as-of; check the view's grain (keys, event timestamp) is unique"
-        )
-    watermark = _max(since.watermark if since else None, stats.watermark)
-    if progress is not None:
-        progress.start(view.ref, stats.changed)
-    batches = offline.read_latest(
-        warehouse, view, macro_sql, options.as_of, since=since, batch_size=options.batch_size
-    )
-    result = store.publish(
-        schema, _served(batches, progress), as_of=options.as_of, clock=options.clock,
-        mode=mode, watermark=watermark, expected_rows=stats.changed, is_latest=view.is_latest,
-        stats={"rows_read": stats.rows, "null_keys": stats.null_keys,
-               "tie_breaks": stats.tie_breaks, "forced": list(forced)},
-    )  # fmt: skip
+    with offline.latest_rows(warehouse, macro_sql, options.as_of) as latest_sql:
+        stats = offline.latest_stats(warehouse, view, latest_sql, options.as_of, since)
+        if stats.duplicate_keys:
+            raise FeaturehouseError(
+                f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities more "
+                "than once at this as-of; check the view's grain (keys, event timestamp) is unique"
+            )
+        ties = offline.tie_breaks(warehouse, view, latest_sql, options.as_of)  # meanwhile
+        watermark = _max(since.watermark if since else None, stats.watermark)
+        if progress is not None:
+            progress.start(view.ref, stats.changed)
+        batches = offline.read_latest(
+            warehouse, view, latest_sql, options.as_of, since=since,
+            batch_size=options.batch_size, encode=True,
+        )  # fmt: skip
+        try:
+            result = store.publish(
+                schema, _served(batches, progress), as_of=options.as_of, clock=options.clock,
+                mode=mode, watermark=watermark, expected_rows=stats.changed,
+                is_latest=view.is_latest,
+                stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
+                               "tie_breaks": ties.result(), "forced": list(forced)},
+            )  # fmt: skip
+        finally:
+            futures.wait([ties])  # the held rows stay until the count is done
     summary = ViewSummary(
         view=view.ref, mode=mode, as_of=options.as_of, rows_read=stats.rows,
-        entities_written=result.rows, skipped=_skipped(mode, stats, result),
+        entities_written=result.rows, skipped=_skipped(mode, stats, ties.result(), result),
         watermark=watermark, generation=result.generation, seconds=time.monotonic() - started,
         forced=forced, notes=(*notes, *_empty(view, stats, options), *result.warnings),
     )  # fmt: skip
@@ -248,9 +256,11 @@ def _empty(view: FeatureView, stats: offline.LatestStats, options: SyncOptions) 
     return [f"no rows at or before {options.as_of}{ttl}: nothing is served; is --as-of right?"]
 
 
-def _skipped(mode: Mode, stats: offline.LatestStats, result: PublishResult) -> dict[str, int]:
+def _skipped(
+    mode: Mode, stats: offline.LatestStats, ties: int, result: PublishResult
+) -> dict[str, int]:
     """Rows of the macro's result not written, by reason (zero counts left out)."""
-    skipped = {"null keys": stats.null_keys, "lost tie-break": stats.tie_breaks}
+    skipped = {"null keys": stats.null_keys, "lost tie-break": ties}
     if mode == "incremental":
         skipped["unchanged"] = stats.rows - stats.null_keys - stats.changed
         skipped["older than stored"] = result.skipped_older

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from featurehouse.errors import OfflineStoreError
+from featurehouse.online.encoding import RECORD, duckdb_record_sql
 from featurehouse.registry import FeatureView, Relation
 from featurehouse.settings import Project, Target, as_int
 
@@ -48,6 +52,9 @@ class Warehouse(Protocol):
 
     def param(self, name: str) -> str: ...
     def prepare(self, macro_sql: str) -> str: ...
+    def encodes_records(self) -> bool: ...
+    def hold(self, sql: str, params: Mapping[str, Any]) -> AbstractContextManager[str]: ...
+    def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]: ...
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
     def execute(self, sql: str, params: Mapping[str, Any]) -> None: ...
     def stream(
@@ -63,7 +70,6 @@ class LatestStats:
     rows: int  # rows the macro returned
     null_keys: int  # of which have a null key: skipped
     duplicate_keys: int  # entities returned more than once (a broken grain)
-    tie_breaks: int  # rows of the view that lost the tie-break on created timestamp
     changed: int  # rows with a key that an incremental read returns (all of them when full)
     watermark: datetime | None  # greatest created (else event) timestamp of those rows
 
@@ -81,12 +87,24 @@ def placeholder(adapter: str, name: str) -> str:
     return f"%({name})s" if adapter == "postgres" else f"${name}"
 
 
-def arrow_schema(view: FeatureView) -> pa.Schema:
-    """The batches' schema: keys, __event_at, __created_at, then the features."""
+def arrow_schema(view: FeatureView, *, encoded: bool = False) -> pa.Schema:
+    """The batches' schema: keys, __event_at, __created_at, then the features (or, encoded,
+    their online record in one column, RECORD)."""
     fields = [pa.field(k.name, _ARROW_TYPES[k.online_type]) for k in view.keys]
     fields += [pa.field(EVENT_AT, pa.timestamp("us")), pa.field(CREATED_AT, pa.timestamp("us"))]
-    fields += [pa.field(f.name, _ARROW_TYPES[f.online_type]) for f in view.features]
+    if encoded:
+        fields.append(pa.field(RECORD, pa.string()))
+    else:
+        fields += [pa.field(f.name, _ARROW_TYPES[f.online_type]) for f in view.features]
     return pa.schema(fields)
+
+
+@contextlib.contextmanager
+def latest_rows(warehouse: Warehouse, macro_sql: str, as_of: datetime) -> Iterator[str]:
+    """The macro's rows at `as_of` as SQL that the stats and the read both select from: held
+    once in a temporary table where the warehouse can (DuckDB), so the macro runs once."""
+    with warehouse.hold(macro_sql, {"as_of": as_of}) as sql:
+        yield sql
 
 
 @contextlib.contextmanager
@@ -124,20 +142,52 @@ def latest_stats(
     as_of: datetime,
     since: Since | None = None,
 ) -> LatestStats:
-    """Count the macro's rows, null keys, duplicate entities and rows lost to tie-breaks."""
+    """Count the macro's rows, null keys and duplicate entities; the watermark."""
     changed, params = _changed(warehouse, view, since)
     sql = _stats_sql(view, warehouse.prepare(macro_sql), changed)
     row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
     return LatestStats(*(int(v) for v in row[:-1]), watermark=row[-1])
 
 
+def tie_breaks(
+    warehouse: Warehouse, view: FeatureView, macro_sql: str, as_of: datetime
+) -> Future[int]:
+    """Rows of the view that lost the tie-break on created timestamp to the macro's rows
+    (same keys and event timestamp), counted while the caller goes on where the warehouse
+    can (DuckDB: on another connection to the held rows)."""
+    keys = [_q(k.name) for k in view.keys]
+    on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
+    latest_keys = ", ".join(f"latest.{k}" for k in keys)
+    event = _q(view.event_timestamp)
+    sql = f"""
+select coalesce(sum(n - 1), 0) from (
+    select {latest_keys}, count(*) as n
+    from ({warehouse.prepare(macro_sql)}) as latest
+    inner join {_relation(view.relation)} as relation
+        on {on} and relation.{event} = latest.{event}
+    group by {latest_keys}
+    having count(*) > 1
+) as tied
+"""
+    rows: Future[list[tuple[Any, ...]]] = warehouse.submit(sql, {"as_of": as_of})
+    count: Future[int] = Future()
+
+    def done(f: Future[list[tuple[Any, ...]]]) -> None:
+        error = f.exception()
+        if error is not None:
+            count.set_exception(error)
+        else:
+            count.set_result(int(f.result()[0][0]))
+
+    rows.add_done_callback(done)
+    return count
+
+
 def _stats_sql(view: FeatureView, latest_sql: str, changed: str) -> str:
-    """One query over the macro's rows; `tied` joins back to the view for tie counts."""
+    """One query over the macro's rows."""
     keys = [_q(k.name) for k in view.keys]
     null_key = " or ".join(f"{k} is null" for k in keys)
     not_null = " and ".join(f"{k} is not null" for k in keys)
-    on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
-    latest_keys = ", ".join(f"latest.{k}" for k in keys)
     event = _q(view.event_timestamp)
     created = f"coalesce({_q(view.created_timestamp or view.event_timestamp)}, {event})"
     return f"""
@@ -150,22 +200,12 @@ latest as (
 entities as (
     select {", ".join(keys)}, count(*) as n from latest where {not_null}
     group by {", ".join(keys)}
-),
-
-tied as (
-    select {latest_keys}, count(*) as n
-    from latest
-    inner join {_relation(view.relation)} as relation
-        on {on} and relation.{event} = latest.{event}
-    group by {latest_keys}
-    having count(*) > 1
 )
 
 select
     (select count(*) from latest) as n_rows,
     (select count(*) from latest where {null_key}) as n_null_keys,
     (select count(*) from entities where n > 1) as n_duplicate_keys,
-    (select coalesce(sum(n - 1), 0) from tied) as n_tie_breaks,
     (select count(*) from latest where {not_null} and {changed}) as n_changed,
     (select max({created}) from latest where {not_null} and {changed}) as watermark
 """
@@ -195,9 +235,12 @@ def read_latest(
     *,
     since: Since | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    encode: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`."""
-    schema = arrow_schema(view)
+    """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`; with
+    `encode`, and where the warehouse can, with the features as online records."""
+    encoded = encode and warehouse.encodes_records()
+    schema = arrow_schema(view, encoded=encoded)
     created = _q(view.created_timestamp or view.event_timestamp)
     event = _q(view.event_timestamp)
     columns = [
@@ -207,9 +250,13 @@ def read_latest(
         f"cast({event} as timestamp) as {_q(EVENT_AT)}",
         f"cast({created} as timestamp) as {_q(CREATED_AT)}",
     ]
-    columns += [
-        f"cast({_q(f.name)} as {_SQL_TYPES[f.online_type]}) as {_q(f.name)}" for f in view.features
-    ]
+    casts = [(f"cast({_q(f.name)} as {_SQL_TYPES[f.online_type]})", f) for f in view.features]
+    if encoded:
+        kinds = [(cast, f.online_type) for cast, f in casts]
+        record = duckdb_record_sql(f"cast({event} as timestamp)", kinds)
+        columns.append(f"{record} as {_q(RECORD)}")
+    else:
+        columns += [f"{cast} as {_q(f.name)}" for cast, f in casts]
     changed, params = _changed(warehouse, view, since)
     where = [*(f"{_q(k.name)} is not null" for k in view.keys), changed]
     params["as_of"] = as_of
@@ -241,6 +288,9 @@ def _relation(relation: Relation) -> str:
     return ".".join(_q(p) for p in (relation.database, relation.schema, relation.alias) if p)
 
 
+_WORK = "featurehouse_work"
+
+
 class _DuckDB:
     """DuckDB: the target's file (read-only unless writable), named parameters `$name`."""
 
@@ -248,6 +298,7 @@ class _DuckDB:
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
+        self._held = 0
 
     @classmethod
     def open(cls, project: Project, target: Target, writable: bool = False) -> _DuckDB:
@@ -274,6 +325,40 @@ class _DuckDB:
 
     def prepare(self, macro_sql: str) -> str:
         return macro_sql
+
+    def encodes_records(self) -> bool:
+        """DuckDB builds the records in the query, on all its threads (json_array)."""
+        return True
+
+    @contextlib.contextmanager
+    def hold(self, sql: str, params: Mapping[str, Any]) -> Iterator[str]:
+        """Run `sql` once into a table of an in-memory database attached for this (the
+        file may be read-only), visible to `submit`'s connections; drop it after."""
+        if not self._held:
+            self.execute(f"attach ':memory:' as {_WORK} (read_only false)", {})
+        self._held += 1
+        name = f"{_WORK}.main.latest_{self._held}"
+        self.execute(f"create table {name} as\n{sql}", params)
+        try:
+            yield f"select * from {name}"
+        finally:
+            self.execute(f"drop table if exists {name}", {})
+
+    def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]:
+        """Run a read query on another connection to the same database, in a thread."""
+        future: Future[list[tuple[Any, ...]]] = Future()
+        cursor = self._connection.cursor()
+
+        def run() -> None:
+            try:
+                future.set_result(_DuckDB(cursor).fetch_all(sql, params))
+            except BaseException as exc:  # handed to whoever waits for the result
+                future.set_exception(exc)
+            finally:
+                cursor.close()
+
+        threading.Thread(target=run, name="featurehouse-duckdb", daemon=True).start()
+        return future
 
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         import duckdb
@@ -354,6 +439,23 @@ class _Postgres:
 
     def prepare(self, macro_sql: str) -> str:
         return re.sub(r"%%\((\w+)\)s", r"%(\1)s", macro_sql.replace("%", "%%"))
+
+    def encodes_records(self) -> bool:
+        return False
+
+    @contextlib.contextmanager
+    def hold(self, sql: str, params: Mapping[str, Any]) -> Iterator[str]:
+        """A read-only session cannot create tables: the macro's SQL runs per query."""
+        yield sql
+
+    def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]:
+        """One connection, one query at a time: run it now."""
+        future: Future[list[tuple[Any, ...]]] = Future()
+        try:
+            future.set_result(self.fetch_all(sql, params))
+        except OfflineStoreError as exc:
+            future.set_exception(exc)
+        return future
 
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         import psycopg2

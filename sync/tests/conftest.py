@@ -20,6 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Property tests check values, not speed: no per-example deadline, which a shared, loaded
+# machine (or CI) turns into flaky failures.
+settings.register_profile("featurehouse", deadline=None)
+settings.load_profile("featurehouse")
 
 # The sync tests' fixtures (Featurehouse on the session build, one shared sync) and the
 # feature server's (test views on Redis, one `featurehouse serve`).

@@ -1,9 +1,15 @@
 """The record encoding: one compact JSON array per entity, built column-wise with Arrow.
 
-A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order. Floats are the
-shortest text that round-trips exactly, always with a `.` or exponent (`3.0`, `-0.0`, `1e+16`;
-NaN, Infinity, -Infinity as Python's json writes them), so they parse back as floats; timestamps
-epoch microseconds; lists JSON lists; nulls `null`.
+A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order. Floats are
+JSON numbers with the fewest digits that read back as exactly the same double, always with a `.`
+or an exponent (`3.0`, `-0.0`, `1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as
+Python's json writes them), so they parse back as floats; timestamps epoch microseconds; lists
+JSON lists; nulls `null`.
+
+Two writers produce it: Arrow compute (`record_items`, any warehouse) and, on DuckDB, SQL inside
+the query that reads the rows (`duckdb_record_sql`, computed on all cores). They may spell a float
+differently (`1e+16` / `10000000000000000.0`), never its value: sync/tests/test_online_encoding.py
+decodes both and compares them bit for bit.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import pyarrow.compute as pc
 from featurehouse.errors import OnlineStoreError
 
 EVENT_AT = "__event_at"
+RECORD = "__record"  # a pre-encoded record without its brackets (`duckdb_record_sql`)
 ENCODING = "json-array-v1"
 _EPOCH = datetime(1970, 1, 1)
 _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
@@ -141,6 +148,20 @@ def encode_records(batch: pa.RecordBatch, features: Sequence[tuple[str, str]]) -
 
 def event_us(batch: pa.RecordBatch) -> pa.Array:
     return _timestamp_us(batch.column(EVENT_AT))
+
+
+def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:
+    """A DuckDB expression giving the record of a row without its outer brackets, for the
+    column RECORD: `event` and each feature (name -> SQL expression of its online type)."""
+    parts = [f"epoch_us({event})"]
+    for expression, kind in features:
+        if kind not in _SQL_KINDS:
+            raise OnlineStoreError(f"cannot encode feature type {kind!r}")
+        parts.append(f"epoch_us({expression})" if kind == "timestamp" else expression)
+    return f"json_array({', '.join(parts)})[2:-2]"
+
+
+_SQL_KINDS = ("int64", "float64", "string", "bool", "timestamp", "list<float64>")
 
 
 # --- decoding (read path): one json.loads per record, then per-type conversion ---

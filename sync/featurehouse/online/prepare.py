@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online import layout
-from featurehouse.online.encoding import EVENT_AT, event_us, record_items
+from featurehouse.online.encoding import EVENT_AT, RECORD, event_us, record_items
 from featurehouse.online.schema import ViewSchema
 
 
@@ -47,11 +47,14 @@ class Progress:
 def chunks(
     schema: ViewSchema, batches: Iterable[pa.RecordBatch], chunk_rows: int
 ) -> Iterator[pa.RecordBatch]:
-    """Re-chunk the incoming batches to about `chunk_rows` rows, checking the columns."""
-    need = [*schema.keys, EVENT_AT, *schema.feature_names]
+    """Re-chunk the incoming batches to about `chunk_rows` rows, checking the columns.
+
+    Batches carry either the features or their records already encoded (column RECORD)."""
     pending: list[pa.RecordBatch] = []
     size = 0
     for batch in batches:
+        encoded = RECORD in batch.schema.names
+        need = [*schema.keys, EVENT_AT, *([RECORD] if encoded else schema.feature_names)]
         missing = [c for c in need if c not in batch.schema.names]
         if missing:
             raise OnlineStoreError(
@@ -86,7 +89,11 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
     bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
     order = pc.sort_indices(bucket)
     batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
-    items, length = record_items(batch, [(f.name, f.type) for f in schema.features])
+    if RECORD in batch.schema.names:
+        inner = batch.column(RECORD)
+        items, length = [inner], pc.add(pc.binary_length(inner), 2)
+    else:
+        items, length = record_items(batch, [(f.name, f.type) for f in schema.features])
     n = batch.num_rows
     return Prepared(
         buckets=pc.take(bucket, order),

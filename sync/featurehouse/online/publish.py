@@ -41,7 +41,7 @@ class Options:
     watermark: datetime | None
     expected_rows: int | None
     progress: Callable[[int], None] | None
-    stats: Mapping[str, Any]
+    stats: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
     is_latest: bool
     chunk_rows: int = CHUNK_ROWS
 
@@ -198,7 +198,11 @@ def meta_fields(
         "mode": opts.mode,
         "seconds": f"{time.time() - started:.3f}",
         "max_record_bytes": str(prog.max_record),
-        "stats": json.dumps(dict(opts.stats), default=str, separators=(",", ":")),
+        "stats": json.dumps(
+            dict(opts.stats() if callable(opts.stats) else opts.stats),
+            default=str,
+            separators=(",", ":"),
+        ),
         "library": functions.LIBRARY_HASH,
     }
 

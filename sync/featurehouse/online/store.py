@@ -54,7 +54,7 @@ class OnlineStore:
         watermark: datetime | None,
         expected_rows: int | None = None,
         progress: Callable[[int], None] | None = None,
-        stats: Mapping[str, Any] | None = None,
+        stats: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
         is_latest: bool = False,
         chunk_rows: int | None = None,
     ) -> PublishResult:
@@ -64,6 +64,7 @@ class OnlineStore:
         keep the previous one (a killed process's leftovers go at the next publish/cleanup).
         Incremental: merged into the current generation; an older event_at never wins.
         `is_latest`: this version becomes the view's latest once the publish completes.
+        `stats` (stored in the metadata) may be a function, called once the rows are sent.
         """
         opts = Options(
             as_of,
