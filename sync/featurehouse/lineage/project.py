@@ -12,8 +12,8 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from featurehouse.lineage import sql
 from featurehouse.lineage.records import (
     FORMAT_VERSION,
     VALUE,
@@ -25,6 +25,9 @@ from featurehouse.lineage.records import (
     Step,
 )
 from featurehouse.manifest import Artifacts, Catalog, Manifest, Node
+
+if TYPE_CHECKING:  # sqlglot loads only when lineage is computed, not when read from the cache
+    from featurehouse.lineage import sql
 
 log = logging.getLogger(__name__)
 _ANALYZED = ("model", "snapshot")
@@ -85,9 +88,12 @@ def relation_of(node: Node) -> sql.Relation:
 
 class _Analyzer:
     def __init__(self, manifest: Manifest, catalog: Catalog | None) -> None:
+        from featurehouse.lineage import sql
+
+        self.sql = sql
         self.manifest = manifest
         self.catalog = catalog.columns if catalog else {}
-        self.dialect = sql.dialect_of(manifest.adapter_type)
+        self.dialect = self.sql.dialect_of(manifest.adapter_type)
         self.infos: dict[str, NodeInfo] = {}
         self.relations: dict[sql.Relation, str] = {}
         self.by_name: dict[str, list[str]] = {}
@@ -144,7 +150,7 @@ class _Analyzer:
             for dep in node.depends_on
             if dep in self.known and dep in self.manifest.nodes
         }
-        result = sql.analyze(node.compiled_code, self.dialect, schema, declared)
+        result = self.sql.analyze(node.compiled_code, self.dialect, schema, declared)
         if result.error is not None:
             self._unresolved(node, declared, f"cannot parse the compiled SQL ({result.error})")
             return

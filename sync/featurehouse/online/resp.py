@@ -113,7 +113,7 @@ def payload(
         items[0],
         "",
     )
-    rows = join([start, *items[1:]], ",")
+    rows = join([start, *items[1:]], ",") if len(items) > 1 else start
     data = concatenated(rows)
     return [data.slice(3), pa.py_buffer(b"]\r\n")], len(values)
 
