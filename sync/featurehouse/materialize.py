@@ -213,20 +213,20 @@ def sync_view(
     started = time.monotonic()
     schema = view_schema(view, lineage)
     mode, since, notes = _plan(view, schema, state, options)
-    with offline.latest_rows(warehouse, macro_sql, options.as_of) as latest_sql:
-        stats = offline.latest_stats(warehouse, view, latest_sql, options.as_of, since)
+    with offline.latest_rows(warehouse, view, macro_sql, options.as_of, encode=True) as latest:
+        stats = offline.latest_stats(warehouse, view, latest.sql, options.as_of, since)
         if stats.duplicate_keys:
             raise FeaturehouseError(
                 f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities more "
                 "than once at this as-of; check the view's grain (keys, event timestamp) is unique"
             )
-        ties = offline.tie_breaks(warehouse, view, latest_sql, options.as_of)  # meanwhile
+        ties = offline.tie_breaks(warehouse, view, latest.sql, options.as_of)  # meanwhile
         watermark = _max(since.watermark if since else None, stats.watermark)
         if progress is not None:
             progress.start(view.ref, stats.changed)
         batches = offline.read_latest(
-            warehouse, view, latest_sql, options.as_of, since=since,
-            batch_size=options.batch_size, encode=True,
+            warehouse, view, latest.sql, options.as_of, since=since,
+            batch_size=options.batch_size, encoded=latest.encoded,
         )  # fmt: skip
         try:
             result = store.publish(

@@ -99,12 +99,39 @@ def arrow_schema(view: FeatureView, *, encoded: bool = False) -> pa.Schema:
     return pa.schema(fields)
 
 
+@dataclass(frozen=True)
+class Latest:
+    """The macro's rows as SQL to select from; `encoded`: they carry a RECORD column."""
+
+    sql: str
+    encoded: bool = False
+
+
 @contextlib.contextmanager
-def latest_rows(warehouse: Warehouse, macro_sql: str, as_of: datetime) -> Iterator[str]:
-    """The macro's rows at `as_of` as SQL that the stats and the read both select from: held
-    once in a temporary table where the warehouse can (DuckDB), so the macro runs once."""
-    with warehouse.hold(macro_sql, {"as_of": as_of}) as sql:
-        yield sql
+def latest_rows(
+    warehouse: Warehouse, view: FeatureView, macro_sql: str, as_of: datetime, *, encode: bool
+) -> Iterator[Latest]:
+    """The macro's rows at `as_of`, which the stats and the read both select from: held once
+    in a table where the warehouse can (DuckDB), so that the macro runs once, and with
+    `encode` with each row's online record built in that same query, on all of DuckDB's
+    threads."""
+    encoded = encode and warehouse.encodes_records()
+    sql = macro_sql
+    if encoded:
+        sql = f"select *, {_record_sql(view)} as {_q(RECORD)}\nfrom (\n{macro_sql}\n) as latest"
+    with warehouse.hold(sql, {"as_of": as_of}) as held:
+        yield Latest(held, encoded)
+
+
+def _casts(view: FeatureView) -> list[tuple[str, str]]:
+    """(SQL of the feature cast to its online type, online type) per feature."""
+    return [
+        (f"cast({_q(f.name)} as {_SQL_TYPES[f.online_type]})", f.online_type) for f in view.features
+    ]
+
+
+def _record_sql(view: FeatureView) -> str:
+    return duckdb_record_sql(f"cast({_q(view.event_timestamp)} as timestamp)", _casts(view))
 
 
 @contextlib.contextmanager
@@ -235,11 +262,10 @@ def read_latest(
     *,
     since: Since | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    encode: bool = False,
+    encoded: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`; with
-    `encode`, and where the warehouse can, with the features as online records."""
-    encoded = encode and warehouse.encodes_records()
+    """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`;
+    `encoded`: the rows carry their records (`latest_rows`), read instead of the features."""
     schema = arrow_schema(view, encoded=encoded)
     created = _q(view.created_timestamp or view.event_timestamp)
     event = _q(view.event_timestamp)
@@ -250,13 +276,13 @@ def read_latest(
         f"cast({event} as timestamp) as {_q(EVENT_AT)}",
         f"cast({created} as timestamp) as {_q(CREATED_AT)}",
     ]
-    casts = [(f"cast({_q(f.name)} as {_SQL_TYPES[f.online_type]})", f) for f in view.features]
     if encoded:
-        kinds = [(cast, f.online_type) for cast, f in casts]
-        record = duckdb_record_sql(f"cast({event} as timestamp)", kinds)
-        columns.append(f"{record} as {_q(RECORD)}")
+        columns.append(_q(RECORD))
     else:
-        columns += [f"{cast} as {_q(f.name)}" for cast, f in casts]
+        columns += [
+            f"{cast} as {_q(f.name)}"
+            for (cast, _), f in zip(_casts(view), view.features, strict=True)
+        ]
     changed, params = _changed(warehouse, view, since)
     where = [*(f"{_q(k.name)} is not null" for k in view.keys), changed]
     params["as_of"] = as_of
