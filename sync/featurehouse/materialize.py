@@ -230,9 +230,10 @@ def sync_view(
         )  # fmt: skip
         try:
             result = store.publish(
-                schema, _served(batches, progress), as_of=options.as_of, clock=options.clock,
+                schema, _served(batches), as_of=options.as_of, clock=options.clock,
                 mode=mode, watermark=watermark, expected_rows=stats.changed,
                 is_latest=view.is_latest,
+                progress=progress.advance if progress is not None else None,
                 stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
                                "tie_breaks": ties.result(), "forced": list(forced)},
             )  # fmt: skip
@@ -289,15 +290,10 @@ def _shape(schema: ViewSchema) -> tuple[object, ...]:
     return (schema.keys, schema.key_types, schema.features, schema.ttl_seconds)
 
 
-def _served(
-    batches: Iterator[pa.RecordBatch], progress: Progress | None
-) -> Iterator[pa.RecordBatch]:
-    """Batches as online.publish takes them (no created ts), reporting rows as they go."""
+def _served(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Batches as online.publish takes them (no created ts)."""
     for batch in batches:
-        served = batch.drop_columns([offline.CREATED_AT])
-        yield served
-        if progress is not None:
-            progress.advance(served.num_rows)
+        yield batch.drop_columns([offline.CREATED_AT])
 
 
 def _max(a: datetime | None, b: datetime | None) -> datetime | None:

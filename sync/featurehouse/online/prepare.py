@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -70,6 +71,28 @@ def chunks(
         yield _combine(pending)
 
 
+def bucket_sorted(
+    schema: ViewSchema, chunked: Iterable[pa.RecordBatch], buckets: int, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """All of `chunked` (from `chunks`) ordered by bucket, again in chunks of `chunk_rows`.
+
+    Every bucket then arrives in one or two HSETs of ~TARGET_PER_BUCKET entities instead of
+    one small HSET per chunk: Redis spends a quarter less CPU on a full publish and the
+    chunks need no sorting of their own. Holds the rows (not the source's) in memory."""
+    given = list(chunked)
+    if not given:
+        return
+    table = pa.Table.from_batches(given).combine_chunks()
+    if not table.num_rows:
+        return
+    batch = table.to_batches(max_chunksize=table.num_rows)[0]
+    fields = pc.fill_null(layout.canonical_key_array(schema, batch), "")  # null keys: dropped later
+    order = pc.sort_indices(layout.bucket_array(layout.crc32_array(fields), buckets))
+    ordered = batch.take(order)
+    for start in range(0, ordered.num_rows, chunk_rows):
+        yield ordered.slice(start, chunk_rows)
+
+
 def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     if len(batches) == 1:
         return batches[0]
@@ -87,8 +110,10 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
         batch = batch.filter(valid)
     fields = layout.canonical_key_array(schema, batch)
     bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
-    order = pc.sort_indices(bucket)
-    batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
+    if not _ascending(bucket):
+        order = pc.sort_indices(bucket)
+        batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
+        bucket, fields = pc.take(bucket, order), pc.take(fields, order)
     if RECORD in batch.schema.names:
         inner = batch.column(RECORD)
         items, length = [inner], pc.add(pc.binary_length(inner), 2)
@@ -96,8 +121,8 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
         items, length = record_items(batch, [(f.name, f.type) for f in schema.features])
     n = batch.num_rows
     return Prepared(
-        buckets=pc.take(bucket, order),
-        fields=pc.take(fields, order),
+        buckets=bucket,
+        fields=fields,
         items=items,
         record_length=length,
         events=event_us(batch),
@@ -106,6 +131,12 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
         max_record=(pc.max(length).as_py() or 0) if n else 0,
         max_field=(pc.max(pc.binary_length(fields)).as_py() or 0) if n else 0,
     )
+
+
+def _ascending(values: pa.Array) -> bool:
+    """Already in order (as `bucket_sorted` hands them)?"""
+    v = np.asarray(values)
+    return bool(np.all(v[1:] >= v[:-1]))
 
 
 def bucket_max_events(p: Prepared) -> dict[int, int]:

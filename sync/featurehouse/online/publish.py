@@ -23,7 +23,14 @@ import redis
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online import functions, layout, resp
 from featurehouse.online.encoding import ENCODING, naive_utc
-from featurehouse.online.prepare import Prepared, Progress, bucket_max_events, chunks, prepare
+from featurehouse.online.prepare import (
+    Prepared,
+    Progress,
+    bucket_max_events,
+    bucket_sorted,
+    chunks,
+    prepare,
+)
 from featurehouse.online.schema import PublishResult, ViewSchema
 from featurehouse.online.wire import Job, Wire, describe, translate
 
@@ -332,7 +339,9 @@ class Publisher:
         prog = Progress()
         wire = Wire(self.client)
         try:
-            for chunk in chunks(target.schema, batches, opts.chunk_rows):
+            chunked = chunks(target.schema, batches, opts.chunk_rows)
+            ordered = bucket_sorted(target.schema, chunked, target.buckets, opts.chunk_rows)
+            for chunk in ordered:
                 p = prepare(target.schema, chunk, target.buckets)
                 prog.add(p)
                 self._send(wire, p, header, "count")
