@@ -206,6 +206,8 @@
         'label': name ~ (' v' ~ version if version is not none else ''),
         'relation': ref(name, v=version) if version is not none else ref(name),
         'prefix': spec.get('prefix') or '',
+        'is_table': (node.get('config') or {}).get('materialized')
+            in ['table', 'incremental'],
     } -%}
     {%- do view.update(featurehouse._pit_view_metadata(
         node, view.label, macro_name, argument, as_known_at)) -%}

@@ -107,7 +107,8 @@ select * from _pit_joined
         latest_feature_rows' shape: one point, as_of, rendered exactly once (it may be a
         bind placeholder); per entity the row _pit_predicate and _pit_preference pick.
         `arg_max` (DuckDB) keeps it with one hash aggregate over _pit_preference_key
-        instead of a row_number() window; the rule is the same.
+        instead of a row_number() window; the rule is the same. On a table the aggregate
+        carries only the row id, and the picked rows are fetched by it.
     -#}
     {%- set view = featurehouse._pit_view(
         {'model': model, 'version': version},
@@ -136,7 +137,19 @@ _pit_point as (
 ),
 
 _pit_latest as (
-    {%- if arg_max %}
+    {%- if arg_max and view.is_table %}
+    {#- A table: pick each entity's row id, then fetch those rows (no row copies). #}
+    select feature.*
+    from {{ view.relation }} as feature
+    where feature.rowid in (
+        select arg_max(feature.rowid, {{ featurehouse._pit_preference_key(view, 'feature') }})
+        {{ source }}
+        group by
+            {%- for key in view['keys'] %}
+            feature.{{ key }}{{ ',' if not loop.last }}
+            {%- endfor %}
+    )
+    {%- elif arg_max %}
     select unnest(arg_max(
         feature, {{ featurehouse._pit_preference_key(view, 'feature') }}
     ))

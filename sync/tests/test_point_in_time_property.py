@@ -175,7 +175,9 @@ def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
         {"entity_id": e, "spine_at": t, "spine_row": i} for i, (e, t) in enumerate(spine_ts)
     ]
     con = duckdb.connect()
-    con.register("pit_features", pa.Table.from_pylist(rows, schema=FEATURE_SCHEMA))
+    # A table, as the fixture views are: DuckDB's latest_feature_rows fetches rows by rowid.
+    con.register("given_features", pa.Table.from_pylist(rows, schema=FEATURE_SCHEMA))
+    con.execute("create table pit_features as select * from given_features")
     con.register("pit_spine", pa.Table.from_pylist(spine_rows_, schema=SPINE_SCHEMA))
     for (macro, ttl, variant, known), sql in rendered.items():
         window = TTL if ttl == "ttl" else None
