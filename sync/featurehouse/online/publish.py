@@ -28,7 +28,6 @@ from featurehouse.online.prepare import (
     Progress,
     bucket_max_events,
     bucket_sorted,
-    chunks,
     prepare,
 )
 from featurehouse.online.schema import PublishResult, ViewSchema
@@ -339,8 +338,7 @@ class Publisher:
         prog = Progress()
         wire = Wire(self.client)
         try:
-            chunked = chunks(target.schema, batches, opts.chunk_rows)
-            ordered = bucket_sorted(target.schema, chunked, target.buckets, opts.chunk_rows)
+            ordered = bucket_sorted(target.schema, batches, target.buckets, opts.chunk_rows)
             for chunk in ordered:
                 p = prepare(target.schema, chunk, target.buckets)
                 prog.add(p)
