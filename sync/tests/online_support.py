@@ -18,6 +18,15 @@ from featurehouse.online import FeatureSpec, OnlineStore, ViewSchema
 
 SHARED_URL = "redis://127.0.0.1:6379/0"
 AS_OF = datetime(2026, 5, 1)
+# One feature of every online type, named by its first letter.
+ALL_TYPES = (
+    ("f", "float64"),
+    ("i", "int64"),
+    ("s", "string"),
+    ("b", "bool"),
+    ("t", "timestamp"),
+    ("l", "list<float64>"),
+)
 
 
 def free_port() -> int:

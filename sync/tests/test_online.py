@@ -20,17 +20,16 @@ from featurehouse.online import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from online_support import AS_OF, batch, prefixed_keys, schema, shared_client, simple_batch
-from online_support import test_store as make_store
-
-ALL_TYPES = (
-    ("f", "float64"),
-    ("i", "int64"),
-    ("s", "string"),
-    ("b", "bool"),
-    ("t", "timestamp"),
-    ("l", "list<float64>"),
+from online_support import (
+    ALL_TYPES,
+    AS_OF,
+    batch,
+    prefixed_keys,
+    schema,
+    shared_client,
+    simple_batch,
 )
+from online_support import test_store as make_store
 
 
 @pytest.fixture(scope="module")

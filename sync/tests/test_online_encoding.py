@@ -23,7 +23,7 @@ from featurehouse.online.encoding import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from online_support import schema
+from online_support import ALL_TYPES, schema
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 
@@ -155,14 +155,7 @@ ROW = st.tuples(
     STAMPS,
     st.lists(FLOATS, max_size=4) | st.none(),
 )
-KINDS = (
-    ("f", "float64"),
-    ("i", "int64"),
-    ("s", "string"),
-    ("b", "bool"),
-    ("t", "timestamp"),
-    ("l", "list<float64>"),
-)
+KINDS = ALL_TYPES
 
 
 @settings(max_examples=60, deadline=None)
