@@ -77,7 +77,8 @@ class Manifest:
     adapter_type: str
     project_name: str
     generated_at: str
-    checksum: str
+    checksum: str  # of the file: changes with every dbt invocation
+    code_key: str  # of what renders SQL (see _code_key): the same across builds of the same code
     nodes: Mapping[str, Node]
 
     def models(self) -> list[Node]:
@@ -201,8 +202,45 @@ def load_manifest(path: Path) -> Manifest:
         project_name=str(meta.get("project_name", "")),
         generated_at=str(meta.get("generated_at", "")),
         checksum=hashlib.sha256(raw).hexdigest(),
+        code_key=_code_key(doc),
         nodes=nodes,
     )
+
+
+_STABLE_FIELDS = (
+    "checksum",
+    "relation_name",
+    "database",
+    "schema",
+    "alias",
+    "identifier",
+    "config",
+    "columns",
+    "version",
+    "latest_version",
+    "depends_on",
+)
+
+
+def _code_key(doc: Mapping[str, Any]) -> str:
+    """A checksum of what rendering a macro call can depend on: the dbt and adapter versions,
+    every macro's SQL, and every node's and source's file checksum, relation, config,
+    columns and versions. Unlike the file's checksum it leaves out what each dbt invocation
+    changes (generated_at, invocation_id, created_at, compiled code), so SQL rendered after
+    one `dbt build` serves the next build of the same code."""
+    meta = doc.get("metadata") or {}
+    parts = {
+        "dbt": meta.get("dbt_version"),
+        "adapter": meta.get("adapter_type"),
+        "macros": {uid: m.get("macro_sql") for uid, m in (doc.get("macros") or {}).items()},
+        "nodes": {
+            uid: {k: node.get(k) for k in _STABLE_FIELDS}
+            for section in ("nodes", "sources")
+            for uid, node in (doc.get(section) or {}).items()
+        },
+    }
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _node(data: Mapping[str, Any]) -> Node:

@@ -1,9 +1,10 @@
-"""Render featurehouse macros through dbt, cached per manifest checksum.
+"""Render featurehouse macros through dbt, cached per project code (`render_key`).
 
 The SQL that picks the rows a sync publishes (`featurehouse.latest_feature_rows`), the SQL of
 a training set (`featurehouse.point_in_time_join`) and the drift measures are the dbt macros';
 Python never writes its own. One `dbt compile --inline` renders every call a command needs;
-the result is cached under `<target>/featurehouse/sql/` so repeats do not pay dbt's start-up.
+the result is cached under `<target>/featurehouse/sql/` so repeats do not pay dbt's start-up,
+and a new `dbt build` of unchanged code (macros, models, configs, dbt_project.yml) keeps it.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ def latest_rows_sql(
 
 
 def inline_sql(project: Project, target: Target, manifest: Manifest, inline: str) -> str:
-    """A macro call (Jinja text) rendered by dbt; cached per manifest checksum and call text."""
+    """A macro call (Jinja text) rendered by dbt; cached per project code and call text."""
     digest = hashlib.sha256(inline.encode()).hexdigest()[:24]
-    directory = project.cache_dir / "sql" / manifest.checksum[:16] / f"{target.name}-inline"
+    directory = project.cache_dir / "sql" / render_key(project, manifest) / f"{target.name}-inline"
     path = directory / f"{digest}.sql"
     if path.exists():
         return path.read_text()
@@ -95,7 +96,8 @@ def render_calls(
     """key -> the SQL a Jinja macro call renders to, from the cache or one `dbt compile`.
 
     Keys name cache files (letters, digits, `._-`); `namespace` separates callers' caches."""
-    directory = project.cache_dir / "sql" / manifest.checksum[:16] / f"{target.name}-{namespace}"
+    key = render_key(project, manifest)
+    directory = project.cache_dir / "sql" / key / f"{target.name}-{namespace}"
     found = {
         k: (directory / f"{k}.sql").read_text() for k in calls if (directory / f"{k}.sql").exists()
     }
@@ -117,7 +119,19 @@ def _cache_dir(
 ) -> Path:
     mode = "known" if as_known_at else "all"
     style = "dollar" if placeholder.startswith("$") else "pyformat"
-    return project.cache_dir / "sql" / manifest.checksum[:16] / f"{target.name}-{style}-{mode}"
+    key = render_key(project, manifest)
+    return project.cache_dir / "sql" / key / f"{target.name}-{style}-{mode}"
+
+
+def render_key(project: Project, manifest: Manifest) -> str:
+    """What rendered SQL depends on: the manifest's code (`Manifest.code_key`) and the
+    project file, whose vars the macros may read."""
+    try:
+        project_file = (project.project_dir / "dbt_project.yml").read_bytes()
+    except OSError:
+        project_file = b""
+    digest = hashlib.sha256(manifest.code_key.encode() + b"\0" + project_file)
+    return digest.hexdigest()[:16]
 
 
 def _render(

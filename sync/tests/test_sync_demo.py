@@ -4,9 +4,11 @@ rendered SQL run directly in DuckDB)."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -14,6 +16,7 @@ import pytest
 from featurehouse import materialize, render
 from featurehouse.context import Context
 from featurehouse.errors import FeaturehouseError
+from featurehouse.manifest import load_manifest
 from featurehouse.online import ReadRequest
 from featurehouse.registry import FeatureView
 from sync_fixtures import AS_OF, REPO_ROOT, online_views
@@ -83,14 +86,18 @@ def test_unknown_entities_are_not_found(synced: list[Any], context: Context) -> 
     assert set(result.statuses[0]) == {"not_found"} and result.event_at == (None,)
 
 
-def test_rendered_sql_is_cached_per_manifest(synced: list[Any], context: Context) -> None:
+def test_rendered_sql_is_cached_per_project_code(synced: list[Any], context: Context) -> None:
     views = online_views(context)
     started = time.monotonic()
     sqls = render.latest_rows_sql(
         context.project, context.target, context.artifacts.manifest, views, "$as_of"
     )
     assert time.monotonic() - started < 0.5  # no dbt start-up
-    cache = context.project.cache_dir / "sql" / context.artifacts.manifest.checksum[:16]
+    cache = (
+        context.project.cache_dir
+        / "sql"
+        / render.render_key(context.project, context.artifacts.manifest)
+    )
     assert len(list(cache.rglob("*.sql"))) >= len(views)
     for view in views:
         assert "$as_of" in sqls[view.ref] and view.relation.alias in sqls[view.ref]
@@ -134,3 +141,22 @@ def test_incremental_sync_catches_up_to_the_full_result(
     assert again.skipped["unchanged"] == again.rows_read
     with pytest.raises(FeaturehouseError, match="cannot go back in time: use --full"):
         _sync(context, view.ref, as_of=datetime(2026, 4, 25), mode="incremental")
+
+
+def test_render_key_survives_a_rebuild_of_the_same_code(context: Context, tmp_path: Path) -> None:
+    """What each dbt invocation changes does not move the key; a macro or model edit does."""
+    doc = json.loads(context.artifacts.manifest.path.read_text())
+    original = context.artifacts.manifest.code_key
+    doc["metadata"]["generated_at"] = "2030-01-01T00:00:00Z"
+    doc["metadata"]["invocation_id"] = "another-invocation"
+    for node in doc["nodes"].values():
+        node["created_at"] = 1.0
+        node.pop("compiled_code", None)
+    rebuilt = tmp_path / "rebuilt.json"
+    rebuilt.write_text(json.dumps(doc))
+    assert load_manifest(rebuilt).code_key == original
+    macro = next(m for m in doc["macros"].values() if m["name"] == "latest_feature_rows")
+    macro["macro_sql"] += "\n"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    assert load_manifest(edited).code_key != original
