@@ -88,6 +88,7 @@ def sync(
     sqls = render.latest_rows_sql(project, target, artifacts.manifest, views, placeholder)
     lineages = view_lineages(artifacts, views)
     summaries = []
+    # A second connection: the first is closed while dbt may render (it locks the file).
     with offline.connect(project, target) as warehouse:
         for view in views:
             state = _state(states, view)

@@ -62,7 +62,7 @@ def cache_dir(artifacts: Artifacts) -> Path:
 
 def _cache_key(artifacts: Artifacts) -> str:
     catalog = artifacts.catalog.generated_at if artifacts.catalog else ""
-    text = f"{FORMAT_VERSION}:{artifacts.manifest.checksum}:{catalog}"
+    text = f"{FORMAT_VERSION}:{artifacts.manifest.code_key}:{catalog}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
