@@ -133,12 +133,12 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
 
     async def feast(_: Request, body: Any) -> Response:
         asked = parse_feast(body, service.limits)
-        service.metrics.entities.labels("get-online-features").observe(len(asked.rows))
+        service.metrics.asked("get-online-features", len(asked.rows))
         return json_response(await service.answer(asked, feast=True))
 
     async def native(_: Request, body: Any) -> Response:
         asked = parse_native(body, service.limits)
-        service.metrics.entities.labels("features").observe(len(asked.rows))
+        service.metrics.asked("features", len(asked.rows))
         return json_response(await service.answer(asked, feast=False))
 
     async def health(_: Request, __: Any) -> Response:

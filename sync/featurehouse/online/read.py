@@ -59,10 +59,14 @@ class ViewMeta:
         """Entity row -> canonical key text (built once per generation)."""
         return layout.keyer(self.schema)
 
+    @cached_property
+    def _slot_prefix(self) -> str:
+        return f"{self.key_prefix}{{{self.schema.entity}:"
+
     def locate(self, text: str) -> str:
         """The data key holding the entity whose canonical key is `text`."""
         b = zlib.crc32(text.encode()) % self.buckets
-        return f"{self.key_prefix}{{{self.schema.entity}:{b % self.tags}}}:{b}"
+        return f"{self._slot_prefix}{b % self.tags}}}:{b}"
 
 
 def _where(req: ReadRequest) -> str:
