@@ -35,10 +35,22 @@ class _Protocol(asyncio.Protocol):
         self.transport: Any = None  # asyncio's or uvloop's transport
         self.parser = hiredis.Reader()
         self.pending: deque[tuple[asyncio.Future, asyncio.TimerHandle]] = deque()
+        self.outbox: list[bytes] = []
         self.dead = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+
+    def send(self, packed: bytes) -> None:
+        """Queue a command; the commands of one event-loop turn go out in one write."""
+        if not self.outbox:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.outbox.append(packed)
+
+    def flush(self) -> None:
+        if self.outbox and not self.dead:
+            self.transport.write(b"".join(self.outbox))
+        self.outbox.clear()
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed(data)
@@ -113,7 +125,7 @@ class AsyncRedis:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         proto.pending.append((future, loop.call_later(self.timeout, _expire, proto, future)))
-        proto.transport.write(hiredis.pack_command(command))
+        proto.send(hiredis.pack_command(command))
         return future
 
     async def _connect(self) -> _Protocol:
