@@ -29,7 +29,8 @@ from featurehouse.online.wire import translate
 
 
 class _Protocol(asyncio.Protocol):
-    """One connection: commands are written at once, replies matched to them in order."""
+    """One connection: commands go out in order (those of one event-loop turn in one write),
+    replies are matched to them in order."""
 
     def __init__(self) -> None:
         self.transport: Any = None  # asyncio's or uvloop's transport
@@ -88,7 +89,8 @@ class _Protocol(asyncio.Protocol):
 
 class AsyncRedis:
     """A minimal async Redis client for the server's reads: `call(*command)` on one
-    pipelined connection, (re)connected on demand with the URL's credentials and database."""
+    pipelined connection, (re)connected on demand with the URL's credentials and database.
+    A command whose connection closes is sent again once: for read-only commands only."""
 
     def __init__(self, url: str, timeout: float) -> None:
         try:
