@@ -193,7 +193,7 @@ def _string_ok(value: Any) -> bool:
     return isinstance(value, str) or type(value) is int
 
 
-def _json_floats(values: list[Any], kind: str) -> list[Any]:
+def _json_floats(values: Sequence[Any], kind: str) -> Sequence[Any]:
     """NaN and infinities as proto3 JSON writes them ("NaN", "Infinity", "-Infinity")."""
     if kind == "float64":
         if math.isfinite(sum(filter(None, values), 0.0)):  # a C loop: no NaN, no infinity
@@ -224,17 +224,25 @@ def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dic
         {"values": values, "statuses": key_statuses, "event_timestamps": key_times}
         for values in asked.columns.values()
     ]
-    times = [[t or EPOCH for t in res.event_at] for res in results]
-    status = FEAST_STATUS.__getitem__
+    by_request = [_feast_columns(res) for res in results]
     for col in plan.columns:
-        res, j = results[col.request], col.index
-        values = [v[j] for v in res.values]
+        columns, statuses, times = by_request[col.request]
+        values = columns[col.index]
         if col.type in _FLOAT_TYPES:
             values = _json_floats(values, col.type)
-        statuses = [status(s[j]) for s in res.statuses]
-        out.append({"values": values, "statuses": statuses, "event_timestamps": times[col.request]})
+        out.append({"values": values, "statuses": statuses, "event_timestamps": times})
     names = [*asked.columns, *plan.names(asked.full_names)]
     return {"metadata": {"feature_names": names}, "results": out}
+
+
+def _feast_columns(res: ReadResult) -> tuple[list[Sequence[Any]], list[str], list[datetime]]:
+    """A result column-wise: each feature's values, then the statuses and event times, which
+    the features of one view share (a row's status is its record's: present, expired or
+    not found)."""
+    columns = list(zip(*res.values, strict=True)) if res.values else [()] * len(res.features)
+    status = FEAST_STATUS.__getitem__
+    statuses = [status(s[0]) for s in res.statuses] if res.features else []
+    return columns, statuses, [t or EPOCH for t in res.event_at]
 
 
 def native_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -83,7 +83,7 @@ def parse_json(body: bytes) -> Any:
         raise bad_request("bad_json", f"the request body is not valid JSON: {exc}") from None
 
 
-Handler = Callable[[Request, Any], Response]
+Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
 def endpoint(service: Service, name: str, handler: Handler, *, auth: bool, body: str | None):
@@ -104,7 +104,7 @@ def endpoint(service: Service, name: str, handler: Handler, *, auth: bool, body:
                 payload = await read_body(request, service.config.max_body_bytes)
                 if body == "json":
                     payload = parse_json(payload)
-            response = handler(request, payload)
+            response = await handler(request, payload)
         except RequestError as exc:
             response = error_response(exc)
         except Exception:
@@ -122,7 +122,7 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
     service = Service(config, store)
     documents: dict[int, bytes] = {}
 
-    def openapi(_: Request, __: Any) -> Response:
+    async def openapi(_: Request, __: Any) -> Response:
         catalog = service.catalog
         key = id(catalog)
         if key not in documents:
@@ -131,29 +131,32 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
             documents[key] = orjson.dumps(doc)
         return Response(documents[key], 200, media_type="application/json")
 
-    def feast(_: Request, body: Any) -> Response:
+    async def feast(_: Request, body: Any) -> Response:
         asked = parse_feast(body, service.limits)
-        service.metrics.entities.labels("get-online-features").observe(len(asked.rows))
-        return json_response(service.answer(asked, feast=True))
+        service.metrics.asked("get-online-features", len(asked.rows))
+        return json_response(await service.answer(asked, feast=True))
 
-    def native(_: Request, body: Any) -> Response:
+    async def native(_: Request, body: Any) -> Response:
         asked = parse_native(body, service.limits)
-        service.metrics.entities.labels("features").observe(len(asked.rows))
-        return json_response(service.answer(asked, feast=False))
+        service.metrics.asked("features", len(asked.rows))
+        return json_response(await service.answer(asked, feast=False))
 
-    def health(_: Request, __: Any) -> Response:
-        status, body = service.health()
+    async def health(_: Request, __: Any) -> Response:
+        status, body = await service.health()
         return json_response(body, status)
 
+    async def noop(_: Request, __: Any) -> Response:
+        return json_response({})
+
     def routes() -> list[Route]:
-        def views(_: Request, __: Any) -> Response:
-            return json_response(service.views())
+        async def views(_: Request, __: Any) -> Response:
+            return json_response(await service.views())
 
         table: list[tuple[str, str, str, Handler, bool, str | None]] = [
             ("/get-online-features", "POST", "get-online-features", feast, True, "json"),
             ("/v1/features", "POST", "features", native, True, "json"),
             ("/v1/views", "GET", "views", views, True, None),
-            ("/v1/noop", "POST", "noop", lambda _, __: json_response({}), True, "raw"),
+            ("/v1/noop", "POST", "noop", noop, True, "raw"),
             ("/health", "GET", "health", health, False, None),
             ("/metrics", "GET", "metrics", _metrics(service), True, None),
             ("/openapi.json", "GET", "openapi", openapi, False, None),
@@ -171,6 +174,7 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
         gc.collect()
         gc.freeze()  # the startup heap (imports, pyarrow) is never scanned again: no long pauses
         yield
+        service.reads.client.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -190,7 +194,10 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
 
 
 def _metrics(service: Service) -> Handler:
-    return lambda _, __: Response(service.metrics.render(), 200, media_type=CONTENT_TYPE)
+    async def render(_: Request, __: Any) -> Response:
+        return Response(service.metrics.render(), 200, media_type=CONTENT_TYPE)
+
+    return render
 
 
 def _example(catalog: Catalog | None) -> Example | None:

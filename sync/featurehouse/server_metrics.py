@@ -140,6 +140,7 @@ class ServerMetrics:
         if not self.multiprocess:
             reg.register(self._gauges)
         self._children: dict[tuple[str, int], tuple[Callable, Callable]] = {}
+        self._asked: dict[str, Callable[[float], None]] = {}
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         key = (endpoint, status)
@@ -152,6 +153,12 @@ class ServerMetrics:
             self._children[key] = child
         child[0]()
         child[1](seconds)
+
+    def asked(self, endpoint: str, entities: int) -> None:
+        observe = self._asked.get(endpoint)
+        if observe is None:
+            observe = self._asked[endpoint] = self.entities.labels(endpoint).observe
+        observe(entities)
 
     def render(self) -> bytes:
         if not self.multiprocess:

@@ -1,9 +1,13 @@
 """The feature server's state without HTTP: settings, API keys, the Redis store, the view
 catalog (refreshed from Redis), health, and the answers to feature requests.
+
+Feature reads and health checks run on the event loop (`online.aio`); reading the catalog
+(a few Redis calls and JSON per view) runs in a thread with the sync store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -15,7 +19,8 @@ from typing import Any
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
 from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ViewState
-from featurehouse.online.connect import ping, serving_store
+from featurehouse.online.aio import AsyncReader
+from featurehouse.online.connect import serving_store
 from featurehouse.payloads import (
     Asked,
     Limits,
@@ -69,11 +74,13 @@ def parse_keys(text: str) -> tuple[str, ...]:
 
 
 class Service:
-    """The server's state: one OnlineStore, the catalog of published views, metrics."""
+    """The server's state: the Redis store (sync for the catalog, async for reads), the
+    catalog of published views, metrics."""
 
     def __init__(self, config: ServerConfig, store: OnlineStore | None = None) -> None:
         self.config = config
         self.store = store or serving_store(config.redis_url, config.prefix, config.redis_timeout)
+        self.reads = AsyncReader(config.redis_url, self.store.prefix, config.redis_timeout)
         self.limits = Limits(config.max_entities, config.max_features)
         self.catalog: Catalog | None = None
         self.redis_up: bool | None = None  # unknown until the first Redis call
@@ -121,16 +128,20 @@ class Service:
         self.catalog = Catalog(tuple(states))
         return self.catalog
 
-    def current(self) -> Catalog:
-        return self.catalog if self.catalog is not None else self.refresh()
+    async def refreshed(self) -> Catalog:
+        """`refresh` in a thread: the event loop keeps serving meanwhile."""
+        return await asyncio.to_thread(self.refresh)
 
-    def health(self) -> tuple[int, dict[str, Any]]:
+    async def current(self) -> Catalog:
+        return self.catalog if self.catalog is not None else await self.refreshed()
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
         redis: dict[str, Any] = {"ok": True}
         try:
-            ping(self.store)
+            await self.reads.ping()
             self.redis_up = True
             if self.catalog is None:
-                self.refresh()
+                await self.refreshed()
         except OnlineStoreError as exc:
             redis = {"ok": False, "detail": str(self._failed(exc))}
         except RequestError as exc:
@@ -148,17 +159,17 @@ class Service:
 
     # --- features ---
 
-    def answer(self, asked: Asked, feast: bool) -> dict[str, Any]:
+    async def answer(self, asked: Asked, feast: bool) -> dict[str, Any]:
         """Plan, check and read; a reference the catalog does not know (or Redis no longer
         has) re-reads the catalog once and tries again."""
-        catalog = self.current()
+        catalog = await self.current()
         for attempt in range(2):
             try:
                 plan = catalog.plan(asked.features)
                 check_keys(plan, asked)
                 if feast:
                     check_names(plan, asked)
-                results = self.store.read(plan.requests, asked.rows)
+                results = await self.reads.read(plan.requests, asked.rows)
                 break
             except RequestError as exc:
                 if exc.code not in _UNKNOWN or attempt or not self._may_refresh():
@@ -171,15 +182,15 @@ class Service:
             except OnlineStoreError as exc:  # e.g. a feature gone from a republished view
                 if isinstance(exc, RedisUnavailable) or attempt or not self._may_refresh():
                     raise self._failed(exc) from None
-            catalog = self.refresh()
+            catalog = await self.refreshed()
         self.redis_up = True
         return (feast_answer if feast else native_answer)(plan, asked, results)
 
     def _may_refresh(self) -> bool:
         return time.monotonic() - self._refreshed_at >= _FORCED_REFRESH_GAP
 
-    def views(self) -> dict[str, Any]:
-        return {"views": [_view_dict(s) for s in self.current().states]}
+    async def views(self) -> dict[str, Any]:
+        return {"views": [_view_dict(s) for s in (await self.current()).states]}
 
 
 def _view_dict(state: ViewState) -> dict[str, Any]:

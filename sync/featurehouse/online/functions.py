@@ -8,6 +8,7 @@ a Redis restart).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
@@ -155,3 +156,21 @@ def fcall(client: redis.Redis, verb: str, keys: list[str], args: list[Any]) -> A
             raise
     load(client)
     return client.fcall(name, len(keys), *keys, *args)
+
+
+async def fcall_async(
+    call: Callable[..., Awaitable[Any]], verb: str, keys: list[str], args: list[Any]
+) -> Any:
+    """`fcall` on an async connection (`call(*command)` sends one command, awaits its reply)."""
+    name = function_name(verb)
+    try:
+        return await call("FCALL", name, len(keys), *keys, *args)
+    except redis.ResponseError as exc:
+        if "Function not found" not in str(exc):
+            raise
+    try:
+        await call("FUNCTION", "LOAD", SOURCE)
+    except redis.ResponseError as exc:
+        if "already exists" not in str(exc):
+            raise
+    return await call("FCALL", name, len(keys), *keys, *args)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -59,36 +59,42 @@ class ViewMeta:
         """Entity row -> canonical key text (built once per generation)."""
         return layout.keyer(self.schema)
 
+    @cached_property
+    def _slot_prefix(self) -> str:
+        return f"{self.key_prefix}{{{self.schema.entity}:"
+
     def locate(self, text: str) -> str:
         """The data key holding the entity whose canonical key is `text`."""
         b = zlib.crc32(text.encode()) % self.buckets
-        return f"{self.key_prefix}{{{self.schema.entity}:{b % self.tags}}}:{b}"
+        return f"{self._slot_prefix}{b % self.tags}}}:{b}"
 
 
 def _where(req: ReadRequest) -> str:
     return f"{req.view} {'latest' if req.version is None else f'v{req.version}'}"
 
 
-class Reader:
-    """Reads with a per-store cache of view metadata, validated by every call."""
+class ReadSteps:
+    """Reads without I/O, with a cache of view metadata validated by every call: `steps`
+    yields each FCALL and is sent its reply. The sync `Reader` and the server's async reader
+    (`online.aio`) drive it, so both plan and decode alike."""
 
-    def __init__(self, client: redis.Redis, root: str) -> None:
-        self.client = client
+    def __init__(self, root: str) -> None:
         self.root = root
         self.cache: dict[tuple[str, str], ViewMeta] = {}
         self.latest: dict[str, str] = {}
 
-    def read(
+    def steps(
         self,
         requests: Sequence[ReadRequest],
         entity_rows: Sequence[Mapping[str, Any]],
         now: datetime | None,
-    ) -> list[ReadResult]:
+    ) -> Generator[tuple[list[str], list[Any]], Any, list[ReadResult]]:
+        """Yields the (keys, args) of each FCALL `read`, is sent its reply, returns the
+        results (a stale metadata cache costs a second call)."""
         now_us = to_epoch_us(now) if now is not None else time.time_ns() // 1000
         for _ in range(_MAX_ATTEMPTS):
             plan = [self._guess(r) for r in requests]
-            keys, args = self._call(requests, plan, entity_rows)
-            out = functions.fcall(self.client, "read", keys, args)
+            out = yield self._call(requests, plan, entity_rows)
             results = self._decode(requests, plan, out, now_us)
             if results is not None:
                 return results
@@ -150,6 +156,28 @@ class Reader:
                 continue
             results.append(_result(req, meta, records, now_us))
         return results if complete else None
+
+
+class Reader(ReadSteps):
+    """Reads on a redis-py client: one blocking FCALL per step."""
+
+    def __init__(self, client: redis.Redis, root: str) -> None:
+        super().__init__(root)
+        self.client = client
+
+    def read(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        now: datetime | None,
+    ) -> list[ReadResult]:
+        steps = self.steps(requests, entity_rows, now)
+        call = next(steps)
+        while True:
+            try:
+                call = steps.send(functions.fcall(self.client, "read", *call))
+            except StopIteration as done:
+                return done.value
 
 
 def _key_sig(meta: ViewMeta) -> tuple:
