@@ -114,7 +114,7 @@ def test_resp_payload_parses_to_one_hset_per_bucket() -> None:
 
 def test_buckets_are_a_multiple_of_the_tag_groups() -> None:
     assert layout.choose_buckets(0) == layout.TAGS
-    assert layout.choose_buckets(1_000_000) == 16_384
+    assert layout.choose_buckets(1_000_000) == 32_768
     assert 1_000_000 / layout.choose_buckets(1_000_000) <= layout.TARGET_PER_BUCKET
     key = layout.data_key("fh:d:feat_x:v2:g7:", "customer", 5243)
     assert key == "fh:d:feat_x:v2:g7:{customer:123}:5243"

@@ -20,7 +20,7 @@ from featurehouse.online.schema import InvalidKeyError, ViewSchema
 
 LAYOUT_VERSION = 1
 TAGS = 1024  # hash-tag groups per entity: bucket b lives in slot group b % TAGS
-TARGET_PER_BUCKET = 64  # buckets are sized for 32..64 entities (listpack-friendly)
+TARGET_PER_BUCKET = 32  # buckets are sized for 16..32 entities (listpack-friendly)
 
 
 def version_token(version: int | None) -> str:

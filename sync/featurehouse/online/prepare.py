@@ -87,15 +87,16 @@ def bucket_sorted(
     given = [_checked(schema, batch) for batch in batches]
     if not given or not sum(b.num_rows for b in given):
         return
-    table = pa.Table.from_batches(given)
-    keys = pa.RecordBatch.from_arrays(
-        [table.column(k).combine_chunks() for k in schema.keys], names=list(schema.keys)
-    )
-    fields = layout.canonical_key_array(schema, keys)
+    table = pa.Table.from_batches(given).combine_chunks()
+    batch = table.to_batches(max_chunksize=table.num_rows)[0]
+    fields = layout.canonical_key_array(schema, batch.select(list(schema.keys)))
     if fields.null_count:
         fields = pc.fill_null(fields, "")  # rows with null keys: dropped by `prepare`
-    order = pc.sort_indices(layout.bucket_array(layout.crc32_array(fields), buckets))
-    yield from table.take(order).to_batches(max_chunksize=chunk_rows)
+    bucket = np.asarray(layout.bucket_array(layout.crc32_array(fields), buckets))
+    # A stable argsort of 16-bit values is a radix sort in numpy: ~6x pc.sort_indices.
+    order = np.argsort(bucket.astype(np.uint16) if buckets <= 1 << 16 else bucket, kind="stable")
+    for start in range(0, len(order), chunk_rows):  # gathered chunk by chunk, while sending
+        yield batch.take(pa.array(order[start : start + chunk_rows]))
 
 
 def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
