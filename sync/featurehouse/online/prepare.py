@@ -45,6 +45,9 @@ class Progress:
         self.max_field = max(self.max_field, p.max_field)
 
 
+_FIELD, _BUCKET = "__field", "__bucket"  # columns bucket_sorted adds for prepare
+
+
 def _checked(schema: ViewSchema, batch: pa.RecordBatch) -> pa.RecordBatch:
     """The batch's columns a publish needs: keys, EVENT_AT, then the features or RECORD."""
     encoded = RECORD in batch.schema.names
@@ -95,8 +98,9 @@ def bucket_sorted(
     bucket = np.asarray(layout.bucket_array(layout.crc32_array(fields), buckets))
     # A stable argsort of 16-bit values is a radix sort in numpy: ~6x pc.sort_indices.
     order = np.argsort(bucket.astype(np.uint16) if buckets <= 1 << 16 else bucket, kind="stable")
+    batch = batch.append_column(_FIELD, fields).append_column(_BUCKET, layout.from_numpy(bucket))
     for start in range(0, len(order), chunk_rows):  # gathered chunk by chunk, while sending
-        yield batch.take(pa.array(order[start : start + chunk_rows]))
+        yield batch.take(layout.from_numpy(order[start : start + chunk_rows]))
 
 
 def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
@@ -114,8 +118,11 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
         valid = pc.and_(valid, pc.is_valid(batch.column(name)))
     if not pc.all(valid).as_py():
         batch = batch.filter(valid)
-    fields = layout.canonical_key_array(schema, batch)
-    bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
+    if _BUCKET in batch.schema.names:  # from bucket_sorted
+        fields, bucket = batch.column(_FIELD), batch.column(_BUCKET)
+    else:
+        fields = layout.canonical_key_array(schema, batch)
+        bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
     if not _ascending(bucket):
         order = pc.sort_indices(bucket)
         batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
