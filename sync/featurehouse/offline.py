@@ -302,7 +302,12 @@ def query_arrow(warehouse: Warehouse, sql: str, params: Mapping[str, Any]) -> pa
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    arrays = [batch.column(i).cast(f.type) for i, f in enumerate(schema)]
+    if batch.schema.equals(schema):
+        return batch
+    arrays = [
+        column if column.type == f.type else column.cast(f.type)
+        for column, f in zip(batch.columns, schema, strict=True)
+    ]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
