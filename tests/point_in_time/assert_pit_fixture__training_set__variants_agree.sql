@@ -1,37 +1,4 @@
 {#- duckdb__ (ASOF) and default__ (range join) return the same rows, counted. -#}
-with
-
-dispatched as (
-    select * from {{ ref('pit_fixture__training_set') }}
-),
-
-portable as (
-    select * from {{ ref('pit_fixture__training_set_portable') }}
-),
-
-only_dispatched as (
-    select * from dispatched
-    except all
-    select * from portable
-),
-
-only_portable as (
-    select * from portable
-    except all
-    select * from dispatched
-),
-
-differences as (
-    select
-        'dispatched' as only_in,
-        only_dispatched.*
-    from only_dispatched
-    union all
-    select
-        'portable' as only_in,
-        only_portable.*
-    from only_portable
-)
-
-{# The columns are whatever the macro returns, so unknown to the linter. #}
-select * from differences  -- noqa: AM04
+{{ _featurehouse_test_rows_differ(
+    ref('pit_fixture__training_set'), ref('pit_fixture__training_set_portable')
+) }}
