@@ -58,8 +58,9 @@ SCHEMA = ViewSchema(
 COUNTRIES = pa.array(["US", "DE", "FR", "GB", "NL", "JP", "BR", "IN", "CA", "ES"])
 
 
-def dataset(n: int) -> pa.Table:
-    """Money rounded to cents, ratios and averages at full double precision."""
+def dataset(n: int, max_age_seconds: int = 86_400) -> pa.Table:
+    """Money rounded to cents, ratios and averages at full double precision; event times
+    spread over the `max_age_seconds` before AS_OF."""
     rand = pc.random  # uniform [0, 1), column-wise
 
     def ints(scale: int) -> pa.Array:
@@ -67,7 +68,7 @@ def dataset(n: int) -> pa.Table:
 
     events = pc.subtract(
         pa.scalar(AS_OF, pa.timestamp("us")),
-        pc.cast(pc.multiply(ints(86_400), 1_000_000), pa.duration("us")),
+        pc.cast(pc.multiply(ints(max_age_seconds), 1_000_000), pa.duration("us")),
     )
     return pa.table(
         {

@@ -39,10 +39,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import redis
 from featurehouse.online import FeatureSpec, OnlineStore, ViewSchema
+
+from benchmarks.bench_online import dataset
 
 AS_OF = datetime(2026, 5, 1)
 VIEW = "feat_customer__bench"
@@ -107,33 +107,6 @@ def wait_port(port: int, proc: subprocess.Popen, what: str) -> None:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"{what} did not listen on port {port}")
-
-
-def dataset(n: int) -> pa.Table:
-    rand = pc.random
-
-    def ints(scale: int) -> pa.Array:
-        return pc.cast(pc.floor(pc.multiply(rand(n), scale)), pa.int64())
-
-    events = pc.subtract(
-        pa.scalar(AS_OF, pa.timestamp("us")),
-        pc.cast(pc.multiply(ints(80_000), 1_000_000), pa.duration("us")),
-    )
-    countries = pa.array(["US", "DE", "FR", "GB", "NL", "JP", "BR", "IN", "CA", "ES"])
-    return pa.table(
-        {
-            "customer_id": pa.array(range(n), pa.int64()),
-            "__event_at": events,
-            "sum_amount_30d": pc.round(pc.multiply(rand(n), 2000), 2),
-            "avg_amount_30d": pc.multiply(rand(n), 200),
-            "share_cancelled_90d": rand(n),
-            "max_amount_lifetime": pc.round(pc.multiply(rand(n), 5000), 2),
-            "count_orders_30d": ints(20),
-            "count_orders_lifetime": ints(500),
-            "days_since_last_order": ints(365),
-            "country_code": pc.take(countries, ints(len(countries))),
-        }
-    )
 
 
 def bodies(path: Path, n: int, entities: int, seed: int) -> None:
@@ -333,7 +306,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
         client = redis.Redis(port=redis_port)
         OnlineStore(client, "fhbench").publish(
             SCHEMA,
-            dataset(args.entities).to_batches(max_chunksize=100_000),
+            dataset(args.entities, max_age_seconds=80_000).to_batches(max_chunksize=100_000),
             as_of=AS_OF,
             clock="as_of",
             mode="full",
