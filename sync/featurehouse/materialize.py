@@ -216,39 +216,43 @@ def sync_view(
     mode, since, notes = _plan(view, schema, state, options)
     with offline.latest_rows(warehouse, view, macro_sql, options.as_of, encode=True) as latest:
         stats = offline.latest_stats(warehouse, view, latest.sql, options.as_of, since)
-        if stats.duplicate_keys:
-            raise FeaturehouseError(
-                f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities more "
-                "than once at this as-of; check the view's grain (keys, event timestamp) is unique"
-            )
-        ties = offline.tie_breaks(warehouse, view, latest.sql, options.as_of)  # meanwhile
-        watermark = _max(since.watermark if since else None, stats.watermark)
-        if progress is not None:
-            progress.start(view.ref, stats.changed)
-        batches = offline.read_latest(
-            warehouse, view, latest.sql, options.as_of, since=since,
-            batch_size=options.batch_size, encoded=latest.encoded,
-        )  # fmt: skip
         try:
+            if stats.duplicate_keys:
+                raise FeaturehouseError(
+                    f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities "
+                    "more than once at this as-of; check the view's grain (keys, event "
+                    "timestamp) is unique"
+                )
+            if progress is not None:
+                progress.start(view.ref, stats.changed)
+            batches = offline.read_latest(
+                warehouse, view, latest.sql, options.as_of, since=since,
+                batch_size=options.batch_size, encoded=latest.encoded,
+            )  # fmt: skip
             result = store.publish(
-                schema, _served(batches), as_of=options.as_of, clock=options.clock,
-                mode=mode, watermark=watermark, expected_rows=stats.changed,
+                schema, _served(batches), as_of=options.as_of, clock=options.clock, mode=mode,
+                watermark=_watermark(since, stats), expected_rows=stats.changed,
                 is_latest=view.is_latest,
                 progress=progress.advance if progress is not None else None,
                 stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
-                               "tie_breaks": ties.result(), "forced": list(forced)},
+                               "tie_breaks": stats.tie_breaks.result(), "forced": list(forced)},
             )  # fmt: skip
         finally:
-            futures.wait([ties])  # the held rows stay until the count is done
+            futures.wait([stats.tie_breaks])  # the held rows stay until the count is done
     summary = ViewSummary(
         view=view.ref, mode=mode, as_of=options.as_of, rows_read=stats.rows,
-        entities_written=result.rows, skipped=_skipped(mode, stats, ties.result(), result),
-        watermark=watermark, generation=result.generation, seconds=time.monotonic() - started,
-        forced=forced, notes=(*notes, *_empty(view, stats, options), *result.warnings),
+        entities_written=result.rows, skipped=_skipped(mode, stats, result),
+        watermark=_watermark(since, stats), generation=result.generation,
+        seconds=time.monotonic() - started, forced=forced,
+        notes=(*notes, *_empty(view, stats, options), *result.warnings),
     )  # fmt: skip
     if progress is not None:
         progress.finish(summary)
     return summary
+
+
+def _watermark(since: offline.Since | None, stats: offline.LatestStats) -> datetime | None:
+    return _max(since.watermark if since else None, stats.watermark)
 
 
 def _empty(view: FeatureView, stats: offline.LatestStats, options: SyncOptions) -> list[str]:
@@ -258,11 +262,9 @@ def _empty(view: FeatureView, stats: offline.LatestStats, options: SyncOptions) 
     return [f"no rows at or before {options.as_of}{ttl}: nothing is served; is --as-of right?"]
 
 
-def _skipped(
-    mode: Mode, stats: offline.LatestStats, ties: int, result: PublishResult
-) -> dict[str, int]:
+def _skipped(mode: Mode, stats: offline.LatestStats, result: PublishResult) -> dict[str, int]:
     """Rows of the macro's result not written, by reason (zero counts left out)."""
-    skipped = {"null keys": stats.null_keys, "lost tie-break": ties}
+    skipped = {"null keys": stats.null_keys, "lost tie-break": stats.tie_breaks.result()}
     if mode == "incremental":
         skipped["unchanged"] = stats.rows - stats.null_keys - stats.changed
         skipped["older than stored"] = result.skipped_older

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from featurehouse.errors import OfflineStoreError
-from featurehouse.online.encoding import RECORD, duckdb_record_sql
+from featurehouse.online.encoding import RECORD, arrow_type, duckdb_record_sql
 from featurehouse.registry import FeatureView, Relation
 from featurehouse.settings import Project, Target, as_int
 
@@ -35,14 +35,6 @@ _SQL_TYPES = {
     "timestamp": "timestamp",
     "list<float64>": "double precision[]",
 }
-_ARROW_TYPES = {
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "list<float64>": pa.list_(pa.float64()),
-}
 
 
 class Warehouse(Protocol):
@@ -54,6 +46,9 @@ class Warehouse(Protocol):
     def prepare(self, macro_sql: str) -> str: ...
     def encodes_records(self) -> bool: ...
     def hold(self, sql: str, params: Mapping[str, Any]) -> AbstractContextManager[str]: ...
+
+    concurrent: bool  # can `submit` a query that runs beside this connection's own
+
     def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]: ...
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
     def execute(self, sql: str, params: Mapping[str, Any]) -> None: ...
@@ -72,6 +67,7 @@ class LatestStats:
     duplicate_keys: int  # entities returned more than once (a broken grain)
     changed: int  # rows with a key that an incremental read returns (all of them when full)
     watermark: datetime | None  # greatest created (else event) timestamp of those rows
+    tie_breaks: Future[int]  # rows of the view that lost the tie-break on created timestamp
 
 
 @dataclass(frozen=True)
@@ -90,12 +86,12 @@ def placeholder(adapter: str, name: str) -> str:
 def arrow_schema(view: FeatureView, *, encoded: bool = False) -> pa.Schema:
     """The batches' schema: keys, __event_at, __created_at, then the features (or, encoded,
     their online record in one column, RECORD)."""
-    fields = [pa.field(k.name, _ARROW_TYPES[k.online_type]) for k in view.keys]
+    fields = [pa.field(k.name, arrow_type(k.online_type)) for k in view.keys]
     fields += [pa.field(EVENT_AT, pa.timestamp("us")), pa.field(CREATED_AT, pa.timestamp("us"))]
     if encoded:
         fields.append(pa.field(RECORD, pa.string()))
     else:
-        fields += [pa.field(f.name, _ARROW_TYPES[f.online_type]) for f in view.features]
+        fields += [pa.field(f.name, arrow_type(f.online_type)) for f in view.features]
     return pa.schema(fields)
 
 
@@ -169,34 +165,46 @@ def latest_stats(
     as_of: datetime,
     since: Since | None = None,
 ) -> LatestStats:
-    """Count the macro's rows, null keys and duplicate entities; the watermark."""
+    """Count the macro's rows, null keys, duplicate entities and tie-breaks; the watermark.
+
+    Where the warehouse runs queries side by side (DuckDB, on the held rows) the tie-break
+    count, which only the summary needs, goes on while the caller publishes; elsewhere it is
+    part of the one stats query, so that the macro's SQL runs once for all of them."""
     changed, params = _changed(warehouse, view, since)
-    sql = _stats_sql(view, warehouse.prepare(macro_sql), changed)
+    latest = warehouse.prepare(macro_sql)
+    together = not warehouse.concurrent
+    sql = _stats_sql(view, latest, changed, with_ties=together)
     row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
-    return LatestStats(*(int(v) for v in row[:-1]), watermark=row[-1])
+    if together:
+        ties: Future[int] = Future()
+        ties.set_result(int(row[5]))
+    else:
+        ties = _count(warehouse.submit(_ties_sql(view, f"({latest}) as latest"), {"as_of": as_of}))
+    counts = (int(v) for v in row[:4])
+    return LatestStats(*counts, watermark=row[4], tie_breaks=ties)
 
 
-def tie_breaks(
-    warehouse: Warehouse, view: FeatureView, macro_sql: str, as_of: datetime
-) -> Future[int]:
-    """Rows of the view that lost the tie-break on created timestamp to the macro's rows
-    (same keys and event timestamp), counted while the caller goes on where the warehouse
-    can (DuckDB: on another connection to the held rows)."""
+def _ties_sql(view: FeatureView, latest: str) -> str:
+    """Rows of the view with the keys and event timestamp of one of `latest`'s (a FROM item
+    aliased latest), beyond that row itself: the rows the created timestamp ruled out."""
     keys = [_q(k.name) for k in view.keys]
     on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
     latest_keys = ", ".join(f"latest.{k}" for k in keys)
     event = _q(view.event_timestamp)
-    sql = f"""
+    return f"""
 select coalesce(sum(n - 1), 0) from (
     select {latest_keys}, count(*) as n
-    from ({warehouse.prepare(macro_sql)}) as latest
+    from {latest}
     inner join {_relation(view.relation)} as relation
         on {on} and relation.{event} = latest.{event}
     group by {latest_keys}
     having count(*) > 1
 ) as tied
 """
-    rows: Future[list[tuple[Any, ...]]] = warehouse.submit(sql, {"as_of": as_of})
+
+
+def _count(rows: Future[list[tuple[Any, ...]]]) -> Future[int]:
+    """The single count a query's future will hold."""
     count: Future[int] = Future()
 
     def done(f: Future[list[tuple[Any, ...]]]) -> None:
@@ -210,13 +218,14 @@ select coalesce(sum(n - 1), 0) from (
     return count
 
 
-def _stats_sql(view: FeatureView, latest_sql: str, changed: str) -> str:
-    """One query over the macro's rows."""
+def _stats_sql(view: FeatureView, latest_sql: str, changed: str, *, with_ties: bool) -> str:
+    """One query over the macro's rows (the tie-break count last, `with_ties`)."""
     keys = [_q(k.name) for k in view.keys]
     null_key = " or ".join(f"{k} is null" for k in keys)
     not_null = " and ".join(f"{k} is not null" for k in keys)
     event = _q(view.event_timestamp)
     created = f"coalesce({_q(view.created_timestamp or view.event_timestamp)}, {event})"
+    ties = f",\n    ({_ties_sql(view, 'latest')}) as n_tie_breaks" if with_ties else ""
     return f"""
 with
 
@@ -234,7 +243,7 @@ select
     (select count(*) from latest where {null_key}) as n_null_keys,
     (select count(*) from entities where n > 1) as n_duplicate_keys,
     (select count(*) from latest where {not_null} and {changed}) as n_changed,
-    (select max({created}) from latest where {not_null} and {changed}) as watermark
+    (select max({created}) from latest where {not_null} and {changed}) as watermark{ties}
 """
 
 
@@ -326,6 +335,7 @@ class _DuckDB:
     """DuckDB: the target's file (read-only unless writable), named parameters `$name`."""
 
     adapter = "duckdb"
+    concurrent = True
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
@@ -439,6 +449,7 @@ class _Postgres:
     """Postgres: psycopg2, a server-side cursor per stream, parameters `%(name)s`."""
 
     adapter = "postgres"
+    concurrent = False
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
@@ -478,15 +489,6 @@ class _Postgres:
     def hold(self, sql: str, params: Mapping[str, Any]) -> Iterator[str]:
         """A read-only session cannot create tables: the macro's SQL runs per query."""
         yield sql
-
-    def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]:
-        """One connection, one query at a time: run it now."""
-        future: Future[list[tuple[Any, ...]]] = Future()
-        try:
-            future.set_result(self.fetch_all(sql, params))
-        except OfflineStoreError as exc:
-            future.set_exception(exc)
-        return future
 
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         import psycopg2

@@ -33,6 +33,15 @@ _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
 
 NULL = "null"
+# The online types, as Arrow types: what every writer and reader of the encoding handles.
+ARROW_TYPES = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+    "list<float64>": pa.list_(pa.float64()),
+}
 
 
 def _needs_escape(strings: pa.Array) -> bool:
@@ -155,13 +164,10 @@ def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:
     column RECORD: `event` and each feature (name -> SQL expression of its online type)."""
     parts = [f"epoch_us({event})"]
     for expression, kind in features:
-        if kind not in _SQL_KINDS:
+        if kind not in ARROW_TYPES:
             raise OnlineStoreError(f"cannot encode feature type {kind!r}")
         parts.append(f"epoch_us({expression})" if kind == "timestamp" else expression)
     return f"json_array({', '.join(parts)})[2:-2]"
-
-
-_SQL_KINDS = ("int64", "float64", "string", "bool", "timestamp", "list<float64>")
 
 
 # --- decoding (read path): one json.loads per record, then per-type conversion ---
@@ -197,11 +203,5 @@ def decode_records(records: Sequence[bytes | None]) -> list[list[Any] | None]:
 
 
 def arrow_type(kind: str) -> pa.DataType:
-    return {
-        "int64": pa.int64(),
-        "float64": pa.float64(),
-        "string": pa.string(),
-        "bool": pa.bool_(),
-        "timestamp": pa.timestamp("us"),
-        "list<float64>": pa.list_(pa.float64()),
-    }[kind]
+    """The Arrow type of an online feature or key type."""
+    return ARROW_TYPES[kind]
