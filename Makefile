@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_PROFILES_DIR := $(CURDIR)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test lint format bench docs clean
+.PHONY: setup services demo test lint format bench docs clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# Redis, PostgreSQL, Chromium and the Kafka jars for `make test`: installs what is missing
+# (apt-get, as root) and starts what is not running. `make demo` does not need it.
+services:
+	bash dev/services.sh
+
 demo: setup
 	$(BIN)/python -m featurehouse.demo
 
@@ -24,13 +29,13 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check sync seeds benchmarks
-	$(BIN)/ruff format --check sync seeds benchmarks
+	$(BIN)/ruff check sync seeds benchmarks dev
+	$(BIN)/ruff format --check sync seeds benchmarks dev
 	$(BIN)/sqlfluff lint models macros tests
 
 format: setup
-	$(BIN)/ruff format sync seeds benchmarks
-	$(BIN)/ruff check --fix sync seeds benchmarks
+	$(BIN)/ruff format sync seeds benchmarks dev
+	$(BIN)/ruff check --fix sync seeds benchmarks dev
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -27,9 +27,9 @@ from hypothesis import settings
 settings.register_profile("featurehouse", deadline=None)
 settings.load_profile("featurehouse")
 
-# The sync tests' fixtures (Featurehouse on the session build, one shared sync) and the
-# feature server's (test views on Redis, one `featurehouse serve`).
-pytest_plugins = ("sync_fixtures", "lineage_fixtures", "server_support")
+# The sync tests' fixtures (Featurehouse on the session build, one shared sync), the
+# feature server's (test views on Redis, one `featurehouse serve`) and a Kafka broker.
+pytest_plugins = ("sync_fixtures", "lineage_fixtures", "server_support", "kafka_support")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_TIMEOUT_SECONDS = 1200
