@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
+from online_support import SHARED_URL
 
 # Property tests check values, not speed: no per-example deadline, which a shared, loaded
 # machine (or CI) turns into flaky failures.
@@ -40,7 +41,7 @@ PG_SETTINGS = {
     "password": os.environ.get("FEATUREHOUSE_PG_PASSWORD", ""),
     "dbname": os.environ.get("FEATUREHOUSE_PG_DATABASE", "test"),
 }
-REDIS_URL = os.environ.get("FEATUREHOUSE_REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = SHARED_URL
 # Results that mean "not OK" in run_results.json, across seeds, models, tests and unit tests.
 BAD_STATUSES = frozenset({"error", "fail", "warn", "skipped", "runtime error"})
 

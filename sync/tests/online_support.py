@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import time
@@ -16,7 +17,8 @@ import pytest
 import redis
 from featurehouse.online import FeatureSpec, OnlineStore, ViewSchema
 
-SHARED_URL = "redis://127.0.0.1:6379/0"
+# The suite's Redis: `make services` starts one on 6379; FEATUREHOUSE_REDIS_URL points elsewhere.
+SHARED_URL = os.environ.get("FEATUREHOUSE_REDIS_URL", "redis://127.0.0.1:6379/0")
 AS_OF = datetime(2026, 5, 1)
 # One feature of every online type, named by its first letter.
 ALL_TYPES = (

@@ -19,6 +19,7 @@ import pytest
 from featurehouse import materialize, render
 from featurehouse.context import Context
 from featurehouse.registry import FeatureView
+from online_support import SHARED_URL
 
 if TYPE_CHECKING:
     from conftest import DbtRun
@@ -60,9 +61,7 @@ def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> d
             "DBT_TARGET_PATH": str(target_dir),
             "DBT_LOG_PATH": str(target_dir.parent / "logs"),
             "FEATUREHOUSE_DUCKDB_PATH": str(duckdb_path),
-            "FEATUREHOUSE_REDIS_URL": os.environ.get(
-                "FEATUREHOUSE_REDIS_URL", "redis://127.0.0.1:6379/0"
-            ),
+            "FEATUREHOUSE_REDIS_URL": SHARED_URL,
             "FEATUREHOUSE_REDIS_PREFIX": prefix,
         }
     )

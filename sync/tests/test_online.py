@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from online_support import (
     ALL_TYPES,
     AS_OF,
+    SHARED_URL,
     batch,
     prefixed_keys,
     schema,
@@ -156,7 +157,7 @@ class CountingRedis(redis.Redis):
 
 
 def test_several_views_and_entities_in_one_round_trip(client: redis.Redis) -> None:
-    counting = CountingRedis.from_url("redis://127.0.0.1:6379/0")
+    counting = CountingRedis.from_url(SHARED_URL)
     with make_store(counting) as store:
         orders = schema(view="feat_customer__orders")
         visits = schema(view="feat_customer__visits", features=(("visits_7d", "int64"),))
