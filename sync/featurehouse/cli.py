@@ -30,6 +30,7 @@ from featurehouse.errors import ConfigError, FeaturehouseError, redact
 from featurehouse.keys import parse_entity
 from featurehouse.lineage import impact as find_impact
 from featurehouse.online import ReadRequest
+from featurehouse.project.settings import parse_timestamp
 from featurehouse.report import (
     describe_text,
     get_rows,
@@ -40,7 +41,6 @@ from featurehouse.report import (
     summary_text,
     to_json,
 )
-from featurehouse.settings import parse_timestamp
 
 
 class _Group(click.Group):

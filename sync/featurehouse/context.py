@@ -16,10 +16,10 @@ from typing import Any
 
 from featurehouse import lineage as lineage_lib
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
-from featurehouse.manifest import Artifacts, load_artifacts
 from featurehouse.online import OnlineStore, ViewState
-from featurehouse.registry import FeatureView, Registry, build_registry
-from featurehouse.settings import (
+from featurehouse.project.manifest import Artifacts, load_artifacts
+from featurehouse.project.registry import FeatureView, Registry, build_registry
+from featurehouse.project.settings import (
     DEFAULT_REDIS_PREFIX,
     DEFAULT_REDIS_URL,
     Project,

@@ -18,9 +18,9 @@ from featurehouse.api import FeatureStore
 from featurehouse.cli import main as cli_main
 from featurehouse.context import Context
 from featurehouse.errors import FeaturehouseError
-from featurehouse.registry import FeatureView
-from featurehouse.render import dbt_executable
-from featurehouse.settings import find_project_dir
+from featurehouse.project.registry import FeatureView
+from featurehouse.project.render import dbt_executable
+from featurehouse.project.settings import find_project_dir
 
 DEMO_AS_OF = "2026-05-01"
 ENTITIES_SHOWN = 2

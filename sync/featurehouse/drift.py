@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from featurehouse import offline, render
+from featurehouse import offline
 from featurehouse.errors import ConfigError, RegistryError
-from featurehouse.manifest import Manifest
-from featurehouse.registry import Feature, FeatureView
-from featurehouse.settings import Project, Target
+from featurehouse.project import render
+from featurehouse.project.manifest import Manifest
+from featurehouse.project.registry import Feature, FeatureView
+from featurehouse.project.settings import Project, Target
 
 DEFAULT_WARN_PSI = 0.1
 DEFAULT_FAIL_PSI = 0.25

@@ -22,7 +22,7 @@ from featurehouse import offline
 from featurehouse.drift import DriftResult
 from featurehouse.errors import ConfigError, OfflineStoreError
 from featurehouse.materialize import ViewSummary
-from featurehouse.settings import Project, Target, resolve
+from featurehouse.project.settings import Project, Target, resolve
 
 log = logging.getLogger(__name__)
 DEFAULT_SCHEMA = "featurehouse_monitoring"

@@ -17,12 +17,13 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from featurehouse import lineage as column_lineage
-from featurehouse import offline, render
+from featurehouse import offline
 from featurehouse.errors import FeaturehouseError, RegistryError, ValidationGateError
-from featurehouse.manifest import Artifacts
 from featurehouse.online import FeatureSpec, OnlineStore, PublishResult, ViewSchema, ViewState
-from featurehouse.registry import FeatureView, Registry, validate_built
-from featurehouse.settings import Project, Target
+from featurehouse.project import render
+from featurehouse.project.manifest import Artifacts
+from featurehouse.project.registry import FeatureView, Registry, validate_built
+from featurehouse.project.settings import Project, Target
 
 log = logging.getLogger(__name__)
 Mode = Literal["full", "incremental"]

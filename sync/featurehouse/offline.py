@@ -21,8 +21,8 @@ import pyarrow as pa
 
 from featurehouse.errors import OfflineStoreError
 from featurehouse.online.encoding import RECORD, arrow_type, duckdb_record_sql
-from featurehouse.registry import FeatureView, Relation
-from featurehouse.settings import Project, Target, as_int
+from featurehouse.project.registry import FeatureView, Relation
+from featurehouse.project.settings import Project, Target, as_int
 
 EVENT_AT = "__event_at"
 CREATED_AT = "__created_at"

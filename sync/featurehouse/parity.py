@@ -18,16 +18,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurehouse import offline, render
+from featurehouse import offline
 from featurehouse.errors import RegistryError
-from featurehouse.manifest import Artifacts
 from featurehouse.materialize import Progress, view_schema
 from featurehouse.online import OnlineStore, ReadRequest, ReadResult, ViewSchema, ViewState
 from featurehouse.online.encoding import arrow_type
 from featurehouse.online.layout import canonical_key_array
 from featurehouse.parity_compare import differs, to_python
-from featurehouse.registry import FeatureView, Registry, validate_built
-from featurehouse.settings import Project, Target
+from featurehouse.project import render
+from featurehouse.project.manifest import Artifacts
+from featurehouse.project.registry import FeatureView, Registry, validate_built
+from featurehouse.project.settings import Project, Target
 
 DEFAULT_SAMPLE = 1_000
 DEFAULT_BATCH = 10_000

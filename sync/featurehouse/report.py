@@ -11,7 +11,7 @@ from featurehouse.lineage import ViewLineage
 from featurehouse.lineage.render import tree_dict
 from featurehouse.materialize import ViewSummary
 from featurehouse.online import ReadResult, ViewSchema, ViewState
-from featurehouse.registry import FeatureView, Registry
+from featurehouse.project.registry import FeatureView, Registry
 
 
 def to_json(value: Any) -> str:

@@ -29,9 +29,9 @@ from featurehouse.payloads import (
     feast_answer,
     native_answer,
 )
+from featurehouse.project.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
 from featurehouse.server_catalog import Catalog, RequestError, bad_request
 from featurehouse.server_metrics import ServerMetrics, Snapshot
-from featurehouse.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
 
 log = logging.getLogger(__name__)
 

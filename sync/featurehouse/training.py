@@ -20,11 +20,12 @@ from typing import Any, Literal, Protocol, cast
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featurehouse import offline, render
+from featurehouse import offline
 from featurehouse.errors import FeaturehouseError, TrainingSetError
-from featurehouse.manifest import Artifacts
-from featurehouse.registry import FeatureView, Registry, validate_built
-from featurehouse.settings import Project, Target
+from featurehouse.project import render
+from featurehouse.project.manifest import Artifacts
+from featurehouse.project.registry import FeatureView, Registry, validate_built
+from featurehouse.project.settings import Project, Target
 
 log = logging.getLogger(__name__)
 SPINE = "__featurehouse_spine"  # the relation the rendered macro reads the spine from

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import run_dbt
-from featurehouse import render
+from featurehouse.project import render
 from sync_fixtures import REPO_ROOT, fh_environment
 
 if TYPE_CHECKING:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from featurehouse import materialize, render
+from featurehouse import materialize
 from featurehouse.context import Context
-from featurehouse.registry import FeatureView
+from featurehouse.project import render
+from featurehouse.project.registry import FeatureView
 from online_support import SHARED_URL
 
 if TYPE_CHECKING:

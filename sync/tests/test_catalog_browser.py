@@ -21,8 +21,8 @@ import pytest
 from featurehouse.catalog import build_catalog
 from featurehouse.context import Context
 from featurehouse.lineage import compute_lineage
-from featurehouse.manifest import load_artifacts
-from featurehouse.registry import build_registry
+from featurehouse.project.manifest import load_artifacts
+from featurehouse.project.registry import build_registry
 from sync_fixtures import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

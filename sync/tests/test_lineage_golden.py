@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import pytest
 from featurehouse.lineage import build_lineage, compute_lineage, impact, view_lineage
 from featurehouse.lineage.render import tree_text
-from featurehouse.manifest import load_artifacts
-from featurehouse.registry import build_registry
+from featurehouse.project.manifest import load_artifacts
+from featurehouse.project.registry import build_registry
 from lineage_support import GOLDEN, check_golden, leaves_in, model_trees
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from featurehouse.lineage import compute_lineage, impact
 from featurehouse.lineage.sql import analyze
-from featurehouse.manifest import load_artifacts
-from featurehouse.registry import build_registry
+from featurehouse.project.manifest import load_artifacts
+from featurehouse.project.registry import build_registry
 from lineage_support import GOLDEN, check_golden, column, model_trees
 
 SHAPES = (

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from featurehouse.errors import ManifestError, RegistryError
-from featurehouse.manifest import load_artifacts, load_manifest
-from featurehouse.registry import build_registry, online_type, parse_ttl, validate_built
+from featurehouse.project.manifest import load_artifacts, load_manifest
+from featurehouse.project.registry import build_registry, online_type, parse_ttl, validate_built
 from sync_fixtures import read_json, write_json
 
 V1 = "model.featurehouse.feat_customer__orders.v1"

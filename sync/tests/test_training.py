@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from featurehouse.api import FeatureStore
-from featurehouse.registry import FeatureView
+from featurehouse.project.registry import FeatureView
 from sync_fixtures import REPO_ROOT
 
 FEATURES = [

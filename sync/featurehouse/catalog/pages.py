@@ -12,7 +12,7 @@ from featurehouse.catalog.graph import lineage_svg
 from featurehouse.lineage.render import tree_text
 from featurehouse.lineage.view import ViewLineage
 from featurehouse.online import ViewState
-from featurehouse.registry import FeatureView
+from featurehouse.project.registry import FeatureView
 
 _OK = ("pass", "success")
 _BAD = ("fail", "error", "runtime error")

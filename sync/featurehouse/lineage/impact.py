@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from featurehouse.errors import LineageError
 from featurehouse.lineage.records import ROLES, ColumnId, ProjectLineage, combine_role
-from featurehouse.manifest import Manifest
-from featurehouse.registry import FeatureView, Registry
+from featurehouse.project.manifest import Manifest
+from featurehouse.project.registry import FeatureView, Registry
 
 DATASET_DIRS = ("models/datasets/",)
 

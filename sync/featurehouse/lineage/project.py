@@ -24,7 +24,7 @@ from featurehouse.lineage.records import (
     ProjectLineage,
     Step,
 )
-from featurehouse.manifest import Artifacts, Catalog, Manifest, Node
+from featurehouse.project.manifest import Artifacts, Catalog, Manifest, Node
 
 if TYPE_CHECKING:  # sqlglot loads only when lineage is computed, not when read from the cache
     from featurehouse.lineage import sql

@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from featurehouse.errors import OfflineStoreError
-from featurehouse.manifest import Manifest, load_run_results
-from featurehouse.registry import FeatureView
-from featurehouse.settings import Project, Target
+from featurehouse.project.manifest import Manifest, load_run_results
+from featurehouse.project.registry import FeatureView
+from featurehouse.project.settings import Project, Target
 
 log = logging.getLogger(__name__)
 _BEGIN = "-- featurehouse:begin "

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from featurehouse.errors import RegistryError
-from featurehouse.manifest import Artifacts, Column, Manifest, Node
+from featurehouse.project.manifest import Artifacts, Column, Manifest, Node
 
 ONLINE_TYPES = ("int64", "float64", "string", "bool", "timestamp", "list<float64>")
 KEY_TYPES = ("int64", "string")
