@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import redis
 from featurehouse.online import FeatureSpec, OnlineStore, ReadRequest, ViewSchema
 from featurehouse.online.encoding import encode_column
-from featurehouse.online.resp import bulk_array, concatenated
+from featurehouse.online.redis.resp import bulk_array, concatenated
 
 AS_OF = datetime(2026, 5, 1)
 FEATURES = (

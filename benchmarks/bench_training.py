@@ -290,7 +290,8 @@ def bench_parity(n: int, data: Path) -> dict[str, Any]:
     os.environ.update(env)
     from featurehouse import materialize, parity
     from featurehouse.context import Context
-    from featurehouse.online import ReadRequest, layout
+    from featurehouse.online import ReadRequest
+    from featurehouse.online.redis import layout
 
     context = Context(project_dir=PROJECT_DIR, env=env)
     store, as_of = context.store, datetime(2026, 5, 1)

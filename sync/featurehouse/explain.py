@@ -10,7 +10,7 @@ from featurehouse.errors import FeaturehouseError
 from featurehouse.lineage import Impact, ViewLineage
 from featurehouse.lineage import render as lineage_render
 from featurehouse.online import OnlineStore, ViewState
-from featurehouse.online.layout import data_prefix, meta_key, view_id
+from featurehouse.online.redis.layout import data_prefix, meta_key, view_id
 from featurehouse.project.registry import FeatureView
 
 FORMATS = ("text", "json", "mermaid", "dot")

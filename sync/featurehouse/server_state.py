@@ -19,8 +19,8 @@ from typing import Any
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
 from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ViewState
-from featurehouse.online.aio import AsyncReader
-from featurehouse.online.connect import serving_store
+from featurehouse.online.redis.aio import AsyncReader
+from featurehouse.online.redis.connect import serving_store
 from featurehouse.payloads import (
     Asked,
     Limits,

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from featurehouse.online import OnlineStore, ReadRequest
-from featurehouse.online.publish import Publisher
+from featurehouse.online.redis.publish import Publisher
 from online_support import AS_OF, schema, simple_batch
 
 

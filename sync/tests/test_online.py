@@ -16,8 +16,8 @@ from featurehouse.online import (
     OnlineStore,
     OnlineStoreError,
     ReadRequest,
-    layout,
 )
+from featurehouse.online.redis import layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from online_support import (

@@ -11,7 +11,6 @@ from datetime import datetime
 import duckdb
 import hiredis
 import pyarrow as pa
-from featurehouse.online import layout, resp
 from featurehouse.online.encoding import (
     EVENT_AT,
     decode_records,
@@ -21,6 +20,7 @@ from featurehouse.online.encoding import (
     json_escape,
     record_items,
 )
+from featurehouse.online.redis import layout, resp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from online_support import ALL_TYPES, schema

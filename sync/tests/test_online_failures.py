@@ -22,8 +22,8 @@ from featurehouse.online import (
     OnlineStoreError,
     ReadRequest,
     RedisUnavailable,
-    layout,
 )
+from featurehouse.online.redis import layout
 from online_support import AS_OF, batch, own_server, prefixed_keys, schema, simple_batch
 
 WORKER = str(Path(__file__).with_name("online_worker.py"))

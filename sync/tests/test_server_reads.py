@@ -16,7 +16,7 @@ import pytest
 import redis
 from featurehouse.errors import RedisUnavailable
 from featurehouse.online import NotPublishedError, OnlineStore, ReadRequest
-from featurehouse.online.aio import AsyncReader
+from featurehouse.online.redis.aio import AsyncReader
 from online_support import AS_OF, SHARED_URL, Server, free_port, own_server
 from server_support import publish_all
 

@@ -5,7 +5,7 @@ entry point.
 """
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
-from featurehouse.online.schema import (
+from featurehouse.online.records import (
     FeatureSpec,
     InvalidKeyError,
     NotPublishedError,
@@ -15,7 +15,7 @@ from featurehouse.online.schema import (
     ViewSchema,
     ViewState,
 )
-from featurehouse.online.store import OnlineStore
+from featurehouse.online.redis.store import OnlineStore
 
 __all__ = [
     "FeatureSpec",

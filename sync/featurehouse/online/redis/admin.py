@@ -15,9 +15,9 @@ from typing import Any
 
 import redis
 
-from featurehouse.online import functions, layout
-from featurehouse.online.publish import iso, pid_start, unlink_generation
-from featurehouse.online.schema import NotPublishedError, ViewSchema, ViewState
+from featurehouse.online.records import NotPublishedError, ViewSchema, ViewState
+from featurehouse.online.redis import functions, layout
+from featurehouse.online.redis.publish import iso, pid_start, unlink_generation
 
 log = logging.getLogger(__name__)
 

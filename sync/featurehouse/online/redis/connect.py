@@ -10,7 +10,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from featurehouse.errors import ConfigError, redact
-from featurehouse.online.store import OnlineStore
+from featurehouse.online.redis.store import OnlineStore
 
 
 def serving_store(url: str, prefix: str, timeout: float = 1.0) -> OnlineStore:

@@ -10,18 +10,18 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import ConfigError, redact
-from featurehouse.online import admin
-from featurehouse.online.merge import Merger
-from featurehouse.online.publish import Options, Publisher
-from featurehouse.online.read import Reader, to_table
-from featurehouse.online.schema import (
+from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
     ReadResult,
     ViewSchema,
     ViewState,
 )
-from featurehouse.online.wire import translated
+from featurehouse.online.redis import admin
+from featurehouse.online.redis.merge import Merger
+from featurehouse.online.redis.publish import Options, Publisher
+from featurehouse.online.redis.read import Reader, to_table
+from featurehouse.online.redis.wire import translated
 
 
 class OnlineStore:

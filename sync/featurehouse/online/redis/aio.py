@@ -22,10 +22,10 @@ import redis
 from redis.connection import SSLConnection, parse_url
 
 from featurehouse.errors import ConfigError, OnlineStoreError, redact
-from featurehouse.online import functions
-from featurehouse.online.read import ReadSteps
-from featurehouse.online.schema import ReadRequest, ReadResult
-from featurehouse.online.wire import translate
+from featurehouse.online.records import ReadRequest, ReadResult
+from featurehouse.online.redis import functions
+from featurehouse.online.redis.read import ReadSteps
+from featurehouse.online.redis.wire import translate
 
 
 class _Protocol(asyncio.Protocol):

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.online.encoding import json_escape
-from featurehouse.online.schema import InvalidKeyError, ViewSchema
+from featurehouse.online.records import InvalidKeyError, ViewSchema
 
 LAYOUT_VERSION = 1
 TAGS = 1024  # hash-tag groups per entity: bucket b lives in slot group b % TAGS

@@ -21,17 +21,17 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online import functions, layout, resp
 from featurehouse.online.encoding import ENCODING, naive_utc
-from featurehouse.online.prepare import (
+from featurehouse.online.records import PublishResult, ViewSchema
+from featurehouse.online.redis import functions, layout, resp
+from featurehouse.online.redis.prepare import (
     Prepared,
     Progress,
     bucket_max_events,
     bucket_sorted,
     prepare,
 )
-from featurehouse.online.schema import PublishResult, ViewSchema
-from featurehouse.online.wire import Job, Wire, describe, translate
+from featurehouse.online.redis.wire import Job, Wire, describe, translate
 
 log = logging.getLogger(__name__)
 

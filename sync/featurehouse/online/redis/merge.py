@@ -16,11 +16,11 @@ import pyarrow.compute as pc
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online import functions, layout, resp
-from featurehouse.online.prepare import Prepared, Progress, chunks, prepare
-from featurehouse.online.publish import Options, Publisher, Target, iso, result
-from featurehouse.online.schema import PublishResult, ViewSchema
-from featurehouse.online.wire import Wire
+from featurehouse.online.records import PublishResult, ViewSchema
+from featurehouse.online.redis import functions, layout, resp
+from featurehouse.online.redis.prepare import Prepared, Progress, chunks, prepare
+from featurehouse.online.redis.publish import Options, Publisher, Target, iso, result
+from featurehouse.online.redis.wire import Wire
 
 
 def same_layout(a: ViewSchema, b: ViewSchema) -> bool:

@@ -17,9 +17,9 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online import functions, layout
 from featurehouse.online.encoding import arrow_type, decode_records, from_epoch_us, to_epoch_us
-from featurehouse.online.schema import NotPublishedError, ReadRequest, ReadResult, ViewSchema
+from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
+from featurehouse.online.redis import functions, layout
 
 _MAX_ATTEMPTS = 4
 _PICKS_CACHED = 256  # feature selections remembered per view generation

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online import layout
 from featurehouse.online.encoding import EVENT_AT, RECORD, event_us, record_items
-from featurehouse.online.schema import ViewSchema
+from featurehouse.online.records import ViewSchema
+from featurehouse.online.redis import layout
 
 
 @dataclass
