@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from featurehouse import offline
 from featurehouse.api import FeatureStore
 from featurehouse.cli import main as cli_main
 from featurehouse.context import Context
@@ -21,6 +20,7 @@ from featurehouse.errors import FeaturehouseError
 from featurehouse.project.registry import FeatureView
 from featurehouse.project.render import dbt_executable
 from featurehouse.project.settings import find_project_dir
+from featurehouse.warehouse import connect, query_arrow
 
 DEMO_AS_OF = "2026-05-01"
 ENTITIES_SHOWN = 2
@@ -54,8 +54,8 @@ def sample_keys(context: Context, view: FeatureView, n: int) -> list[dict[str, A
         f"select {keys} from {relation} where {not_null}"
         f" group by {keys} order by count(*) desc, {keys} limit {int(n)}"
     )
-    with offline.connect(context.project, context.target) as warehouse:
-        return offline.query_arrow(warehouse, sql, {}).to_pylist()
+    with connect(context.project, context.target) as warehouse:
+        return query_arrow(warehouse, sql, {}).to_pylist()
 
 
 def show(store: FeatureStore, view: FeatureView, entities: Sequence[Mapping[str, Any]]) -> None:

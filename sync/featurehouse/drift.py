@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from featurehouse import offline
 from featurehouse.errors import ConfigError, RegistryError
 from featurehouse.project import render
 from featurehouse.project.manifest import Manifest
 from featurehouse.project.registry import Feature, FeatureView
 from featurehouse.project.settings import Project, Target
+from featurehouse.warehouse import Warehouse, adapter, connect, query_arrow, relation_exists
 
 DEFAULT_WARN_PSI = 0.1
 DEFAULT_FAIL_PSI = 0.25
@@ -168,14 +168,14 @@ def measure(
 ) -> DriftResult:
     """Run drift_summary (and, with charts, the histogram macros) for every feature."""
     started = time.monotonic()
-    with offline.connect(project, target) as warehouse:
-        if not offline.relation_exists(warehouse, view.relation):
+    with connect(project, target) as warehouse:
+        if not relation_exists(warehouse, view.relation):
             raise RegistryError(
                 f"{view.relation} is not built: run `dbt build --select {view.ref}`"
             )
     plans = plan_features(view, manifest)
     measured = [p for p in plans if p.kind != "skipped"]
-    style = "dollar" if target.type != "postgres" else "pyformat"
+    style = adapter(target).param_style
     calls = {_key(view, p, "summary"): _summary_call(view, p, target) for p in measured}
     if charts:
         calls |= {_key(view, p, "chart"): _chart_call(view, p, target) for p in measured}
@@ -186,7 +186,7 @@ def measure(
     params = dict(zip(_WINDOW_NAMES, (*_bounds(reference), *_bounds(current)), strict=True))
     stats: dict[str, Mapping[str, Any]] = {}
     bars: dict[str, tuple[Bar, ...]] = {}
-    with offline.connect(project, target) as warehouse:
+    with connect(project, target) as warehouse:
         for plan in measured:
             [stats[plan.label]] = _rows(warehouse, sqls[_key(view, plan, "summary")], params)
             if charts:
@@ -265,7 +265,7 @@ def _column_jinja(plan: FeaturePlan) -> str:
 
 def _common_args(view: FeatureView, plan: FeaturePlan, target: Target) -> str:
     version = "" if view.version is None else f", v={view.version}"
-    bounds = ", ".join(repr(offline.placeholder(target.type, n)) for n in _WINDOW_NAMES)
+    bounds = ", ".join(repr(adapter(target).param(n)) for n in _WINDOW_NAMES)
     return f"ref({view.name!r}{version}), {_column_jinja(plan)}, {view.event_timestamp!r}, {bounds}"
 
 
@@ -293,10 +293,8 @@ def _key(view: FeatureView, plan: FeaturePlan, what: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{view.ref}.{plan.label}.{what}.{digest}")
 
 
-def _rows(
-    warehouse: offline.Warehouse, sql: str, params: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    rows = offline.query_arrow(warehouse, warehouse.prepare(sql), params).to_pylist()
+def _rows(warehouse: Warehouse, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    rows = query_arrow(warehouse, warehouse.prepare(sql), params).to_pylist()
     return [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 

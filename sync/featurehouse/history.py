@@ -18,11 +18,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from featurehouse import offline
 from featurehouse.drift import DriftResult
 from featurehouse.errors import ConfigError, OfflineStoreError
 from featurehouse.materialize import ViewSummary
 from featurehouse.project.settings import Project, Target, resolve
+from featurehouse.warehouse import Warehouse, connect
 
 log = logging.getLogger(__name__)
 DEFAULT_SCHEMA = "featurehouse_monitoring"
@@ -176,7 +176,7 @@ def append(
     waits = list(_WAIT_SECONDS)
     while True:
         try:
-            with offline.connect(project, target, writable=True) as warehouse:
+            with connect(project, target, writable=True) as warehouse:
                 _create(warehouse, schema, qualified, columns)
                 _insert(warehouse, qualified, columns, rows)
             return qualified
@@ -190,16 +190,14 @@ def append(
             time.sleep(waits.pop(0))
 
 
-def _create(
-    warehouse: offline.Warehouse, schema: str, qualified: str, columns: Mapping[str, str]
-) -> None:
+def _create(warehouse: Warehouse, schema: str, qualified: str, columns: Mapping[str, str]) -> None:
     warehouse.execute(f'create schema if not exists "{schema}"', {})
     body = ",\n    ".join(f'"{name}" {kind}' for name, kind in columns.items())
     warehouse.execute(f"create table if not exists {qualified} (\n    {body}\n)", {})
 
 
 def _insert(
-    warehouse: offline.Warehouse,
+    warehouse: Warehouse,
     qualified: str,
     columns: Mapping[str, str],
     rows: Iterable[Mapping[str, Any]],

@@ -17,13 +17,15 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from featurehouse import lineage as column_lineage
-from featurehouse import offline
 from featurehouse.errors import FeaturehouseError, RegistryError, ValidationGateError
 from featurehouse.online import FeatureSpec, OnlineStore, PublishResult, ViewSchema, ViewState
+from featurehouse.online.encoding import CREATED_AT
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
+from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
+from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats, read_latest
 
 log = logging.getLogger(__name__)
 Mode = Literal["full", "incremental"]
@@ -45,7 +47,7 @@ class SyncOptions:
     clock: Literal["wall", "as_of"]  # wall: as_of is now; as_of: a fixed (--as-of) time
     mode: Mode = "full"
     force: bool = False
-    batch_size: int = offline.DEFAULT_BATCH_SIZE
+    batch_size: int = DEFAULT_BATCH_SIZE
 
 
 @dataclass(frozen=True)
@@ -80,17 +82,15 @@ def sync(
     if not views:
         raise RegistryError("no online feature views in the manifest: nothing to sync")
     states = store.views()  # fails fast (one line) when Redis is down
-    with offline.connect(project, target) as warehouse:
-        validate_built(
-            views, artifacts, lambda view: offline.relation_exists(warehouse, view.relation)
-        )
+    with connect(project, target) as warehouse:
+        validate_built(views, artifacts, lambda view: relation_exists(warehouse, view.relation))
     forced = check_gate(views, artifacts, force=options.force)
-    placeholder = offline.placeholder(target.type, "as_of")
+    placeholder = adapter(target).param("as_of")
     sqls = render.latest_rows_sql(project, target, artifacts.manifest, views, placeholder)
     lineages = view_lineages(artifacts, views)
     summaries = []
     # A second connection: the first is closed while dbt may render (it locks the file).
-    with offline.connect(project, target) as warehouse:
+    with connect(project, target) as warehouse:
         for view in views:
             state = _state(states, view)
             summaries.append(
@@ -203,7 +203,7 @@ def view_schema(view: FeatureView, lineage: Mapping[str, Any] | None = None) -> 
 def sync_view(
     view: FeatureView,
     macro_sql: str,
-    warehouse: offline.Warehouse,
+    warehouse: Warehouse,
     store: OnlineStore,
     options: SyncOptions,
     progress: Progress | None = None,
@@ -215,8 +215,10 @@ def sync_view(
     started = time.monotonic()
     schema = view_schema(view, lineage)
     mode, since, notes = _plan(view, schema, state, options)
-    with offline.latest_rows(warehouse, view, macro_sql, options.as_of, encode=True) as latest:
-        stats = offline.latest_stats(warehouse, view, latest.sql, options.as_of, since)
+    with latest_rows(
+        warehouse, view, macro_sql, options.as_of, records=store.record_format
+    ) as latest:
+        stats = latest_stats(warehouse, view, latest.sql, options.as_of, since)
         try:
             if stats.duplicate_keys:
                 raise FeaturehouseError(
@@ -226,7 +228,7 @@ def sync_view(
                 )
             if progress is not None:
                 progress.start(view.ref, stats.changed)
-            batches = offline.read_latest(
+            batches = read_latest(
                 warehouse, view, latest.sql, options.as_of, since=since,
                 batch_size=options.batch_size, encoded=latest.encoded,
             )  # fmt: skip
@@ -252,18 +254,18 @@ def sync_view(
     return summary
 
 
-def _watermark(since: offline.Since | None, stats: offline.LatestStats) -> datetime | None:
+def _watermark(since: Since | None, stats: LatestStats) -> datetime | None:
     return _max(since.watermark if since else None, stats.watermark)
 
 
-def _empty(view: FeatureView, stats: offline.LatestStats, options: SyncOptions) -> list[str]:
+def _empty(view: FeatureView, stats: LatestStats, options: SyncOptions) -> list[str]:
     if stats.rows:
         return []
     ttl = f" within its TTL ({view.ttl})" if view.ttl else ""
     return [f"no rows at or before {options.as_of}{ttl}: nothing is served; is --as-of right?"]
 
 
-def _skipped(mode: Mode, stats: offline.LatestStats, result: PublishResult) -> dict[str, int]:
+def _skipped(mode: Mode, stats: LatestStats, result: PublishResult) -> dict[str, int]:
     """Rows of the macro's result not written, by reason (zero counts left out)."""
     skipped = {"null keys": stats.null_keys, "lost tie-break": stats.tie_breaks.result()}
     if mode == "incremental":
@@ -274,7 +276,7 @@ def _skipped(mode: Mode, stats: offline.LatestStats, result: PublishResult) -> d
 
 def _plan(
     view: FeatureView, schema: ViewSchema, state: ViewState | None, options: SyncOptions
-) -> tuple[Mode, offline.Since | None, tuple[str, ...]]:
+) -> tuple[Mode, Since | None, tuple[str, ...]]:
     """Full stays full; incremental falls back to full when nothing compatible is stored."""
     if options.mode == "full":
         return "full", None, ()
@@ -287,7 +289,7 @@ def _plan(
             f"{view.ref}: --as-of {options.as_of} is before the last sync's as-of "
             f"{state.as_of}; an incremental sync cannot go back in time: use --full"
         )
-    return "incremental", offline.Since(state.as_of, state.watermark), ()
+    return "incremental", Since(state.as_of, state.watermark), ()
 
 
 def _shape(schema: ViewSchema) -> tuple[object, ...]:
@@ -297,7 +299,7 @@ def _shape(schema: ViewSchema) -> tuple[object, ...]:
 def _served(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """Batches as online.publish takes them (no created ts)."""
     for batch in batches:
-        yield batch.drop_columns([offline.CREATED_AT])
+        yield batch.drop_columns([CREATED_AT])
 
 
 def _max(a: datetime | None, b: datetime | None) -> datetime | None:

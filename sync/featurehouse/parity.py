@@ -18,17 +18,18 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurehouse import offline
 from featurehouse.errors import RegistryError
 from featurehouse.materialize import Progress, view_schema
 from featurehouse.online import OnlineStore, ReadRequest, ReadResult, ViewSchema, ViewState
-from featurehouse.online.encoding import arrow_type
+from featurehouse.online.encoding import EVENT_AT, arrow_type
 from featurehouse.online.redis.layout import canonical_key_array
 from featurehouse.parity_compare import differs, to_python
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
+from featurehouse.warehouse import Warehouse, adapter, connect, relation_exists
+from featurehouse.warehouse.latest import read_latest
 
 DEFAULT_SAMPLE = 1_000
 DEFAULT_BATCH = 10_000
@@ -119,13 +120,11 @@ def check(
     """Check the selected view versions (default: every published version the project has)."""
     pairs = _published(registry, store.views(), refs)
     views = [view for view, _ in pairs]
-    with offline.connect(project, target) as warehouse:
-        validate_built(
-            views, artifacts, lambda view: offline.relation_exists(warehouse, view.relation)
-        )
-    placeholder = offline.placeholder(target.type, "as_of")
+    with connect(project, target) as warehouse:
+        validate_built(views, artifacts, lambda view: relation_exists(warehouse, view.relation))
+    placeholder = adapter(target).param("as_of")
     sqls = render.latest_rows_sql(project, target, artifacts.manifest, views, placeholder)
-    with offline.connect(project, target) as warehouse:
+    with connect(project, target) as warehouse:
         return [
             check_view(view, sqls[view.ref], warehouse, store, options, progress, state)
             for view, state in pairs
@@ -154,7 +153,7 @@ def _published(
 def check_view(
     view: FeatureView,
     macro_sql: str,
-    warehouse: offline.Warehouse,
+    warehouse: Warehouse,
     store: OnlineStore,
     options: ParityOptions,
     progress: Progress | None = None,
@@ -168,7 +167,7 @@ def check_view(
     tally = _Tally(names=[view.event_timestamp, *names])
     counted: list[int] = [0]
     batches = _counting(
-        offline.read_latest(warehouse, view, macro_sql, state.as_of, batch_size=options.batch_size),
+        read_latest(warehouse, view, macro_sql, state.as_of, batch_size=options.batch_size),
         counted,
     )
     if options.sample is not None:
@@ -234,8 +233,8 @@ def _compare(
     tally.not_served += batch.num_rows - (pc.sum(served).as_py() or 0)
     redis_columns = _redis_columns(result, batch.num_rows)
     for name in tally.names:
-        column = offline.EVENT_AT if name == view.event_timestamp else name
-        kind = "timestamp" if column == offline.EVENT_AT else _kind(state.schema, name)
+        column = EVENT_AT if name == view.event_timestamp else name
+        kind = "timestamp" if column == EVENT_AT else _kind(state.schema, name)
         ours, theirs = batch.column(column), redis_columns[column]
         bad = pc.or_(pc.invert(served), differs(ours, theirs, kind))
         counts = tally.counts.setdefault(name, [0, 0])
@@ -263,7 +262,7 @@ def _kind(schema: ViewSchema, name: str) -> str:
 
 
 def _redis_columns(result: ReadResult, n: int) -> dict[str, pa.Array]:
-    columns = {offline.EVENT_AT: pa.array(result.event_at, pa.timestamp("us"), size=n)}
+    columns = {EVENT_AT: pa.array(result.event_at, pa.timestamp("us"), size=n)}
     for j, (name, kind) in enumerate(zip(result.features, result.types, strict=True)):
         columns[name] = pa.array([v[j] for v in result.values], arrow_type(kind))
     return columns

@@ -15,17 +15,23 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featurehouse import offline
 from featurehouse.errors import FeaturehouseError, TrainingSetError
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
+from featurehouse.warehouse import (
+    SpineWarehouse,
+    Warehouse,
+    adapter,
+    connect,
+    relation_exists,
+)
 
 log = logging.getLogger(__name__)
 SPINE = "__featurehouse_spine"  # the relation the rendered macro reads the spine from
@@ -33,11 +39,6 @@ SPINE_AT = "__featurehouse_spine_at"  # ... and its timestamp column (naive UTC)
 ROW = "__featurehouse_row"  # the spine's row number: the output keeps the spine's order
 _INPUT = "__featurehouse_input"  # an Arrow spine, registered on the connection
 _KEY_CHECKS = {"int64": pa.types.is_integer, "string": lambda t: _is_string(t)}
-
-
-class _SpineWarehouse(offline.Warehouse, Protocol):
-    def reader(self, sql: str, params: dict[str, Any], batch_size: int) -> pa.RecordBatchReader: ...
-    def register(self, name: str, table: pa.Table) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def prepare(
     as_known_at: bool = False,
 ) -> Prepared:
     """Validate everything (one TrainingSetError listing every problem), then render the SQL."""
-    if target.type != "duckdb":
+    if not adapter(target).reads_spines:
         raise TrainingSetError(
             f"target {target.name!r} is {target.type}: training sets from Python read DuckDB; "
             "on other warehouses build a dbt model with featurehouse.point_in_time_join"
@@ -117,7 +118,7 @@ def prepare(
     problems: list[str] = []
     requests = plan_requests(registry, features, as_known_at, problems)
     source = spine_input(spine)
-    with offline.connect(project, target) as warehouse:
+    with connect(project, target) as warehouse:
         schema = _spine_schema(_duck(warehouse, source), source, problems)
         column = check_spine(schema, timestamp_column, requests, source, problems)
         _check_built(requests, artifacts, warehouse, problems)
@@ -142,7 +143,7 @@ def execute(
     """Run the prepared SQL; the reader owns a read-only connection, closed when exhausted."""
     stack = contextlib.ExitStack()
     try:
-        warehouse = _duck(stack.enter_context(offline.connect(project, target)), prepared.spine)
+        warehouse = _duck(stack.enter_context(connect(project, target)), prepared.spine)
         reader = warehouse.reader(prepared.sql, {}, batch_size)
     except BaseException:
         stack.close()
@@ -331,17 +332,15 @@ def match_counts(batch: pa.RecordBatch, requests: Sequence[ViewRequest]) -> dict
     return {r.label: len(batch) - batch.column(r.event_column).null_count for r in requests}
 
 
-def _duck(warehouse: offline.Warehouse, spine: Spine) -> _SpineWarehouse:
+def _duck(warehouse: Warehouse, spine: Spine) -> SpineWarehouse:
     """The DuckDB warehouse with the Arrow spine (if any) registered under its name."""
-    duck = cast(_SpineWarehouse, warehouse)
+    duck = cast(SpineWarehouse, warehouse)
     if spine.table is not None:
         duck.register(_INPUT, spine.table)
     return duck
 
 
-def _spine_schema(
-    warehouse: _SpineWarehouse, spine: Spine, problems: list[str]
-) -> pa.Schema | None:
+def _spine_schema(warehouse: SpineWarehouse, spine: Spine, problems: list[str]) -> pa.Schema | None:
     sql = f"select {spine.select} from {spine.source} limit 0"
     try:
         return warehouse.reader(sql, {}, 1).schema
@@ -353,14 +352,14 @@ def _spine_schema(
 def _check_built(
     requests: Sequence[ViewRequest],
     artifacts: Artifacts,
-    warehouse: offline.Warehouse,
+    warehouse: Warehouse,
     problems: list[str],
 ) -> None:
     try:
         validate_built(
             [r.view for r in requests],
             artifacts,
-            lambda view: offline.relation_exists(warehouse, view.relation),
+            lambda view: relation_exists(warehouse, view.relation),
         )
     except FeaturehouseError as exc:
         problems.append(str(exc))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,8 @@ import pyarrow.compute as pc
 from featurehouse.errors import OnlineStoreError
 
 EVENT_AT = "__event_at"
-RECORD = "__record"  # a pre-encoded record without its brackets (`duckdb_record_sql`)
+CREATED_AT = "__created_at"
+RECORD = "__record"  # a pre-encoded record without its brackets (`RecordFormat.sql`)
 ENCODING = "json-array-v1"
 _EPOCH = datetime(1970, 1, 1)
 _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
@@ -157,6 +159,26 @@ def encode_records(batch: pa.RecordBatch, features: Sequence[tuple[str, str]]) -
 
 def event_us(batch: pa.RecordBatch) -> pa.Array:
     return _timestamp_us(batch.column(EVENT_AT))
+
+
+@dataclass(frozen=True)
+class RecordFormat:
+    """What a warehouse needs to build records in its own SQL: the format, the column the
+    record goes in, and `sql`, its writer per SQL dialect. The online store hands it out
+    (`OnlineStore.record_format`), so a warehouse never needs to know the store."""
+
+    name: str = ENCODING
+    column: str = RECORD
+
+    def sql(self, dialect: str, event: str, features: Sequence[tuple[str, str]]) -> str | None:
+        """SQL giving each row's record (without its brackets) in `dialect`, or None when the
+        format has no writer there (the store then encodes the rows' features itself)."""
+        if dialect == "duckdb":
+            return duckdb_record_sql(event, features)
+        return None
+
+
+JSON_ARRAY = RecordFormat()
 
 
 def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import ConfigError, redact
+from featurehouse.online.encoding import JSON_ARRAY, RecordFormat
 from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
@@ -26,6 +27,8 @@ from featurehouse.online.redis.wire import translated
 
 class OnlineStore:
     """Feature values in Redis: one instance (and one client) per process."""
+
+    record_format: RecordFormat | None = JSON_ARRAY  # warehouses may build records in SQL
 
     def __init__(self, client: redis.Redis, prefix: str = "fh") -> None:
         if not prefix or any(c in prefix for c in "{} \t\r\n"):
