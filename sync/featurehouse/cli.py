@@ -27,9 +27,9 @@ from featurehouse.context import Context, open_context
 from featurehouse.drift_html import write_report
 from featurehouse.drift_output import drift_dict, drift_text
 from featurehouse.errors import ConfigError, FeaturehouseError, redact
-from featurehouse.keys import parse_entity
 from featurehouse.lineage import impact as find_impact
 from featurehouse.online import ReadRequest
+from featurehouse.online.keys import parse_entity
 from featurehouse.project.settings import parse_timestamp
 from featurehouse.report import (
     describe_text,
@@ -314,7 +314,7 @@ def impact(context: Context, *, as_json: bool, target: str) -> None:
       featurehouse impact stg_shop__orders --json
     """
     found = find_impact(context.lineage, context.registry, context.artifacts.manifest, target)
-    entries, problem = explain.online_entries(found.views, context.store, context.prefix)
+    entries, problem = explain.online_entries(found.views, context.store)
     if as_json:
         click.echo(to_json(explain.impact_dict(found, entries, problem)))
     else:

@@ -16,7 +16,7 @@ from typing import Any
 
 from featurehouse import lineage as lineage_lib
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
-from featurehouse.online import OnlineStore, ViewState
+from featurehouse.online import OnlineStore, ViewState, open_store
 from featurehouse.project.manifest import Artifacts, load_artifacts
 from featurehouse.project.registry import FeatureView, Registry, build_registry
 from featurehouse.project.settings import (
@@ -144,7 +144,7 @@ class Context:
 
     @cached_property
     def store(self) -> OnlineStore:
-        return OnlineStore.from_url(self.redis_url, prefix=self.prefix)
+        return open_store(self.redis_url, self.prefix)
 
     def online_view(self, ref: str) -> ViewState:
         """The published state of `name` (the latest version) or `name.vN`."""

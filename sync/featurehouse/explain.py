@@ -10,7 +10,6 @@ from featurehouse.errors import FeaturehouseError
 from featurehouse.lineage import Impact, ViewLineage
 from featurehouse.lineage import render as lineage_render
 from featurehouse.online import OnlineStore, ViewState
-from featurehouse.online.redis.layout import data_prefix, meta_key, view_id
 from featurehouse.project.registry import FeatureView
 
 FORMATS = ("text", "json", "mermaid", "dot")
@@ -42,13 +41,14 @@ class OnlineEntry:
     """Where a view version lives in Redis, and what is published there now."""
 
     view: str
+    view_id: str
     meta_key: str
     data_keys: str  # a pattern: `<prefix>:d:<view>:<vN>:g<generation>:{<entity>:*}:*`
     state: ViewState | None
 
 
 def online_entries(
-    views: Sequence[FeatureView], store: OnlineStore, prefix: str
+    views: Sequence[FeatureView], store: OnlineStore
 ) -> tuple[list[OnlineEntry], str | None]:
     """Redis keys of the online views among `views`; (entries, why Redis was not read)."""
     try:
@@ -61,16 +61,9 @@ def online_entries(
         if not view.online:
             continue
         state = states.get((view.name, view.version))
-        generation = str(state.generation) if state else "<generation>"
-        data = data_prefix(prefix, view.name, view.version, 0).replace(":g0:", f":g{generation}:")
-        entries.append(
-            OnlineEntry(
-                view=view.ref,
-                meta_key=meta_key(prefix, view.name, view.version),
-                data_keys=f"{data}{{{view.entity}:*}}:*",
-                state=state,
-            )
-        )
+        generation = state.generation if state else None
+        where = store.locate(view.name, view.version, view.entity, generation)
+        entries.append(OnlineEntry(view.ref, where.view_id, where.metadata, where.data, state))
     return entries, problem
 
 
@@ -97,7 +90,7 @@ def impact_dict(
         "online": [
             {
                 "view": e.view,
-                "view_id": view_id(*_name_version(e.view)),
+                "view_id": e.view_id,
                 "meta_key": e.meta_key,
                 "data_keys": e.data_keys,
                 "published": e.state is not None,
@@ -109,11 +102,6 @@ def impact_dict(
         ],
         "redis_error": redis_problem,
     }
-
-
-def _name_version(ref: str) -> tuple[str, int | None]:
-    name, dot, version = ref.rpartition(".v")
-    return (name, int(version)) if dot and version.isdigit() else (ref, None)
 
 
 def impact_text(found: Impact, entries: Sequence[OnlineEntry], redis_problem: str | None) -> str:

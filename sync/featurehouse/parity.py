@@ -22,7 +22,7 @@ from featurehouse.errors import RegistryError
 from featurehouse.materialize import Progress, view_schema
 from featurehouse.online import OnlineStore, ReadRequest, ReadResult, ViewSchema, ViewState
 from featurehouse.online.encoding import EVENT_AT, arrow_type
-from featurehouse.online.redis.layout import canonical_key_array
+from featurehouse.online.keys import canonical_key_array
 from featurehouse.parity_compare import differs, to_python
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts

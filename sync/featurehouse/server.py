@@ -174,7 +174,7 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
         gc.collect()
         gc.freeze()  # the startup heap (imports, pyarrow) is never scanned again: no long pauses
         yield
-        service.reads.client.close()
+        service.reads.close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

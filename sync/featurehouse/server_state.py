@@ -18,9 +18,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
-from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ViewState
-from featurehouse.online.redis.aio import AsyncReader
-from featurehouse.online.redis.connect import serving_store
+from featurehouse.online import (
+    InvalidKeyError,
+    NotPublishedError,
+    OnlineStore,
+    ViewState,
+    open_async_reader,
+    open_store,
+)
 from featurehouse.payloads import (
     Asked,
     Limits,
@@ -79,8 +84,9 @@ class Service:
 
     def __init__(self, config: ServerConfig, store: OnlineStore | None = None) -> None:
         self.config = config
-        self.store = store or serving_store(config.redis_url, config.prefix, config.redis_timeout)
-        self.reads = AsyncReader(config.redis_url, self.store.prefix, config.redis_timeout)
+        timeout = config.redis_timeout
+        self.store = store or open_store(config.redis_url, config.prefix, timeout=timeout)
+        self.reads = open_async_reader(config.redis_url, self.store.prefix, timeout)
         self.limits = Limits(config.max_entities, config.max_features)
         self.catalog: Catalog | None = None
         self.redis_up: bool | None = None  # unknown until the first Redis call

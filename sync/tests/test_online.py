@@ -17,7 +17,7 @@ from featurehouse.online import (
     OnlineStoreError,
     ReadRequest,
 )
-from featurehouse.online.redis import layout
+from featurehouse.online.redis import RedisStore, layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from online_support import (
@@ -194,7 +194,7 @@ def test_two_versions_side_by_side_and_latest(store: OnlineStore) -> None:
 
 def test_latest_switches_only_when_the_sync_completes(client: redis.Redis) -> None:
     with make_store(client) as store:
-        reader = OnlineStore(client, store.prefix)
+        reader = RedisStore(client, store.prefix)
         publish(store, schema(version=1), [simple_batch(20, tag=1)], is_latest=True)
         seen = []
 
@@ -338,7 +338,7 @@ def test_metadata_lets_a_reader_need_nothing_but_redis(store: OnlineStore) -> No
         stats={"query_seconds": 1.5},
         watermark=AS_OF - timedelta(hours=2),
     )
-    fresh = OnlineStore(store.client, store.prefix)  # no cache, no registry, no dbt
+    fresh = RedisStore(store.client, store.prefix)  # no cache, no registry, no dbt
     [state] = fresh.views()
     assert state.schema == sch and state.generation == res.generation
     assert (state.as_of, state.clock, state.rows) == (AS_OF, "as_of", 5)

@@ -20,6 +20,7 @@ from featurehouse.online.encoding import (
     json_escape,
     record_items,
 )
+from featurehouse.online.keys import canonical_key, canonical_key_array
 from featurehouse.online.redis import layout, resp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,8 +81,8 @@ def test_composite_canonical_key_column_wise_equals_row_wise(rows: list[tuple[in
             "country": pa.array([r[1] for r in rows], pa.string()),
         }
     )
-    got = layout.canonical_key_array(s, b).to_pylist()
-    assert got == [layout.canonical_key(s, {"shop_id": i, "country": c}) for i, c in rows]
+    got = canonical_key_array(s, b).to_pylist()
+    assert got == [canonical_key(s, {"shop_id": i, "country": c}) for i, c in rows]
 
 
 def test_list_and_other_types_encode_as_json() -> None:

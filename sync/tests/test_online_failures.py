@@ -23,7 +23,7 @@ from featurehouse.online import (
     ReadRequest,
     RedisUnavailable,
 )
-from featurehouse.online.redis import layout
+from featurehouse.online.redis import RedisStore, layout
 from online_support import AS_OF, batch, own_server, prefixed_keys, schema, simple_batch
 
 WORKER = str(Path(__file__).with_name("online_worker.py"))
@@ -59,7 +59,7 @@ def test_sigkilled_publish_never_shows_a_mixed_state(kill_point: str, tmp_path: 
     with own_server() as server:
         client = redis.Redis(port=server.port)
         prefix = f"fhtest:{uuid.uuid4().hex[:8]}"
-        store = OnlineStore(client, prefix)
+        store = RedisStore(client, prefix)
         publish(store, [simple_batch(ENTITIES, tag=1)])
         stop = tmp_path / "stop"
         reader = worker("read", server.url, prefix, ENTITIES, stop)
@@ -99,7 +99,7 @@ def test_the_next_publish_removes_a_dead_generation(tmp_path: Path) -> None:
     with own_server() as server:
         client = redis.Redis(port=server.port)
         prefix = f"fhtest:{uuid.uuid4().hex[:8]}"
-        store = OnlineStore(client, prefix)
+        store = RedisStore(client, prefix)
         victim = worker("publish", server.url, prefix, ENTITIES, 2, "mid-stream")
         for _ in range(3):
             victim.stdout.readline()
@@ -125,7 +125,7 @@ def test_the_next_publish_removes_a_dead_generation(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_redis_restart_and_redis_down() -> None:
     with own_server() as server:
-        store = OnlineStore.from_url(server.url, "fhtest")
+        store = RedisStore.from_url(server.url, "fhtest")
         publish(store, [simple_batch(100, tag=1)])
         server.stop(kill=True)
         with pytest.raises(RedisUnavailable, match=r"Redis at redis://127.0.0.1:\d+/0 is unavail"):
@@ -142,7 +142,7 @@ def test_redis_restart_and_redis_down() -> None:
 @pytest.mark.slow
 def test_redis_killed_mid_write() -> None:
     with own_server() as server:
-        store = OnlineStore.from_url(server.url, "fhtest")
+        store = RedisStore.from_url(server.url, "fhtest")
 
         def batches():
             yield simple_batch(1000, tag=1)
@@ -157,7 +157,7 @@ def test_redis_killed_mid_write() -> None:
 def test_out_of_memory_keeps_the_previous_generation() -> None:
     with own_server("--maxmemory-policy", "noeviction") as server:
         client = redis.Redis(port=server.port)
-        store = OnlineStore(client, "fhtest")
+        store = RedisStore(client, "fhtest")
         publish(store, [simple_batch(2000, tag=1)])
         used = client.info("memory")["used_memory"]
         client.config_set("maxmemory", used + 2_000_000)
@@ -172,13 +172,13 @@ def test_out_of_memory_keeps_the_previous_generation() -> None:
 @pytest.mark.slow
 def test_wrong_password_is_one_line_without_the_password() -> None:
     with own_server("--requirepass", "s3cret") as server:
-        store = OnlineStore.from_url(f"redis://:wrong-pw@127.0.0.1:{server.port}/0", "fhtest")
+        store = RedisStore.from_url(f"redis://:wrong-pw@127.0.0.1:{server.port}/0", "fhtest")
         with pytest.raises(RedisUnavailable, match="refused the credentials") as info:
             publish(store, [simple_batch(10, tag=1)])
         assert "wrong-pw" not in str(info.value) and "\n" not in str(info.value)
         with pytest.raises(RedisUnavailable, match="refused the credentials"):
             store.views()
-        good = OnlineStore.from_url(f"redis://:s3cret@127.0.0.1:{server.port}/0", "fhtest")
+        good = RedisStore.from_url(f"redis://:s3cret@127.0.0.1:{server.port}/0", "fhtest")
         publish(good, [simple_batch(10, tag=1)])
         assert read_one(good) == (7.1, 1)
 
@@ -188,7 +188,7 @@ def test_wrong_password_is_one_line_without_the_password() -> None:
 def test_listpack_limit_is_checked(value_limit: int, encoding: bytes) -> None:
     with own_server("--hash-max-listpack-value", str(value_limit)) as server:
         client = redis.Redis(port=server.port)
-        store = OnlineStore(client, "fhtest")
+        store = RedisStore(client, "fhtest")
         sch = schema(features=(("amount", "float64"), ("count", "int64"), ("label", "string")))
         b = batch(
             list(range(500)),
@@ -210,7 +210,7 @@ def test_listpack_limit_is_checked(value_limit: int, encoding: bytes) -> None:
 def test_housekeeping_never_scans_the_keyspace() -> None:
     with own_server() as server:
         client = redis.Redis(port=server.port)
-        store = OnlineStore(client, "fhtest")
+        store = RedisStore(client, "fhtest")
         publish(store, [simple_batch(500, tag=1)])
         publish(store, [simple_batch(500, tag=2)])
         store.views()

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from featurehouse.online import OnlineStore
+from featurehouse.online.redis import RedisStore
 from online_support import Server, free_port, own_server, prefixed_keys
 from server_support import ServerProcess, metric, publish_all, serve
 
@@ -47,7 +47,7 @@ def wait_for(server: ServerProcess, status: int, path: str = "/get-online-featur
 
 
 def test_redis_restart_gives_503_then_recovers(own_redis: Server, tmp_path: Path) -> None:
-    publish_all(OnlineStore(redis.Redis.from_url(own_redis.url), PREFIX))
+    publish_all(RedisStore(redis.Redis.from_url(own_redis.url), PREFIX))
     with serve(own_redis.url, PREFIX, tmp_path, "--redis-timeout", "0.5") as server:
         before = server.post("/get-online-features", BODY).json()
         own_redis.stop()  # SIGTERM: saves the dump, like a restart for maintenance
@@ -82,7 +82,7 @@ def test_started_while_redis_is_down(tmp_path: Path) -> None:
         assert server.get("/v1/views").status_code == 503
         later.start()
         try:
-            publish_all(OnlineStore(redis.Redis.from_url(later.url), PREFIX))
+            publish_all(RedisStore(redis.Redis.from_url(later.url), PREFIX))
             wait_for(server, 200)
             assert server.post("/get-online-features", BODY).json()["results"][1]["values"] == [
                 3,
@@ -94,7 +94,7 @@ def test_started_while_redis_is_down(tmp_path: Path) -> None:
 
 
 def test_hung_redis_times_out_with_503(own_redis: Server, tmp_path: Path) -> None:
-    publish_all(OnlineStore(redis.Redis.from_url(own_redis.url), PREFIX))
+    publish_all(RedisStore(redis.Redis.from_url(own_redis.url), PREFIX))
     with serve(own_redis.url, PREFIX, tmp_path, "--redis-timeout", "0.3") as server:
         assert server.post("/get-online-features", BODY).status_code == 200
         assert own_redis.proc is not None
@@ -112,7 +112,7 @@ def test_hung_redis_times_out_with_503(own_redis: Server, tmp_path: Path) -> Non
 
 
 def test_workers_share_the_port_and_the_metrics(own_redis: Server, tmp_path: Path) -> None:
-    publish_all(OnlineStore(redis.Redis.from_url(own_redis.url), PREFIX))
+    publish_all(RedisStore(redis.Redis.from_url(own_redis.url), PREFIX))
     with serve(own_redis.url, PREFIX, tmp_path, "--workers", "2") as server:
         wait_for(server, 200, "/health")
         pid = server.proc.pid
@@ -136,7 +136,7 @@ def test_workers_share_the_port_and_the_metrics(own_redis: Server, tmp_path: Pat
 def test_redis_by_unix_socket(tmp_path: Path) -> None:
     sock = tmp_path / "redis.sock"
     with own_server("--unixsocket", str(sock)) as own:
-        publish_all(OnlineStore(redis.Redis.from_url(own.url), PREFIX))
+        publish_all(RedisStore(redis.Redis.from_url(own.url), PREFIX))
         with serve(f"unix://{sock}", PREFIX, tmp_path) as server:
             assert server.post("/get-online-features", BODY).json()["results"][1]["values"] == [
                 3,

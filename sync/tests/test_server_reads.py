@@ -16,6 +16,7 @@ import pytest
 import redis
 from featurehouse.errors import RedisUnavailable
 from featurehouse.online import NotPublishedError, OnlineStore, ReadRequest
+from featurehouse.online.redis import RedisStore
 from featurehouse.online.redis.aio import AsyncReader
 from online_support import AS_OF, SHARED_URL, Server, free_port, own_server
 from server_support import publish_all
@@ -48,7 +49,7 @@ def test_password_database_and_function_library_loaded_on_demand() -> None:
     with own_server("--requirepass", "s3cret") as own:
         url = f"redis://:s3cret@127.0.0.1:{own.port}/3"
         client = redis.Redis.from_url(url)
-        store = OnlineStore(client, "fhasync")
+        store = RedisStore(client, "fhasync")
         publish_all(store)
         expected = store.read(REQUESTS, ROWS[1], now=AS_OF)
         client.function_flush()  # e.g. a Redis restarted without its functions
@@ -66,7 +67,7 @@ def test_redis_down_then_back_and_hung(tmp_path: Path) -> None:
     port = free_port()
     own = Server(port, ("--dir", str(tmp_path), "--save", "3600 1")).start()
     try:
-        publish_all(OnlineStore(redis.Redis.from_url(own.url), "fhasync"))
+        publish_all(RedisStore(redis.Redis.from_url(own.url), "fhasync"))
         asyncio.run(_down_back_hung(own))
     finally:
         own.stop(kill=True)

@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
 from featurehouse.errors import OnlineStoreError
+from featurehouse.types import arrow_type
 
 FEATURE_TYPES = ("int64", "float64", "string", "bool", "timestamp", "list<float64>")
 KEY_TYPES = ("int64", "string")
@@ -178,3 +181,39 @@ class ViewState:
     max_record_bytes: int
     stats: Mapping[str, Any]
     syncing: tuple[int, ...] = ()  # generations being written right now (or left by dead syncs)
+
+
+def to_table(
+    requests: Sequence[ReadRequest],
+    results: Sequence[ReadResult],
+    entity_rows: Sequence[Mapping[str, Any]],
+) -> pa.Table:
+    """Entity rows as given, then per request `<prefix><feature>` columns and
+    `<prefix><view>__event_at` / `<prefix><view>__status` (status of the request's features)."""
+    columns: dict[str, pa.Array] = {}
+    for name in dict.fromkeys(k for row in entity_rows for k in row):
+        columns[name] = pa.array([row.get(name) for row in entity_rows])
+    for req, res in zip(requests, results, strict=True):
+        for j, (feature, kind) in enumerate(zip(res.features, res.types, strict=True)):
+            _put(
+                columns,
+                req.prefix + feature,
+                pa.array([v[j] for v in res.values], arrow_type(kind)),
+            )
+        _put(
+            columns, f"{req.prefix}{req.view}__event_at", pa.array(res.event_at, pa.timestamp("us"))
+        )
+        _put(
+            columns,
+            f"{req.prefix}{req.view}__status",
+            pa.array([s[0] if s else "not_found" for s in res.statuses], pa.string()),
+        )
+    return pa.table(columns)
+
+
+def _put(columns: dict[str, pa.Array], name: str, values: pa.Array) -> None:
+    if name in columns:
+        raise OnlineStoreError(
+            f"column {name} would appear twice in the result table; give the requests a prefix"
+        )
+    columns[name] = values

@@ -215,3 +215,6 @@ class AsyncReader:
             await self.client.call("PING")
         except (redis.RedisError, OSError) as exc:
             raise translate(exc, self.client.where, "checking health") from exc
+
+    def close(self) -> None:
+        self.client.close()

@@ -10,11 +10,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from featurehouse.errors import ConfigError, redact
-from featurehouse.online.redis.store import OnlineStore
+from featurehouse.online.redis.store import RedisStore
 
 
-def serving_store(url: str, prefix: str, timeout: float = 1.0) -> OnlineStore:
-    """An OnlineStore whose every call gives up after `timeout` seconds (connect and read)."""
+def serving_store(url: str, prefix: str, timeout: float = 1.0) -> RedisStore:
+    """A RedisStore whose every call gives up after `timeout` seconds (connect and read)."""
     tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
     try:
         client = redis.Redis.from_url(
@@ -27,4 +27,4 @@ def serving_store(url: str, prefix: str, timeout: float = 1.0) -> OnlineStore:
         )
     except ValueError as exc:
         raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
-    return OnlineStore(client, prefix)
+    return RedisStore(client, prefix)

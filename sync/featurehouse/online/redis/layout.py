@@ -6,17 +6,11 @@ version is deleted without scanning the keyspace. See the README section "Online
 
 from __future__ import annotations
 
-import json
 import zlib
-from collections.abc import Callable, Mapping
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from featurehouse.online.encoding import json_escape
-from featurehouse.online.records import InvalidKeyError, ViewSchema
 
 LAYOUT_VERSION = 1
 TAGS = 1024  # hash-tag groups per entity: bucket b lives in slot group b % TAGS
@@ -83,76 +77,6 @@ def choose_buckets(rows: int, tags: int = TAGS) -> int:
     while rows > buckets * TARGET_PER_BUCKET:
         buckets *= 2
     return buckets
-
-
-# --- canonical key text: the hash field of an entity, and the input of its bucket hash ---
-
-
-def canonical_key(schema: ViewSchema, row: Mapping[str, Any]) -> str:
-    """One entity's key text: `42`, `abc`, or for composite keys a JSON array `[42,"US"]`."""
-    parts = []
-    for name, kind in zip(schema.keys, schema.key_types, strict=True):
-        if name not in row:
-            raise InvalidKeyError(f"entity row {dict(row)!r} lacks key {name} of {schema.view}")
-        parts.append(_coerce_key(schema, name, kind, row[name]))
-    if len(parts) == 1:
-        return str(parts[0])
-    return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
-
-
-def keyer(schema: ViewSchema) -> Callable[[Mapping[str, Any]], str]:
-    """`canonical_key` for one schema, with a fast path for the usual single int/str key."""
-    if len(schema.keys) > 1:
-        return lambda row: canonical_key(schema, row)
-    name, kind = schema.keys[0], schema.key_types[0]
-    fast = int if kind == "int64" else str
-
-    def key(row: Mapping[str, Any]) -> str:
-        value = row.get(name, _MISSING)
-        if type(value) is fast:
-            return str(value)
-        return canonical_key(schema, row)
-
-    return key
-
-
-_MISSING = object()
-
-
-def _coerce_key(schema: ViewSchema, name: str, kind: str, value: Any) -> int | str:
-    if kind == "string":
-        if value is None or isinstance(value, bytes | bytearray):
-            raise InvalidKeyError(f"key {name}={value!r} is not a string for {schema.view}")
-        return str(value)
-    try:
-        if isinstance(value, bool) or value is None:
-            raise ValueError
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise ValueError
-            return int(value)
-        return int(str(value).strip())
-    except ValueError:
-        raise InvalidKeyError(
-            f"key {name}={value!r} is not an int64 as {schema.view} expects"
-        ) from None
-
-
-def canonical_key_array(schema: ViewSchema, batch: pa.RecordBatch) -> pa.Array:
-    """The canonical key text of every row, column-wise (same text as `canonical_key`)."""
-    cols = []
-    for name, kind in zip(schema.keys, schema.key_types, strict=True):
-        col = batch.column(name)
-        if kind == "int64":
-            col = pc.cast(pc.cast(col, pa.int64()), pa.string())
-        else:
-            col = pc.cast(col, pa.string())
-            if len(schema.keys) > 1:
-                col = pc.binary_join_element_wise('"', json_escape(col), '"', "")
-        cols.append(col)
-    if len(cols) == 1:
-        return cols[0]
-    return pc.binary_join_element_wise("[", pc.binary_join_element_wise(*cols, ","), "]", "")
 
 
 def crc32_py(text: str) -> int:

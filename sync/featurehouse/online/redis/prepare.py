@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.encoding import EVENT_AT, RECORD, event_us, record_items
+from featurehouse.online.keys import canonical_key_array
 from featurehouse.online.records import ViewSchema
 from featurehouse.online.redis import layout
 
@@ -92,7 +93,7 @@ def bucket_sorted(
         return
     table = pa.Table.from_batches(given).combine_chunks()
     batch = table.to_batches(max_chunksize=table.num_rows)[0]
-    fields = layout.canonical_key_array(schema, batch.select(list(schema.keys)))
+    fields = canonical_key_array(schema, batch.select(list(schema.keys)))
     if fields.null_count:
         fields = pc.fill_null(fields, "")  # rows with null keys: dropped by `prepare`
     bucket = np.asarray(layout.bucket_array(layout.crc32_array(fields), buckets))
@@ -121,7 +122,7 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
     if _BUCKET in batch.schema.names:  # from bucket_sorted
         fields, bucket = batch.column(_FIELD), batch.column(_BUCKET)
     else:
-        fields = layout.canonical_key_array(schema, batch)
+        fields = canonical_key_array(schema, batch)
         bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
     if not _ascending(bucket):
         order = pc.sort_indices(bucket)

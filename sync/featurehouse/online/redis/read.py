@@ -13,11 +13,11 @@ from functools import cached_property
 from operator import itemgetter
 from typing import Any
 
-import pyarrow as pa
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online.encoding import arrow_type, decode_records, from_epoch_us, to_epoch_us
+from featurehouse.online.encoding import decode_records, from_epoch_us, to_epoch_us
+from featurehouse.online.keys import keyer
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 from featurehouse.online.redis import functions, layout
 
@@ -57,7 +57,7 @@ class ViewMeta:
     @cached_property
     def keyer(self) -> Callable[[Mapping[str, Any]], str]:
         """Entity row -> canonical key text (built once per generation)."""
-        return layout.keyer(self.schema)
+        return keyer(self.schema)
 
     @cached_property
     def _slot_prefix(self) -> str:
@@ -255,39 +255,3 @@ def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], now_us: in
         statuses=tuple(statuses),
         event_at=tuple(events),
     )
-
-
-def to_table(
-    requests: Sequence[ReadRequest],
-    results: Sequence[ReadResult],
-    entity_rows: Sequence[Mapping[str, Any]],
-) -> pa.Table:
-    """Entity rows as given, then per request `<prefix><feature>` columns and
-    `<prefix><view>__event_at` / `<prefix><view>__status` (status of the request's features)."""
-    columns: dict[str, pa.Array] = {}
-    for name in dict.fromkeys(k for row in entity_rows for k in row):
-        columns[name] = pa.array([row.get(name) for row in entity_rows])
-    for req, res in zip(requests, results, strict=True):
-        for j, (feature, kind) in enumerate(zip(res.features, res.types, strict=True)):
-            _put(
-                columns,
-                req.prefix + feature,
-                pa.array([v[j] for v in res.values], arrow_type(kind)),
-            )
-        _put(
-            columns, f"{req.prefix}{req.view}__event_at", pa.array(res.event_at, pa.timestamp("us"))
-        )
-        _put(
-            columns,
-            f"{req.prefix}{req.view}__status",
-            pa.array([s[0] if s else "not_found" for s in res.statuses], pa.string()),
-        )
-    return pa.table(columns)
-
-
-def _put(columns: dict[str, pa.Array], name: str, values: pa.Array) -> None:
-    if name in columns:
-        raise OnlineStoreError(
-            f"column {name} would appear twice in the result table; give the requests a prefix"
-        )
-    columns[name] = values

@@ -1,4 +1,4 @@
-"""`OnlineStore`: the one entry point to the Redis online store (publish, read, housekeeping)."""
+"""`RedisStore`: the online store in Redis (publish, read, housekeeping), an `OnlineStore`."""
 
 from __future__ import annotations
 
@@ -17,15 +17,17 @@ from featurehouse.online.records import (
     ReadResult,
     ViewSchema,
     ViewState,
+    to_table,
 )
-from featurehouse.online.redis import admin
+from featurehouse.online.redis import admin, layout
 from featurehouse.online.redis.merge import Merger
 from featurehouse.online.redis.publish import Options, Publisher
-from featurehouse.online.redis.read import Reader, to_table
+from featurehouse.online.redis.read import Reader
 from featurehouse.online.redis.wire import translated
+from featurehouse.online.store import Location
 
 
-class OnlineStore:
+class RedisStore:
     """Feature values in Redis: one instance (and one client) per process."""
 
     record_format: RecordFormat | None = JSON_ARRAY  # warehouses may build records in SQL
@@ -39,7 +41,7 @@ class OnlineStore:
         self._reader = Reader(client, prefix)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> OnlineStore:
+    def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> RedisStore:
         try:
             client = redis.Redis.from_url(url, **client_options)
         except ValueError as exc:
@@ -124,6 +126,19 @@ class OnlineStore:
         """Unpublish a view version and delete its keys by name; returns keys deleted."""
         with translated(self.client, f"deleting {view} v{version}"):
             return admin.delete(self.client, self.prefix, view, version)
+
+    def locate(
+        self, view: str, version: int | None, entity: str, generation: int | None
+    ) -> Location:
+        """The view version's meta key and a pattern of its data keys (`<generation>` when
+        nothing is published)."""
+        gen = "<generation>" if generation is None else str(generation)
+        data = layout.data_prefix(self.prefix, view, version, 0).replace(":g0:", f":g{gen}:")
+        return Location(
+            view_id=layout.view_id(view, version),
+            metadata=layout.meta_key(self.prefix, view, version),
+            data=f"{data}{{{entity}:*}}:*",
+        )
 
     def cleanup(self) -> int:
         """Remove generations left by dead or failed syncs; returns how many."""
