@@ -288,10 +288,10 @@ def bench_parity(n: int, data: Path) -> dict[str, Any]:
             from range({2 * n}) as t(i)
         """)
     os.environ.update(env)
-    from featurehouse import materialize, parity
     from featurehouse.context import Context
     from featurehouse.online import ReadRequest
     from featurehouse.online.redis import layout
+    from featurehouse.sync import materialize, parity
 
     context = Context(project_dir=PROJECT_DIR, env=env)
     store, as_of = context.store, datetime(2026, 5, 1)

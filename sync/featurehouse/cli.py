@@ -19,8 +19,7 @@ from typing import Any
 
 import click
 
-from featurehouse import __version__, explain, history, materialize
-from featurehouse import drift as drift_runs
+from featurehouse import __version__, explain
 from featurehouse.catalog import build_catalog
 from featurehouse.catalog import serve as serve_catalog
 from featurehouse.context import Context, open_context
@@ -28,6 +27,8 @@ from featurehouse.drift_html import write_report
 from featurehouse.drift_output import drift_dict, drift_text
 from featurehouse.errors import ConfigError, FeaturehouseError, redact
 from featurehouse.lineage import impact as find_impact
+from featurehouse.monitoring import drift as drift_runs
+from featurehouse.monitoring.history import drift_rows
 from featurehouse.online import ReadRequest
 from featurehouse.online.keys import parse_entity
 from featurehouse.project.settings import parse_timestamp
@@ -41,6 +42,9 @@ from featurehouse.report import (
     summary_text,
     to_json,
 )
+from featurehouse.sync import materialize
+from featurehouse.sync.history import sync_rows
+from featurehouse.warehouse import history
 
 
 class _Group(click.Group):
@@ -180,7 +184,7 @@ def sync(
     )  # fmt: skip
     _print_sync(context, summaries, as_json=as_json, quiet=quiet)
     if not no_history:
-        rows = history.sync_rows(summaries, context.target.name, context.prefix)
+        rows = sync_rows(summaries, context.target.name, context.prefix)
         _append_history(context, "sync_history", rows, quiet=quiet or as_json)
 
 
@@ -419,7 +423,7 @@ def drift(
     else:
         click.echo(drift_text(result) + (f"\nreport: {page}" if page else ""))
     if not no_history:
-        rows = history.drift_rows(result)
+        rows = drift_rows(result)
         _append_history(context, "drift_history", rows, quiet=as_json)
     if check and result.verdict == "fail":
         click.get_current_context().exit(1)

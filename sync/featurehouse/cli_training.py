@@ -12,13 +12,13 @@ from pathlib import Path
 
 import click
 
-from featurehouse import parity as parity_check
 from featurehouse import training
 from featurehouse.cli import _BarProgress, _configure_logging, cli, common
 from featurehouse.context import Context
 from featurehouse.errors import ParityError
 from featurehouse.report import to_json
-from featurehouse.training_report import parity_dict, parity_text, write_parquet
+from featurehouse.sync import parity as parity_check
+from featurehouse.training.parquet import parity_dict, parity_text, write_parquet
 
 
 @cli.command()

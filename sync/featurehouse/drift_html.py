@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from featurehouse.drift import Bar, DriftResult, FeatureDrift
 from featurehouse.drift_output import drift_dict
+from featurehouse.monitoring.drift import Bar, DriftResult, FeatureDrift
 from featurehouse.report import to_json
 
 REFERENCE_COLOUR = "#4c78a8"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from featurehouse.drift import DriftResult, FeatureDrift, Window
+from featurehouse.monitoring.drift import DriftResult, FeatureDrift, Window
 
 STATS = (
     "n_reference",

@@ -9,9 +9,9 @@ from typing import Any
 
 from featurehouse.lineage import ViewLineage
 from featurehouse.lineage.render import tree_dict
-from featurehouse.materialize import ViewSummary
 from featurehouse.online import ReadResult, ViewSchema, ViewState
 from featurehouse.project.registry import FeatureView, Registry
+from featurehouse.sync.materialize import ViewSummary
 
 
 def to_json(value: Any) -> str:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from featurehouse import materialize
 from featurehouse.context import Context
 from featurehouse.project import render
 from featurehouse.project.registry import FeatureView
+from featurehouse.sync import materialize
 from online_support import SHARED_URL
 
 if TYPE_CHECKING:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
-from featurehouse import drift
 from featurehouse.cli import cli
 from featurehouse.context import Context
 from featurehouse.errors import OfflineStoreError
+from featurehouse.monitoring import drift
 from featurehouse.project import render
 from monitoring_support import Reference, reference_drift, window_values
 from sync_fixtures import REPO_ROOT, fh_environment

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner, Result
-from featurehouse import materialize, parity
 from featurehouse.cli import cli
 from featurehouse.context import Context
 from featurehouse.online.redis import layout
+from featurehouse.sync import materialize, parity
 from sync_fixtures import AS_OF, REPO_ROOT, online_views
 
 V2 = "feat_customer__orders.v2"

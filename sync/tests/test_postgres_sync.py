@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from featurehouse import materialize
 from featurehouse.context import Context
 from featurehouse.online import ReadRequest
+from featurehouse.sync import materialize
 from sync_fixtures import AS_OF, REPO_ROOT, fh_environment, online_views
 
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import duckdb
 import pytest
-from featurehouse import materialize
 from featurehouse.context import Context
 from featurehouse.errors import FeaturehouseError
 from featurehouse.online import ReadRequest
 from featurehouse.project import render
 from featurehouse.project.manifest import load_manifest
 from featurehouse.project.registry import FeatureView
+from featurehouse.sync import materialize
 from sync_fixtures import AS_OF, REPO_ROOT, online_views
 
 

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from featurehouse.errors import TrainingSetError
-from featurehouse.parity import ViewParity
-from featurehouse.training import Prepared, match_counts
+from featurehouse.sync.parity import ViewParity
+from featurehouse.training.sets import Prepared, match_counts
 
 
 class RowProgress(Protocol):

@@ -19,15 +19,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import RegistryError
-from featurehouse.materialize import Progress, view_schema
 from featurehouse.online import OnlineStore, ReadRequest, ReadResult, ViewSchema, ViewState
 from featurehouse.online.encoding import EVENT_AT, arrow_type
 from featurehouse.online.keys import canonical_key_array
-from featurehouse.parity_compare import differs, to_python
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
+from featurehouse.sync.compare import differs, to_python
+from featurehouse.sync.materialize import Progress, view_schema
 from featurehouse.warehouse import Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import read_latest
 

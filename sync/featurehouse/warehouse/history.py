@@ -9,18 +9,13 @@ seconds, then gives up with an error the CLI prints as a warning.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from featurehouse.drift import DriftResult
 from featurehouse.errors import ConfigError, OfflineStoreError
-from featurehouse.materialize import ViewSummary
 from featurehouse.project.settings import Project, Target, resolve
 from featurehouse.warehouse import Warehouse, connect
 
@@ -94,69 +89,6 @@ def monitoring_schema(project: Project) -> str:
     if not _NAME.match(name):
         raise ConfigError(f"monitoring schema {name!r}: use letters, digits and underscores")
     return name
-
-
-def drift_rows(result: DriftResult) -> list[dict[str, Any]]:
-    """One drift_history row per measured feature of the run."""
-    fixed = {
-        "run_id": result.run_id,
-        "recorded_at": result.recorded_at,
-        "target": result.target,
-        "view": result.view.name,
-        "version": result.view.version,
-        "reference_start": result.reference.start,
-        "reference_end": result.reference.end,
-        "current_start": result.current.start,
-        "current_end": result.current.end,
-    }
-    rows = []
-    for feature in result.features:
-        if feature.plan.kind == "skipped":
-            continue
-        stats = {k: v for k, v in feature.stats.items() if k in DRIFT_HISTORY}
-        plan = feature.plan
-        rows.append(
-            {
-                **fixed,
-                **stats,
-                "feature": plan.label,
-                "kind": plan.kind,
-                "warn_psi": plan.warn_psi,
-                "fail_psi": plan.fail_psi,
-                "verdict": feature.verdict,
-            }
-        )
-    return rows
-
-
-def sync_rows(summaries: Sequence[ViewSummary], target: str, prefix: str) -> list[dict[str, Any]]:
-    """One sync_history row per view version a sync published."""
-    run_id = uuid.uuid4().hex
-    recorded_at = datetime.now(UTC).replace(tzinfo=None)
-    rows = []
-    for summary in summaries:
-        name, _, version = summary.view.partition(".v")
-        rows.append(
-            {
-                "run_id": run_id,
-                "recorded_at": recorded_at,
-                "target": target,
-                "view": name,
-                "version": int(version) if version else None,
-                "mode": summary.mode,
-                "as_of": summary.as_of,
-                "rows_read": summary.rows_read,
-                "entities_written": summary.entities_written,
-                "rows_skipped": sum(summary.skipped.values()),
-                "skipped": json.dumps(dict(summary.skipped), sort_keys=True),
-                "watermark": summary.watermark,
-                "generation": summary.generation,
-                "seconds": summary.seconds,
-                "forced": "; ".join(summary.forced) or None,
-                "redis_prefix": prefix,
-            }
-        )
-    return rows
 
 
 def append(
