@@ -119,7 +119,7 @@ def child(kind: str, env: dict[str, str], payload: str, threads: int) -> dict[st
         reader = con.sql(payload).to_arrow_reader(batch_size=100_000)
     else:
         from featurehouse import training
-        from featurehouse.context import Context
+        from featurehouse.api.context import Context
 
         prepared_at = time.perf_counter()
         c = Context(project_dir=PROJECT_DIR, env=env)
@@ -153,7 +153,7 @@ def api_sql(env: dict[str, str], spine: Path, ordered: bool) -> str:
     """The SQL the API runs (wrapper + rendered macro), optionally without the final order by."""
     os.environ.update(env)
     from featurehouse import training
-    from featurehouse.context import Context
+    from featurehouse.api.context import Context
 
     c = Context(project_dir=PROJECT_DIR, env=env)
     sql = training.prepare(c.project, c.target, c.artifacts, c.registry, spine, FEATURES).sql
@@ -176,7 +176,7 @@ def render_cost(env: dict[str, str]) -> dict[str, float]:
     """prepare(): cold (dbt compile: start-up, parse, render) then cached (file read)."""
     os.environ.update(env)
     from featurehouse import training
-    from featurehouse.context import Context
+    from featurehouse.api.context import Context
 
     shutil.rmtree(Path(env["DBT_TARGET_PATH"]) / "featurehouse" / "sql", ignore_errors=True)
     spine = Path(env["DBT_TARGET_PATH"]).parent / "render_spine.parquet"
@@ -288,7 +288,7 @@ def bench_parity(n: int, data: Path) -> dict[str, Any]:
             from range({2 * n}) as t(i)
         """)
     os.environ.update(env)
-    from featurehouse.context import Context
+    from featurehouse.api.context import Context
     from featurehouse.online import ReadRequest
     from featurehouse.online.redis import layout
     from featurehouse.sync import materialize, parity

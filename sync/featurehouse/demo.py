@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from featurehouse.api import FeatureStore
+from featurehouse.api.context import Context
 from featurehouse.cli import main as cli_main
-from featurehouse.context import Context
 from featurehouse.errors import FeaturehouseError
 from featurehouse.project.registry import FeatureView
 from featurehouse.project.render import dbt_executable

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from featurehouse.context import Context
+from featurehouse.api.context import Context
 from featurehouse.project import render
 from featurehouse.project.registry import FeatureView
 from featurehouse.sync import materialize

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from featurehouse.api.context import Context
 from featurehouse.catalog import build_catalog
-from featurehouse.context import Context
 from featurehouse.lineage import compute_lineage
 from featurehouse.project.manifest import load_artifacts
 from featurehouse.project.registry import build_registry

@@ -11,8 +11,8 @@ from typing import Any
 
 import duckdb
 from click.testing import CliRunner, Result
+from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from featurehouse.context import Context
 from sync_fixtures import MINI_DIR, REPO_ROOT, read_json, write_json
 
 COMMANDS = (

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
+from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from featurehouse.context import Context
 from featurehouse.errors import OfflineStoreError
 from featurehouse.monitoring import drift
 from featurehouse.project import render

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from featurehouse.cli import cli
-from featurehouse.drift_html import CURRENT_COLOUR, REFERENCE_COLOUR
+from featurehouse.cli.drift_report import CURRENT_COLOUR, REFERENCE_COLOUR
 from monitoring_support import chromium_screenshot, count_colour, png_rgb
 
 

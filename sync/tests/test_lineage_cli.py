@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from featurehouse.api import FeatureStore
+from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from featurehouse.context import Context
 from lineage_support import GOLDEN
 from sync_fixtures import REPO_ROOT
 

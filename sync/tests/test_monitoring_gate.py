@@ -7,8 +7,8 @@ import json
 from typing import TYPE_CHECKING
 
 from click.testing import CliRunner, Result
+from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from featurehouse.context import Context
 from sync_fixtures import REPO_ROOT, fh_environment
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner, Result
+from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from featurehouse.context import Context
 from featurehouse.errors import ConfigError, OfflineStoreError
 from featurehouse.warehouse import history
 from sync_fixtures import REPO_ROOT

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner, Result
+from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from featurehouse.context import Context
 from featurehouse.online.redis import layout
 from featurehouse.sync import materialize, parity
 from sync_fixtures import AS_OF, REPO_ROOT, online_views

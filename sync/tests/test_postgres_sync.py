@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from featurehouse.context import Context
+from featurehouse.api.context import Context
 from featurehouse.online import ReadRequest
 from featurehouse.sync import materialize
 from sync_fixtures import AS_OF, REPO_ROOT, fh_environment, online_views

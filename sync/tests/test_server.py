@@ -401,7 +401,7 @@ def test_in_process_app_answers_like_the_process(
 ) -> None:
     """create_app() under Starlette's TestClient (lifespan included), same answers."""
     from featurehouse.server import create_app
-    from featurehouse.server_state import ServerConfig
+    from featurehouse.server.state import ServerConfig
     from starlette.testclient import TestClient
 
     body = {"features": ORDERS, "entities": {"customer_id": [1, 2, 3, 5]}}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from featurehouse.online import OnlineStore
-from featurehouse.server_state import ServerConfig, Service, parse_keys
+from featurehouse.server.state import ServerConfig, Service, parse_keys
 from online_support import SHARED_URL
 from server_support import SERVE, ServerProcess, clean_env, serve
 

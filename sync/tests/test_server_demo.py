@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from featurehouse.api import FeatureStore
-from featurehouse.context import Context
+from featurehouse.api.context import Context
 from featurehouse.project.registry import FeatureView
 from server_support import ServerProcess, serve
 from sync_fixtures import REPO_ROOT, online_views

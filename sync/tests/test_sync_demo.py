@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from featurehouse.context import Context
+from featurehouse.api.context import Context
 from featurehouse.errors import FeaturehouseError
 from featurehouse.online import ReadRequest
 from featurehouse.project import render

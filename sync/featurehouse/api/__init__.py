@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from featurehouse import training
-from featurehouse.context import Context
+from featurehouse.api.context import Context
 from featurehouse.errors import RegistryError
 from featurehouse.lineage.render import lineage_dict
 from featurehouse.online import ReadRequest, ReadResult

@@ -48,12 +48,15 @@ _FEATURE_ERRORS = (400, 401, 404, 413, 503)
 
 
 def _schemas(example: Example) -> dict[str, Any]:
+    return {**_request_schemas(example), **_response_schemas(), **_other_schemas()}
+
+
+def _request_schemas(example: Example) -> dict[str, Any]:
     feast_example = {
         "features": list(example.features),
         "entities": {k: [v] for k, v in example.keys},
     }
     native_example = {"features": list(example.features), "entities": [dict(example.keys)]}
-    statuses = {"type": "string", "enum": ["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"]}
     return {
         "FeastRequest": {
             "type": "object",
@@ -74,6 +77,30 @@ def _schemas(example: Example) -> dict[str, Any]:
                 },
             },
         },
+        "FeaturesRequest": {
+            "type": "object",
+            "example": native_example,
+            "required": ["features", "entities"],
+            "properties": {
+                "features": {"type": "array", "minItems": 1, "items": _FEATURE_REF},
+                "entities": {
+                    "type": "array",
+                    "items": {"type": "object", "additionalProperties": _KEY_VALUE},
+                },
+                "values_only": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Each feature as its bare value instead of {value, status, "
+                    "event_at}",
+                },
+            },
+        },
+    }
+
+
+def _response_schemas() -> dict[str, Any]:
+    statuses = {"type": "string", "enum": ["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"]}
+    return {
         "FeastResponse": {
             "type": "object",
             "required": ["metadata", "results"],
@@ -101,24 +128,11 @@ def _schemas(example: Example) -> dict[str, Any]:
                 },
             },
         },
-        "FeaturesRequest": {
-            "type": "object",
-            "example": native_example,
-            "required": ["features", "entities"],
-            "properties": {
-                "features": {"type": "array", "minItems": 1, "items": _FEATURE_REF},
-                "entities": {
-                    "type": "array",
-                    "items": {"type": "object", "additionalProperties": _KEY_VALUE},
-                },
-                "values_only": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Each feature as its bare value instead of {value, status, "
-                    "event_at}",
-                },
-            },
-        },
+    }
+
+
+def _other_schemas() -> dict[str, Any]:
+    return {
         "FeaturesResponse": {
             "type": "object",
             "required": ["rows"],
@@ -182,11 +196,9 @@ def _post(summary: str, request: str, response: str) -> dict[str, Any]:
     }
 
 
-def openapi_document(secured: bool, example: Example | None = None) -> dict[str, Any]:
-    """The whole document; `secured`: API keys are required (all but /health, /openapi.json);
-    `example`: a request that works (published features), shown in the request schemas."""
+def _paths() -> dict[str, Any]:
     public: dict[str, Any] = {"security": []}
-    paths: dict[str, Any] = {
+    return {
         "/get-online-features": _post(
             "Feature values, Feast's request and response shape", "FeastRequest", "FeastResponse"
         ),
@@ -239,6 +251,12 @@ def openapi_document(secured: bool, example: Example | None = None) -> dict[str,
             }
         },
     }
+
+
+def openapi_document(secured: bool, example: Example | None = None) -> dict[str, Any]:
+    """The whole document; `secured`: API keys are required (all but /health, /openapi.json);
+    `example`: a request that works (published features), shown in the request schemas."""
+    paths = _paths()
     components: dict[str, Any] = {"schemas": _schemas(example or Example())}
     doc: dict[str, Any] = {
         "openapi": "3.0.3",

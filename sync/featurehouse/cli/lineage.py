@@ -1,4 +1,5 @@
-"""Output of `featurehouse lineage` and `featurehouse impact`: text, JSON-able dicts, diagrams."""
+"""`featurehouse lineage` (the columns a feature is computed from) and `featurehouse impact`
+(what depends on a column), as text, JSON, Mermaid or DOT."""
 
 from __future__ import annotations
 
@@ -6,13 +7,66 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import click
+
+from featurehouse.api.context import Context
+from featurehouse.cli.output import to_json
+from featurehouse.cli.shared import common
 from featurehouse.errors import FeaturehouseError
 from featurehouse.lineage import Impact, ViewLineage
+from featurehouse.lineage import impact as find_impact
 from featurehouse.lineage import render as lineage_render
 from featurehouse.online import OnlineStore, ViewState
 from featurehouse.project.registry import FeatureView
 
 FORMATS = ("text", "json", "mermaid", "dot")
+
+
+@click.command()
+@click.argument("ref", metavar="VIEW[.vN][:FEATURE]")
+@click.option("--mermaid", "fmt", flag_value="mermaid", help="Print a Mermaid flowchart.")
+@click.option("--dot", "fmt", flag_value="dot", help="Print Graphviz DOT.")
+@common
+def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> None:
+    """Show the columns a feature (or every feature of a view) is computed from: a tree,
+    model by model down to seed and source columns, each line saying how it feeds the one
+    above (`value` with its steps, `join key`, `filter`, `group by`, `partition by`, `order
+    by`). Without a dbt project, reads what `featurehouse sync` stored in Redis.
+
+    \b
+    Examples:
+      featurehouse lineage feat_customer__orders:count_orders_30d
+      featurehouse lineage feat_customer__orders.v1 --json
+      featurehouse lineage feat_product__popularity --mermaid > popularity.mmd
+    """
+    if as_json and fmt:
+        raise click.UsageError("use one of --json, --mermaid and --dot")
+    view_ref, _, feature = ref.partition(":")
+    found = context.view_lineage(view_ref)
+    features = [feature] if feature else found.feature_names()
+    output = lineage_output(found, features, "json" if as_json else fmt or "text")
+    click.echo(to_json(output) if as_json else output)
+
+
+@click.command()
+@click.argument("target", metavar="SOURCE_OR_MODEL[.COLUMN]")
+@common
+def impact(context: Context, *, as_json: bool, target: str) -> None:
+    """List what depends on a seed, source or model (or one of its columns): features (and
+    how the column reaches them), view versions, training datasets (models/datasets/), other
+    models, and the Redis keys serving the affected view versions.
+
+    \b
+    Examples:
+      featurehouse impact raw_orders.status
+      featurehouse impact stg_shop__orders --json
+    """
+    found = find_impact(context.lineage, context.registry, context.artifacts.manifest, target)
+    entries, problem = online_entries(found.views, context.store)
+    if as_json:
+        click.echo(to_json(impact_dict(found, entries, problem)))
+    else:
+        click.echo(impact_text(found, entries, problem))
 
 
 def lineage_output(lineage: ViewLineage, features: Sequence[str], fmt: str) -> str | dict:
@@ -26,14 +80,6 @@ def lineage_output(lineage: ViewLineage, features: Sequence[str], fmt: str) -> s
     if fmt == "dot":
         return lineage_render.dot(lineage, features)
     return lineage_render.lineage_text(lineage, features)
-
-
-def online_states(store: OnlineStore, shown: str, prefix: str) -> tuple[list[ViewState], str]:
-    """What Redis serves, and a note saying where from (or why nothing could be read)."""
-    try:
-        return store.views(), f"online status from {shown} (prefix {prefix!r})"
-    except FeaturehouseError as exc:
-        return [], f"no online status: {exc}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from featurehouse.online import ReadResult
-from featurehouse.server_catalog import Plan, RequestError, bad_request
+from featurehouse.server.catalog import Plan, RequestError, bad_request
 
 FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTSIDE_MAX_AGE"}
 EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows

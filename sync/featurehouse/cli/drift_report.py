@@ -1,4 +1,5 @@
-"""`featurehouse drift --report DIR`: a static HTML page, one histogram per feature as inline SVG.
+"""A drift run as JSON (`--json`, drift.json) and as a static HTML page (`--report DIR`), one
+histogram per feature as inline SVG.
 
 No scripts, fonts or stylesheets from elsewhere: the page is viewable offline. Reference bars
 are blue, current bars orange (REFERENCE_COLOUR, CURRENT_COLOUR; tests look for them).
@@ -9,11 +10,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
+from typing import Any
 
-from featurehouse.drift_output import drift_dict
-from featurehouse.monitoring.drift import Bar, DriftResult, FeatureDrift
-from featurehouse.report import to_json
+from featurehouse.cli.output import to_json
+from featurehouse.monitoring.drift import Bar, DriftResult, FeatureDrift, Window
 
+STATS = (
+    "n_reference",
+    "n_current",
+    "null_rate_reference",
+    "null_rate_current",
+    "mean_reference",
+    "mean_current",
+    "std_reference",
+    "std_current",
+    "mean_shift_std",
+    "p50_reference",
+    "p50_current",
+    "p90_reference",
+    "p90_current",
+    "psi",
+    "n_buckets",
+)
 REFERENCE_COLOUR = "#4c78a8"
 CURRENT_COLOUR = "#f58518"
 _WIDTH, _HEIGHT = 520, 210
@@ -40,6 +58,42 @@ th:first-child, td:first-child { text-align: left; }
 .card p { font-size: 12px; color: #555; margin: 0 0 4px; }
 svg text { font-size: 10px; fill: #444; }
 """
+
+
+def drift_dict(result: DriftResult) -> dict[str, Any]:
+    """Everything a run measured, for --json (and the HTML report)."""
+    return {
+        "view": result.view.ref,
+        "relation": str(result.view.relation),
+        "target": result.target,
+        "run_id": result.run_id,
+        "recorded_at": result.recorded_at,
+        "reference": _window(result.reference),
+        "current": _window(result.current),
+        "verdict": result.verdict,
+        "seconds": round(result.seconds, 3),
+        "features": [feature_dict(f) for f in result.features],
+    }
+
+
+def feature_dict(feature: FeatureDrift) -> dict[str, Any]:
+    plan = feature.plan
+    return {
+        "feature": plan.label,
+        "column": plan.column,
+        "element": plan.element,
+        "kind": plan.kind,
+        "verdict": feature.verdict,
+        "warn_psi": plan.warn_psi,
+        "fail_psi": plan.fail_psi,
+        "buckets": plan.buckets,
+        "note": plan.note,
+        **{name: feature.stats.get(name) for name in STATS},
+    }
+
+
+def _window(window: Window) -> dict[str, Any]:
+    return {"start": window.start, "end": window.end}
 
 
 def write_report(result: DriftResult, directory: Path) -> Path:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from featurehouse import lineage as lineage_lib
+from featurehouse.api.describe import describe_dict
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
 from featurehouse.online import OnlineStore, ViewState, open_store
 from featurehouse.project.manifest import Artifacts, load_artifacts
@@ -169,8 +170,6 @@ class Context:
 
     def describe(self, ref: str) -> dict[str, Any]:
         """What the registry and Redis know about one view version."""
-        from featurehouse.report import describe_dict
-
         registry = self.maybe_registry()
         view: FeatureView | None = None
         if registry is not None:
@@ -209,15 +208,6 @@ class Context:
             raise ConfigError(f"{ref!r} is not a view reference; use `name` or `name.vN`")
         version = match["version"]
         return match["name"], None if version is None else int(version)
-
-
-def open_context(
-    project_dir: Path | None,
-    target_name: str | None,
-    redis_url: str | None,
-    prefix: str | None,
-) -> Context:
-    return Context(project_dir, target_name, redis_url, prefix)
 
 
 def _ref(state: ViewState) -> str:

@@ -25,11 +25,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from featurehouse.online import OnlineStore
-from featurehouse.payloads import parse_feast, parse_native
-from featurehouse.server_catalog import Catalog, RequestError, bad_request
-from featurehouse.server_metrics import CONTENT_TYPE
-from featurehouse.server_openapi import Example, openapi_document
-from featurehouse.server_state import ServerConfig, Service
+from featurehouse.server.catalog import Catalog, RequestError, bad_request
+from featurehouse.server.metrics import CONTENT_TYPE
+from featurehouse.server.openapi import Example, openapi_document
+from featurehouse.server.payloads import parse_feast, parse_native
+from featurehouse.server.state import ServerConfig, Service
 
 log = logging.getLogger(__name__)
 _JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
@@ -166,6 +166,16 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
             for path, method, name, h, a, b in table
         ]
 
+    app = Starlette(
+        routes=routes(),
+        lifespan=_lifespan(service),
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.service = service
+    return app
+
+
+def _lifespan(service: Service) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         with contextlib.suppress(RequestError):
@@ -179,18 +189,15 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    async def http_error(_: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        response = error_response(RequestError(exc.status_code, code, str(exc.detail)))
-        response.headers.update(exc.headers or {})
-        return response
+    return lifespan
 
-    app = Starlette(
-        routes=routes(), lifespan=lifespan, exception_handlers={HTTPException: http_error}
-    )
-    app.state.service = service
-    return app
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    response = error_response(RequestError(exc.status_code, code, str(exc.detail)))
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def _metrics(service: Service) -> Handler:
@@ -251,4 +258,6 @@ def run(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="featurehouse-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tmp
-        uvicorn.run("featurehouse.server:app_from_env", factory=True, workers=workers, **options)
+        uvicorn.run(
+            "featurehouse.server.app:app_from_env", factory=True, workers=workers, **options
+        )

@@ -26,7 +26,10 @@ from featurehouse.online import (
     open_async_reader,
     open_store,
 )
-from featurehouse.payloads import (
+from featurehouse.project.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
+from featurehouse.server.catalog import Catalog, RequestError, bad_request
+from featurehouse.server.metrics import ServerMetrics, Snapshot
+from featurehouse.server.payloads import (
     Asked,
     Limits,
     check_keys,
@@ -34,9 +37,6 @@ from featurehouse.payloads import (
     feast_answer,
     native_answer,
 )
-from featurehouse.project.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
-from featurehouse.server_catalog import Catalog, RequestError, bad_request
-from featurehouse.server_metrics import ServerMetrics, Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -1,66 +1,96 @@
-"""Plain data and text for the CLI's output (JSON-able dicts, aligned tables)."""
+"""`featurehouse get`, `list`, `describe` and `delete`: one view version or all of them, as the
+project declares them and the online store serves them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from featurehouse.lineage import ViewLineage
-from featurehouse.lineage.render import tree_dict
-from featurehouse.online import ReadResult, ViewSchema, ViewState
-from featurehouse.project.registry import FeatureView, Registry
-from featurehouse.sync.materialize import ViewSummary
+import click
+
+from featurehouse.api.context import Context
+from featurehouse.cli.output import to_json, ts
+from featurehouse.cli.shared import common
+from featurehouse.online import ReadRequest, ReadResult, ViewSchema, ViewState
+from featurehouse.online.keys import parse_entity
+from featurehouse.project.registry import Registry
+from featurehouse.refs import format_view
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(value, indent=2, default=_default, ensure_ascii=False)
+@click.command()
+@click.argument("view", metavar="VIEW[.vN]")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.option("--features", "-f", metavar="a,b", help="Only these features (comma-separated).")
+@common
+def get(
+    context: Context, *, as_json: bool, view: str, keys: Sequence[str], features: str | None
+) -> None:
+    """Read the served features of one or more entities of VIEW.
+
+    Each KEY names one entity: its key value (`42`); for composite keys its values in key
+    order, comma separated (`42,de`); or `name=value` pairs (`customer_id=42,country_code=de`).
+
+    \b
+    Examples:
+      featurehouse get feat_customer__orders 42 43
+      featurehouse get feat_customer__orders.v1 42 --features count_orders_30d --json
+      featurehouse get feat_customer_country__orders customer_id=42,country_code=de
+    """
+    state = context.online_view(view)
+    entity_rows = [parse_entity(key, state.schema.keys) for key in keys]
+    names = tuple(n.strip() for n in features.split(",") if n.strip()) if features else None
+    request = ReadRequest(view=state.schema.view, version=state.schema.version, features=names)
+    result = context.store.read([request], entity_rows)[0]
+    rows = get_rows(state.schema, entity_rows, result)
+    click.echo(to_json(rows) if as_json else get_text(state, rows))
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+@click.command(name="list")
+@common
+def list_views(context: Context, *, as_json: bool) -> None:
+    """List feature views: every version in the dbt project and what Redis serves.
+
+    \b
+    Example:
+      featurehouse list --json
+    """
+    rows = list_rows(context.maybe_registry(), context.store.views())
+    click.echo(to_json(rows) if as_json else list_text(rows))
 
 
-def _ts(value: datetime | None) -> str:
-    return "-" if value is None else value.isoformat(sep=" ", timespec="seconds")
+@click.command()
+@click.argument("view", metavar="VIEW[.vN]")
+@common
+def describe(context: Context, *, as_json: bool, view: str) -> None:
+    """Describe one view version: keys, timestamps, TTL, features and types, sync state.
+
+    \b
+    Examples:
+      featurehouse describe feat_customer__orders
+      featurehouse describe feat_customer__orders.v1 --json
+    """
+    info = context.describe(view)
+    click.echo(to_json(info) if as_json else describe_text(info))
 
 
-def _ref(view: str, version: int | None) -> str:
-    return view if version is None else f"{view}.v{version}"
+@click.command()
+@click.argument("view", metavar="VIEW[.vN]")
+@common
+def delete(context: Context, *, as_json: bool, view: str) -> None:
+    """Remove a view version's data and metadata from Redis (the dbt model is untouched).
 
-
-def summary_dict(summary: ViewSummary) -> dict[str, Any]:
-    return {
-        "view": summary.view,
-        "mode": summary.mode,
-        "as_of": summary.as_of,
-        "rows_read": summary.rows_read,
-        "entities_written": summary.entities_written,
-        "skipped": dict(summary.skipped),
-        "watermark": summary.watermark,
-        "generation": summary.generation,
-        "seconds": round(summary.seconds, 3),
-        "forced": list(summary.forced),
-        "notes": list(summary.notes),
-    }
-
-
-def summary_text(summaries: Sequence[ViewSummary], redis: str, prefix: str) -> str:
-    lines = [f"synced {len(summaries)} view version(s) to {redis} (prefix {prefix!r})"]
-    for s in summaries:
-        skipped = ", ".join(f"{n} {reason}" for reason, n in s.skipped.items()) or "none"
-        lines.append(
-            f"  {s.view:<36} {s.mode:<11} as of {_ts(s.as_of)}  "
-            f"{s.entities_written:>8,} entities  skipped: {skipped}  "
-            f"generation {s.generation}  {s.seconds:.1f}s"
-        )
-        lines.extend(f"    note: {note}" for note in s.notes)
-    return "\n".join(lines)
+    \b
+    Example:
+      featurehouse delete feat_customer__orders.v1
+    """
+    state = context.online_view(view)
+    removed = context.store.delete(state.schema.view, state.schema.version)
+    ref = format_view(state.schema.view, state.schema.version)
+    if as_json:
+        click.echo(to_json({"view": ref, "deleted_keys": removed}))
+    else:
+        click.echo(f"deleted {ref} from {context.redis_shown} ({removed} keys)")
 
 
 def get_rows(
@@ -75,7 +105,7 @@ def get_rows(
         }
         rows.append(
             {
-                "view": _ref(result.view, result.version),
+                "view": format_view(result.view, result.version),
                 "keys": {
                     k: _key(entity[k], t)
                     for k, t in zip(schema.keys, schema.key_types, strict=True)
@@ -97,7 +127,7 @@ def get_text(state: ViewState, rows: Sequence[Mapping[str, Any]]) -> str:
     lines: list[str] = []
     for row in rows:
         keys = ", ".join(f"{k}={v}" for k, v in row["keys"].items())
-        lines.append(f"{row['view']}  {keys}  event_at {_ts(row['event_at'])}")
+        lines.append(f"{row['view']}  {keys}  event_at {ts(row['event_at'])}")
         width = max((len(n) for n in row["features"]), default=0)
         for name, cell in row["features"].items():
             value = "null" if cell["value"] is None else _cell(cell["value"])
@@ -109,7 +139,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, datetime):
-        return _ts(value)
+        return ts(value)
     if isinstance(value, list):
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)
@@ -137,7 +167,7 @@ def list_rows(registry: Registry | None, states: Sequence[ViewState]) -> list[di
         ttl = state.schema.ttl_seconds
         rows.append(
             _list_row(
-                _ref(name, version),
+                format_view(name, version),
                 state.schema.entity,
                 list(state.schema.keys),
                 len(state.schema.features),
@@ -201,8 +231,8 @@ def list_text(rows: Sequence[Mapping[str, Any]]) -> str:
             "yes" if r["online"] else "no",
             "yes" if r["latest"] else "",
             "-" if r["rows"] is None else f"{r['rows']:,}",
-            _ts(r["synced_at"]),
-            _ts(r["as_of"]),
+            ts(r["synced_at"]),
+            ts(r["as_of"]),
         )
         for r in rows
     ]
@@ -210,69 +240,6 @@ def list_text(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
     )
-
-
-def describe_dict(
-    view: FeatureView | None,
-    state: ViewState | None,
-    lineage: tuple[str, ViewLineage | str] | None = None,
-) -> dict[str, Any]:
-    """The registry's declaration of a view version (else Redis's schema), its sync state
-    and, when given, its lineage: (where it was read from, the lineage or why there is none)."""
-    if view is not None:
-        info = _declared(view)
-    elif state is not None:
-        s = state.schema
-        info = {
-            "view": _ref(s.view, s.version), "model": s.view, "version": s.version,
-            "entity": s.entity, "keys": list(s.keys), "ttl_seconds": s.ttl_seconds,
-            "owner": s.owner, "description": s.description,
-            "features": [{"name": f.name, "online_type": f.type} for f in s.features],
-        }  # fmt: skip
-    else:
-        info = {"features": []}
-    if lineage is not None:
-        info["lineage"] = lineage_summary(*lineage)
-    info["online_state"] = None if state is None else {
-        "generation": state.generation, "rows": state.rows, "synced_at": state.synced_at,
-        "as_of": state.as_of, "clock": state.clock, "watermark": state.watermark,
-        "mode": state.mode, "latest": state.is_latest,
-    }  # fmt: skip
-    return info
-
-
-def _declared(view: FeatureView) -> dict[str, Any]:
-    features = [
-        {"name": f.name, "data_type": f.data_type, "online_type": f.online_type,
-         "description": f.description}
-        for f in view.features
-    ]  # fmt: skip
-    return {
-        "view": view.ref, "model": view.name, "version": view.version,
-        "latest_version": view.latest_version, "relation": str(view.relation),
-        "entity": view.entity, "keys": [k.name for k in view.keys],
-        "event_timestamp": view.event_timestamp, "created_timestamp": view.created_timestamp,
-        "ttl": view.ttl, "online": view.online, "owner": view.owner,
-        "description": view.description, "deprecation_date": view.deprecation_date,
-        "features": features,
-    }  # fmt: skip
-
-
-def lineage_summary(origin: str, lineage: ViewLineage | str) -> dict[str, Any]:
-    """Per feature: the seed/source columns it comes from, unresolved parts, the full tree."""
-    if isinstance(lineage, str):
-        return {"from": origin, "error": lineage, "features": {}}
-    return {
-        "from": origin,
-        "features": {
-            name: {
-                "sources": lineage.sources(name),
-                "unresolved": lineage.unresolved(name),
-                "tree": tree_dict(lineage.tree(name)),
-            }
-            for name in lineage.feature_names()
-        },
-    }
 
 
 def _lineage_lines(summary: Mapping[str, Any]) -> list[str]:
@@ -316,7 +283,7 @@ def describe_text(info: Mapping[str, Any]) -> str:
     else:
         lines.append(
             f"  online: generation {state['generation']}, {state['rows']:,} entities, as of "
-            f"{_ts(state['as_of'])} ({state['clock']}), synced {_ts(state['synced_at'])}, "
-            f"watermark {_ts(state['watermark'])}"
+            f"{ts(state['as_of'])} ({state['clock']}), synced {ts(state['synced_at'])}, "
+            f"watermark {ts(state['watermark'])}"
         )
     return "\n".join(lines)
