@@ -1,4 +1,5 @@
-"""manifest.py and registry.py on the session build's real artifacts (edited copies for errors)."""
+"""manifest.py and registry.py on the session build's real artifacts (edited copies for errors);
+the rules themselves: test_feature_store.py (Python) and test_feature_store_rules.py (Jinja)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 from featurehouse.errors import ManifestError, RegistryError
 from featurehouse.project.manifest import load_artifacts, load_manifest
-from featurehouse.project.registry import build_registry, online_type, parse_ttl, validate_built
+from featurehouse.project.registry import build_registry, validate_built
 from sync_fixtures import read_json, write_json
 
 V1 = "model.featurehouse.feat_customer__orders.v1"
@@ -125,7 +126,8 @@ VALIDATION_CASES = {
     ),
     "unparseable TTL": (
         lambda node, fs: fs.update(ttl="1 day"),
-        "feat_customer__orders.v2 (meta.feature_store.ttl): '1 day' is not <int><s|m|h|d|w>",
+        "feat_customer__orders.v2 (meta.feature_store.ttl): '1 day' is not a duration: write "
+        "a positive <int><s|m|h|d|w>",
     ),
     "unsupported column type": (
         lambda node, fs: node["columns"]["count_orders_30d"].update(data_type="interval"),
@@ -208,41 +210,3 @@ def test_run_results_failure_counts_as_not_built(demo_build: Any, tmp_path: Path
     views = build_registry(artifacts.manifest).select(["feat_customer__orders"])
     with pytest.raises(RegistryError, match="is not built: run `dbt build --select"):
         validate_built(views, artifacts, relation_exists=lambda view: False)
-
-
-def test_contract_types_map_to_online_types() -> None:
-    expected = {
-        "bigint": "int64",
-        "integer": "int64",
-        "double": "float64",
-        "float": "float64",
-        "numeric": "float64",
-        "numeric(12, 2)": "float64",
-        "double precision": "float64",
-        "varchar": "string",
-        "text": "string",
-        "string": "string",
-        "varchar(64)": "string",
-        "boolean": "bool",
-        "timestamp": "timestamp",
-        "double[]": "list<float64>",
-        "double precision[]": "list<float64>",
-        "interval": None,
-        "bigint[]": None,
-        None: None,
-    }
-    assert {t: online_type(t) for t in expected} == expected
-
-
-def test_ttl_parsing() -> None:
-    assert [parse_ttl(t) for t in ("90m", "36h", "1d", "2w", "15s", None)] == [
-        5400,
-        129600,
-        86400,
-        1209600,
-        15,
-        None,
-    ]
-    for bad in ("1 day", "d", "1.5h", "1y", True):
-        with pytest.raises(ValueError):
-            parse_ttl(bad)

@@ -22,6 +22,7 @@ from featurehouse.project import render
 from featurehouse.project.manifest import Manifest
 from featurehouse.project.registry import Feature, FeatureView
 from featurehouse.project.settings import Project, Target
+from featurehouse.types import TYPES
 from featurehouse.warehouse import Warehouse, adapter, connect, query_arrow, relation_exists
 
 DEFAULT_WARN_PSI = 0.1
@@ -140,7 +141,7 @@ def plan_features(view: FeatureView, manifest: Manifest) -> list[FeaturePlan]:
     dimensions = (meta.get("dimensions") or {}) if isinstance(meta, Mapping) else {}
     plans: list[FeaturePlan] = []
     for feature in view.features:
-        kind = _kind(feature)
+        kind = TYPES[feature.online_type].kind
         if kind == "array":
             names = dimensions.get(feature.name)
             if not names:
@@ -245,16 +246,6 @@ def _plan(
 
 def _skipped(feature: Feature, note: str) -> FeaturePlan:
     return FeaturePlan(feature.name, feature.name, None, "skipped", note=f"skipped: {note}")
-
-
-def _kind(feature: Feature) -> str:
-    return {
-        "int64": "numeric",
-        "float64": "numeric",
-        "string": "categorical",
-        "bool": "categorical",
-        "list<float64>": "array",
-    }.get(feature.online_type, "timestamp")
 
 
 def _column_jinja(plan: FeaturePlan) -> str:

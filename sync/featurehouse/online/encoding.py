@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
+from featurehouse.types import TYPES
 
 EVENT_AT = "__event_at"
 CREATED_AT = "__created_at"
@@ -35,15 +36,6 @@ _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
 
 NULL = "null"
-# The online types, as Arrow types: what every writer and reader of the encoding handles.
-ARROW_TYPES = {
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "list<float64>": pa.list_(pa.float64()),
-}
 
 
 def _needs_escape(strings: pa.Array) -> bool:
@@ -186,7 +178,7 @@ def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:
     column RECORD: `event` and each feature (name -> SQL expression of its online type)."""
     parts = [f"epoch_us({event})"]
     for expression, kind in features:
-        if kind not in ARROW_TYPES:
+        if kind not in TYPES:
             raise OnlineStoreError(f"cannot encode feature type {kind!r}")
         parts.append(f"epoch_us({expression})" if kind == "timestamp" else expression)
     return f"json_array({', '.join(parts)})[2:-2]"
@@ -222,8 +214,3 @@ def decode_records(records: Sequence[bytes | None]) -> list[list[Any] | None]:
         return orjson.loads(blob)
     except orjson.JSONDecodeError:
         return json.loads(blob)
-
-
-def arrow_type(kind: str) -> pa.DataType:
-    """The Arrow type of an online feature or key type."""
-    return ARROW_TYPES[kind]

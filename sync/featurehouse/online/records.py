@@ -14,10 +14,8 @@ from typing import Any
 import pyarrow as pa
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.types import arrow_type
+from featurehouse.types import FEATURE_TYPES, KEY_TYPES, arrow_type
 
-FEATURE_TYPES = ("int64", "float64", "string", "bool", "timestamp", "list<float64>")
-KEY_TYPES = ("int64", "string")
 STATUSES = ("present", "not_found", "expired")
 
 
@@ -34,7 +32,7 @@ class FeatureSpec:
     """One served column."""
 
     name: str
-    type: str  # one of FEATURE_TYPES
+    type: str  # one of types.FEATURE_TYPES
 
 
 @dataclass(frozen=True)

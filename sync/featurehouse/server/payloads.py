@@ -16,12 +16,12 @@ from typing import Any, NamedTuple
 
 from featurehouse.online import ReadResult
 from featurehouse.server.catalog import Plan, RequestError, bad_request
+from featurehouse.types import TYPES
 
 FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTSIDE_MAX_AGE"}
 EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-_FLOAT_TYPES = ("float64", "list<float64>")
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,7 @@ def check_keys(plan: Plan, asked: Asked) -> None:
             if not check(value):
                 raise bad_request(
                     "bad_entity_key",
-                    f"entity key {name}={_short(value)} is not {_KIND_TEXT[kind]} as {view} "
-                    "expects",
+                    f"entity key {name}={_short(value)} is not {TYPES[kind].key} as {view} expects",
                 )
     needed = {name for name, _, _ in plan.keys}
     for name, column in asked.columns.items():
@@ -163,9 +162,6 @@ def check_keys(plan: Plan, asked: Asked) -> None:
                         "bad_entity_key",
                         f"entity key {name}={_short(value)} is not an integer or a string",
                     )
-
-
-_KIND_TEXT = {"int64": "a 64-bit integer", "string": "a string"}
 
 
 def _short(value: Any) -> str:
@@ -228,7 +224,7 @@ def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dic
     for col in plan.columns:
         columns, statuses, times = by_request[col.request]
         values = columns[col.index]
-        if col.type in _FLOAT_TYPES:
+        if TYPES[col.type].floats:
             values = _json_floats(values, col.type)
         out.append({"values": values, "statuses": statuses, "event_timestamps": times})
     names = [*asked.columns, *plan.names(asked.full_names)]
@@ -251,7 +247,7 @@ def native_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> di
     for col in plan.columns:
         res = results[col.request]
         values = [v[col.index] for v in res.values]
-        if col.type in _FLOAT_TYPES:
+        if TYPES[col.type].floats:
             values = _json_floats(values, col.type)
         columns.append((col.ref, values, res, col.index))
     rows = []

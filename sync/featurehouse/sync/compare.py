@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurehouse.online.encoding import arrow_type
+from featurehouse.types import arrow_type
 
 
 def differs(ours: pa.Array, theirs: pa.Array, kind: str) -> pa.BooleanArray:

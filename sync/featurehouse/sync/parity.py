@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from featurehouse.errors import RegistryError
 from featurehouse.online import OnlineStore, ReadRequest, ReadResult, ViewSchema, ViewState
-from featurehouse.online.encoding import EVENT_AT, arrow_type
+from featurehouse.online.encoding import EVENT_AT
 from featurehouse.online.keys import canonical_key_array
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
@@ -28,6 +28,7 @@ from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
 from featurehouse.sync.compare import differs, to_python
 from featurehouse.sync.materialize import Progress, view_schema
+from featurehouse.types import arrow_type
 from featurehouse.warehouse import Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import read_latest
 

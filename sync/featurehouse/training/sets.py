@@ -25,6 +25,7 @@ from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
+from featurehouse.types import accepts_key
 from featurehouse.warehouse import (
     SpineWarehouse,
     Warehouse,
@@ -38,7 +39,6 @@ SPINE = "__featurehouse_spine"  # the relation the rendered macro reads the spin
 SPINE_AT = "__featurehouse_spine_at"  # ... and its timestamp column (naive UTC)
 ROW = "__featurehouse_row"  # the spine's row number: the output keeps the spine's order
 _INPUT = "__featurehouse_input"  # an Arrow spine, registered on the connection
-_KEY_CHECKS = {"int64": pa.types.is_integer, "string": lambda t: _is_string(t)}
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ def check_spine(
                     f"{spine.what} has no column {key.name!r} to join {request.label} on "
                     f"(columns: {shown}): add it, or rename the entity column to {key.name!r}"
                 )
-            elif not _KEY_CHECKS[key.online_type](found.type):
+            elif not accepts_key(key.online_type, found.type):
                 hint = " (pandas: dtype 'Int64' keeps integers with nulls)"
                 problems.append(
                     f"{spine.what} column {found.name!r} is {found.type} but {request.label} "
@@ -381,10 +381,6 @@ def _joined(problems: Sequence[str]) -> str:
     if len(problems) == 1:
         return problems[0]
     return f"{len(problems)} problems with the training set request: " + "; ".join(problems)
-
-
-def _is_string(kind: pa.DataType) -> bool:
-    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or kind == pa.string_view()
 
 
 def _is_time(kind: pa.DataType) -> bool:

@@ -16,19 +16,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from featurehouse.online.encoding import CREATED_AT, EVENT_AT, RecordFormat, arrow_type
+from featurehouse.online.encoding import CREATED_AT, EVENT_AT, RecordFormat
 from featurehouse.project.registry import FeatureView
+from featurehouse.types import arrow_type, sql_type
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, relation_sql
 from featurehouse.warehouse import quote as _q
-
-_SQL_TYPES = {
-    "int64": "bigint",
-    "float64": "double precision",
-    "string": "varchar",
-    "bool": "boolean",
-    "timestamp": "timestamp",
-    "list<float64>": "double precision[]",
-}
 
 
 @dataclass(frozen=True)
@@ -95,7 +87,7 @@ def latest_rows(
 def _casts(view: FeatureView) -> list[tuple[str, str]]:
     """(SQL of the feature cast to its online type, online type) per feature."""
     return [
-        (f"cast({_q(f.name)} as {_SQL_TYPES[f.online_type]})", f.online_type) for f in view.features
+        (f"cast({_q(f.name)} as {sql_type(f.online_type)})", f.online_type) for f in view.features
     ]
 
 
@@ -225,7 +217,7 @@ def read_latest(
     created = _q(view.created_timestamp or view.event_timestamp)
     event = _q(view.event_timestamp)
     columns = [
-        f"cast({_q(k.name)} as {_SQL_TYPES[k.online_type]}) as {_q(k.name)}" for k in view.keys
+        f"cast({_q(k.name)} as {sql_type(k.online_type)}) as {_q(k.name)}" for k in view.keys
     ]
     columns += [
         f"cast({event} as timestamp) as {_q(EVENT_AT)}",
