@@ -33,6 +33,7 @@
     {%- endfor -%}
     {{ return([{
         'resource_type': 'model',
+        'featurehouse_stand_in': true,
         'name': name,
         'version': stand_in.get('version'),
         'latest_version': stand_in.get('latest_version', stand_in.get('version')),
@@ -79,7 +80,10 @@
 
 
 {% macro _pit_view_metadata(node, label, macro_name, argument, as_known_at) %}
-    {#- Keys, timestamps, TTL and all features from config.meta.feature_store. -#}
+    {#-
+        Keys, timestamps, TTL and all features from config.meta.feature_store, checked by
+        featurehouse._fh_check_feature_store (the rules Python's registry applies too).
+    -#}
     {%- set meta = (node.config.get('meta') or {}).get('feature_store')
         or (node.get('meta') or {}).get('feature_store') -%}
     {%- if not meta -%}
@@ -87,48 +91,31 @@
             "model '" ~ label ~ "' has no config.meta.feature_store",
             "point at a feature view, or give the model feature_store metadata") }}
     {%- endif -%}
-    {%- set columns = node.get('columns', {}).keys() | map('lower') | list -%}
-    {%- if columns | length == 0 -%}
-        {{ featurehouse._pit_fail(macro_name, argument,
-            "model '" ~ label ~ "' documents no columns",
-            "list every column with a data_type in its yml (contract)") }}
-    {%- endif -%}
-    {%- set keys = meta.get('keys') -%}
-    {%- set keys = [keys] if keys is string else (keys or []) -%}
-    {%- set keys = keys | map('lower') | list -%}
-    {%- if keys | length == 0 -%}
-        {{ featurehouse._pit_fail(macro_name, argument, "'" ~ label ~ "' has no keys",
-            "set config.meta.feature_store.keys, e.g. [customer_id]") }}
-    {%- endif -%}
-    {%- set event_ts = (meta.get('event_timestamp') or '') | lower -%}
-    {%- set created_ts = meta.get('created_timestamp') -%}
-    {%- set created_ts = created_ts | lower if created_ts else none -%}
-    {%- set timestamps = [event_ts] + ([created_ts] if created_ts else []) -%}
-    {%- for column in keys + timestamps if column not in columns -%}
-        {{ featurehouse._pit_fail(macro_name, argument,
-            "feature_store of '" ~ label ~ "' names column '" ~ column
-            ~ "', not among its columns " ~ columns | join(', '),
-            "fix keys/event_timestamp/created_timestamp in its yml") }}
+    {%- set columns = {} -%}
+    {%- for name, column in node.get('columns', {}).items() -%}
+        {%- do columns.update({name: column.get('data_type')}) -%}
     {%- endfor -%}
-    {%- if as_known_at and not created_ts -%}
+    {%- set checked = featurehouse._fh_check_feature_store(
+        meta, columns, stand_in=node.get('featurehouse_stand_in', false)) -%}
+    {%- for key, problem in checked.problems[:1] -%}
+        {{ featurehouse._pit_fail(macro_name, argument,
+            "'" ~ label ~ "' " ~ key ~ ": " ~ problem,
+            "fix the model's yml (config.meta.feature_store and its columns)") }}
+    {%- endfor -%}
+    {%- if as_known_at and not checked.created_timestamp -%}
         {{ featurehouse._pit_fail(macro_name, 'as_known_at',
             "'" ~ label ~ "' has no created_timestamp, so no known-at time",
             "set its feature_store.created_timestamp, or use as_known_at=false") }}
     {%- endif -%}
-    {%- set features = [] -%}
-    {%- for column in columns if column not in keys + timestamps -%}
-        {%- do features.append(column) -%}
-    {%- endfor -%}
-    {%- set ttl = meta.get('ttl') -%}
+    {%- set timestamps = [checked.event_timestamp]
+        + ([checked.created_timestamp] if checked.created_timestamp else []) -%}
     {{ return({
-        'keys': keys,
-        'event_ts': event_ts,
-        'created_ts': created_ts,
-        'ttl_seconds': none if ttl is none else featurehouse_duration_seconds(
-            ttl, argument=node.name ~ ' config.meta.feature_store.ttl',
-            macro_name=macro_name),
-        'all_features': features,
-        'columns': keys + timestamps + features,
+        'keys': checked['keys'],
+        'event_ts': checked.event_timestamp,
+        'created_ts': checked.created_timestamp,
+        'ttl_seconds': checked.ttl_seconds,
+        'all_features': checked.features,
+        'columns': checked['keys'] + timestamps + checked.features,
     }) }}
 {% endmacro %}
 

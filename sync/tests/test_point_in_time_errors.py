@@ -124,11 +124,21 @@ def join(views: str, timestamp: str = "spine_at", known: str = "false") -> str:
         ),
         pytest.param(
             "{{ featurehouse._pit_view_metadata({'name': 'fix_pit__x', 'columns': "
-            "{'k': {}, 'at': {}}, 'config': {'meta': {'feature_store': {'keys': ['k'], "
+            "{'k': {'data_type': 'bigint'}, 'at': {'data_type': 'timestamp'}}, "
+            "'config': {'meta': {'feature_store': {'entity': 'x', 'keys': ['k'], "
             "'event_timestamp': 'at', 'ttl': '1 day'}}}}, 'fix_pit__x', "
             "'point_in_time_join', 'feature_views[0]', false) }}",
-            ["fix_pit__x config.meta.feature_store.ttl", '"1 day"', "not a duration", "36h"],
+            ["'fix_pit__x' meta.feature_store.ttl", "'1 day' is not a duration", "36h"],
             id="bad-ttl",
+        ),
+        pytest.param(
+            "{{ featurehouse._pit_view_metadata({'name': 'fix_pit__x', 'columns': "
+            "{'k': {'data_type': 'bigint'}, 'at': {'data_type': 'timestamp'}}, "
+            "'config': {'meta': {'feature_store': {'keys': ['K'], "
+            "'event_timestamp': 'at', 'ttl': '1d'}}}}, 'fix_pit__x', "
+            "'point_in_time_join', 'feature_views[0]', false) }}",
+            ["'fix_pit__x' meta.feature_store.entity", "missing: name the entity"],
+            id="entity-required",
         ),
         pytest.param(
             "{{ featurehouse_duration_seconds('5y') }}",
