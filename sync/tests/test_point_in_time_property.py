@@ -8,25 +8,21 @@ tables under those names into DuckDB and runs every rendered variant.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
-from dbt.cli.main import dbtRunner
+from dbt_inline import render_inline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 BASE = datetime(2026, 1, 1)
 TTL = timedelta(hours=2)  # fix_pit__events' ttl (fix_pit__events_forever has none)
 VIEWS = {"ttl": "fix_pit__events", "no_ttl": "fix_pit__events_forever"}
 MACROS = {"dispatched": "point_in_time_join", "default": "default__point_in_time_join"}
 LATEST = {"dispatched": "latest_feature_rows", "default": "default__latest_feature_rows"}
-MARK = "-- @@variant "
 
 
 def _variants() -> dict[tuple[str, str, str, bool], str]:
@@ -56,36 +52,11 @@ def _variants() -> dict[tuple[str, str, str, bool], str]:
 def rendered(tmp_path_factory) -> dict[tuple[str, str, str, bool], str]:
     """Every variant's SQL from one `dbt compile --inline`, relations renamed to pit_features."""
     tmp = tmp_path_factory.mktemp("pit_render")
-    os.environ["FEATUREHOUSE_DUCKDB_PATH"] = str(tmp / "render.duckdb")
     variants = _variants()
     keys = list(variants)
-    inline = "\n".join(f"{MARK}{i}\n{variants[k]}" for i, k in enumerate(keys))
-    result = dbtRunner().invoke(
-        [
-            "compile",
-            "--quiet",
-            "--inline",
-            inline,
-            "--project-dir",
-            str(PROJECT_DIR),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-            "--target-path",
-            str(tmp / "target"),
-            "--log-path",
-            str(tmp / "logs"),
-            "--target",
-            "dev",
-        ]
-    )
-    assert result.success, result.exception
-    sql = result.result.results[0].node.compiled_code
-    pieces = re.split(rf"^{re.escape(MARK)}(\d+)$", sql, flags=re.MULTILINE)[1:]
+    rendered = render_inline({str(i): variants[k] for i, k in enumerate(keys)}, tmp)
     relation = r'(?:"?\w+"?\.)*"?fix_pit__events(?:_forever)?"?'
-    return {
-        keys[int(index)]: re.sub(relation, "pit_features", body)
-        for index, body in zip(pieces[::2], pieces[1::2], strict=True)
-    }
+    return {keys[int(i)]: re.sub(relation, "pit_features", body) for i, body in rendered.items()}
 
 
 # Half-hour steps: TTL boundaries (2h) and event-time ties come up often.
