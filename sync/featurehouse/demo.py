@@ -20,6 +20,7 @@ from featurehouse.errors import FeaturehouseError
 from featurehouse.project.registry import FeatureView
 from featurehouse.project.render import dbt_executable
 from featurehouse.project.settings import find_project_dir
+from featurehouse.refs import qualified
 from featurehouse.warehouse import connect, query_arrow
 
 DEMO_AS_OF = "2026-05-01"
@@ -64,7 +65,7 @@ def show(store: FeatureStore, view: FeatureView, entities: Sequence[Mapping[str,
     print(f"\n{view.ref} ({view.entity}):")
     for row in result.rows():
         keys = ", ".join(f"{k.name}={row[k.name]}" for k in view.keys)
-        print(f"  {keys}   event_at {row[f'{view.ref}__event_at']}")
+        print(f"  {keys}   event_at {row[qualified(view.name, view.version, 'event_at')]}")
         for feature in view.features:
             value = row[feature.name]
             shown = _short(value)

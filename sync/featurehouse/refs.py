@@ -83,8 +83,18 @@ def parse_feature(text: str) -> FeatureRef:
     """`name[.vN]:feature` -> FeatureRef (raises BadReference naming the text and the form)."""
     match = _FEATURE_REF.match(text)
     if match is None:
-        raise BadReference(f"{text!r} is not a feature reference; use `view[.vN]:feature`")
+        raise BadReference(
+            f"{text!r} is not a feature reference; use `view:feature` or `view.vN:feature`"
+        )
     return FeatureRef(ViewRef(match["name"], _version(match["version"])), match["feature"])
+
+
+def parse_ref(text: str) -> tuple[ViewRef, str | None]:
+    """`view[.vN]` or `view[.vN]:feature` -> the view and the feature (None: the whole view)."""
+    if ":" in text:
+        ref = parse_feature(text)
+        return ref.view, ref.feature
+    return parse_view(text), None
 
 
 def is_view_ref(text: str) -> bool:

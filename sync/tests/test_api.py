@@ -25,13 +25,20 @@ def test_get_online_features_dict_and_arrow(fh_env: dict[str, str], synced: Any)
     columns = result.to_dict()
     assert columns["customer_id"] == [1151, -5]
     v2, v1 = (
-        columns["feat_customer__orders.v2__count_orders_30d"],
-        columns["feat_customer__orders.v1__count_orders_30d"],
+        columns["feat_customer__orders__count_orders_30d"],
+        columns["feat_customer__orders__v1__count_orders_30d"],
     )
     assert v2[0] > 0 and v1[0] is not None and v2[1] is None and v1[1] is None
     assert columns["sum_order_amount_30d"][0] > 0  # unique name: no prefix
     assert columns["sum_order_amount_30d__status"] == ["present", "not_found"]
-    assert columns["feat_customer__orders.v2__event_at"] == [datetime(2026, 5, 1), None]
+    assert columns["feat_customer__orders__event_at"] == [datetime(2026, 5, 1), None]
+    assert columns["feat_customer__orders__v1__event_at"][1] is None
+    with pytest.warns(DeprecationWarning, match="is now 'feat_customer__orders__count_orders_30d'"):
+        assert columns["feat_customer__orders.v2__count_orders_30d"] == v2  # the old spelling
+    with pytest.warns(DeprecationWarning):
+        assert columns["feat_customer__orders.v1__event_at"][1] is None
+    with pytest.raises(KeyError):
+        columns["feat_customer__orders.v3__count_orders_30d"]
     table = result.to_arrow()
     assert isinstance(table, pa.Table) and table.num_rows == 2
     assert table.schema.field("sum_order_amount_30d").type == pa.float64()
@@ -49,8 +56,10 @@ def test_several_entities_and_views_in_one_call(fh_env: dict[str, str], synced: 
         full_feature_names=True,
     )
     row = result.rows()[0]
-    assert row["feat_product__popularity.v1__count_views_7d__status"] == "present"
-    assert row["feat_customer__orders.v2__count_orders_90d"] > 0
+    assert row["feat_product__popularity__count_views_7d__status"] == "present"
+    assert row["feat_customer__orders__count_orders_90d"] > 0
+    with pytest.warns(DeprecationWarning):
+        assert row["feat_product__popularity.v1__count_views_7d__status"] == "present"
 
 
 def test_without_a_project_redis_alone_resolves(

@@ -59,7 +59,8 @@ def test_bad_view_references_name_the_text_and_the_forms(text: str) -> None:
 def test_bad_feature_references_name_the_text_and_the_form(text: str) -> None:
     with pytest.raises(BadReference) as error:
         parse_feature(text)
-    assert repr(text) in str(error.value) and "use `view[.vN]:feature`" in str(error.value)
+    assert repr(text) in str(error.value)
+    assert "use `view:feature` or `view.vN:feature`" in str(error.value)
 
 
 def test_one_qualified_column_convention() -> None:

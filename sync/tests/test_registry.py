@@ -84,7 +84,7 @@ def test_references(demo_build: Any) -> None:
             registry.resolve(ref)
     with pytest.raises(RegistryError, match="has no feature 'nope'"):
         registry.resolve_feature("feat_customer__orders:nope")
-    with pytest.raises(RegistryError, match=r"use `view\[\.vN\]:feature`"):
+    with pytest.raises(RegistryError, match=r"use `view:feature` or `view\.vN:feature`"):
         registry.resolve_feature("feat_customer__orders")
     with pytest.raises(RegistryError, match=r"nope.*; .*no version 9"):
         registry.select(["nope", "feat_customer__orders.v9"])

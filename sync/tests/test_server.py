@@ -129,7 +129,7 @@ def test_feast_full_feature_names_and_pins(server: ServerProcess) -> None:
     assert response.json()["metadata"]["feature_names"] == [
         "customer_id",
         "feat_customer__orders__count_orders_7d",
-        "feat_customer__orders.v1__count_orders_7d",
+        "feat_customer__orders__v1__count_orders_7d",
     ]
 
 

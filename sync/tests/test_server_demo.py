@@ -14,6 +14,7 @@ import pytest
 from featurehouse.api import FeatureStore
 from featurehouse.api.context import Context
 from featurehouse.project.registry import FeatureView
+from featurehouse.refs import qualified
 from server_support import ServerProcess, serve
 from sync_fixtures import REPO_ROOT, online_views
 
@@ -85,10 +86,13 @@ def test_every_feature_equals_the_python_api(
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["metadata"]["feature_names"] == [*keys, *(f.name for f in view.features)]
-        times = [json_value(t) or "1970-01-01T00:00:00Z" for t in expected[f"{view.ref}__event_at"]]
+        times = [
+            json_value(t) or "1970-01-01T00:00:00Z"
+            for t in expected[qualified(view.name, view.version, "event_at")]
+        ]
         native = demo_server.post("/v1/features", {"features": refs, "entities": rows}).json()
         for feature, result in zip(view.features, body["results"][len(keys) :], strict=True):
-            column = f"{view.ref}__{feature.name}"
+            column = qualified(view.name, view.version, feature.name)
             values = [json_value(v) for v in expected[column]]
             statuses = expected[f"{column}__status"]
             assert result["values"] == values, column
@@ -97,7 +101,8 @@ def test_every_feature_equals_the_python_api(
             ref = f"{view.ref}:{feature.name}"
             assert [r[ref]["value"] for r in native["rows"]] == values, ref
             assert [r[ref]["status"] for r in native["rows"]] == statuses, ref
-        present = expected[f"{view.ref}__{view.features[0].name}__status"].count("present")
+        first = qualified(view.name, view.version, view.features[0].name)
+        present = expected[f"{first}__status"].count("present")
         assert present > 0, f"{view.ref}: no demo entity among {IDS[:3]}... is served"
         checked += len(view.features)
     assert checked >= 20

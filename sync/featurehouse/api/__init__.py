@@ -8,7 +8,6 @@ dbt manifest (unpinned views mean the project's latest version), else through wh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,35 +16,13 @@ import pyarrow as pa
 
 from featurehouse import training
 from featurehouse.api.context import Context
+from featurehouse.api.online import OnlineFeatures, assemble
 from featurehouse.errors import RegistryError
 from featurehouse.lineage.render import lineage_dict
-from featurehouse.online import ReadRequest, ReadResult
+from featurehouse.online import ReadRequest
+from featurehouse.refs import ViewRef, parse_feature, parse_ref
 
-
-@dataclass(frozen=True)
-class OnlineFeatures:
-    """Per entity row: keys, every requested feature's value and status, event timestamps.
-
-    Columns: the key columns given, then per feature `<name>` (the value) and
-    `<name>__status` ("present", "not_found" or "expired"), then per view version
-    `<view>[.vN]__event_at`. `<name>` is the feature name, or `<view>[.vN]__<feature>` when
-    `full_feature_names` was asked for or two views serve the same name.
-    """
-
-    columns: Mapping[str, list[Any]]
-
-    def to_dict(self) -> dict[str, list[Any]]:
-        return {name: list(values) for name, values in self.columns.items()}
-
-    def to_arrow(self) -> pa.Table:
-        return pa.table({name: pa.array(values) for name, values in self.columns.items()})
-
-    def rows(self) -> list[dict[str, Any]]:
-        names = list(self.columns)
-        return [
-            dict(zip(names, values, strict=True))
-            for values in zip(*self.columns.values(), strict=True)
-        ]
+__all__ = ["FeatureStore", "OnlineFeatures"]
 
 
 class FeatureStore:
@@ -78,8 +55,8 @@ class FeatureStore:
 
     def lineage(self, ref: str) -> dict[str, Any]:
         """`view[.vN]` or `view[.vN]:feature` -> per feature its sources and lineage tree."""
-        view_ref, _, feature = ref.partition(":")
-        found = self._context.view_lineage(view_ref)
+        view_ref, feature = parse_ref(ref.strip())
+        found = self._context.view_lineage(str(view_ref))
         return lineage_dict(found, [feature] if feature else found.feature_names())
 
     def get_online_features(
@@ -95,9 +72,10 @@ class FeatureStore:
         `features`: `["feat_customer__orders:count_orders_30d", "feat_x.v1:y"]`;
         `entity_rows`: `[{"customer_id": 42}, ...]` with every key the views need.
         """
-        requests = self._requests(features)
+        planned = self._requests(features)
+        requests = [request for _, request in planned]
         results = self._context.store.read(requests, list(entity_rows), now=now)
-        return _assemble(requests, results, entity_rows, full_feature_names)
+        return assemble(planned, results, entity_rows, full_feature_names)
 
     def get_historical_features(
         self,
@@ -144,46 +122,26 @@ class FeatureStore:
         )
         return training.execute(context.project, context.target, prepared, batch_size)
 
-    def _requests(self, features: Sequence[str]) -> list[ReadRequest]:
+    def _requests(self, features: Sequence[str]) -> list[tuple[ViewRef, ReadRequest]]:
+        """One ReadRequest per view version, with the view as the references name it."""
         if not features:
             raise RegistryError("no features asked for: pass `view[.vN]:feature` references")
-        wanted: dict[tuple[str, int | None], list[str]] = {}
+        wanted: dict[tuple[str, int | None], tuple[ViewRef, list[str]]] = {}
         registry = self._context.maybe_registry()
-        for ref in features:
+        for text in features:
+            ref = parse_feature(text.strip())
             if registry is not None:
-                view, feature = registry.resolve_feature(ref)
+                view, feature = registry.resolve_feature(text)
                 key, name = (view.name, view.version), feature.name
             else:
-                view_ref, sep, name = ref.partition(":")
-                if not sep or not name:
-                    raise RegistryError(f"{ref!r} is not a feature reference; use view[.vN]:name")
-                state = self._context.online_view(view_ref)
-                key = (state.schema.view, state.schema.version)
-            names = wanted.setdefault(key, [])
+                state = self._context.online_view(str(ref.view))
+                key, name = (state.schema.view, state.schema.version), ref.feature
+            _, names = wanted.setdefault(key, (ref.view, []))
+            if ref.view.version is not None:  # pinned by any reference: qualified with it
+                wanted[key] = (ref.view, names)
             if name not in names:
                 names.append(name)
-        return [ReadRequest(view=v, version=n, features=tuple(f)) for (v, n), f in wanted.items()]
-
-
-def _assemble(
-    requests: Sequence[ReadRequest],
-    results: Sequence[ReadResult],
-    entity_rows: Sequence[Mapping[str, Any]],
-    full_names: bool,
-) -> OnlineFeatures:
-    key_names: list[str] = []
-    for row in entity_rows:
-        key_names.extend(k for k in row if k not in key_names)
-    columns: dict[str, list[Any]] = {k: [row.get(k) for row in entity_rows] for k in key_names}
-    counts: dict[str, int] = {}
-    for result in results:
-        for name in result.features:
-            counts[name] = counts.get(name, 0) + 1
-    for request, result in zip(requests, results, strict=True):
-        ref = request.view if result.version is None else f"{request.view}.v{result.version}"
-        for j, name in enumerate(result.features):
-            column = f"{ref}__{name}" if full_names or counts[name] > 1 else name
-            columns[column] = [values[j] for values in result.values]
-            columns[f"{column}__status"] = [statuses[j] for statuses in result.statuses]
-        columns[f"{ref}__event_at"] = list(result.event_at)
-    return OnlineFeatures(columns=columns)
+        return [
+            (written, ReadRequest(view=v, version=n, features=tuple(f)))
+            for (v, n), (written, f) in wanted.items()
+        ]

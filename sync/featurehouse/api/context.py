@@ -6,7 +6,6 @@ Everything is loaded lazily, so commands that only read Redis work without a dbt
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,8 +29,7 @@ from featurehouse.project.settings import (
     parse_timestamp,
     resolve,
 )
-
-_REF = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.v(?P<version>\d+))?$")
+from featurehouse.refs import format_view, parse_view
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ class Context:
         if registry is not None:
             return lineage_lib.view_lineage(self.lineage, registry.resolve(ref))
         state = self.online_view(ref)
-        return lineage_lib.stored_lineage(_ref(state), state.schema.extra)
+        return lineage_lib.stored_lineage(state.schema.ref, state.schema.extra)
 
     def maybe_registry(self) -> Registry | None:
         """The registry when a dbt project with a manifest is at hand."""
@@ -149,7 +147,8 @@ class Context:
 
     def online_view(self, ref: str) -> ViewState:
         """The published state of `name` (the latest version) or `name.vN`."""
-        name, version = self._name_version(ref)
+        wanted = parse_view(ref.strip())
+        name, version = wanted.name, wanted.version
         states = [s for s in self.store.views() if s.schema.view == name]
         if version is None:
             registry = self.maybe_registry()
@@ -161,8 +160,8 @@ class Context:
         for state in states:
             if state.schema.version == version:
                 return state
-        shown = name if version is None else f"{name}.v{version}"
-        published = ", ".join(_ref(s) for s in states) or "none"
+        shown = format_view(name, version)
+        published = ", ".join(s.schema.ref for s in states) or "none"
         raise OnlineStoreError(
             f"{shown} is not published in {self.redis_shown} (prefix {self.prefix!r}; "
             f"published versions: {published}): run `featurehouse sync --select {shown}`"
@@ -194,22 +193,9 @@ class Context:
         """(where from, lineage or why there is none): Redis's copy first, it is what serves."""
         try:
             if state is not None and state.schema.extra.get("lineage"):
-                return "redis", lineage_lib.stored_lineage(_ref(state), state.schema.extra)
+                return "redis", lineage_lib.stored_lineage(state.schema.ref, state.schema.extra)
             if view is not None:
                 return "manifest", lineage_lib.view_lineage(self.lineage, view)
-            return "redis", lineage_lib.stored_lineage(_ref(state), state.schema.extra)
+            return "redis", lineage_lib.stored_lineage(state.schema.ref, state.schema.extra)
         except FeaturehouseError as exc:
             return "none", str(exc)
-
-    @staticmethod
-    def _name_version(ref: str) -> tuple[str, int | None]:
-        match = _REF.match(ref.strip())
-        if match is None:
-            raise ConfigError(f"{ref!r} is not a view reference; use `name` or `name.vN`")
-        version = match["version"]
-        return match["name"], None if version is None else int(version)
-
-
-def _ref(state: ViewState) -> str:
-    version = state.schema.version
-    return state.schema.view if version is None else f"{state.schema.view}.v{version}"

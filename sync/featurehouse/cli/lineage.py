@@ -18,6 +18,7 @@ from featurehouse.lineage import impact as find_impact
 from featurehouse.lineage import render as lineage_render
 from featurehouse.online import OnlineStore, ViewState
 from featurehouse.project.registry import FeatureView
+from featurehouse.refs import parse_ref
 
 FORMATS = ("text", "json", "mermaid", "dot")
 
@@ -41,8 +42,8 @@ def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> No
     """
     if as_json and fmt:
         raise click.UsageError("use one of --json, --mermaid and --dot")
-    view_ref, _, feature = ref.partition(":")
-    found = context.view_lineage(view_ref)
+    view_ref, feature = parse_ref(ref.strip())
+    found = context.view_lineage(str(view_ref))
     features = [feature] if feature else found.feature_names()
     output = lineage_output(found, features, "json" if as_json else fmt or "text")
     click.echo(to_json(output) if as_json else output)

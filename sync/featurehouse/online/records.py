@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from featurehouse.errors import OnlineStoreError
+from featurehouse.refs import format_view, qualified
 from featurehouse.types import FEATURE_TYPES, KEY_TYPES, arrow_type
 
 STATUSES = ("present", "not_found", "expired")
@@ -71,6 +72,11 @@ class ViewSchema:
     @property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
+
+    @property
+    def ref(self) -> str:
+        """`view` or `view.vN`."""
+        return format_view(self.view, self.version)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -187,7 +193,8 @@ def to_table(
     entity_rows: Sequence[Mapping[str, Any]],
 ) -> pa.Table:
     """Entity rows as given, then per request `<prefix><feature>` columns and
-    `<prefix><view>__event_at` / `<prefix><view>__status` (status of the request's features)."""
+    `<prefix><view>[__vN]__event_at` / `...__status` (status of the request's features),
+    qualified as `refs.qualified` names them."""
     columns: dict[str, pa.Array] = {}
     for name in dict.fromkeys(k for row in entity_rows for k in row):
         columns[name] = pa.array([row.get(name) for row in entity_rows])
@@ -198,12 +205,11 @@ def to_table(
                 req.prefix + feature,
                 pa.array([v[j] for v in res.values], arrow_type(kind)),
             )
-        _put(
-            columns, f"{req.prefix}{req.view}__event_at", pa.array(res.event_at, pa.timestamp("us"))
-        )
+        view = req.prefix + qualified(req.view, req.version, "")
+        _put(columns, f"{view}event_at", pa.array(res.event_at, pa.timestamp("us")))
         _put(
             columns,
-            f"{req.prefix}{req.view}__status",
+            f"{view}status",
             pa.array([s[0] if s else "not_found" for s in res.statuses], pa.string()),
         )
     return pa.table(columns)

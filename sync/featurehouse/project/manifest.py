@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from featurehouse.errors import ManifestError
+from featurehouse.refs import format_view
 
 SUPPORTED_MANIFEST_VERSION = 12
 _SCHEMA_VERSION = re.compile(r"/(?P<kind>[a-z-]+)/v(?P<version>\d+)\.json$")
@@ -65,7 +66,7 @@ class Node:
         """The name a person types: `name`, `name.vN`, or `source_name.table` for sources."""
         if self.source_name is not None:
             return f"{self.source_name}.{self.name}"
-        return self.name if self.version is None else f"{self.name}.v{self.version}"
+        return format_view(self.name, self.version)
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,14 @@ and one Column per reference; plans are cached per catalog snapshot.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from featurehouse.errors import FeaturehouseError
 from featurehouse.online import ReadRequest, ViewState
+from featurehouse.refs import BadReference, FeatureRef, format_view, parse_feature
 
-_REF = re.compile(
-    r"^(?P<view>[A-Za-z_][A-Za-z0-9_]*)(?:\.v(?P<version>[0-9]{1,9}))?:(?P<feature>[^:\s]+)$"
-)
 _PLAN_CACHE_SIZE = 1024
 _SHOWN = 12  # names listed in an error message at most
 
@@ -42,7 +39,7 @@ class Column:
     """One requested feature: where its values are in the read results, how it is named."""
 
     ref: str  # as the client wrote it: "view.v1:feature"
-    full_name: str  # "view.v1__feature" (Feast's full feature name)
+    full_name: str  # "view__v1__feature" (the qualified name, Feast's full feature name)
     feature: str
     request: int  # index of its ReadRequest
     index: int  # index of the feature in that request
@@ -55,7 +52,7 @@ class Plan:
     columns: tuple[Column, ...]
     keys: tuple[tuple[str, str, str], ...]  # (key column, key type, view) every view needs
     short_names: tuple[str, ...] = ()  # Feast column names: the features'
-    full_names: tuple[str, ...] = ()  # with full_feature_names: `view__feature`
+    full_names: tuple[str, ...] = ()  # with full_feature_names: `view[__vN]__feature`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "short_names", tuple(c.feature for c in self.columns))
@@ -63,10 +60,6 @@ class Plan:
 
     def names(self, full: bool) -> tuple[str, ...]:
         return self.full_names if full else self.short_names
-
-
-def _ref_text(view: str, version: int | None) -> str:
-    return view if version is None else f"{view}.v{version}"
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -125,14 +118,14 @@ class Catalog:
         for ref in refs:
             if not isinstance(ref, str):
                 raise bad_request("bad_feature_ref", f"feature reference {ref!r} is not a string")
-            state, feature = self._resolve(ref)
+            state, asked = self._resolve(ref)
+            feature = asked.feature
             if ref in seen:
                 raise bad_request("duplicate_feature", f"feature {ref} is asked for twice")
             seen.add(ref)
             at = (state.schema.view, state.schema.version)
             wanted.setdefault(at, []).append(feature)
-            view_text = ref.split(":", 1)[0]
-            placed.append((ref, at, feature, f"{view_text}__{feature}"))
+            placed.append((ref, at, feature, asked.column))
         order = list(wanted)
         requests = tuple(
             ReadRequest(view=v, version=n, features=tuple(wanted[(v, n)])) for v, n in order
@@ -147,24 +140,21 @@ class Catalog:
         for at in order:
             schema = self.by_version[at].schema
             for name, kind in zip(schema.keys, schema.key_types, strict=True):
-                keys.setdefault((name, kind), _ref_text(*at))
+                keys.setdefault((name, kind), format_view(*at))
         return Plan(requests, tuple(columns), tuple((n, k, v) for (n, k), v in keys.items()))
 
-    def _resolve(self, ref: str) -> tuple[ViewState, str]:
-        match = _REF.match(ref)
-        if match is None:
-            raise bad_request(
-                "bad_feature_ref",
-                f"{ref!r} is not a feature reference; use view:feature or view.vN:feature",
-            )
-        version = None if match["version"] is None else int(match["version"])
-        state = self.version_of(match["view"], version)
-        feature = match["feature"]
+    def _resolve(self, ref: str) -> tuple[ViewState, FeatureRef]:
+        try:
+            asked = parse_feature(ref)
+        except BadReference as exc:
+            raise bad_request("bad_feature_ref", str(exc)) from None
+        state = self.version_of(asked.view.name, asked.view.version)
+        feature = asked.feature
         if feature not in state.schema.feature_names:
-            where = _ref_text(state.schema.view, state.schema.version)
+            where = state.schema.ref
             raise bad_request(
                 "unknown_feature",
                 f"{where} has no feature {feature!r}; it serves "
                 f"{_listing(state.schema.feature_names)}",
             )
-        return state, feature
+        return state, asked

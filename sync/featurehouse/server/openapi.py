@@ -73,7 +73,7 @@ def _request_schemas(example: Example) -> dict[str, Any]:
                 "full_feature_names": {
                     "type": "boolean",
                     "default": False,
-                    "description": "Name columns `view__feature` (`view.vN__feature` if pinned)",
+                    "description": "Name columns `view__feature` (`view__vN__feature` if pinned)",
                 },
             },
         },

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from featurehouse.refs import parse_view
 from featurehouse.sync.materialize import ViewSummary
 
 
@@ -17,14 +18,14 @@ def sync_rows(summaries: Sequence[ViewSummary], target: str, prefix: str) -> lis
     recorded_at = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for summary in summaries:
-        name, _, version = summary.view.partition(".v")
+        ref = parse_view(summary.view)
         rows.append(
             {
                 "run_id": run_id,
                 "recorded_at": recorded_at,
                 "target": target,
-                "view": name,
-                "version": int(version) if version else None,
+                "view": ref.name,
+                "version": ref.version,
                 "mode": summary.mode,
                 "as_of": summary.as_of,
                 "rows_read": summary.rows_read,

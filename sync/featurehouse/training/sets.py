@@ -25,6 +25,7 @@ from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
+from featurehouse.refs import parse_feature, qualified
 from featurehouse.types import accepts_key
 from featurehouse.warehouse import (
     SpineWarehouse,
@@ -57,7 +58,7 @@ class ViewRequest:
     @property
     def prefix(self) -> str:
         """Output columns are `<view>__vN__<feature>` (pinned) or `<view>__<feature>`."""
-        return self.label.replace(".", "__") + "__"
+        return qualified(self.view.name, self.view.version if self.pinned else None, "")
 
     @property
     def event_column(self) -> str:
@@ -167,16 +168,16 @@ def plan_requests(
         return []
     wanted: dict[tuple[str, bool], tuple[FeatureView, list[str]]] = {}
     for ref in features:
-        view_ref, sep, name = str(ref).partition(":")
         try:
-            if not sep or not name:
-                raise TrainingSetError(f"{ref!r} is not a feature reference; use view[.vN]:name")
-            view = registry.resolve(view_ref)
+            asked = parse_feature(str(ref).strip())
+            view = registry.resolve(str(asked.view))
+            name = asked.feature
             names = [f.name for f in view.features] if name == "*" else [view.feature(name).name]
         except FeaturehouseError as exc:
             problems.append(str(exc))
             continue
-        _, chosen = wanted.setdefault((view.ref, ".v" in view_ref), (view, []))
+        pinned = asked.view.version is not None
+        _, chosen = wanted.setdefault((view.ref, pinned), (view, []))
         chosen.extend(n for n in names if n not in chosen)
     requests = [ViewRequest(v, pinned, tuple(f)) for (_, pinned), (v, f) in wanted.items()]
     for request in requests:
