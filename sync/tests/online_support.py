@@ -123,6 +123,7 @@ def schema(
     ttl: int | None = None,
     keys: tuple[tuple[str, str], ...] = (("customer_id", "int64"),),
     entity: str = "customer",
+    created: bool = False,
 ) -> ViewSchema:
     return ViewSchema(
         view=view,
@@ -134,6 +135,7 @@ def schema(
         ttl_seconds=ttl,
         description="test view",
         owner="tests",
+        created=created,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import struct
 from collections.abc import Iterator
@@ -271,6 +272,54 @@ def test_incremental_never_overwrites_newer(client: redis.Redis, store: OnlineSt
     state = store.describe(sch.view, 1)
     assert state.watermark == t2 and state.rows == 11 and state.mode == "incremental"
     assert state.generation == res.generation
+
+
+def test_incremental_ties_on_event_time_go_to_the_greater_created_time(
+    store: OnlineStore,
+) -> None:
+    """The point-in-time macro's rule: the greater (event_at, created_at) wins; a null
+    created_at loses; a full tie goes to the later write (a replay changes nothing)."""
+    sch = schema(created=True)
+    event = AS_OF - timedelta(days=1)
+    known = [AS_OF - timedelta(hours=h) for h in (5, 5, 5, 5, 5)] + [None]
+
+    def rows(amounts: list[float], created: list[datetime | None]) -> pa.RecordBatch:
+        ids = list(range(len(amounts)))
+        b = batch(ids, event, amount=pa.array(amounts), count=pa.array([0] * len(ids)))
+        return b.append_column("__created_at", pa.array(created, pa.timestamp("us")))
+
+    publish(store, sch, [rows([0.0] * 6, known)])
+    later, earlier = AS_OF - timedelta(hours=1), AS_OF - timedelta(hours=9)
+    same = AS_OF - timedelta(hours=5)
+    res = publish(
+        store,
+        sch,
+        [rows([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [later, earlier, same, None, later, None])],
+        mode="incremental",
+    )
+    [got] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in range(6)])
+    amounts = [v[0] for v in got.values]
+    # 0: newer load wins; 1: older load loses; 2: full tie, the later write;
+    # 3: a null created_at loses to a known one; 4: wins; 5: null against null, a full tie
+    assert amounts == [1.0, 0.0, 3.0, 0.0, 5.0, 6.0]
+    assert (res.rows, res.skipped_older) == (4, 2)
+    [state] = store.views()
+    assert state.schema.created and got.event_at[0] == event
+
+
+def test_records_of_a_view_with_created_time_end_with_it(
+    client: redis.Redis, store: OnlineStore
+) -> None:
+    created = AS_OF - timedelta(hours=3)
+    b = batch([7], AS_OF - timedelta(days=1), amount=pa.array([1.5]), count=pa.array([2]))
+    b = b.append_column("__created_at", pa.array([created], pa.timestamp("us")))
+    publish(store, schema(created=True), [b])
+    [raw] = [v for k in prefixed_keys(client, store.prefix) if ":d:" in k for v in client.hvals(k)]
+    record = json.loads(raw)
+    assert record[1:3] == [1.5, 2]
+    assert record[-1] == (created - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+    with pytest.raises(OnlineStoreError, match=r"lacks columns \['__created_at'\]"):
+        publish(store, schema(created=True), [b.drop_columns(["__created_at"])])
 
 
 def test_incremental_needs_a_full_sync_first(store: OnlineStore) -> None:

@@ -13,8 +13,8 @@ import hiredis
 import pyarrow as pa
 from featurehouse.online.encoding import (
     EVENT_AT,
+    JSON_ARRAY,
     decode_records,
-    duckdb_record_sql,
     encode_column,
     encode_records,
     json_escape,
@@ -162,14 +162,17 @@ KINDS = ALL_TYPES
 @settings(max_examples=60, deadline=None)
 @given(st.lists(ROW, min_size=1, max_size=40))
 def test_duckdb_records_decode_as_the_arrow_records(rows: list[tuple]) -> None:
-    """The two writers of the encoding (Arrow compute, DuckDB SQL) agree value for value."""
+    """The two writers of the encoding (Arrow compute, DuckDB SQL) agree value for value,
+    the created timestamp that ends a record (here column `t` again) included."""
     columns = list(zip(*rows, strict=True))
     types = [pa.timestamp("us"), pa.float64(), pa.int64(), pa.string(), pa.bool_()]
     types += [pa.timestamp("us"), pa.list_(pa.float64())]
     names = [EVENT_AT, *(name for name, _ in KINDS)]
     table = pa.table([pa.array(c, t) for c, t in zip(columns, types, strict=True)], names=names)
-    arrow = encode_records(table.to_batches()[0], KINDS).to_pylist()
-    sql = duckdb_record_sql(f'"{EVENT_AT}"', [(f'"{name}"', kind) for name, kind in KINDS])
+    arrow = encode_records(table.to_batches()[0], [*KINDS, ("t", "timestamp")]).to_pylist()
+    features = [(f'"{name}"', kind) for name, kind in KINDS]
+    sql = JSON_ARRAY.sql("duckdb", f'"{EVENT_AT}"', features, created='"t"')
+    assert sql is not None and JSON_ARRAY.sql("postgres", "e", features) is None
     with duckdb.connect() as con:
         con.register("given", table)
         inner = [r[0] for r in con.execute(f"select {sql} from given").fetchall()]

@@ -1,6 +1,8 @@
 """The record encoding: one compact JSON array per entity, built column-wise with Arrow.
 
-A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order. Floats are
+A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order, then, for a
+view with a created timestamp (`ViewSchema.created`), `<created_at epoch µs or null>`: an
+incremental merge breaks ties on event_at with it, as the point-in-time macro does. Floats are
 JSON numbers with the fewest digits that read back as exactly the same double, always with a `.`
 or an exponent (`3.0`, `-0.0`, `1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as
 Python's json writes them), so they parse back as floats; timestamps epoch microseconds; lists
@@ -162,11 +164,20 @@ class RecordFormat:
     name: str = ENCODING
     column: str = RECORD
 
-    def sql(self, dialect: str, event: str, features: Sequence[tuple[str, str]]) -> str | None:
+    def sql(
+        self,
+        dialect: str,
+        event: str,
+        features: Sequence[tuple[str, str]],
+        created: str | None = None,
+    ) -> str | None:
         """SQL giving each row's record (without its brackets) in `dialect`, or None when the
-        format has no writer there (the store then encodes the rows' features itself)."""
+        format has no writer there (the store then encodes the rows' features itself).
+        `event`, `created` and each feature's first element: SQL of the value, cast to its
+        online type; `created` only for views with a created timestamp."""
         if dialect == "duckdb":
-            return duckdb_record_sql(event, features)
+            tail = [] if created is None else [(created, "timestamp")]
+            return duckdb_record_sql(event, [*features, *tail])
         return None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from featurehouse.errors import OnlineStoreError
+from featurehouse.online.encoding import CREATED_AT
 from featurehouse.refs import format_view, qualified
 from featurehouse.types import FEATURE_TYPES, KEY_TYPES, arrow_type
 
@@ -50,6 +51,7 @@ class ViewSchema:
     description: str = ""
     owner: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    created: bool = False  # records end with the created timestamp (ties on event_at)
 
     def __post_init__(self) -> None:
         where = f"view {self.view} v{self.version}"
@@ -74,6 +76,13 @@ class ViewSchema:
         return tuple(f.name for f in self.features)
 
     @property
+    def record_columns(self) -> list[tuple[str, str]]:
+        """(column, online type) of a record's elements after event_at: the features, then
+        the created timestamp when the view has one (`online.encoding`)."""
+        tail = [(CREATED_AT, "timestamp")] if self.created else []
+        return [*((f.name, f.type) for f in self.features), *tail]
+
+    @property
     def ref(self) -> str:
         """`view` or `view.vN`."""
         return format_view(self.view, self.version)
@@ -91,6 +100,7 @@ class ViewSchema:
                 "description": self.description,
                 "owner": self.owner,
                 "extra": dict(self.extra),
+                "created": self.created,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -111,6 +121,7 @@ class ViewSchema:
             description=d.get("description", ""),
             owner=d.get("owner", ""),
             extra=d.get("extra", {}),
+            created=d.get("created", False),
         )
 
 

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-import pyarrow as pa
-
 from featurehouse import lineage as column_lineage
 from featurehouse.errors import FeaturehouseError, RegistryError, ValidationGateError
 from featurehouse.online import FeatureSpec, OnlineStore, PublishResult, ViewSchema, ViewState
-from featurehouse.online.encoding import CREATED_AT
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
@@ -197,6 +194,7 @@ def view_schema(view: FeatureView, lineage: Mapping[str, Any] | None = None) -> 
         description=view.description,
         owner=view.owner,
         extra=extra,
+        created=view.created_timestamp is not None,
     )
 
 
@@ -233,7 +231,7 @@ def sync_view(
                 batch_size=options.batch_size, encoded=latest.encoded,
             )  # fmt: skip
             result = store.publish(
-                schema, _served(batches), as_of=options.as_of, clock=options.clock, mode=mode,
+                schema, batches, as_of=options.as_of, clock=options.clock, mode=mode,
                 watermark=_watermark(since, stats), expected_rows=stats.changed,
                 is_latest=view.is_latest,
                 progress=progress.advance if progress is not None else None,
@@ -293,13 +291,7 @@ def _plan(
 
 
 def _shape(schema: ViewSchema) -> tuple[object, ...]:
-    return (schema.keys, schema.key_types, schema.features, schema.ttl_seconds)
-
-
-def _served(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Batches as online.publish takes them (no created ts)."""
-    for batch in batches:
-        yield batch.drop_columns([CREATED_AT])
+    return (schema.keys, schema.key_types, schema.features, schema.ttl_seconds, schema.created)
 
 
 def _max(a: datetime | None, b: datetime | None) -> datetime | None:

@@ -93,7 +93,9 @@ def _casts(view: FeatureView) -> list[tuple[str, str]]:
 
 def _record_sql(warehouse: Warehouse, view: FeatureView, records: RecordFormat) -> str | None:
     event = f"cast({_q(view.event_timestamp)} as timestamp)"
-    return records.sql(warehouse.adapter, event, _casts(view))
+    created = view.created_timestamp
+    created_sql = None if created is None else f"cast({_q(created)} as timestamp)"
+    return records.sql(warehouse.adapter, event, _casts(view), created_sql)
 
 
 def latest_stats(

@@ -20,6 +20,24 @@ local function event_us(rec)
   return tonumber(string.match(rec, '^%[(%-?%d+)'))
 end
 
+-- created_at (epoch microseconds) is the last element of a record of a view with a created
+-- timestamp; nil when it is null
+local function created_us(rec)
+  return tonumber(string.match(rec, ',(%-?%d+)%]$'))
+end
+
+-- The point-in-time rule (macros/point_in_time/_pit_rule.sql): the greater (event_at,
+-- created_at) wins, a null created_at loses; on a full tie the later write wins.
+local function wins(new, old, created)
+  local e_new, e_old = event_us(new), event_us(old)
+  if e_new ~= e_old then return e_new > e_old end
+  if created ~= '1' then return true end
+  local c_new, c_old = created_us(new), created_us(old)
+  if c_old == nil then return true end
+  if c_new == nil then return false end
+  return c_new >= c_old
+end
+
 -- KEYS = latest hash, then per view: its meta key, then its n data keys (computed by the
 -- client from cached metadata). ARGV = nviews, then per view: view, asked version ('' =
 -- latest), expected version, expected generation, n, then the n fields.
@@ -53,21 +71,22 @@ local function read(keys, args)
   return out
 end
 
--- KEYS = meta, data key; ARGV = generation, expire_at_ms (0 = none), field, record, ...
--- Writes a record unless Redis holds one with a newer event_at. Returns {new, written}.
+-- KEYS = meta, data key; ARGV = generation, records end with created_at ('1'/'0'),
+-- expire_at_ms (0 = none), field, record, ...
+-- Writes a record unless the one Redis holds wins (`wins`). Returns {new, written}.
 local function merge(keys, args)
   if redis.call('HGET', keys[1], 'gen') ~= args[1] then
     return redis.error_reply('FHSTALE generation ' .. args[1] .. ' is no longer current')
   end
   local added, written = 0, 0
-  for j = 3, #args, 2 do
+  for j = 4, #args, 2 do
     local old = redis.call('HGET', keys[2], args[j])
-    if (not old) or event_us(args[j + 1]) >= event_us(old) then
+    if (not old) or wins(args[j + 1], old, args[2]) then
       added = added + redis.call('HSET', keys[2], args[j], args[j + 1])
       written = written + 1
     end
   end
-  local exp = tonumber(args[2])
+  local exp = tonumber(args[3])
   if exp > 0 and written > 0 then
     local cur = redis.call('PEXPIRETIME', keys[2])
     if cur < exp then redis.call('PEXPIREAT', keys[2], exp) end

@@ -1,8 +1,8 @@
 """Incremental publish: merge rows into the current generation, in place.
 
-Each record is written by the `merge` function only when Redis holds no record with a newer
-event_at for that entity, so replays and out-of-order batches are harmless and a failed run can
-simply be rerun.
+Each record is written by the `merge` function only unless the record Redis holds for that
+entity wins by the point-in-time rule (the greater event_at, then the greater created_at), so
+replays and out-of-order batches are harmless and a failed run can simply be rerun.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ from featurehouse.online.redis.wire import Wire
 
 
 def same_layout(a: ViewSchema, b: ViewSchema) -> bool:
-    return (a.entity, a.keys, a.key_types, a.features) == (
+    """Records of `a` and `b` are read the same way (keys, features, a created_at or not)."""
+    return (a.entity, a.keys, a.key_types, a.features, a.created) == (
         b.entity,
         b.keys,
         b.key_types,
         b.features,
+        b.created,
     )
 
 
@@ -61,7 +63,7 @@ class Merger(Publisher):
                     functions.function_name("merge"),
                     [target.meta],
                     target.key_names,
-                    [str(target.generation)],
+                    [str(target.generation), "1" if schema.created else "0"],
                     expiry_arg(schema, opts.clock, p),
                 )
                 self._send(wire, p, header, "pair")

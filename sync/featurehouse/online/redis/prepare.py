@@ -50,9 +50,11 @@ _FIELD, _BUCKET = "__field", "__bucket"  # columns bucket_sorted adds for prepar
 
 
 def _checked(schema: ViewSchema, batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch's columns a publish needs: keys, EVENT_AT, then the features or RECORD."""
+    """The batch's columns a publish needs: keys, EVENT_AT, then the record's other columns
+    (features, created timestamp) or the record itself (RECORD)."""
     encoded = RECORD in batch.schema.names
-    need = [*schema.keys, EVENT_AT, *([RECORD] if encoded else schema.feature_names)]
+    rest = [RECORD] if encoded else [name for name, _ in schema.record_columns]
+    need = [*schema.keys, EVENT_AT, *rest]
     missing = [c for c in need if c not in batch.schema.names]
     if missing:
         raise OnlineStoreError(
@@ -132,7 +134,7 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
         inner = batch.column(RECORD)
         items, length = [inner], pc.add(pc.binary_length(inner), 2)
     else:
-        items, length = record_items(batch, [(f.name, f.type) for f in schema.features])
+        items, length = record_items(batch, schema.record_columns)
     n = batch.num_rows
     return Prepared(
         buckets=bucket,

@@ -67,7 +67,8 @@ class RedisStore:
 
         Full: a new generation, switched to atomically at the end; if anything fails, readers
         keep the previous one (a killed process's leftovers go at the next publish/cleanup).
-        Incremental: merged into the current generation; an older event_at never wins.
+        Incremental: merged into the current generation; the greater (event_at, created_at)
+        wins per entity, as in the point-in-time macro (a null created_at loses).
         `is_latest`: this version becomes the view's latest once the publish completes.
         `stats` (stored in the metadata) may be a function, called once the rows are sent.
         """
