@@ -20,14 +20,13 @@ from featurehouse.online import OnlineStore, ViewState, open_store
 from featurehouse.project.manifest import Artifacts, load_artifacts
 from featurehouse.project.registry import FeatureView, Registry, build_registry
 from featurehouse.project.settings import (
-    DEFAULT_REDIS_PREFIX,
-    DEFAULT_REDIS_URL,
+    OnlineSettings,
     Project,
     Target,
     load_project,
     load_target,
+    online_settings,
     parse_timestamp,
-    resolve,
 )
 from featurehouse.refs import format_view, parse_view
 
@@ -104,30 +103,19 @@ class Context:
             return None
 
     @cached_property
-    def redis_url(self) -> str:
-        return str(
-            resolve(
-                self.redis_url_flag,
-                "FEATUREHOUSE_REDIS_URL",
-                "featurehouse_redis_url",
-                DEFAULT_REDIS_URL,
-                project=self.maybe_project,
-                env=self.environment,
-            )
+    def online(self) -> OnlineSettings:
+        """The online store's URL and prefix (`project.settings.online_settings`)."""
+        return online_settings(
+            self.redis_url_flag, self.prefix_flag, self.maybe_project, self.environment
         )
 
-    @cached_property
+    @property
+    def redis_url(self) -> str:
+        return self.online.url
+
+    @property
     def prefix(self) -> str:
-        return str(
-            resolve(
-                self.prefix_flag,
-                "FEATUREHOUSE_REDIS_PREFIX",
-                "featurehouse_redis_prefix",
-                DEFAULT_REDIS_PREFIX,
-                project=self.maybe_project,
-                env=self.environment,
-            )
-        )
+        return self.online.prefix
 
     def default_as_of(self) -> tuple[datetime, str]:
         """The as-of of a sync without --as-of: the dbt var `as_of` (the build's "now") if the

@@ -134,6 +134,34 @@ def resolve(
     return default
 
 
+@dataclass(frozen=True)
+class OnlineSettings:
+    """Where the online store is: its URL and key prefix."""
+
+    url: str
+    prefix: str
+
+
+def online_settings(
+    url: str | None,
+    prefix: str | None,
+    project: Project | None,
+    env: Mapping[str, str] | None = None,
+) -> OnlineSettings:
+    """The online store's URL and prefix: flag, then FEATUREHOUSE_REDIS_URL/_PREFIX, then the
+    dbt_project.yml vars featurehouse_redis_url/_prefix, then DEFAULT_REDIS_URL/_PREFIX. The
+    one place a new default (an embedded store, say) goes."""
+    found_url = resolve(
+        url, "FEATUREHOUSE_REDIS_URL", "featurehouse_redis_url", DEFAULT_REDIS_URL,
+        project=project, env=env,
+    )  # fmt: skip
+    found_prefix = resolve(
+        prefix, "FEATUREHOUSE_REDIS_PREFIX", "featurehouse_redis_prefix", DEFAULT_REDIS_PREFIX,
+        project=project, env=env,
+    )  # fmt: skip
+    return OnlineSettings(str(found_url), str(found_prefix))
+
+
 def show_url(url: str) -> str:
     """A URL for printing: any password is redacted."""
     return redact(url)
