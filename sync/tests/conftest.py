@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from featurehouse.project.render import dbt_executable
 from hypothesis import settings
 from online_support import SHARED_URL
 
@@ -94,14 +93,6 @@ class DbtRun:
         return "\n".join(lines)
 
 
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).with_name("dbt")
-    found = str(beside_python) if beside_python.exists() else shutil.which("dbt")
-    if not found:
-        pytest.fail("dbt CLI not found: run `make setup` (installs dbt into .venv)")
-    return found
-
-
 def run_dbt(
     args: list[str],
     workdir: Path,
@@ -122,7 +113,7 @@ def run_dbt(
     }
     env.pop("FEATUREHOUSE_TARGET", None)
     completed = subprocess.run(
-        [_dbt_executable(), *args],
+        [dbt_executable(), *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,

@@ -130,11 +130,17 @@ MINI_DIR = REPO_ROOT / "sync" / "tests" / "fixtures" / "mini"
 def mini_env(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> dict[str, str]:
     """The mini fixture project (ties, null keys, a composite key) built once; its env."""
     workdir = tmp_path_factory.mktemp("mini")
-    env = fh_environment(workdir / "target", workdir / "mini.duckdb", f"{redis_prefix}:mini")
-    env["DBT_PROFILES_DIR"] = str(MINI_DIR)
+    return build_project(MINI_DIR, workdir, f"{redis_prefix}:mini")
+
+
+def build_project(project_dir: Path, workdir: Path, prefix: str) -> dict[str, str]:
+    """`dbt build` of a fixture project into `workdir` (its own target dir and DuckDB file);
+    returns the environment that points Featurehouse at it. Fails the test if dbt fails."""
+    env = fh_environment(workdir / "target", workdir / f"{project_dir.name}.duckdb", prefix)
+    env["DBT_PROFILES_DIR"] = str(project_dir)
     done = subprocess.run(
         [render.dbt_executable(), "build"],
-        cwd=MINI_DIR,
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,
@@ -142,5 +148,5 @@ def mini_env(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> dic
         check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"dbt build of {MINI_DIR} failed:\n{done.stdout[-3000:]}{done.stderr}")
+        pytest.fail(f"dbt build of {project_dir} failed:\n{done.stdout[-3000:]}{done.stderr}")
     return env

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import start_featurehouse
 from featurehouse.api.context import Context
 from featurehouse.catalog import build_catalog
 from featurehouse.lineage import compute_lineage
@@ -134,15 +133,8 @@ def test_feature_page_draws_an_interactive_lineage_graph(
 
 
 def test_catalog_serve_real_process(fh_env: dict[str, str], tmp_path: Path) -> None:
-    executable = Path(sys.executable).with_name("featurehouse")
     out = tmp_path / "served"
-    process = subprocess.Popen(
-        [str(executable), "catalog", "--out", str(out), "--serve", "--port", "0"],
-        env=fh_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_featurehouse("catalog", "--out", str(out), "--serve", "--port", "0", env=fh_env)
     try:
         url = None
         for _ in range(5):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from cli_process import run_featurehouse
 from click.testing import CliRunner, Result
 from featurehouse.api.context import Context
 from featurehouse.cli import cli
@@ -238,26 +237,11 @@ def test_passwords_are_never_printed(fh_env: dict[str, str], synced: Any) -> Non
 
 
 def test_real_subprocess(fh_env: dict[str, str], synced: Any) -> None:
-    executable = Path(sys.executable).with_name("featurehouse")
-    done = subprocess.run(
-        [str(executable), "get", "feat_customer__orders", "1151", "--json"],
-        env=fh_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_featurehouse("get", "feat_customer__orders", "1151", "--json", env=fh_env)
     assert done.returncode == 0, done.stderr
     [row] = json.loads(done.stdout)
     assert row["keys"] == {"customer_id": 1151} and row["event_at"] == "2026-05-01T00:00:00"
-    usage = subprocess.run(
-        [str(executable), "get"],
-        env=fh_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    usage = run_featurehouse("get", env=fh_env)
     assert usage.returncode == 2
 
 

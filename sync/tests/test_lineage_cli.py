@@ -4,12 +4,11 @@ Redis by `featurehouse sync` and returned by `describe` and the Python API witho
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_process import run_featurehouse
 from click.testing import CliRunner, Result
 from featurehouse.api import FeatureStore
 from featurehouse.api.context import Context
@@ -95,15 +94,8 @@ def test_sync_stores_lineage_that_describe_and_api_return_without_project(
 
 
 def test_real_subprocess_lineage_json(fh_env: dict[str, str]) -> None:
-    executable = Path(sys.executable).with_name("featurehouse")
-    done = subprocess.run(
-        [str(executable), "lineage", "feat_product__popularity:conversion_rate_7d", "--json"],
-        env=fh_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    ref = "feat_product__popularity:conversion_rate_7d"
+    done = run_featurehouse("lineage", ref, "--json", env=fh_env)
     assert done.returncode == 0, done.stderr
     sources = json.loads(done.stdout)["features"][0]["sources"]
     assert "raw_order_items.quantity" in sources and "raw_page_views.event_type" in sources

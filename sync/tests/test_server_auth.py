@@ -4,15 +4,15 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_process import run_featurehouse
 from featurehouse.online import OnlineStore
 from featurehouse.server.state import ServerConfig, Service, parse_keys
 from online_support import SHARED_URL
-from server_support import SERVE, ServerProcess, clean_env, serve
+from server_support import ServerProcess, clean_env, serve
 
 FILE_KEYS = ("k-file-one-5f1c0d9a7e", "k-file-two-2b8e44c1d0")
 ENV_KEY = "k-env-3c9a1f0e77b2"
@@ -79,14 +79,8 @@ def test_health_and_schema_are_open(secured: ServerProcess) -> None:
 def test_a_key_file_without_keys_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "keys.txt"
     empty.write_text("# nothing yet\n\n")
-    done = subprocess.run(
-        [SERVE, "serve", "--api-key-file", str(empty)],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_featurehouse(
+        "serve", "--api-key-file", str(empty), env=clean_env(), cwd=tmp_path, timeout=60
     )
     assert done.returncode == 2
     assert "holds no key" in done.stderr

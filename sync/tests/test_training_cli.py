@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from cli_process import run_featurehouse
 from click.testing import CliRunner, Result
 from featurehouse.api import FeatureStore
 from featurehouse.cli import cli
@@ -73,16 +72,9 @@ def test_dataset_text_progress_and_errors(fh_env: dict[str, str], tmp_path: Path
 
 def test_dataset_real_process(fh_env: dict[str, str], tmp_path: Path) -> None:
     spine, out = spine_file(tmp_path), tmp_path / "train.parquet"
-    executable = Path(sys.executable).with_name("featurehouse")
     args = ["dataset", "--spine", str(spine), "--features", KNOWN, "--out", str(out)]
-    done = subprocess.run(
-        [str(executable), *args, "--as-known-at", "--json"],
-        cwd=REPO_ROOT,
-        env=fh_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = run_featurehouse(
+        *args, "--as-known-at", "--json", env=fh_env, cwd=REPO_ROOT, timeout=600
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["rows"] == 6
