@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_PROFILES_DIR := $(CURDIR)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup services demo test lint format bench docs clean
+.PHONY: setup services demo test test-fast lint format bench docs clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,12 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The pure tests (marked `fast`): no dbt, Redis, Postgres or Kafka; the URLs point nowhere so
+# that a test reaching a service fails here instead of passing by chance.
+test-fast: setup
+	FEATUREHOUSE_REDIS_URL=redis://127.0.0.1:1/0 FEATUREHOUSE_PG_PORT=1 \
+		$(BIN)/python -m pytest -m fast -q -p no:cacheprovider
 
 lint: setup
 	$(BIN)/ruff check sync seeds benchmarks dev

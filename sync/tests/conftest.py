@@ -32,6 +32,15 @@ settings.load_profile("featurehouse")
 pytest_plugins = ("sync_fixtures", "lineage_fixtures", "server_support", "kafka_support")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Fixtures that start or reach a service (dbt, Redis, Postgres, Kafka, a server process): a test
+# marked `fast` (`make test-fast`, pure code only) must use none of them, even indirectly.
+SERVICE_FIXTURES = frozenset(
+    {
+        "dbt_runner", "fixtures_build", "pg_schema", "pg_connection", "redis_client",
+        "kafka_broker", "lineage_build", "mini_env", "docs_target", "server", "store",
+        "demo_server", "rendered", "compile_inline",
+    }
+)  # fmt: skip
 DBT_TIMEOUT_SECONDS = 1200
 PG_SETTINGS = {
     "host": os.environ.get("FEATUREHOUSE_PG_HOST", "127.0.0.1"),
@@ -171,6 +180,17 @@ def _drop_pg_schemas(schema: str) -> None:
                 cursor.execute(f'drop schema if exists "{name}" cascade')
     finally:
         connection.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a `fast` test that uses a service fixture (the fast tier runs without them)."""
+    for item in items:
+        used = SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("fast") and used:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked fast but uses {', '.join(sorted(used))}: "
+                "drop the mark or the fixture"
+            )
 
 
 @pytest.fixture(scope="session")

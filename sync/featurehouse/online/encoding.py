@@ -10,7 +10,7 @@ JSON lists; nulls `null`.
 
 Two writers produce it: Arrow compute (`record_items`, any warehouse) and, on DuckDB, SQL inside
 the query that reads the rows (`duckdb_record_sql`, computed on all cores). They may spell a float
-differently (`1e+16` / `10000000000000000.0`), never its value: sync/tests/test_online_encoding.py
+differently (`1e+16` / `10000000000000000.0`), never its value: sync/tests/online/test_encoding.py
 decodes both and compares them bit for bit.
 """
 

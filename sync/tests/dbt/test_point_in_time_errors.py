@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dbt.cli.main import dbtRunner
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from datetime import datetime
 import duckdb
 import hiredis
 import pyarrow as pa
+import pytest
 from featurehouse.online.encoding import (
     EVENT_AT,
     JSON_ARRAY,
@@ -26,6 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from online_support import ALL_TYPES, schema
 
+pytestmark = pytest.mark.fast
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 

@@ -26,7 +26,7 @@ from featurehouse.online import (
 from featurehouse.online.redis import RedisStore, layout
 from online_support import AS_OF, batch, own_server, prefixed_keys, schema, simple_batch
 
-WORKER = str(Path(__file__).with_name("online_worker.py"))
+WORKER = str(Path(__file__).resolve().parents[2] / "online_worker.py")
 ENTITIES = 20_000
 
 
