@@ -22,6 +22,7 @@ from featurehouse.catalog import build_catalog
 from featurehouse.lineage import compute_lineage
 from featurehouse.project.manifest import load_artifacts
 from featurehouse.project.registry import build_registry
+from monitoring_support import CHROMIUM_FLAGS
 from sync_fixtures import REPO_ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -56,13 +57,7 @@ def browser(tmp_path_factory) -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_FLAGS,
         "--window-size=1400,1000",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
     ):
