@@ -48,6 +48,11 @@ class OnlineStore(Protocol):
     prefix: str  # the namespace of this store's keys or tables
     record_format: RecordFormat | None  # what a warehouse may build in SQL; None: features
 
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "fh") -> OnlineStore:
+        """`open_store(url, prefix)`; `OnlineStore.from_url` was the Redis class's, and works on."""
+        return open_store(url, prefix)
+
     def publish(
         self,
         schema: ViewSchema,
