@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from featurehouse.errors import RegistryError
 from featurehouse.project.feature_store import check_feature_store
@@ -219,10 +218,8 @@ def _view_from_node(node: Node, spec: object) -> tuple[FeatureView | None, list[
         return None, [Problem(node.label, key, message) for key, message in checked.problems]
     assert checked.event_timestamp is not None and checked.entity is not None
     meta = dict(spec) if isinstance(spec, dict) else {}
-    keys = tuple(_typed(Key, columns[name]) for name in checked.keys)
-    features = tuple(
-        _typed(Feature, columns[name], columns[name].description) for name in checked.features
-    )
+    keys = tuple(_key(columns[name]) for name in checked.keys)
+    features = tuple(_feature(columns[name]) for name in checked.features)
     return FeatureView(
         name=node.name,
         version=node.version,
@@ -243,9 +240,14 @@ def _view_from_node(node: Node, spec: object) -> tuple[FeatureView | None, list[
     ), []
 
 
-def _typed(kind: type, column: Column, *extra: str) -> Any:
-    """A Key or Feature of a checked column: its lower-case name, contract and online type."""
-    return kind(column.name.lower(), str(column.data_type), online_type(column.data_type), *extra)
+def _key(column: Column) -> Key:
+    """A checked key column: lower-case name, contract type, online type."""
+    return Key(column.name.lower(), str(column.data_type), str(online_type(column.data_type)))
+
+
+def _feature(column: Column) -> Feature:
+    kind = str(online_type(column.data_type))
+    return Feature(column.name.lower(), str(column.data_type), kind, column.description)
 
 
 def _entity_problems(views: Sequence[FeatureView]) -> list[Problem]:
