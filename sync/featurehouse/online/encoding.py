@@ -1,8 +1,9 @@
 """The record encoding: one compact JSON array per entity, built column-wise with Arrow.
 
 A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order, then, for a
-view with a created timestamp (`ViewSchema.created`), `<created_at epoch µs or null>`: an
-incremental merge breaks ties on event_at with it, as the point-in-time macro does. Floats are
+view with a created timestamp (`ViewSchema.created`), `<created_at - event_at in µs, or null>`
+(the load delay, shorter than a second epoch time): an incremental merge breaks ties on
+event_at with it, as the point-in-time macro does. Floats are
 JSON numbers with the fewest digits that read back as exactly the same double, always with a `.`
 or an exponent (`3.0`, `-0.0`, `1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as
 Python's json writes them), so they parse back as floats; timestamps epoch microseconds; lists
@@ -129,25 +130,32 @@ def encode_column(values: pa.Array, kind: str) -> pa.Array:
 
 
 def record_items(
-    batch: pa.RecordBatch, features: Sequence[tuple[str, str]]
+    batch: pa.RecordBatch, features: Sequence[tuple[str, str]], *, created: bool = False
 ) -> tuple[list[pa.Array], pa.Array]:
     """The elements of `[event_at_us,f1,...]` (text columns, nulls for `null`) for every row,
-    and each record's length in bytes (brackets and commas included)."""
-    items = [pc.cast(_timestamp_us(batch.column(EVENT_AT)), pa.string())]
+    with `created` the load delay from CREATED_AT last, and each record's length in bytes
+    (brackets and commas included)."""
+    event = _timestamp_us(batch.column(EVENT_AT))
+    items = [pc.cast(event, pa.string())]
     for name, kind in features:
         try:
             items.append(column_text(batch.column(name), kind))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise OnlineStoreError(f"feature {name} cannot be encoded as {kind}: {exc}") from None
+    if created:
+        delay = pc.subtract(_timestamp_us(batch.column(CREATED_AT)), event)
+        items.append(pc.cast(delay, pa.string()))
     length = pa.scalar(len(items) + 1, pa.int32())  # "[", "]" and len(items) - 1 commas
     for item in items:
         length = pc.add(length, pc.fill_null(pc.binary_length(item), len(NULL)))
     return items, length
 
 
-def encode_records(batch: pa.RecordBatch, features: Sequence[tuple[str, str]]) -> pa.Array:
+def encode_records(
+    batch: pa.RecordBatch, features: Sequence[tuple[str, str]], *, created: bool = False
+) -> pa.Array:
     """`[event_at_us,f1,...]` for every row of `batch` (rows with null event_at not allowed)."""
-    items, _ = record_items(batch, features)
+    items, _ = record_items(batch, features, created=created)
     return pc.binary_join_element_wise("[", join(items, ","), "]", "")
 
 
@@ -176,8 +184,10 @@ class RecordFormat:
         `event`, `created` and each feature's first element: SQL of the value, cast to its
         online type; `created` only for views with a created timestamp."""
         if dialect == "duckdb":
-            tail = [] if created is None else [(created, "timestamp")]
-            return duckdb_record_sql(event, [*features, *tail])
+            delay = (
+                [] if created is None else [(f"epoch_us({created}) - epoch_us({event})", "int64")]
+            )
+            return duckdb_record_sql(event, [*features, *delay])
         return None
 
 

@@ -76,11 +76,10 @@ class ViewSchema:
         return tuple(f.name for f in self.features)
 
     @property
-    def record_columns(self) -> list[tuple[str, str]]:
-        """(column, online type) of a record's elements after event_at: the features, then
-        the created timestamp when the view has one (`online.encoding`)."""
-        tail = [(CREATED_AT, "timestamp")] if self.created else []
-        return [*((f.name, f.type) for f in self.features), *tail]
+    def record_columns(self) -> list[str]:
+        """The batch columns a record is built from besides keys and event_at: the features,
+        then the created timestamp when the view has one (`online.encoding`)."""
+        return [*self.feature_names, *([CREATED_AT] if self.created else [])]
 
     @property
     def ref(self) -> str:

@@ -13,6 +13,7 @@ import hiredis
 import pyarrow as pa
 import pytest
 from featurehouse.online.encoding import (
+    CREATED_AT,
     EVENT_AT,
     JSON_ARRAY,
     decode_records,
@@ -165,15 +166,16 @@ KINDS = ALL_TYPES
 @given(st.lists(ROW, min_size=1, max_size=40))
 def test_duckdb_records_decode_as_the_arrow_records(rows: list[tuple]) -> None:
     """The two writers of the encoding (Arrow compute, DuckDB SQL) agree value for value,
-    the created timestamp that ends a record (here column `t` again) included."""
+    the load delay that ends a record of a view with a created timestamp included."""
     columns = list(zip(*rows, strict=True))
     types = [pa.timestamp("us"), pa.float64(), pa.int64(), pa.string(), pa.bool_()]
     types += [pa.timestamp("us"), pa.list_(pa.float64())]
     names = [EVENT_AT, *(name for name, _ in KINDS)]
     table = pa.table([pa.array(c, t) for c, t in zip(columns, types, strict=True)], names=names)
-    arrow = encode_records(table.to_batches()[0], [*KINDS, ("t", "timestamp")]).to_pylist()
+    table = table.append_column(CREATED_AT, table.column("t"))  # any timestamps, nulls too
+    arrow = encode_records(table.to_batches()[0], KINDS, created=True).to_pylist()
     features = [(f'"{name}"', kind) for name, kind in KINDS]
-    sql = JSON_ARRAY.sql("duckdb", f'"{EVENT_AT}"', features, created='"t"')
+    sql = JSON_ARRAY.sql("duckdb", f'"{EVENT_AT}"', features, created=f'"{CREATED_AT}"')
     assert sql is not None and JSON_ARRAY.sql("postgres", "e", features) is None
     with duckdb.connect() as con:
         con.register("given", table)

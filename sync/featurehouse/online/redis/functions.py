@@ -20,9 +20,9 @@ local function event_us(rec)
   return tonumber(string.match(rec, '^%[(%-?%d+)'))
 end
 
--- created_at (epoch microseconds) is the last element of a record of a view with a created
--- timestamp; nil when it is null
-local function created_us(rec)
+-- a record of a view with a created timestamp ends with created_at - event_at (microseconds);
+-- nil when it is null
+local function delay_us(rec)
   return tonumber(string.match(rec, ',(%-?%d+)%]$'))
 end
 
@@ -32,7 +32,7 @@ local function wins(new, old, created)
   local e_new, e_old = event_us(new), event_us(old)
   if e_new ~= e_old then return e_new > e_old end
   if created ~= '1' then return true end
-  local c_new, c_old = created_us(new), created_us(old)
+  local c_new, c_old = delay_us(new), delay_us(old)  -- equal event_at: compare the delays
   if c_old == nil then return true end
   if c_new == nil then return false end
   return c_new >= c_old

@@ -53,7 +53,7 @@ def _checked(schema: ViewSchema, batch: pa.RecordBatch) -> pa.RecordBatch:
     """The batch's columns a publish needs: keys, EVENT_AT, then the record's other columns
     (features, created timestamp) or the record itself (RECORD)."""
     encoded = RECORD in batch.schema.names
-    rest = [RECORD] if encoded else [name for name, _ in schema.record_columns]
+    rest = [RECORD] if encoded else schema.record_columns
     need = [*schema.keys, EVENT_AT, *rest]
     missing = [c for c in need if c not in batch.schema.names]
     if missing:
@@ -134,7 +134,8 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
         inner = batch.column(RECORD)
         items, length = [inner], pc.add(pc.binary_length(inner), 2)
     else:
-        items, length = record_items(batch, schema.record_columns)
+        features = [(f.name, f.type) for f in schema.features]
+        items, length = record_items(batch, features, created=schema.created)
     n = batch.num_rows
     return Prepared(
         buckets=bucket,

@@ -307,17 +307,17 @@ def test_incremental_ties_on_event_time_go_to_the_greater_created_time(
     assert state.schema.created and got.event_at[0] == event
 
 
-def test_records_of_a_view_with_created_time_end_with_it(
+def test_records_of_a_view_with_created_time_end_with_its_load_delay(
     client: redis.Redis, store: OnlineStore
 ) -> None:
-    created = AS_OF - timedelta(hours=3)
-    b = batch([7], AS_OF - timedelta(days=1), amount=pa.array([1.5]), count=pa.array([2]))
+    created, event = AS_OF - timedelta(hours=3), AS_OF - timedelta(days=1)
+    b = batch([7], event, amount=pa.array([1.5]), count=pa.array([2]))
     b = b.append_column("__created_at", pa.array([created], pa.timestamp("us")))
     publish(store, schema(created=True), [b])
     [raw] = [v for k in prefixed_keys(client, store.prefix) if ":d:" in k for v in client.hvals(k)]
     record = json.loads(raw)
     assert record[1:3] == [1.5, 2]
-    assert record[-1] == (created - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+    assert record[-1] == (created - event) // timedelta(microseconds=1)  # the load delay
     with pytest.raises(OnlineStoreError, match=r"lacks columns \['__created_at'\]"):
         publish(store, schema(created=True), [b.drop_columns(["__created_at"])])
 
