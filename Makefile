@@ -43,5 +43,7 @@ bench: setup
 docs: setup
 	$(BIN)/dbt docs generate
 
+# The embedded online store keeps its data under target/: stop its server before removing it.
 clean:
+	-[ -x $(BIN)/featurehouse ] && $(BIN)/featurehouse online stop
 	rm -rf target logs $(VENV)

@@ -74,7 +74,7 @@ def _common_options() -> list[Callable[[Any], Any]]:
                      help="profiles.yml target to read from (default: the profile's)."),
         click.option("--redis-url", metavar="URL", envvar="FEATUREHOUSE_REDIS_URL",
                      help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, var "
-                          "featurehouse_redis_url, default redis://127.0.0.1:6379/0]."),
+                          "featurehouse_redis_url, default: the project's embedded store]."),
         click.option("--redis-prefix", metavar="P", envvar="FEATUREHOUSE_REDIS_PREFIX",
                      help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, var "
                           "featurehouse_redis_prefix, default fh]."),
@@ -95,7 +95,11 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
         **kwargs: Any,
     ) -> Any:
         context = open_context(project_dir, target_name, redis_url, redis_prefix)
-        return func(context, as_json=as_json, **kwargs)
+        result = func(context, as_json=as_json, **kwargs)
+        used = context.used_online()  # every command says which online store it used
+        if used is not None and not kwargs.get("quiet"):
+            click.echo(used.describe(), err=True)
+        return result
 
     for option in reversed(_common_options()):
         wrapper = option(wrapper)
@@ -447,7 +451,7 @@ def _append_history(
     "--redis-url",
     metavar="URL",
     envvar="FEATUREHOUSE_REDIS_URL",
-    help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, default redis://127.0.0.1:6379/0].",
+    help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, default: the embedded store].",
 )
 @click.option(
     "--redis-prefix",
@@ -548,6 +552,7 @@ def serve(
         redis_timeout=redis_timeout,
     )
     auth = f"{len(keys)} API key(s)" if keys else "no API keys"
+    click.echo(context.online.describe(), err=True)
     click.echo(
         f"featurehouse serving {context.redis_shown} (prefix {context.prefix!r}) on "
         f"http://{host}:{port} with {workers} worker(s), {auth}",
@@ -600,8 +605,9 @@ def _configure_logging(quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
-# `dataset` and `parity` live in cli_training.py, which adds them to `cli` when imported.
-from featurehouse import cli_training  # noqa: E402, F401
+# `dataset` and `parity` live in cli_training.py, `online` in cli_online.py: they add
+# themselves to `cli` when imported.
+from featurehouse import cli_online, cli_training  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,7 +21,6 @@ from featurehouse.online import OnlineStore, ViewState
 from featurehouse.registry import FeatureView, Registry, build_registry
 from featurehouse.settings import (
     DEFAULT_REDIS_PREFIX,
-    DEFAULT_REDIS_URL,
     Project,
     Target,
     load_project,
@@ -29,6 +28,7 @@ from featurehouse.settings import (
     parse_timestamp,
     resolve,
 )
+from featurehouse.store_location import StoreLocation, locate
 
 _REF = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:\.v(?P<version>\d+))?$")
 
@@ -105,17 +105,17 @@ class Context:
             return None
 
     @cached_property
+    def online(self) -> StoreLocation:
+        """The configured Redis URL, else the project's embedded store (started if need be)."""
+        return locate(self.redis_url_flag, self.maybe_project, self.environment)
+
+    def used_online(self) -> StoreLocation | None:
+        """The online store this context has used, if any (for the line saying which)."""
+        return self.__dict__.get("online")
+
+    @property
     def redis_url(self) -> str:
-        return str(
-            resolve(
-                self.redis_url_flag,
-                "FEATUREHOUSE_REDIS_URL",
-                "featurehouse_redis_url",
-                DEFAULT_REDIS_URL,
-                project=self.maybe_project,
-                env=self.environment,
-            )
-        )
+        return self.online.url
 
     @cached_property
     def prefix(self) -> str:

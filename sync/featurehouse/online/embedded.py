@@ -118,10 +118,10 @@ def _clear_stale(files: StoreFiles) -> None:
 
 def _start(files: StoreFiles, binary: Path, timeout: float) -> int:
     """Write the config, run the server (it daemonizes), wait until it answers."""
-    write_config(files)
     since = files.logfile.stat().st_size if files.logfile.exists() else 0
-    with files.logfile.open("ab") as out:  # startup errors printed before it logs go here too
-        try:
+    try:
+        write_config(files)
+        with files.logfile.open("ab") as out:  # startup errors printed before it logs go here
             done = subprocess.run(
                 [str(binary), str(files.conffile)],
                 stdin=subprocess.DEVNULL,
@@ -132,8 +132,11 @@ def _start(files: StoreFiles, binary: Path, timeout: float) -> int:
                 timeout=timeout,
                 check=False,
             )
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise _not_started(files, binary, str(exc)) from exc
+    except (OSError, subprocess.SubprocessError) as exc:
+        reason = str(exc)
+        if isinstance(exc, OSError) and exc.strerror:
+            reason = exc.strerror + (f": {exc.filename}" if exc.filename else "")
+        raise _not_started(files, binary, reason) from exc
     if done.returncode != 0:
         reason = log_tail(files, since) or f"exit status {done.returncode}"
         raise _not_started(files, binary, reason)
