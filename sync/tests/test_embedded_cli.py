@@ -132,3 +132,11 @@ def test_no_project_and_no_url_is_one_line(tmp_path: Path, monkeypatch: pytest.M
         cli, ["online", "url"]
     )
     assert "no dbt project here to keep an embedded online store in" in one_line(result)
+
+
+def test_every_online_command_documents_an_example() -> None:
+    assert "online" in CliRunner().invoke(cli, ["--help"]).stdout
+    for command in ("status", "url", "stop"):
+        text = CliRunner().invoke(cli, ["online", command, "--help"]).stdout
+        assert "Example" in text and f"featurehouse online {command}" in text, command
+    assert "embedded store" in CliRunner().invoke(cli, ["get", "--help"]).stdout
