@@ -45,5 +45,5 @@ docs: setup
 
 # The embedded online store keeps its data under target/: stop its server before removing it.
 clean:
-	-[ -x $(BIN)/featurehouse ] && $(BIN)/featurehouse online stop
+	-[ -x $(BIN)/featurehouse ] && FEATUREHOUSE_REDIS_URL= $(BIN)/featurehouse online stop
 	rm -rf target logs $(VENV)
