@@ -10,11 +10,13 @@ Prints what it saw as one JSON object; the test asserts on it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -34,6 +36,14 @@ def hide_servers() -> list[str]:
                 subprocess.run(["mount", "--bind", "/dev/null", str(path)], check=True)
                 hidden.append(str(path))
     return hidden
+
+
+def loopback_up() -> None:
+    """`ip link set lo up` without iproute2: SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        ifreq = fcntl.ioctl(sock, 0x8913, struct.pack("16sH22x", b"lo", 0))
+        flags = struct.unpack("16sH22x", ifreq)[1]
+        fcntl.ioctl(sock, 0x8914, struct.pack("16sH22x", b"lo", flags | 0x1))
 
 
 def default_port() -> str:
@@ -103,7 +113,7 @@ def main() -> None:
         print(json.dumps(disk_full(Path(sys.argv[2]))))
         return
     project, view, *keys = sys.argv[1:]
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    loopback_up()
     seen: dict[str, Any] = {"hidden": hide_servers()}
     seen["on_path"] = {name: shutil.which(name) for name in SERVERS}
     seen["port_6379"] = default_port()
