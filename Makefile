@@ -49,5 +49,7 @@ bench: setup
 docs: setup
 	$(BIN)/dbt docs generate
 
+# The embedded online store keeps its data under target/: stop its server before removing it.
 clean:
+	-[ -x $(BIN)/featurehouse ] && FEATUREHOUSE_REDIS_URL= $(BIN)/featurehouse online stop
 	rm -rf target logs $(VENV)

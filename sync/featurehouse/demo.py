@@ -1,4 +1,4 @@
-"""`make demo`: build the demo project on DuckDB, sync it to Redis as of 2026-05-01, read back.
+"""`make demo`: build the demo on DuckDB, sync it to the online store as of 2026-05-01, read back.
 
 Runs the real dbt CLI (its output streamed), then `featurehouse sync --as-of 2026-05-01`,
 then prints served features of a couple of entities per entity type and where things are.
@@ -110,7 +110,11 @@ def print_where(context: Context) -> None:
     print("\nWhere things are:")
     print(f"  DuckDB warehouse   {duckdb_path}")
     print(f"  dbt artifacts      {context.project.target_dir}")
-    print(f"  Redis              {context.redis_shown}  (key prefix {context.prefix!r})")
+    online = context.online
+    kind = "embedded valkey-server, " if online.embedded else ""
+    print(f"  Online store       {kind}{context.redis_shown}  (key prefix {context.prefix!r})")
+    if online.data_dir is not None:
+        print(f"  Its data           {online.data_dir}  (featurehouse online status | stop)")
     print("  Feature catalog    dbt docs generate && dbt docs serve")
     print("  Try                featurehouse list; featurehouse describe feat_customer__orders")
 

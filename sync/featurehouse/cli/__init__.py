@@ -1,9 +1,9 @@
 """The `featurehouse` command: the only package that imports click.
 
 One module per command group (`sync`, `views`, `lineage`, `catalog`, `drift`, `training`,
-`serve`), each with the output formatting it needs; `shared` holds the options every command
-takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a FeaturehouseError (one
-line on stderr naming the cause), 2 bad usage.
+`serve`, `online`), each with the output formatting it needs; `shared` holds the options every
+command takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a
+FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import click
 
 from featurehouse import __version__
-from featurehouse.cli import catalog, drift, lineage, serve, sync, training, views
+from featurehouse.cli import catalog, drift, lineage, online, serve, sync, training, views
 from featurehouse.cli.shared import Group
 
 
@@ -42,6 +42,7 @@ for command in (
     serve.serve,
     training.dataset,
     sync.parity,
+    online.online,
 ):
     cli.add_command(command)
 

@@ -110,6 +110,7 @@ def serve(
         redis_timeout=redis_timeout,
     )
     auth = f"{len(keys)} API key(s)" if keys else "no API keys"
+    click.echo(context.online.describe(), err=True)
     click.echo(
         f"featurehouse serving {context.redis_shown} (prefix {context.prefix!r}) on "
         f"http://{host}:{port} with {workers} worker(s), {auth}",

@@ -36,7 +36,7 @@ def _redis_options() -> list[Callable[[Any], Any]]:
     return [
         click.option("--redis-url", metavar="URL", envvar="FEATUREHOUSE_REDIS_URL",
                      help="Redis to serve from [env FEATUREHOUSE_REDIS_URL, var "
-                          "featurehouse_redis_url, default redis://127.0.0.1:6379/0]."),
+                          "featurehouse_redis_url, default: the project's embedded store]."),
         click.option("--redis-prefix", metavar="P", envvar="FEATUREHOUSE_REDIS_PREFIX",
                      help="Key prefix in Redis [env FEATUREHOUSE_REDIS_PREFIX, var "
                           "featurehouse_redis_prefix, default fh]."),
@@ -75,7 +75,11 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
         **kwargs: Any,
     ) -> Any:
         context = Context(project_dir, target_name, redis_url, redis_prefix)
-        return func(context, as_json=as_json, **kwargs)
+        result = func(context, as_json=as_json, **kwargs)
+        used = context.used_online()  # every command says which online store it used
+        if used is not None and not kwargs.get("quiet"):
+            click.echo(used.describe(), err=True)
+        return result
 
     for option in reversed(_common_options()):
         wrapper = option(wrapper)

@@ -134,12 +134,19 @@ def resolve(
     return default
 
 
+URL_ENV, URL_VAR = "FEATUREHOUSE_REDIS_URL", "featurehouse_redis_url"
+ONLINE_DIR_ENV, ONLINE_DIR_VAR = "FEATUREHOUSE_ONLINE_DIR", "featurehouse_online_dir"
+
+
 @dataclass(frozen=True)
 class OnlineSettings:
-    """Where the online store is: its URL and key prefix."""
+    """Where the online store is: a configured Redis URL (and where it was set), or none, which
+    means the project's embedded store in `embedded_dir`; and the key prefix."""
 
-    url: str
+    url: str | None
+    source: str  # "--redis-url", "FEATUREHOUSE_REDIS_URL", "dbt var ...", or "embedded"
     prefix: str
+    embedded_dir: Path | None = None
 
 
 def online_settings(
@@ -148,18 +155,34 @@ def online_settings(
     project: Project | None,
     env: Mapping[str, str] | None = None,
 ) -> OnlineSettings:
-    """The online store's URL and prefix: flag, then FEATUREHOUSE_REDIS_URL/_PREFIX, then the
-    dbt_project.yml vars featurehouse_redis_url/_prefix, then DEFAULT_REDIS_URL/_PREFIX. The
-    one place a new default (an embedded store, say) goes."""
-    found_url = resolve(
-        url, "FEATUREHOUSE_REDIS_URL", "featurehouse_redis_url", DEFAULT_REDIS_URL,
-        project=project, env=env,
-    )  # fmt: skip
+    """The online store: the flag, then FEATUREHOUSE_REDIS_URL, then the dbt_project.yml var
+    featurehouse_redis_url; with none of them, the embedded store (`embedded_dir`). The prefix:
+    flag, FEATUREHOUSE_REDIS_PREFIX, var featurehouse_redis_prefix, DEFAULT_REDIS_PREFIX."""
+    env = os.environ if env is None else env
     found_prefix = resolve(
         prefix, "FEATUREHOUSE_REDIS_PREFIX", "featurehouse_redis_prefix", DEFAULT_REDIS_PREFIX,
         project=project, env=env,
     )  # fmt: skip
-    return OnlineSettings(str(found_url), str(found_prefix))
+    if url:  # click fills the flag from the environment too: name the variable then
+        source = URL_ENV if env.get(URL_ENV) == url else "--redis-url"
+        return OnlineSettings(url, source, str(found_prefix))
+    if env.get(URL_ENV):
+        return OnlineSettings(env[URL_ENV], URL_ENV, str(found_prefix))
+    if project is not None and project.vars.get(URL_VAR) not in (None, ""):
+        return OnlineSettings(str(project.vars[URL_VAR]), f"dbt var {URL_VAR}", str(found_prefix))
+    return OnlineSettings(None, "embedded", str(found_prefix), embedded_dir(project, env))
+
+
+def embedded_dir(project: Project | None, env: Mapping[str, str]) -> Path | None:
+    """The embedded store's folder: $FEATUREHOUSE_ONLINE_DIR, the dbt var
+    featurehouse_online_dir (relative to the project), else <target>/featurehouse/online;
+    None without a project and without the variable."""
+    base = project.project_dir if project is not None else Path.cwd()
+    if env.get(ONLINE_DIR_ENV):
+        return (base / env[ONLINE_DIR_ENV]).absolute()
+    if project is not None and project.vars.get(ONLINE_DIR_VAR) not in (None, ""):
+        return (base / str(project.vars[ONLINE_DIR_VAR])).absolute()
+    return None if project is None else project.cache_dir / "online"
 
 
 def show_url(url: str) -> str:

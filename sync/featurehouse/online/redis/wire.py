@@ -39,6 +39,12 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
         return RedisUnavailable(
             f"Redis at {where} is unavailable while {action} ({text}); is it running?"
         )
+    if text.startswith("MISCONF") or "Errors writing to the AOF" in text:
+        return OnlineStoreError(
+            f"Redis at {where} cannot write its data to disk while {action} ({text}); free disk "
+            "space where it keeps its data (`featurehouse online status` shows the embedded "
+            "store's folder) and retry"
+        )
     if text.startswith("OOM") or "OOM command not allowed" in text:
         return OnlineStoreError(
             f"Redis at {where} is out of memory (maxmemory) while {action}; raise maxmemory "
