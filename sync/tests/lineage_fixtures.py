@@ -36,11 +36,12 @@ def docs_target(demo_build: DbtRun, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def lineage_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lineage_build(tmp_path_factory: pytest.TempPathFactory, dbt_deps: None) -> Path:
     """The lineage fixture project built once; returns its target dir."""
     workdir = tmp_path_factory.mktemp("lineage_project")
-    env = fh_environment(workdir / "target", workdir / "lineage.duckdb", "fhtest-lineage")
-    env["DBT_PROFILES_DIR"] = str(LINEAGE_DIR)
+    env = fh_environment(
+        workdir / "target", workdir / "lineage.duckdb", "fhtest-lineage", LINEAGE_DIR
+    )
     done = subprocess.run(
         [render.dbt_executable(), "build"],
         cwd=LINEAGE_DIR,

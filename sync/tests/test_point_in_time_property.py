@@ -20,7 +20,7 @@ from dbt.cli.main import dbtRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "integration_tests"
 BASE = datetime(2026, 1, 1)
 TTL = timedelta(hours=2)  # fix_pit__events' ttl (fix_pit__events_forever has none)
 VIEWS = {"ttl": "fix_pit__events", "no_ttl": "fix_pit__events_forever"}
@@ -53,7 +53,7 @@ def _variants() -> dict[tuple[str, str, str, bool], str]:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory) -> dict[tuple[str, str, str, bool], str]:
+def rendered(tmp_path_factory, dbt_deps) -> dict[tuple[str, str, str, bool], str]:
     """Every variant's SQL from one `dbt compile --inline`, relations renamed to pit_features."""
     tmp = tmp_path_factory.mktemp("pit_render")
     os.environ["FEATUREHOUSE_DUCKDB_PATH"] = str(tmp / "render.duckdb")
