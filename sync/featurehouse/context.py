@@ -18,6 +18,7 @@ from featurehouse import lineage as lineage_lib
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
 from featurehouse.manifest import Artifacts, load_artifacts
 from featurehouse.online import OnlineStore, ViewState
+from featurehouse.package_version import check_package_version
 from featurehouse.registry import FeatureView, Registry, build_registry
 from featurehouse.settings import (
     DEFAULT_REDIS_PREFIX,
@@ -74,7 +75,9 @@ class Context:
 
     @cached_property
     def artifacts(self) -> Artifacts:
-        return load_artifacts(self.project.target_dir)
+        artifacts = load_artifacts(self.project.target_dir)
+        check_package_version(self.project, artifacts.manifest.path)
+        return artifacts
 
     @cached_property
     def registry(self) -> Registry:

@@ -40,3 +40,20 @@ def test_integration_build_is_clean_but_for_the_failing_cases(fixtures_build: Db
     ]
     assert not unexpected, "\n".join(unexpected)
     assert {n["package_name"] for n in nodes.values()} == {"featurehouse_integration_tests"}
+
+
+def test_each_latest_version_has_its_unversioned_view(dbt_build_duckdb: DbtRun) -> None:
+    """featurehouse.create_latest_version_view(), the features folder's post-hook."""
+    import duckdb
+
+    with duckdb.connect(str(dbt_build_duckdb.duckdb_path), read_only=True) as connection:
+        for name, latest in (("feat_customer__orders", 2), ("feat_product__popularity", 1)):
+            [(rows,)] = connection.execute(f"select count(*) from main.{name}").fetchall()
+            [(latest_rows,)] = connection.execute(
+                f"select count(*) from main.{name}_v{latest}"
+            ).fetchall()
+            assert rows == latest_rows > 0, name
+        views = connection.execute(
+            "select table_name from information_schema.tables where table_type = 'VIEW'"
+        ).fetchall()
+    assert ("feat_customer__orders_v1",) not in views

@@ -6,7 +6,8 @@
 {% macro default__create_latest_version_view() %}
     {#- Drop, then create: `create or replace view` fails on Postgres when a new version
         changes the column list, and dropping first works on every adapter. -#}
-    {%- if model is not defined or model.version is none
+    {%- if model is not defined or model.resource_type != 'model'
+        or model.version is not defined or model.version is none
         or (model.version | string) != (model.latest_version | string)
         or featurehouse._dbt_creates_latest_version_pointer() -%}
         {{ return('') }}
