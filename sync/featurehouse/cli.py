@@ -602,6 +602,10 @@ def _configure_logging(quiet: bool) -> None:
 
 # `dataset` and `parity` live in cli_training.py, which adds them to `cli` when imported.
 from featurehouse import cli_training  # noqa: E402, F401
+from featurehouse.cli_init import deps, init  # noqa: E402
+
+cli.add_command(init)
+cli.add_command(deps)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
