@@ -28,9 +28,9 @@ def view_sql(plan: ViewPlan) -> str:
         "        " + (c.expression if c.expression != c.name else c.name) for c in plan.columns
     )
     return (
-        f"{{#- Scaffolded by `featurehouse init --view {model.name}`: version 1 of the feature\n"
-        f"    view {plan.name}. Adding a column needs no new version; removing, renaming or\n"
-        f"    retyping one does: copy this file to {plan.name}_v2.sql and add `- v: 2`. -#}}\n"
+        f"{{#- {plan.name} v1, scaffolded by `featurehouse init --view {model.name}`.\n"
+        "    Adding a column needs no new version; removing, renaming or retyping one does:\n"
+        "    copy this file to <name>_v2.sql and add `- v: 2` to the yml. -#}\n"
         "with\n\n"
         f"{cte} as (\n    select * from {{{{ {ref} }}}}\n),\n\n"
         f"features as (\n    select\n{lines}\n    from {cte}\n)\n\n"

@@ -32,8 +32,15 @@ settings.register_profile("featurehouse", deadline=None)
 settings.load_profile("featurehouse")
 
 # The sync tests' fixtures (Featurehouse on the session build, one shared sync), the
-# feature server's (test views on Redis, one `featurehouse serve`) and a Kafka broker.
-pytest_plugins = ("sync_fixtures", "lineage_fixtures", "server_support", "kafka_support")
+# feature server's (test views on Redis, one `featurehouse serve`), a Kafka broker, and the
+# consumer-project tests' wheel and venvs.
+pytest_plugins = (
+    "sync_fixtures",
+    "lineage_fixtures",
+    "server_support",
+    "kafka_support",
+    "consumer_support",
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INTEGRATION_DIR = REPO_ROOT / "integration_tests"
