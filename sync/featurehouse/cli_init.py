@@ -76,7 +76,7 @@ def init(
         manifest, node, columns, double, name=name, keys=keys, event_timestamp=event_timestamp
     )
     files = _write(plan, _model_dir(project.project_dir))
-    _print_view(plan, files, as_json)
+    _print_view(plan, [p.relative_to(project.project_dir) for p in files], as_json)
 
 
 def _model_dir(project_dir: Path) -> Path:

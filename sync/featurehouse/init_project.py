@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from featurehouse import __version__
 from featurehouse.errors import ConfigError
 from featurehouse.package_version import (
     PACKAGE_NAME,
@@ -153,9 +154,11 @@ def run_deps(project: Project, dbt_args: list[str], dbt: str) -> Path:
     if done.returncode != 0:
         raise ConfigError(f"`dbt deps` failed in {project.project_dir} (exit {done.returncode})")
     installed = installed_package(project)
-    if installed is None:
+    if installed is None or installed.version != __version__:
+        found = "nothing" if installed is None else f"version {installed.version}"
         raise DbtPackageError(
-            f"`dbt deps` did not install featurehouse under {project.project_dir}: check the "
-            "featurehouse entry of packages.yml"
+            f"`dbt deps` installed {found} as featurehouse under {project.project_dir}, not "
+            f"the featurehouse dbt package {__version__}: check the featurehouse entry of "
+            f"{packages_file(project.project_dir).name}"
         )
     return installed.path
