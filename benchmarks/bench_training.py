@@ -4,8 +4,9 @@ and `parity --all` throughput against raw Redis reads.
 
 Data: benchmarks/bench_pit.py's generator (spine with ~1% duplicate rows; a feature table with
 8 features, event-time ties, late loads, TTL 30d) loaded into the fixture feature view
-`fix_pit__bench` of a real `dbt build` of this project. Every join runs in a fresh subprocess
-(peak RSS per query), spine read from Parquet, result streamed out of DuckDB as Arrow.
+`fix_pit__bench` of a real `dbt build` of the integration-test project. Every join runs in a
+fresh subprocess (peak RSS per query), spine read from Parquet, result streamed out of DuckDB
+as Arrow.
 
     python benchmarks/bench_training.py                           # 100k x 1M, 1M x 10M, 1M parity
     python benchmarks/bench_training.py --sizes 10000:100000 --parity-entities 10000  # quick
@@ -29,7 +30,8 @@ from typing import Any
 import duckdb
 import pyarrow.compute as pc
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The fixture views live in the integration-test project (run `make deps` first).
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "integration_tests"
 VIEW = "fix_pit__bench"
 FEATURES = [f"{VIEW}.v1:f{i}" for i in range(1, 9)]
 HAND = ("range_row_number", "range_qualify", "asof_struct_key", "asof_arg_max_prepass")

@@ -1,7 +1,7 @@
 """`make demo`: build the demo on DuckDB, sync it to the online store as of 2026-05-01, read back.
 
-Runs the real dbt CLI (its output streamed), then `featurehouse sync --as-of 2026-05-01`,
-then prints served features of a couple of entities per entity type and where things are.
+Runs the real dbt CLI (`dbt deps`, `dbt build`; output streamed), then `featurehouse sync
+--as-of 2026-05-01`, then prints served features of a couple of entities per entity type.
 """
 
 from __future__ import annotations
@@ -28,11 +28,15 @@ ENTITIES_SHOWN = 2
 
 
 def run_dbt_build(project_dir: Path, env: Mapping[str, str]) -> None:
-    """`dbt build` with its output streamed; a failed build stops the demo."""
-    print(f"$ dbt build   (in {project_dir})", flush=True)
-    done = subprocess.run([dbt_executable(), "build"], cwd=project_dir, env=dict(env), check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"demo: `dbt build` failed (exit {done.returncode}); see the output above")
+    """`dbt deps` (the featurehouse package, as packages.yml says) and `dbt build`, output
+    streamed; a failure stops the demo."""
+    for command in ("deps", "build"):
+        print(f"$ dbt {command}   (in {project_dir})", flush=True)
+        done = subprocess.run(
+            [dbt_executable(), command], cwd=project_dir, env=dict(env), check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"demo: `dbt {command}` failed (exit {done.returncode}); see above")
 
 
 def run_sync(project_dir: Path) -> None:

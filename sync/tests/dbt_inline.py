@@ -1,5 +1,6 @@
 """Render macro calls through real dbt in this process: one `dbt compile --inline` of many calls,
-each between markers, split back per call (the demo project, target dev, its own target dir)."""
+each between markers, split back per call (the integration-test project, which installs the
+featurehouse package: the `dbt_deps` fixture; target dev, its own target dir)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from dbt.cli.main import dbtRunner
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[2] / "integration_tests"
 MARK = "-- @@call "
 
 

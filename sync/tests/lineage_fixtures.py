@@ -34,7 +34,7 @@ def docs_target(demo_build: DbtRun, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def lineage_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lineage_build(tmp_path_factory: pytest.TempPathFactory, dbt_deps: None) -> Path:
     """The lineage fixture project built once; returns its target dir."""
     workdir = tmp_path_factory.mktemp("lineage_project")
     build_project(LINEAGE_DIR, workdir, "fhtest-lineage")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from conftest import DbtRun
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+INTEGRATION_DIR = REPO_ROOT / "integration_tests"
 AS_OF = datetime(2026, 5, 1)
 
 
@@ -49,7 +50,10 @@ def base_env(demo_build: DbtRun, redis_prefix: str) -> dict[str, str]:
     return fh_environment(demo_build.target_dir, demo_build.duckdb_path, redis_prefix)
 
 
-def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> dict[str, str]:
+def fh_environment(
+    target_dir: Path, duckdb_path: Path | None, prefix: str, project_dir: Path = REPO_ROOT
+) -> dict[str, str]:
+    """Featurehouse and dbt pointed at one build of project_dir (its profiles.yml)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -58,7 +62,7 @@ def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> d
     env.update(
         {
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "DBT_PROFILES_DIR": str(REPO_ROOT),
+            "DBT_PROFILES_DIR": str(project_dir),
             "DBT_TARGET_PATH": str(target_dir),
             "DBT_LOG_PATH": str(target_dir.parent / "logs"),
             "FEATUREHOUSE_DUCKDB_PATH": str(duckdb_path),
@@ -66,6 +70,8 @@ def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> d
             "FEATUREHOUSE_REDIS_PREFIX": prefix,
         }
     )
+    if project_dir != REPO_ROOT:  # the demo's tests find it from the working directory
+        env["DBT_PROJECT_DIR"] = str(project_dir)
     return env
 
 
@@ -127,7 +133,17 @@ MINI_DIR = REPO_ROOT / "sync" / "tests" / "fixtures" / "mini"
 
 
 @pytest.fixture(scope="session")
-def mini_env(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> dict[str, str]:
+def integration_env(fixtures_build: DbtRun, redis_prefix: str) -> dict[str, str]:
+    """Featurehouse pointed at the integration-test project's build (fixture feature views)."""
+    return fh_environment(
+        fixtures_build.target_dir, fixtures_build.duckdb_path, redis_prefix, INTEGRATION_DIR
+    )
+
+
+@pytest.fixture(scope="session")
+def mini_env(
+    tmp_path_factory: pytest.TempPathFactory, redis_prefix: str, dbt_deps: None
+) -> dict[str, str]:
     """The mini fixture project (ties, null keys, a composite key) built once; its env."""
     workdir = tmp_path_factory.mktemp("mini")
     return build_project(MINI_DIR, workdir, f"{redis_prefix}:mini")
@@ -136,8 +152,9 @@ def mini_env(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> dic
 def build_project(project_dir: Path, workdir: Path, prefix: str) -> dict[str, str]:
     """`dbt build` of a fixture project into `workdir` (its own target dir and DuckDB file);
     returns the environment that points Featurehouse at it. Fails the test if dbt fails."""
-    env = fh_environment(workdir / "target", workdir / f"{project_dir.name}.duckdb", prefix)
-    env["DBT_PROFILES_DIR"] = str(project_dir)
+    env = fh_environment(
+        workdir / "target", workdir / f"{project_dir.name}.duckdb", prefix, project_dir
+    )
     done = subprocess.run(
         [render.dbt_executable(), "build"],
         cwd=project_dir,

@@ -19,6 +19,7 @@ from featurehouse.api.location import StoreLocation, locate
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
 from featurehouse.online import OnlineStore, ViewState, open_store
 from featurehouse.project.manifest import Artifacts, load_artifacts
+from featurehouse.project.package import check_package_version
 from featurehouse.project.registry import FeatureView, Registry, build_registry
 from featurehouse.project.settings import (
     OnlineSettings,
@@ -73,7 +74,9 @@ class Context:
 
     @cached_property
     def artifacts(self) -> Artifacts:
-        return load_artifacts(self.project.target_dir)
+        artifacts = load_artifacts(self.project.target_dir)
+        check_package_version(self.project, artifacts.manifest.path)
+        return artifacts
 
     @cached_property
     def registry(self) -> Registry:

@@ -1,8 +1,8 @@
 """The `featurehouse` command: the only package that imports click.
 
 One module per command group (`sync`, `views`, `lineage`, `catalog`, `drift`, `training`,
-`serve`, `online`), each with the output formatting it needs; `shared` holds the options every
-command takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a
+`serve`, `online`, `init`), each with the output formatting it needs; `shared` holds the
+options every command takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a
 FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
 """
 
@@ -14,7 +14,17 @@ from collections.abc import Sequence
 import click
 
 from featurehouse import __version__
-from featurehouse.cli import catalog, drift, lineage, online, serve, sync, training, views
+from featurehouse.cli import (
+    catalog,
+    drift,
+    init,
+    lineage,
+    online,
+    serve,
+    sync,
+    training,
+    views,
+)
 from featurehouse.cli.shared import Group
 
 
@@ -43,6 +53,8 @@ for command in (
     training.dataset,
     sync.parity,
     online.online,
+    init.init,
+    init.deps,
 ):
     cli.add_command(command)
 

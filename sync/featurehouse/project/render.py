@@ -150,6 +150,12 @@ def _render(
     return _split(compiled, [v.ref for v in views])
 
 
+def compile_inline(project: Project, target: Target, inline: str, what: str) -> str:
+    """Jinja rendered by `dbt compile --inline` now, uncached (its answer may change without
+    the code changing, e.g. a relation's columns)."""
+    return _dbt_compile(project, target, inline, what)
+
+
 def dbt_executable() -> str:
     """The dbt next to this Python (a venv's), else the one on PATH."""
     beside = Path(sys.executable).parent / "dbt"
@@ -205,6 +211,10 @@ def _dbt_error(output: str) -> str:
     ours = [line for line in lines if line.startswith("featurehouse: ")]
     if ours:  # a featurehouse macro's own compile error names the argument and the fix
         return ours[0]
+    if "'featurehouse' is undefined" in output:
+        return "the project does not install the featurehouse dbt package: run `featurehouse init`"
+    if 'Run "dbt deps"' in output:
+        return "the project's packages are not installed: run `featurehouse deps`"
     for i, line in enumerate(lines):
         if "Error" in line and i + 1 < len(lines) and line.endswith("Error"):
             return f"{line} {lines[i + 1]}"

@@ -86,7 +86,7 @@ def test_index_lists_every_view_version(site: Path, browser: Any, docs_target: P
     v2 = next(r for r in rows if r.get_attribute("data-view") == FEATURE[0])
     assert "published" in v2.text and "growth-analytics" in v2.text
     docs = v2.find_element(By.LINK_TEXT, "dbt docs").get_attribute("href")
-    assert docs.endswith(f"#!/model/model.featurehouse.{FEATURE[0]}")
+    assert docs.endswith(f"#!/model/model.featurehouse_demo.{FEATURE[0]}")
     assert Path(urllib.request.url2pathname(docs.split("#")[0][len("file://") :])).exists()
 
 
@@ -106,10 +106,10 @@ def test_feature_page_draws_an_interactive_lineage_graph(
     assert len(edges) > 10
     assert int(svg.get_attribute("data-edges-drawn")) == len(edges)
     models = {g.get_attribute("data-node") for g in svg.find_elements(By.CSS_SELECTOR, "g.model")}
-    assert "seed.featurehouse.raw_order_items" in models
-    assert "model.featurehouse.int_orders_totaled" in models
+    assert "seed.featurehouse_demo.raw_order_items" in models
+    assert "model.featurehouse_demo.int_orders_totaled" in models
     status = svg.find_element(
-        By.CSS_SELECTOR, 'g.col[data-col="seed.featurehouse.raw_orders:status"]'
+        By.CSS_SELECTOR, 'g.col[data-col="seed.featurehouse_demo.raw_orders:status"]'
     )
     status.click()
     assert "focus" in svg.get_attribute("class")

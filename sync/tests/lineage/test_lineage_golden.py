@@ -1,7 +1,8 @@
 """Column lineage of the demo build against hand-reviewed golden trees (sync/tests/golden/demo).
 
-Every feature of every demo feature view version, the point-in-time macro's output models, and
-`impact` of every seed column agreeing with the golden trees.
+Every feature of every demo feature view version, the point-in-time macro's output models (the
+demo's training set and the integration tests' fixtures), and `impact` of every seed column
+agreeing with the golden trees.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ if TYPE_CHECKING:
     from conftest import DbtRun
 
 DEMO = GOLDEN / "demo"
-PIT_OUTPUTS = (
-    "pit_fixture__training_set",
-    "pit_fixture__training_set_portable",
-    "ds_customer_will_order_7d",
-)
+INTEGRATION = GOLDEN / "integration_tests"
+PIT_OUTPUTS = {
+    DEMO: ("ds_customer_will_order_7d",),
+    INTEGRATION: ("pit_fixture__training_set", "pit_fixture__training_set_portable"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +80,12 @@ def test_rolling_window_macro_resolves_to_seed_columns(demo) -> None:
     }
 
 
-def test_point_in_time_outputs_match_golden(demo) -> None:
+def test_point_in_time_outputs_match_golden(demo, fixtures_build: DbtRun) -> None:
     _, _, lineage = demo
-    for label in PIT_OUTPUTS:
-        check_golden(DEMO / "models" / f"{label}.txt", model_trees(lineage, label))
+    fixtures = compute_lineage(load_artifacts(fixtures_build.target_dir).manifest)
+    for folder, found in ((DEMO, lineage), (INTEGRATION, fixtures)):
+        for label in PIT_OUTPUTS[folder]:
+            check_golden(folder / "models" / f"{label}.txt", model_trees(found, label))
 
 
 def test_impact_of_each_seed_column_is_what_the_golden_trees_say(demo) -> None:

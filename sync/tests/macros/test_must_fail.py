@@ -1,6 +1,6 @@
 """Each generic test catches bad data, passes good data, and rejects bad arguments.
 
-One dbt build of the fixtures in models/fixtures/ (conftest's `fixtures_build`):
+One dbt build of the integration-test project, integration_tests/ (conftest's `fixtures_build`):
 must_fail/ holds bad data whose tests must fail, must_pass/ their good twins, and
 bad_arguments/ tests that must stop with a compile error naming the model and argument.
 A must-fail test whose config.meta.expected_status is `warn` must warn instead (a drift
@@ -20,7 +20,7 @@ GENERIC_TESTS = frozenset(
         "no_future_rows",
         "feature_freshness",
         "null_rate_below",
-        "accepted_range",
+        "value_in_range",
         "no_leakage",
         "row_count_anomaly",
         "distribution_drift",

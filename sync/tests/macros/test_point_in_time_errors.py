@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from dbt.cli.main import dbtRunner
 
-PROJECT_DIR = Path(__file__).resolve().parents[3]
+PROJECT_DIR = Path(__file__).resolve().parents[3] / "integration_tests"
 
 
 @pytest.fixture(scope="module")
-def compile_inline(tmp_path_factory):
+def compile_inline(tmp_path_factory, dbt_deps):
     """compile_inline(jinja) -> (success, message); the spine seed is loaded once."""
     tmp = tmp_path_factory.mktemp("pit_errors")
     os.environ["FEATUREHOUSE_DUCKDB_PATH"] = str(tmp / "errors.duckdb")
@@ -35,7 +35,8 @@ def compile_inline(tmp_path_factory):
     assert parsed.success, parsed.exception
     manifest = parsed.result
     # dbt 1.11's Manifest.deepcopy() fails on disabled nodes (lists there, not nodes), such
-    # as the generic tests' fixtures (models/fixtures/must_*); inline compiles never use them.
+    # as the generic tests' cases (integration_tests/models/must_*); inline compiles never
+    # use them.
     manifest.disabled = {}
     seeded = dbtRunner(manifest=manifest.deepcopy()).invoke(
         ["seed", "--select", "pit_fixture_spine", "pit_fixture_balances", *common]
@@ -108,7 +109,7 @@ def join(views: str, timestamp: str = "spine_at", known: str = "false") -> str:
             id="unknown-spec-key",
         ),
         pytest.param(
-            join("[{'model': 'stg_shop__orders'}]"),
+            join("[{'model': 'pit_fixture__latest_balances'}]"),
             ["feature_views[0]", "no config.meta.feature_store"],
             id="not-a-feature-view",
         ),
@@ -141,7 +142,7 @@ def join(views: str, timestamp: str = "spine_at", known: str = "false") -> str:
             id="entity-required",
         ),
         pytest.param(
-            "{{ featurehouse_duration_seconds('5y') }}",
+            "{{ featurehouse.featurehouse_duration_seconds('5y') }}",
             ['"5y"', "not a duration"],
             id="bad-duration",
         ),
@@ -156,7 +157,7 @@ def test_bad_arguments_fail_the_compile(compile_inline, jinja, expected):
 
 def test_good_arguments_compile(compile_inline):
     success, message = compile_inline(
-        "{{ featurehouse_duration_seconds('36h') }} "
+        "{{ featurehouse.featurehouse_duration_seconds('36h') }} "
         + join(
             "[{'model': 'fix_pit__balance', 'version': 1, 'prefix': 'b_'}, "
             "{'model': 'fix_pit__visits', 'prefix': 'v_', 'features': 'count_visits'}]"

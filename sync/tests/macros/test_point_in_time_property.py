@@ -49,7 +49,7 @@ def _variants() -> dict[tuple[str, str, str, bool], str]:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory) -> dict[tuple[str, str, str, bool], str]:
+def rendered(tmp_path_factory, dbt_deps) -> dict[tuple[str, str, str, bool], str]:
     """Every variant's SQL from one `dbt compile --inline`, relations renamed to pit_features."""
     tmp = tmp_path_factory.mktemp("pit_render")
     variants = _variants()

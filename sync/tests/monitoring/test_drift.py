@@ -7,7 +7,7 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -17,10 +17,6 @@ from featurehouse.errors import OfflineStoreError
 from featurehouse.monitoring import drift
 from featurehouse.project import render
 from monitoring_support import Reference, reference_drift, window_values
-from sync_fixtures import REPO_ROOT, fh_environment
-
-if TYPE_CHECKING:
-    from conftest import DbtRun
 
 AS_OF = datetime(2026, 5, 1)
 WINDOWS = drift.default_windows(AS_OF)
@@ -33,13 +29,13 @@ def run(*args: str, env: dict[str, str]) -> Result:
 
 
 @pytest.fixture(scope="module")
-def fixtures_env(fixtures_build: DbtRun, redis_prefix: str) -> dict[str, str]:
-    """Featurehouse pointed at the must-fail fixtures' build (its DuckDB file and target)."""
-    return fh_environment(fixtures_build.target_dir, fixtures_build.duckdb_path, redis_prefix)
+def fixtures_env(integration_env: dict[str, str]) -> dict[str, str]:
+    """Featurehouse pointed at the integration tests' build (the must-fail fixtures)."""
+    return integration_env
 
 
 def _context(env: dict[str, str]) -> Context:
-    return Context(project_dir=REPO_ROOT, env=env)
+    return Context(project_dir=Path(env["DBT_PROFILES_DIR"]), env=env)
 
 
 def _measure(env: dict[str, str], ref: str, **kwargs: Any) -> drift.DriftResult:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner, Result
 from featurehouse.cli import cli
-from sync_fixtures import fh_environment
+from sync_fixtures import INTEGRATION_DIR, fh_environment
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,6 +36,7 @@ def test_monitoring_fixtures_on_postgres(dbt_runner: Callable[..., DbtRun], pg_s
         ["build", "--target", "pg", "--select", *MONITORING_FIXTURES,
          "--vars", "{featurehouse_must_fail: true}"],
         "dbt_pg_monitoring",
+        project_dir=INTEGRATION_DIR,
         pg_schema=f"{pg_schema}_fx",
     )  # fmt: skip
     nodes = build.manifest()["nodes"]

@@ -107,7 +107,7 @@ def _jinja_check(spec: Any, columns: dict[str, Any], stand_in: bool) -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def rendered(tmp_path_factory: pytest.TempPathFactory, dbt_deps: None) -> dict[str, Any]:
     calls = {f"case.{name}": _jinja_check(*case) for name, case in CASES.items()}
     calls |= {
         f"type.{i}": f"{{{{ tojson(featurehouse._fh_online_type({s!r})) }}}}"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from click.testing import CliRunner, Result
 from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from sync_fixtures import REPO_ROOT, fh_environment
+from sync_fixtures import INTEGRATION_DIR, fh_environment
 
 if TYPE_CHECKING:
     from conftest import DbtRun
@@ -25,7 +25,10 @@ def test_failing_drift_test_refuses_the_sync_unless_forced(
     fixtures_build: DbtRun, redis_prefix: str
 ) -> None:
     env = fh_environment(
-        fixtures_build.target_dir, fixtures_build.duckdb_path, f"{redis_prefix}:gate"
+        fixtures_build.target_dir,
+        fixtures_build.duckdb_path,
+        f"{redis_prefix}:gate",
+        INTEGRATION_DIR,
     )
     sync = ("sync", "-s", VIEW, "--as-of", "2026-05-01", "--no-history")
     refused = run(*sync, env=env)
@@ -33,7 +36,7 @@ def test_failing_drift_test_refuses_the_sync_unless_forced(
     [line] = refused.stderr.strip().splitlines()
     assert f"distribution_drift_{VIEW}_amount (fail)" in line and "pass --force" in line, line
     assert "__100__0_2" not in line  # the test that only warns does not block
-    store = Context(project_dir=REPO_ROOT, env=env).store
+    store = Context(project_dir=INTEGRATION_DIR, env=env).store
     assert not [s for s in store.views() if s.schema.view == VIEW]
 
     forced = run(*sync, "--force", "--json", env=env)

@@ -4,6 +4,7 @@ renders anything or DuckDB joins anything."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from featurehouse.api import FeatureStore
 from featurehouse.errors import FeaturehouseError, TrainingSetError
-from sync_fixtures import REPO_ROOT, read_json, write_json
+from sync_fixtures import INTEGRATION_DIR, REPO_ROOT, read_json, write_json
 
 AT = dt.datetime(2026, 4, 1)
 GOOD = {"customer_id": [1151], "at": [AT]}
@@ -72,12 +73,6 @@ CASES: dict[str, tuple[Any, list[str], dict[str, Any], str]] = {
     ),
     "not a reference": (table(**GOOD), ["count_orders_7d"], {}, "is not a feature reference"),
     "no features": (table(**GOOD), [], {}, "no features asked for"),
-    "as known at without created ts": (
-        table(account_id=[1], merchant_id=[2], at=[AT]),
-        ["fix_pit__visits:count_visits"],
-        {"as_known_at": True},
-        "as_known_at needs a created_timestamp but fix_pit__visits declares none",
-    ),
     "output clashes with the spine": (
         table(customer_id=[1151], at=[AT], feat_customer__activity__count_page_views_24h=[1]),
         FEATURES,
@@ -109,6 +104,27 @@ def test_bad_input_is_one_error_before_any_work(fh_env: dict[str, str], case: st
     assert expected in message, message
     assert "\n" not in message
     assert rendered(fh_env) == before, "dbt rendered SQL for a request that was bad"
+
+
+def test_as_known_at_needs_a_created_timestamp(
+    integration_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fix_pit__visits (integration_tests/) declares no created_timestamp."""
+    for key in list(os.environ):
+        if key.startswith(("DBT_", "FEATUREHOUSE_")):
+            monkeypatch.delenv(key)
+    for key, value in integration_env.items():
+        monkeypatch.setenv(key, value)
+    before = rendered(integration_env)
+    with pytest.raises(TrainingSetError) as error:
+        FeatureStore(project_dir=INTEGRATION_DIR).get_historical_features(
+            table(account_id=[1], merchant_id=[2], at=[AT]),
+            ["fix_pit__visits:count_visits"],
+            as_known_at=True,
+        )
+    message = str(error.value)
+    assert "as_known_at needs a created_timestamp but fix_pit__visits declares none" in message
+    assert rendered(integration_env) == before, "dbt rendered SQL for a request that was bad"
 
 
 def test_every_problem_at_once(fh_env: dict[str, str]) -> None:
