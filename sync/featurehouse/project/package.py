@@ -36,7 +36,7 @@ class InstalledPackage:
 
 def package_dir() -> Path:
     """The dbt package inside this Python package (site-packages, or the source tree)."""
-    return Path(__file__).resolve().parent / "dbt_package"
+    return Path(__file__).resolve().parents[1] / "dbt_package"
 
 
 def package_version(root: Path) -> str | None:
