@@ -222,11 +222,10 @@ def status(data_dir: Path) -> dict[str, Any]:
 
 def server_info(url: str) -> dict[str, Any]:
     """Version, memory and key count of a Redis-protocol server, from INFO."""
-    import redis
-
+    from featurehouse.online.redis.connection import client as connect
     from featurehouse.online.redis.wire import translated
 
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    client = connect(url, socket_timeout=5, socket_connect_timeout=5)
     try:
         with translated(client, "reading its INFO"):
             info = client.info()
