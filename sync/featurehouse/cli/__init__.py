@@ -1,7 +1,7 @@
 """The `featurehouse` command: the only package that imports click.
 
 One module per command group (`sync`, `views`, `lineage`, `catalog`, `drift`, `training`,
-`serve`, `online`, `init`), each with the output formatting it needs; `shared` holds the
+`serve`, `online`, `init`, `acl`), each with the output formatting it needs; `shared` holds the
 options every command takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a
 FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
 """
@@ -15,6 +15,7 @@ import click
 
 from featurehouse import __version__
 from featurehouse.cli import (
+    acl,
     catalog,
     drift,
     init,
@@ -55,6 +56,7 @@ for command in (
     online.online,
     init.init,
     init.deps,
+    acl.acl,
 ):
     cli.add_command(command)
 
