@@ -62,3 +62,8 @@ def redact(url: str) -> str:
     """Return `url` (or a text holding URLs) with any password replaced by `***`."""
     url = _PASSWORD_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
     return _PASSWORD_IN_QUERY.sub(lambda m: f"{m['name']}***", url)
+
+
+def shown_url(url: str) -> str:
+    """A store URL for messages and reports: no password, no query (TLS file paths)."""
+    return redact(url.partition("?")[0])

@@ -9,6 +9,7 @@ FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 
 import click
@@ -27,6 +28,7 @@ from featurehouse.cli import (
     views,
 )
 from featurehouse.cli.shared import Group
+from featurehouse.errors import redact
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,4 +66,16 @@ for command in (
 def main(argv: Sequence[str] | None = None) -> None:
     """Console script entry point (`featurehouse`)."""
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    if argv is None:
+        hide_secrets_in_title(sys.argv[1:])
     cli.main(args=argv, prog_name="featurehouse")
+
+
+def hide_secrets_in_title(args: Sequence[str]) -> None:
+    """A password in an argument (`--redis-url redis://u:pw@...`) is visible to every user of
+    the machine in `ps`: replace the process title with the arguments redacted."""
+    shown = [redact(arg) for arg in args]
+    if shown != list(args):
+        import setproctitle
+
+        setproctitle.setproctitle(" ".join(["featurehouse", *shown]))
