@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from featurehouse.errors import ConfigError, OnlineStoreError, RedisUnavailable
 from featurehouse.online import ReadRequest
 from featurehouse.online.redis import AsyncReader, RedisStore, connection, open_store
@@ -55,6 +56,16 @@ def test_private_ca_and_mutual_tls_on_every_client(tls_redis: TLSRedis) -> None:
     served = open_store(url, PREFIX, timeout=5.0)  # the server's catalog client
     assert [s.rows for s in served.views()] == [50]
     assert _async_read(url) == ((7.1, 1),)  # the server's async reader: same context
+
+
+def test_redis_py_own_ssl_options_are_the_same_settings(tls_redis: TLSRedis) -> None:
+    """What a client class building its own context (redis.RedisCluster) gets."""
+    point = connection.endpoint(tls_redis.url())
+    assert point.tls is not None
+    host, port = point.address
+    client = redis.Redis(host=host, port=port, **point.tls.redis_kwargs())
+    assert client.ping()
+    client.close()
 
 
 def test_settings_from_the_environment(
