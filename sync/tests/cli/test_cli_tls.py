@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from cli_process import run_featurehouse
 from featurehouse.api import FeatureStore
+from featurehouse.errors import RedisUnavailable
 from featurehouse.online.redis import acl
 from security_support import Secured, secured_redis
 from sync_fixtures import MINI_DIR
@@ -102,4 +103,48 @@ def test_commands_and_api_over_mutual_tls_as_writer_and_reader(
         history = warehouse.sql("select * from featurehouse_monitoring.sync_history").fetchall()
     assert any(PREFIX in row for row in history)
     shown.append(repr(history))
+    assert secured.leaks(shown) == []
+
+
+def test_tls_failures_are_one_line_on_sync_get_status_and_the_api(
+    mini_env: dict[str, str], secured: Secured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong CA (sync, the API) and no client certificate under mutual TLS (get): one line
+    naming TLS and the setting to fix; the reader's `online status` answers without INFO."""
+    wrong_ca = secured.url(acl.WRITER, ca=secured.certs.wrong_ca_crt)
+    shown: list[str] = []
+    synced = run_featurehouse(
+        "sync", "--as-of", "2026-05-01", env=_env(mini_env, wrong_ca), cwd=MINI_DIR
+    )
+    error = _one_line_error(synced)
+    assert error.startswith("Error: TLS to Redis at rediss://127.0.0.1:")
+    assert "CERTIFICATE_VERIFY_FAILED" in error and "FEATUREHOUSE_REDIS_SSL_CA_CERTS" in error
+    no_cert = secured.url(acl.READER, client_cert=False)
+    got = run_featurehouse(
+        "get", "feat_customer__orders", "2", env=_env(mini_env, no_cert), cwd=MINI_DIR
+    )
+    error = _one_line_error(got)
+    assert "TLS to Redis at rediss://" in error and "mutual TLS" in error
+    assert "FEATUREHOUSE_REDIS_SSL_CERTFILE" in error and "ssl_keyfile" in error
+    status = run_featurehouse(
+        "online", "status", "--json", env=_env(mini_env, secured.url(acl.READER)), cwd=MINI_DIR
+    )
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert report["running"] is True and "may not run INFO" in report["info"]
+    assert (
+        report["url"] == f"rediss://featurehouse-reader:***@127.0.0.1:{secured.server.tls_port}/0"
+    )
+    shown += [synced.stdout, synced.stderr, got.stdout, got.stderr, status.stdout, status.stderr]
+
+    reader_wrong_ca = secured.url(acl.READER, ca=secured.certs.wrong_ca_crt)
+    for key, value in _env(mini_env, reader_wrong_ca).items():
+        monkeypatch.setenv(key, value)
+    store = FeatureStore(project_dir=MINI_DIR)
+    with pytest.raises(RedisUnavailable) as exc:
+        store.get_online_features(["feat_customer__orders:order_amount_pair"], [{"customer_id": 2}])
+    text = str(exc.value)
+    assert "\n" not in text and text.startswith("TLS to Redis at rediss://")
+    assert "ssl_ca_certs" in text and "FEATUREHOUSE_REDIS_SSL_CA_CERTS" in text
+    shown.append(text)
     assert secured.leaks(shown) == []
