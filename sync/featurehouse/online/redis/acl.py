@@ -30,9 +30,6 @@ STREAMS = (
     "xadd", "xreadgroup", "xack", "xautoclaim", "xclaim", "xpending", "xgroup|create",
     "xgroup|createconsumer", "xinfo|groups", "xlen",
 )  # fmt: skip
-# Usage counters of feature services (issue #18), written by the server under
-# <prefix>:usage:*: the reader may write those keys and no other.
-USAGE = ("hincrby", "incrby", "pexpire")
 
 
 @dataclass(frozen=True)
@@ -61,9 +58,9 @@ def _pattern(prefix: str) -> str:
 
 
 def key_patterns(prefix: str) -> dict[str, str]:
-    """The key patterns of a prefix: all of its keys, its streams, its usage counters."""
+    """The key patterns of a prefix: all of its keys, and its streams (within them)."""
     p = _pattern(prefix)
-    return {"all": f"{p}:*", "streams": f"{p}:stream:*", "usage": f"{p}:usage:*"}
+    return {"all": f"{p}:*", "streams": f"{p}:stream:*"}
 
 
 def users(prefix: str) -> tuple[AclUser, AclUser]:
@@ -79,9 +76,9 @@ def users(prefix: str) -> tuple[AclUser, AclUser]:
     reader = AclUser(
         READER,
         "featurehouse serve and the Python API's reads: reads its prefix's keys, calls the "
-        "read-only function (FCALL_RO); writes only the usage counters",
-        (f"%R~{keys['all']}", f"%RW~{keys['usage']}"),
-        _unique(CONNECTION + READS + ("hget", "hgetall") + USAGE),
+        "read-only function (FCALL_RO); writes nothing",
+        (f"%R~{keys['all']}",),
+        _unique(CONNECTION + READS),
     )
     return writer, reader
 
