@@ -103,6 +103,9 @@ def test_commands_and_api_over_mutual_tls_as_writer_and_reader(
         history = warehouse.sql("select * from featurehouse_monitoring.sync_history").fetchall()
     assert any(PREFIX in row for row in history)
     shown.append(repr(history))
+    # the build's folder: dbt's log, target/ (what the sync compiled), the DuckDB file itself
+    built = Path(mini_env["DBT_TARGET_PATH"]).parent
+    shown += [p.read_bytes().decode(errors="replace") for p in built.rglob("*") if p.is_file()]
     assert secured.leaks(shown) == []
 
 
