@@ -64,6 +64,19 @@ from featurehouse.cli.shared import redis_options
     type=click.FloatRange(0.01),
     help="Seconds before a Redis call gives up (the request gets a 503).",
 )
+@click.option(
+    "--usage/--no-usage",
+    default=True,
+    show_default=True,
+    help="Count reads per feature service and view version (usage history, in Redis).",
+)
+@click.option(
+    "--usage-flush-seconds",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="How often the counted usage is added to Redis.",
+)
 def serve(
     host: str,
     port: int,
@@ -76,12 +89,15 @@ def serve(
     max_body_bytes: int,
     refresh_seconds: float,
     redis_timeout: float,
+    usage: bool,
+    usage_flush_seconds: float,
 ) -> None:
     """Serve online features over HTTP (Feast-compatible), straight from Redis.
 
     Needs no dbt project: the views come from what `featurehouse sync` published. Endpoints:
     POST /get-online-features (Feast's shape), POST /v1/features (one row per entity),
-    GET /v1/views, /health, /metrics (Prometheus), /openapi.json.
+    GET /v1/views, /health, /metrics (Prometheus), /openapi.json. Feature services by name
+    (`"feature_service": "churn_model"`); reads are counted per service and view version.
 
     \b
     Examples:
@@ -108,6 +124,8 @@ def serve(
         max_body_bytes=max_body_bytes,
         refresh_seconds=refresh_seconds,
         redis_timeout=redis_timeout,
+        usage=usage,
+        usage_flush_seconds=usage_flush_seconds,
     )
     auth = f"{len(keys)} API key(s)" if keys else "no API keys"
     click.echo(context.online.describe(), err=True)

@@ -1,0 +1,148 @@
+"""`featurehouse services`, `usage`, `deprecations` and `get --service`: feature services, who
+reads what and how recently, and the pinned versions past their deprecation date."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+
+from featurehouse.api import FeatureStore
+from featurehouse.api.context import Context
+from featurehouse.cli.output import to_json, ts
+from featurehouse.cli.shared import common
+from featurehouse.online.keys import parse_entity
+
+
+def service_get(context: Context, name: str, keys: Sequence[str], *, as_json: bool) -> None:
+    """`featurehouse get --service NAME KEY...`: the service's columns per entity, in order."""
+    store = FeatureStore.from_context(context)
+    record = store.feature_service(name)
+    key_names: list[str] = []
+    for ref in record.refs.features:
+        schema = context.online_view(str(ref.view)).schema
+        key_names.extend(k for k in schema.keys if k not in key_names)
+    rows = [parse_entity(key, key_names) for key in keys]
+    answer = store.get_online_features(service=name, entity_rows=rows)
+    store.flush_usage()
+    columns = answer.to_dict()
+    names = record.refs.columns()
+    out = [
+        {
+            "service": name,
+            "keys": {k: columns[k][i] for k in key_names},
+            "features": {
+                n: {"value": columns[n][i], "status": columns[f"{n}__status"][i]} for n in names
+            },
+        }
+        for i in range(len(rows))
+    ]
+    click.echo(to_json(out) if as_json else _get_text(out, record.refs.refs))
+
+
+def _get_text(rows: Sequence[Mapping[str, Any]], refs: Sequence[str]) -> str:
+    lines = []
+    for row in rows:
+        keys = ", ".join(f"{k}={v}" for k, v in row["keys"].items())
+        lines.append(f"{row['service']}  {keys}")
+        width = max((len(n) for n in row["features"]), default=0)
+        for (name, cell), ref in zip(row["features"].items(), refs, strict=True):
+            value = "null" if cell["value"] is None else str(cell["value"])
+            lines.append(f"  {name:<{width}}  {value:<24}  {cell['status']:<10} {ref}")
+    return "\n".join(lines)
+
+
+@click.command()
+@common
+def services(context: Context, *, as_json: bool) -> None:
+    """List feature services: their features (pinned versions), owner, and how they are read.
+
+    \\b
+    Example:
+      featurehouse services --json
+    """
+    usage = {(u.kind, u.name): u for u in _usage(context)}
+    records = (
+        context.services() if context.maybe_registry() is not None else context.store.services()
+    )
+    rows = []
+    for record in records:
+        count = usage.get(("service", record.name))
+        rows.append(
+            {
+                "service": record.name,
+                "owner": record.owner,
+                "description": record.description,
+                "features": record.refs.refs,
+                "columns": record.refs.columns(),
+                "views": record.extra.get("views", []),
+                "sample_rate": record.sample_rate,
+                "reads": count.reads if count else 0,
+                "entities": count.entities if count else 0,
+                "last_read_at": count.last_read_at if count else None,
+            }
+        )
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    if not rows:
+        click.echo("no feature services (declare an exposure of type ml with "
+                   "config.meta.feature_service)")  # fmt: skip
+    for row in rows:
+        click.echo(
+            f"{row['service']}  owner {row['owner'] or '-'}  reads {row['reads']:,}  "
+            f"entities {row['entities']:,}  last read {ts(row['last_read_at'])}"
+        )
+        for ref in row["features"]:
+            click.echo(f"  {ref}")
+
+
+def _usage(context: Context) -> list[Any]:
+    try:
+        return context.store.usage()
+    except Exception:  # usage is informative: a store that cannot say leaves it out
+        return []
+
+
+@click.command()
+@click.option("--days", default=7, show_default=True, help="The window of `reads Nd`.")
+@common
+def usage(context: Context, *, as_json: bool, days: int) -> None:
+    """Usage history: per feature service and view version, reads, entities, last read.
+
+    Counted by the feature server and the Python API, written every few seconds.
+
+    \\b
+    Example:
+      featurehouse usage --days 30 --json
+    """
+    today = datetime.now(UTC).replace(tzinfo=None)
+    rows = [
+        {
+            "kind": u.kind,
+            "name": u.name,
+            "reads": u.reads,
+            "entities": u.entities,
+            "last_read_at": u.last_read_at,
+            f"reads_{days}d": u.recent_reads(days, today),
+        }
+        for u in context.store.usage()
+    ]
+    if as_json:
+        click.echo(to_json(rows))
+        return
+    header = ("KIND", "NAME", "READS", "ENTITIES", f"READS {days}D", "LAST READ")
+    table = [header] + [
+        (r["kind"], r["name"], f"{r['reads']:,}", f"{r['entities']:,}",
+         f"{r[f'reads_{days}d']:,}", ts(r["last_read_at"]))
+        for r in rows
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    click.echo(
+        "\n".join(
+            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in table
+        )
+    )
