@@ -20,11 +20,12 @@ def service_get(context: Context, name: str, keys: Sequence[str], *, as_json: bo
     """`featurehouse get --service NAME KEY...`: the service's columns per entity, in order."""
     store = FeatureStore.from_context(context)
     record = store.feature_service(name)
-    key_names: list[str] = []
+    key_types: dict[str, str] = {}
     for ref in record.refs.features:
         schema = context.online_view(str(ref.view)).schema
-        key_names.extend(k for k in schema.keys if k not in key_names)
-    rows = [parse_entity(key, key_names) for key in keys]
+        key_types.update(zip(schema.keys, schema.key_types, strict=True))
+    key_names = list(key_types)
+    rows = [_typed(parse_entity(key, key_names), key_types) for key in keys]
     answer = store.get_online_features(service=name, entity_rows=rows)
     store.flush_usage()
     columns = answer.to_dict()
@@ -40,6 +41,14 @@ def service_get(context: Context, name: str, keys: Sequence[str], *, as_json: bo
         for i in range(len(rows))
     ]
     click.echo(to_json(out) if as_json else _get_text(out, record.refs.refs))
+
+
+def _typed(entity: dict[str, str], types: Mapping[str, str]) -> dict[str, Any]:
+    """Integer keys as integers (as `featurehouse get VIEW` shows them)."""
+    return {
+        k: int(v) if types[k] == "int64" and v.strip().lstrip("+-").isdigit() else v
+        for k, v in entity.items()
+    }
 
 
 def _get_text(rows: Sequence[Mapping[str, Any]], refs: Sequence[str]) -> str:

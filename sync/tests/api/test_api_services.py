@@ -1,0 +1,102 @@
+"""Reads by feature service through the Python API and the CLI, on the demo synced at
+2026-05-01 (its churn_model service): the online read and the training set name and order
+the service's columns alike; without the dbt project the service comes from Redis; reads are
+counted in the usage history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+from featurehouse.api import FeatureStore
+from featurehouse.cli import cli
+from featurehouse.errors import RegistryError
+from sync_fixtures import REPO_ROOT
+
+CHURN = [
+    "count_orders_7d",
+    "count_orders_30d",
+    "days_since_last_order",
+    "count_sessions_1h",
+    "count_page_views_1h",
+    "count_add_to_carts_1h",
+    "count_sessions_24h",
+    "count_page_views_24h",
+    "count_add_to_carts_24h",
+    "count_sessions_7d",
+    "count_page_views_7d",
+    "count_add_to_carts_7d",
+]
+ROWS = [{"customer_id": 1151}, {"customer_id": 4}, {"customer_id": 987654}]
+
+
+def test_online_and_training_columns_agree(fh_env: dict[str, str], synced: Any) -> None:
+    store = FeatureStore(project_dir=REPO_ROOT)
+    assert store.feature_service("churn_model").refs.columns() == CHURN
+    online = store.get_online_features(service="churn_model", entity_rows=ROWS)
+    columns = list(online.to_dict())
+    assert columns[: 1 + len(CHURN)] == ["customer_id", *CHURN]
+    assert columns[1 + len(CHURN) : 1 + 2 * len(CHURN)] == [f"{c}__status" for c in CHURN]
+    by_refs = store.get_online_features(
+        features=store.feature_service("churn_model").refs.refs, entity_rows=ROWS
+    ).to_dict()
+    for name in CHURN:
+        assert online.to_dict()[name] == by_refs[name], name
+    assert online.to_dict()["days_since_last_order__status"][2] == "not_found"
+
+    spine = pa.table(
+        {
+            "customer_id": [1151, 4],
+            "label_at": [dt.datetime(2026, 4, 20), dt.datetime(2026, 4, 30)],
+            "churned": [False, True],
+        }
+    )
+    train = store.get_historical_features(spine, service="churn_model")
+    assert train.column_names[:3] == ["customer_id", "label_at", "churned"]
+    assert train.column_names[3 : 3 + len(CHURN)] == CHURN  # the online read's, in its order
+    assert set(train.column_names[3 + len(CHURN) :]) == {
+        "feat_customer__orders__v1__effective_at",
+        "feat_customer__activity__effective_at",
+    }
+    assert train.num_rows == 2 and train.column("count_orders_30d")[0].as_py() is not None
+
+
+def test_a_service_from_redis_alone_and_its_usage(
+    fh_env: dict[str, str], synced: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_project = FeatureStore(project_dir=REPO_ROOT).get_online_features(
+        service="churn_model", entity_rows=ROWS
+    )
+    monkeypatch.chdir(tmp_path)  # no dbt project here: services and views come from Redis
+    store = FeatureStore()
+    before = {u.name: u.reads for u in store._context.store.usage()}
+    answer = store.get_online_features(service="churn_model", entity_rows=ROWS)
+    assert answer.to_dict() == with_project.to_dict()
+    store.flush_usage()
+    after = {u.name: (u.reads, u.entities) for u in store._context.store.usage()}
+    assert after["churn_model"][0] == before.get("churn_model", 0) + 1
+    assert after["feat_customer__orders.v1"][0] >= 1
+    with pytest.raises(RegistryError, match=r"no feature service named 'nope'.*churn_model"):
+        store.get_online_features(service="nope", entity_rows=ROWS)
+    with pytest.raises(RegistryError, match="features or service"):
+        store.get_online_features(["feat_customer__orders:count_orders_7d"], ROWS, service="x")
+
+
+def test_cli_get_by_service(fh_env: dict[str, str], synced: Any) -> None:
+    done = CliRunner().invoke(cli, ["get", "--service", "churn_model", "1151", "987654", "--json"])
+    assert done.exit_code == 0, done.output
+    rows = json.loads(done.output.split("\nonline store:")[0])
+    assert [r["keys"] for r in rows] == [{"customer_id": 1151}, {"customer_id": 987654}]
+    assert list(rows[0]["features"]) == CHURN
+    assert rows[0]["features"]["days_since_last_order"]["status"] == "present"
+    assert rows[1]["features"]["count_orders_7d"] == {"value": None, "status": "not_found"}
+    listed = CliRunner().invoke(cli, ["services", "--json"])
+    assert listed.exit_code == 0, listed.output
+    service = json.loads(listed.output.split("\nonline store:")[0])[0]
+    assert service["service"] == "churn_model" and service["columns"] == CHURN
+    assert service["views"] == ["feat_customer__orders.v1"] * 3 + ["feat_customer__activity.v1"] * 9
