@@ -55,6 +55,7 @@ for command in (
     sync.parity,
     services.services,
     services.usage,
+    services.deprecations,
     online.online,
     init.init,
     init.deps,

@@ -13,7 +13,9 @@ from featurehouse.api import FeatureStore
 from featurehouse.api.context import Context
 from featurehouse.cli.output import to_json, ts
 from featurehouse.cli.shared import common
+from featurehouse.online import ServiceRecord
 from featurehouse.online.keys import parse_entity
+from featurehouse.online.usage import UsageCount
 
 
 def service_get(context: Context, name: str, keys: Sequence[str], *, as_json: bool) -> None:
@@ -73,9 +75,7 @@ def services(context: Context, *, as_json: bool) -> None:
       featurehouse services --json
     """
     usage = {(u.kind, u.name): u for u in _usage(context)}
-    records = (
-        context.services() if context.maybe_registry() is not None else context.store.services()
-    )
+    records = service_records(context)
     rows = []
     for record in records:
         count = usage.get(("service", record.name))
@@ -155,3 +155,119 @@ def usage(context: Context, *, as_json: bool, days: int) -> None:
             for row in table
         )
     )
+
+
+def service_records(context: Context) -> list[ServiceRecord]:
+    """The project's services when there is a project, else what Redis holds."""
+    if context.maybe_registry() is not None:
+        return context.services()
+    return context.store.services()
+
+
+def readers(
+    records: Sequence[ServiceRecord],
+    usage: Sequence[UsageCount],
+    view: str,
+    feature: str | None = None,
+    days: int = 7,
+) -> list[dict[str, Any]]:
+    """The services reading view version `view` (`name.vN`), or one of its features, and
+    how recently (usage history)."""
+    counts = {u.name: u for u in usage if u.kind == "service"}
+    today = datetime.now(UTC).replace(tzinfo=None)
+    found = []
+    for record in records:
+        views = record.extra.get("views") or [str(f.view) for f in record.refs.features]
+        hits = [
+            str(ref)
+            for ref, at in zip(record.refs.features, views, strict=True)
+            if at == view and (feature is None or ref.feature == feature)
+        ]
+        if hits:
+            count = counts.get(record.name)
+            found.append(
+                {
+                    "service": record.name,
+                    "owner": record.owner,
+                    "features": hits,
+                    "reads": count.reads if count else 0,
+                    f"reads_{days}d": count.recent_reads(days, today) if count else 0,
+                    "last_read_at": count.last_read_at if count else None,
+                }
+            )
+    return found
+
+
+def reader_lines(found: Sequence[Mapping[str, Any]], days: int = 7) -> list[str]:
+    lines = []
+    for r in found:
+        lines.append(
+            f"  {r['service']} (owner {r['owner'] or '-'}): {r['reads']:,} reads, "
+            f"{r[f'reads_{days}d']:,} in {days}d, last {ts(r['last_read_at'])}"
+        )
+        lines.extend(f"    {ref}" for ref in r["features"])
+    return lines
+
+
+@click.command()
+@click.option(
+    "--within", default=90, show_default=True, help="Also list dates this many days ahead."
+)
+@click.option("--check", is_flag=True, help="Exit 1 when a service pins a version past its date.")
+@common
+def deprecations(context: Context, *, as_json: bool, within: int, check: bool) -> None:
+    """List view versions past (or near) their dbt `deprecation_date` that a feature service
+    still pins, with how recently each is read. The feature server warns on each such read.
+
+    \\b
+    Examples:
+      featurehouse deprecations
+      featurehouse deprecations --within 0 --check --json
+    """
+    records = service_records(context)
+    usage = _usage(context)
+    today = datetime.now(UTC).replace(tzinfo=None)
+    views = {u.name: u for u in usage if u.kind == "view"}
+    rows = []
+    for view, date in sorted(_deprecation_dates(records).items()):
+        days = (datetime.strptime(date, "%Y-%m-%d") - today).days + 1
+        if days > within:
+            continue
+        count = views.get(view)
+        rows.append(
+            {
+                "view": view,
+                "deprecation_date": date,
+                "past": days <= 0,
+                "services": [r["service"] for r in readers(records, usage, view)],
+                "reads_7d": count.recent_reads(7, today) if count else 0,
+                "last_read_at": count.last_read_at if count else None,
+            }
+        )
+    if as_json:
+        click.echo(to_json(rows))
+    else:
+        click.echo(_deprecations_text(rows, within))
+    if check and any(r["past"] for r in rows):
+        raise SystemExit(1)
+
+
+def _deprecation_dates(records: Sequence[ServiceRecord]) -> dict[str, str]:
+    dates: dict[str, str] = {}
+    for record in records:
+        for view, date in (record.extra.get("deprecation_dates") or {}).items():
+            dates[view] = str(date)[:10]
+    return dates
+
+
+def _deprecations_text(rows: Sequence[Mapping[str, Any]], within: int) -> str:
+    if not rows:
+        return f"no feature service pins a version deprecated now or within {within} days"
+    lines = []
+    for r in rows:
+        when = "deprecated since" if r["past"] else "deprecated on"
+        lines.append(
+            f"{r['view']}  {when} {r['deprecation_date']}  pinned by {', '.join(r['services'])}"
+            f"  reads 7d {r['reads_7d']:,}, last read {ts(r['last_read_at'])}"
+        )
+    return "\n".join(lines)

@@ -100,3 +100,31 @@ def test_cli_get_by_service(fh_env: dict[str, str], synced: Any) -> None:
     service = json.loads(listed.output.split("\nonline store:")[0])[0]
     assert service["service"] == "churn_model" and service["columns"] == CHURN
     assert service["views"] == ["feat_customer__orders.v1"] * 3 + ["feat_customer__activity.v1"] * 9
+
+
+def test_lineage_impact_and_deprecations_name_the_service(
+    fh_env: dict[str, str], synced: Any
+) -> None:
+    runner = CliRunner()
+    FeatureStore(project_dir=REPO_ROOT).get_online_features(service="churn_model", entity_rows=ROWS)
+
+    def run(*args: str) -> Any:
+        done = runner.invoke(cli, [*args, "--json"])
+        assert done.exit_code == 0, done.output
+        return json.loads(done.output.split("\nonline store:")[0])
+
+    lineage = run("lineage", "feat_customer__orders.v1:days_since_last_order")
+    [served] = lineage["feature_services"]  # from the raw column up to the model it feeds
+    assert served["service"] == "churn_model"
+    assert served["features"] == ["feat_customer__orders.v1:days_since_last_order"]
+    assert run("lineage", "feat_customer__orders:count_orders_7d")["feature_services"] == []
+    impact = run("impact", "raw_orders.status")
+    [reader] = impact["feature_services"]
+    assert reader["service"] == "churn_model" and reader["reads"] >= 1
+    assert "feat_customer__orders.v1:count_orders_30d" in reader["features"]
+    assert reader["last_read_at"] is not None
+    rows = run("deprecations", "--within", "3650")
+    assert rows[0]["view"] == "feat_customer__orders.v1"
+    assert rows[0]["deprecation_date"] == "2026-12-31" and rows[0]["services"] == ["churn_model"]
+    text = runner.invoke(cli, ["deprecations", "--within", "3650"]).output
+    assert "feat_customer__orders.v1  deprecated" in text and "pinned by churn_model" in text

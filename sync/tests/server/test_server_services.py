@@ -14,10 +14,11 @@ from pathlib import Path
 import httpx
 import online_support
 import pytest
+from cli_process import run_featurehouse
 from featurehouse.online import OnlineStore, ServiceRecord
 from featurehouse.refs import ServiceRefs, parse_feature
 from online_support import SHARED_URL, shared_client
-from server_support import ORDERS_V1, ORDERS_V2, _orders_v1, _orders_v2, publish, serve
+from server_support import ORDERS_V1, ORDERS_V2, _orders_v1, _orders_v2, clean_env, publish, serve
 
 CLIENTS = 200
 REQUESTS_EACH = 5
@@ -33,6 +34,14 @@ SERVICE = ServiceRecord(
     description="scores risk",
     owner="risk",
     sample_rate=1.0,
+    extra={
+        "views": [
+            "feat_customer__orders.v1",
+            "feat_customer__orders.v2",
+            "feat_customer__orders.v1",
+        ],
+        "deprecation_dates": {"feat_customer__orders.v1": "2020-01-01"},
+    },
 )
 
 
@@ -135,3 +144,13 @@ def test_a_service_by_name_and_a_deprecated_version(store: OnlineStore, tmp_path
         assert list(native["rows"][0]) == ["customer_id", *SERVICE.refs.refs]
     assert "read of a deprecated version (feature service risk_model)" in server.output()
     assert _counts(store) == {}  # --no-usage: nothing counted
+    env = {
+        **clean_env(),
+        "FEATUREHOUSE_REDIS_URL": SHARED_URL,
+        "FEATUREHOUSE_REDIS_PREFIX": store.prefix,
+    }
+    done = run_featurehouse("deprecations", "--within", "0", "--check", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        "feat_customer__orders.v1  deprecated since 2020-01-01  pinned by risk_model" in done.stdout
+    )
