@@ -3,6 +3,7 @@ reads what and how recently, and the pinned versions past their deprecation date
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from featurehouse.cli.shared import common
 from featurehouse.online import ServiceRecord
 from featurehouse.online.keys import parse_entity
 from featurehouse.online.usage import UsageCount
+from featurehouse.warehouse import history
 
 
 def service_get(context: Context, name: str, keys: Sequence[str], *, as_json: bool) -> None:
@@ -70,7 +72,7 @@ def _get_text(rows: Sequence[Mapping[str, Any]], refs: Sequence[str]) -> str:
 def services(context: Context, *, as_json: bool) -> None:
     """List feature services: their features (pinned versions), owner, and how they are read.
 
-    \\b
+    \b
     Example:
       featurehouse services --json
     """
@@ -117,16 +119,27 @@ def _usage(context: Context) -> list[Any]:
 
 @click.command()
 @click.option("--days", default=7, show_default=True, help="The window of `reads Nd`.")
+@click.option(
+    "--export-log",
+    is_flag=True,
+    help="Move the sampled served rows (feature logging) to the warehouse table feature_log.",
+)
 @common
-def usage(context: Context, *, as_json: bool, days: int) -> None:
+def usage(context: Context, *, as_json: bool, days: int, export_log: bool) -> None:
     """Usage history: per feature service and view version, reads, entities, last read.
 
-    Counted by the feature server and the Python API, written every few seconds.
+    Counted by the feature server and the Python API, written every few seconds. Services
+    with `logging: {sample_rate: R}` also log that share of the rows they serve; --export-log
+    moves them to the warehouse table featurehouse_monitoring.feature_log.
 
-    \\b
-    Example:
+    \b
+    Examples:
       featurehouse usage --days 30 --json
+      featurehouse usage --export-log
     """
+    if export_log:
+        moved, table = move_logged_rows(context)
+        click.echo(f"feature log: moved {moved:,} row(s) to {table or '(none to move)'}", err=True)
     today = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         {
@@ -219,7 +232,7 @@ def deprecations(context: Context, *, as_json: bool, within: int, check: bool) -
     """List view versions past (or near) their dbt `deprecation_date` that a feature service
     still pins, with how recently each is read. The feature server warns on each such read.
 
-    \\b
+    \b
     Examples:
       featurehouse deprecations
       featurehouse deprecations --within 0 --check --json
@@ -271,3 +284,29 @@ def _deprecations_text(rows: Sequence[Mapping[str, Any]], within: int) -> str:
             f"  reads 7d {r['reads_7d']:,}, last read {ts(r['last_read_at'])}"
         )
     return "\n".join(lines)
+
+
+def move_logged_rows(context: Context, chunk: int = 1000) -> tuple[int, str | None]:
+    """Move the sampled served rows (feature logging) from the online store into the
+    warehouse table feature_log, chunk by chunk: appended first, then removed from the store
+    (a failure in between leaves rows to append again; `log_id` tells duplicates)."""
+    store, moved, table = context.store, 0, None
+    while True:
+        logged = store.logged_rows(chunk)
+        if not logged:
+            return moved, table
+        rows = [
+            {
+                "log_id": log_id,
+                "served_at": datetime.fromtimestamp(row.served_at, UTC).replace(tzinfo=None),
+                "service": row.service,
+                "entity": json.dumps(dict(row.entity), default=str),
+                "features": json.dumps(dict(row.values), default=str),
+                "statuses": json.dumps(dict(row.statuses)),
+                "redis_prefix": context.prefix,
+            }
+            for log_id, row in logged
+        ]
+        table = history.append(context.project, context.target, "feature_log", rows)
+        store.drop_logged([log_id for log_id, _ in logged])
+        moved += len(rows)

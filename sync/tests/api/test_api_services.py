@@ -128,3 +128,38 @@ def test_lineage_impact_and_deprecations_name_the_service(
     assert rows[0]["deprecation_date"] == "2026-12-31" and rows[0]["services"] == ["churn_model"]
     text = runner.invoke(cli, ["deprecations", "--within", "3650"]).output
     assert "feat_customer__orders.v1  deprecated" in text and "pinned by churn_model" in text
+
+
+def test_feature_logging_moves_to_the_warehouse(
+    fh_env: dict[str, str], synced: Any, demo_build: Any
+) -> None:
+    import duckdb
+
+    store = FeatureStore(project_dir=REPO_ROOT)
+    online = store._context.store
+    online.drop_logged([i for i, _ in online.logged_rows(100_000)])
+    store._usage._chance = lambda: 0.0  # churn_model logs 1% of rows: here, every row
+    store.get_online_features(service="churn_model", entity_rows=ROWS)
+    store.flush_usage()
+    logged = online.logged_rows(100)
+    assert len(logged) == len(ROWS)
+    assert (
+        logged[0][1].values["days_since_last_order"]
+        == store.get_online_features(service="churn_model", entity_rows=ROWS[:1]).to_dict()[
+            "days_since_last_order"
+        ][0]
+    )
+    done = CliRunner().invoke(cli, ["usage", "--export-log", "--json"])
+    assert done.exit_code == 0, done.output
+    assert f"feature log: moved {len(ROWS)} row(s)" in done.output
+    assert online.logged_rows(100) == []
+    ids = [i for i, _ in logged]
+    with duckdb.connect(str(demo_build.duckdb_path), read_only=True) as connection:
+        found = connection.execute(
+            "select log_id, service, entity, statuses from featurehouse_monitoring.feature_log "
+            f"where log_id in ({', '.join('?' * len(ids))}) order by log_id",
+            ids,
+        ).fetchall()
+    assert [r[0] for r in found] == sorted(ids)
+    assert {r[1] for r in found} == {"churn_model"}
+    assert json.loads(found[0][2]) in ROWS
