@@ -8,7 +8,7 @@ that was only parsed may still hold a wrong one, which fails here naming the exp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,17 +57,6 @@ def load_services(manifest: Manifest, registry: Registry) -> tuple[FeatureServic
     """Every feature service of the manifest, by name."""
     exposures = [e for e in manifest.exposures.values() if is_feature_service(e)]
     return tuple(service_of(e, registry) for e in sorted(exposures, key=lambda e: e.name))
-
-
-def find_service(services: Sequence[FeatureService], name: str) -> FeatureService:
-    for service in services:
-        if service.name == name:
-            return service
-    known = ", ".join(s.name for s in services) or "none"
-    raise RegistryError(
-        f"no feature service named {name!r} (feature services: {known}): declare it as an "
-        "exposure of type ml with config.meta.feature_service"
-    )
 
 
 def service_of(exposure: Exposure, registry: Registry) -> FeatureService:

@@ -14,7 +14,7 @@ from featurehouse.project import render
 from featurehouse.project.manifest import load_manifest
 from featurehouse.project.package import package_dir
 from featurehouse.project.registry import build_registry
-from featurehouse.project.services import find_service, load_services
+from featurehouse.project.services import load_services
 from sync_fixtures import MINI_DIR, fh_environment
 
 GOOD = """
@@ -138,7 +138,8 @@ def test_a_right_service_passes_and_python_reads_it(tmp_path: Path) -> None:
     done = _dbt(root, env, "build")
     assert done.returncode == 0, done.stdout[-3000:]
     manifest = load_manifest(tmp_path / "target" / "manifest.json")
-    service = find_service(load_services(manifest, build_registry(manifest)), "fine_model")
+    [service] = load_services(manifest, build_registry(manifest))
+    assert service.name == "fine_model"
     assert service.refs.refs == [
         "feat_customer__orders.v1:count_orders_lifetime",
         "feat_country__orders:last_order_amount",
