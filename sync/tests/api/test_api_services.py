@@ -163,3 +163,17 @@ def test_feature_logging_moves_to_the_warehouse(
     assert [r[0] for r in found] == sorted(ids)
     assert {r[1] for r in found} == {"churn_model"}
     assert json.loads(found[0][2]) in ROWS
+
+
+def test_cli_dataset_by_service(fh_env: dict[str, str], synced: Any, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    spine = tmp_path / "spine.parquet"
+    pq.write_table(pa.table({"customer_id": [1151], "label_at": [dt.datetime(2026, 4, 20)]}), spine)
+    out = tmp_path / "train.parquet"
+    args = ["dataset", "--spine", str(spine), "--service", "churn_model", "-o", str(out), "-q"]
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    assert pq.read_schema(out).names[2 : 2 + len(CHURN)] == CHURN
+    both = CliRunner().invoke(cli, [*args, "-f", "feat_customer__orders:count_orders_7d"])
+    assert both.exit_code == 2 and "--features or --service" in both.output
