@@ -7,6 +7,7 @@ dbt manifest (unpinned views mean the project's latest version), else through wh
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -112,11 +113,17 @@ class FeatureStore:
         self._usage.flush(self._context.store)
 
     def feature_service(self, name: str) -> ServiceRecord:
-        """A feature service: from the dbt project when at hand, else as Redis holds it."""
+        """A feature service: from the dbt project when at hand, else as Redis holds it
+        (re-read at most every few seconds, and at once for a name not seen yet)."""
         registry = self._context.maybe_registry()
         if registry is not None:
             return services.find_record(self._context.services(), name, "the dbt project")
-        return services.find_record(self._context.store.services(), name, "the online store")
+        cached = self.__dict__.get("_published")
+        if cached is None or name not in cached[1] or time.monotonic() - cached[0] > 10:
+            records = self._context.store.services()
+            self._published = (time.monotonic(), {r.name: r for r in records})
+        found = self._published[1]
+        return services.find_record(list(found.values()), name, "the online store")
 
     def _service(self, name: str | None, features: Sequence[str] | None) -> ServiceRecord | None:
         if name is None:
