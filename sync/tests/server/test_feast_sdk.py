@@ -1,10 +1,12 @@
 """Feast's own SDK reads through `featurehouse serve` unchanged: Feast's FeatureStore with its
 remote online store pointed at our server, for string references, `fv@vN:feature` pins and a
 feature service, answers what our Python API answers. Feast 0.67 pins redis<8 (ours is 8), so
-it lives in a venv of its own under .cache/, made once and reused."""
+it lives in a venv of its own under .cache/, made once from feast_requirements.txt (exact pins,
+no resolver, only the client side) and reused while that file is unchanged."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -18,7 +20,9 @@ from server_support import ServerProcess, serve
 from sync_fixtures import REPO_ROOT
 
 FEAST_VERSION = "0.67.0"
-VENV = REPO_ROOT / ".cache" / f"feast-{FEAST_VERSION}"
+REQUIREMENTS = Path(__file__).with_name("feast_requirements.txt")
+_PINS = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:8]
+VENV = REPO_ROOT / ".cache" / f"feast-{FEAST_VERSION}-{_PINS}"
 PROBE = Path(__file__).with_name("feast_probe.py")
 ROWS = [{"customer_id": 1151}, {"customer_id": 987654}]
 STATUS = {"present": 1, "not_found": 3, "expired": 4}  # Feast's FieldStatus numbers
@@ -43,18 +47,19 @@ REQUESTS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="session")
 def feast_python() -> Path:
-    """The Feast SDK's Python: a venv under .cache/ (made once: ~1 min, then reused)."""
+    """The Feast SDK's Python: a venv under .cache/, made once (README, Tests: how long)."""
     python = VENV / "bin" / "python"
     check = [str(python), "-c", f"import feast; assert feast.__version__ == '{FEAST_VERSION}'"]
     if python.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+    install = ["install", "--quiet", "--disable-pip-version-check", "--no-deps"]
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", f"feast=={FEAST_VERSION}"],
+        [str(python), "-m", "pip", *install, "-r", str(REQUIREMENTS)],
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
-    if done.returncode != 0:
-        pytest.fail(f"pip install feast=={FEAST_VERSION} failed:\n{done.stdout}{done.stderr}")
+    if done.returncode != 0 or subprocess.run(check, capture_output=True).returncode != 0:
+        pytest.fail(f"the Feast venv from {REQUIREMENTS.name} failed:\n{done.stdout}{done.stderr}")
     return python
 
 
