@@ -47,6 +47,8 @@ def get(
       featurehouse get --service churn_model 42 43
     """
     if service is not None:
+        if features:
+            raise click.UsageError("pass --features or --service, not both")
         service_get(context, service, (view, *keys), as_json=as_json)
         return
     if not keys:

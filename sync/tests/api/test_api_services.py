@@ -95,6 +95,10 @@ def test_cli_get_by_service(fh_env: dict[str, str], synced: Any) -> None:
     assert list(rows[0]["features"]) == CHURN
     assert rows[0]["features"]["days_since_last_order"]["status"] == "present"
     assert rows[1]["features"]["count_orders_7d"] == {"value": None, "status": "not_found"}
+    both = CliRunner().invoke(cli, ["get", "--service", "churn_model", "1151", "-f", "x"])
+    assert both.exit_code == 2 and "--features or --service" in both.output
+    unknown = CliRunner().invoke(cli, ["get", "--service", "nope", "1151"])
+    assert unknown.exit_code == 1 and "no feature service named 'nope'" in unknown.output
     listed = CliRunner().invoke(cli, ["services", "--json"])
     assert listed.exit_code == 0, listed.output
     service = json.loads(listed.output.split("\nonline store:")[0])[0]

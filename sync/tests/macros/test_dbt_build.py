@@ -33,6 +33,22 @@ def test_the_demo_holds_only_its_own_nodes(dbt_build_duckdb: DbtRun) -> None:
     assert "featurehouse" in macros
 
 
+def test_the_demo_feature_service_is_in_the_dag(dbt_build_duckdb: DbtRun) -> None:
+    """churn_model is an exposure of type ml downstream of the two views it reads, one
+    pinned to orders v1: what `dbt docs` draws in the lineage graph; the build ran its check."""
+    manifest = dbt_build_duckdb.manifest()
+    exposure = manifest["exposures"]["exposure.featurehouse_demo.churn_model"]
+    assert exposure["type"] == "ml" and exposure["owner"]["name"] == "Growth analytics"
+    assert sorted(exposure["depends_on"]["nodes"]) == [
+        "model.featurehouse_demo.feat_customer__activity.v1",
+        "model.featurehouse_demo.feat_customer__orders.v1",
+    ]
+    features = exposure["config"]["meta"]["feature_service"]["features"]
+    assert "feat_customer__orders.v1:days_since_last_order" in features
+    hook = [r for r in dbt_build_duckdb.results() if r["unique_id"].startswith("operation.")]
+    assert [r["status"] for r in hook] == ["success"], hook
+
+
 def test_integration_build_is_clean_but_for_the_failing_cases(fixtures_build: DbtRun) -> None:
     manifest = fixtures_build.manifest()
     nodes = {**manifest["nodes"], **manifest["unit_tests"]}
