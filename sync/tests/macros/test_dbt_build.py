@@ -45,7 +45,7 @@ def test_the_demo_feature_service_is_in_the_dag(dbt_build_duckdb: DbtRun) -> Non
     ]
     features = exposure["config"]["meta"]["feature_service"]["features"]
     assert "feat_customer__orders.v1:days_since_last_order" in features
-    hook = [r for r in dbt_build_duckdb.results() if r["unique_id"].startswith("operation.")]
+    hook = [r for r in dbt_build_duckdb.results if r["unique_id"].startswith("operation.")]
     assert [r["status"] for r in hook] == ["success"], hook
 
 
