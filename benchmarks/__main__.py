@@ -12,6 +12,7 @@ from benchmarks import (
     bench_server,
     bench_sync,
     bench_training,
+    bench_usage,
 )
 
 
@@ -31,6 +32,7 @@ BENCHMARKS = {
     "pit": _no_args(bench_pit.main),
     "lineage": bench_lineage.main,
     "drift": bench_drift.main,
+    "usage": bench_usage.main,
     # Not in the default run: it clones the repo and installs it twice.
     "quickstart": bench_quickstart.main,
 }

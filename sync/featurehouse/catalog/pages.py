@@ -96,7 +96,7 @@ def online_text(view: FeatureView, state: ViewState | None) -> str:
     )
 
 
-def index_page(site: Site, views: Sequence[ViewPage]) -> str:
+def index_page(site: Site, views: Sequence[ViewPage], services: str = "") -> str:
     rows = []
     for item in views:
         v = item.view
@@ -118,7 +118,8 @@ def index_page(site: Site, views: Sequence[ViewPage]) -> str:
 <th>Owner</th><th>Features</th><th>Tests</th><th>Online</th><th>Description</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
-</tbody></table>"""
+</tbody></table>
+{services}"""
     return page(site, "Feature catalog", body, 0)
 
 
@@ -206,7 +207,9 @@ def _sources(item: ViewPage, feature: str) -> str:
     return "<br>".join(f"<code>{escape(s)}</code>" for s in item.lineage.sources(feature))
 
 
-def feature_page(site: Site, item: ViewPage, feature: str, docs: Mapping[str, str]) -> str:
+def feature_page(
+    site: Site, item: ViewPage, feature: str, docs: Mapping[str, str], read_by: str = ""
+) -> str:
     v = item.view
     spec = v.feature(feature)
     if item.lineage is None:
@@ -233,6 +236,7 @@ def feature_page(site: Site, item: ViewPage, feature: str, docs: Mapping[str, st
             }
         )
     }
+{read_by}
 <h2>Lineage graph</h2>
 {graph}
 {tree}"""

@@ -9,10 +9,12 @@ import click
 from featurehouse.api.context import Context
 from featurehouse.catalog import build_catalog
 from featurehouse.catalog import serve as serve_catalog
+from featurehouse.catalog.services import ServicePage
 from featurehouse.cli.output import to_json
 from featurehouse.cli.shared import common
 from featurehouse.errors import FeaturehouseError
 from featurehouse.online import OnlineStore, ViewState
+from featurehouse.project.services import load_services
 
 
 @click.command()
@@ -40,7 +42,10 @@ def catalog(
         raise click.UsageError("pass --out DIR, --serve, or both")
     out = out or context.artifacts.target_dir / "featurehouse" / "catalog"
     states, redis = online_states(context.store, context.redis_shown, context.prefix)
-    done = build_catalog(out, context.registry, context.artifacts, context.lineage, states, redis)
+    services = service_pages(context)
+    done = build_catalog(
+        out, context.registry, context.artifacts, context.lineage, states, redis, services
+    )
     summary = {"out": str(out), "views": done.views, "pages": done.pages}
     click.echo(to_json(summary) if as_json else f"wrote {done.pages} pages ({done.views} views)")
     if serve_it:
@@ -50,6 +55,16 @@ def catalog(
             server.serve_forever()
         except KeyboardInterrupt:
             server.server_close()
+
+
+def service_pages(context: Context) -> list[ServicePage]:
+    """The project's feature services, each with its usage when Redis answers."""
+    try:
+        usage = {u.name: u for u in context.store.usage() if u.kind == "service"}
+    except FeaturehouseError:
+        usage = {}
+    found = load_services(context.artifacts.manifest, context.registry)
+    return [ServicePage(s, usage.get(s.name)) for s in found]
 
 
 def online_states(store: OnlineStore, shown: str, prefix: str) -> tuple[list[ViewState], str]:

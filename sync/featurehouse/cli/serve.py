@@ -72,6 +72,19 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Serve HTTPS with this certificate (PEM, chain after it); needs --tls-keyfile.",
 )
 @click.option("--tls-keyfile", type=FILE, help="The certificate's private key (PEM).")
+@click.option(
+    "--usage/--no-usage",
+    default=True,
+    show_default=True,
+    help="Count reads per feature service and view version (usage history, in Redis).",
+)
+@click.option(
+    "--usage-flush-seconds",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="How often the counted usage is added to Redis.",
+)
 def serve(
     host: str,
     port: int,
@@ -86,12 +99,15 @@ def serve(
     redis_timeout: float,
     tls_certfile: Path | None,
     tls_keyfile: Path | None,
+    usage: bool,
+    usage_flush_seconds: float,
 ) -> None:
     """Serve online features over HTTP (Feast-compatible), straight from Redis.
 
     Needs no dbt project: the views come from what `featurehouse sync` published. Endpoints:
     POST /get-online-features (Feast's shape), POST /v1/features (one row per entity),
-    GET /v1/views, /health, /metrics (Prometheus), /openapi.json.
+    GET /v1/views, /health, /metrics (Prometheus), /openapi.json. Feature services by name
+    (`"feature_service": "churn_model"`); reads are counted per service and view version.
 
     \b
     Examples:
@@ -118,6 +134,8 @@ def serve(
         max_body_bytes=max_body_bytes,
         refresh_seconds=refresh_seconds,
         redis_timeout=redis_timeout,
+        usage=usage,
+        usage_flush_seconds=usage_flush_seconds,
     )
     auth = f"{len(keys)} API key(s)" if keys else "no API keys"
     click.echo(context.online.describe(), err=True)

@@ -11,6 +11,7 @@ import click
 
 from featurehouse.api.context import Context
 from featurehouse.cli.output import to_json, ts
+from featurehouse.cli.services import service_get
 from featurehouse.cli.shared import common
 from featurehouse.online import ReadRequest, ReadResult, ViewSchema, ViewState
 from featurehouse.online.keys import parse_entity
@@ -20,13 +21,20 @@ from featurehouse.refs import format_view
 
 @click.command()
 @click.argument("view", metavar="VIEW[.vN]")
-@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.argument("keys", nargs=-1, metavar="KEY...")
 @click.option("--features", "-f", metavar="a,b", help="Only these features (comma-separated).")
+@click.option("--service", "-s", metavar="NAME", help="A feature service's features (no VIEW).")
 @common
 def get(
-    context: Context, *, as_json: bool, view: str, keys: Sequence[str], features: str | None
+    context: Context,
+    *,
+    as_json: bool,
+    view: str,
+    keys: Sequence[str],
+    features: str | None,
+    service: str | None,
 ) -> None:
-    """Read the served features of one or more entities of VIEW.
+    """Read the served features of one or more entities of VIEW (or of a feature service).
 
     Each KEY names one entity: its key value (`42`); for composite keys its values in key
     order, comma separated (`42,de`); or `name=value` pairs (`customer_id=42,country_code=de`).
@@ -36,7 +44,15 @@ def get(
       featurehouse get feat_customer__orders 42 43
       featurehouse get feat_customer__orders.v1 42 --features count_orders_30d --json
       featurehouse get feat_customer_country__orders customer_id=42,country_code=de
+      featurehouse get --service churn_model 42 43
     """
+    if service is not None:
+        if features:
+            raise click.UsageError("pass --features or --service, not both")
+        service_get(context, service, (view, *keys), as_json=as_json)
+        return
+    if not keys:
+        raise click.UsageError("give at least one KEY after VIEW (or --service NAME KEY...)")
     state = context.online_view(view)
     entity_rows = [parse_entity(key, state.schema.keys) for key in keys]
     names = tuple(n.strip() for n in features.split(",") if n.strip()) if features else None

@@ -70,6 +70,24 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Exposure:
+    """A dbt exposure: what uses the project's nodes downstream (a dashboard, an ML model)."""
+
+    unique_id: str
+    name: str
+    type: str  # dashboard, notebook, analysis, ml, application
+    label: str = ""
+    description: str = ""
+    maturity: str = ""
+    url: str = ""
+    owner_name: str = ""
+    owner_email: str = ""
+    depends_on: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    original_file_path: str = ""
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The parts of manifest.json Featurehouse uses."""
 
@@ -81,6 +99,7 @@ class Manifest:
     checksum: str  # of the file: changes with every dbt invocation
     code_key: str  # of what renders SQL (see _code_key): the same across builds of the same code
     nodes: Mapping[str, Node]
+    exposures: Mapping[str, Exposure] = field(default_factory=dict)
 
     def models(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.resource_type == "model"]
@@ -205,6 +224,7 @@ def load_manifest(path: Path) -> Manifest:
         checksum=hashlib.sha256(raw).hexdigest(),
         code_key=_code_key(doc),
         nodes=nodes,
+        exposures={uid: _exposure(data) for uid, data in (doc.get("exposures") or {}).items()},
     )
 
 
@@ -224,11 +244,10 @@ _STABLE_FIELDS = (
 
 
 def _code_key(doc: Mapping[str, Any]) -> str:
-    """A checksum of what rendering a macro call can depend on: the dbt and adapter versions,
-    every macro's SQL, and every node's and source's file checksum, relation, config,
-    columns and versions. Unlike the file's checksum it leaves out what each dbt invocation
-    changes (generated_at, invocation_id, created_at, compiled code), so SQL rendered after
-    one `dbt build` serves the next build of the same code."""
+    """A checksum of what rendering a macro call can depend on: dbt and adapter versions, every
+    macro's SQL, every node's and source's file checksum, relation, config, columns, versions.
+    Unlike the file's checksum it leaves out what each dbt invocation changes (generated_at,
+    invocation_id, compiled code), so SQL rendered after one build serves the next build."""
     meta = doc.get("metadata") or {}
     parts = {
         "dbt": meta.get("dbt_version"),
@@ -298,6 +317,24 @@ def _source(data: Mapping[str, Any]) -> Node:
         original_file_path=data.get("original_file_path", ""),
         relation_name=data.get("relation_name"),
         source_name=data.get("source_name"),
+    )
+
+
+def _exposure(data: Mapping[str, Any]) -> Exposure:
+    owner = data.get("owner") or {}
+    return Exposure(
+        unique_id=data["unique_id"],
+        name=data["name"],
+        type=str(data.get("type") or ""),
+        label=data.get("label") or "",
+        description=data.get("description") or "",
+        maturity=data.get("maturity") or "",
+        url=data.get("url") or "",
+        owner_name=owner.get("name") or "",
+        owner_email=owner.get("email") or "",
+        depends_on=tuple((data.get("depends_on") or {}).get("nodes", ())),
+        meta=(data.get("config") or {}).get("meta") or data.get("meta") or {},
+        original_file_path=data.get("original_file_path", ""),
     )
 
 

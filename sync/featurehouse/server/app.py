@@ -135,12 +135,12 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
     async def feast(_: Request, body: Any) -> Response:
         asked = parse_feast(body, service.limits)
         service.metrics.asked("get-online-features", len(asked.rows))
-        return json_response(await service.answer(asked, feast=True))
+        return _answer(*await service.answer_with_warnings(asked, feast=True))
 
     async def native(_: Request, body: Any) -> Response:
         asked = parse_native(body, service.limits)
         service.metrics.asked("features", len(asked.rows))
-        return json_response(await service.answer(asked, feast=False))
+        return _answer(*await service.answer_with_warnings(asked, feast=False))
 
     async def health(_: Request, __: Any) -> Response:
         status, body = await service.health()
@@ -176,21 +176,44 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
     return app
 
 
+def _answer(body: dict[str, Any], deprecated: tuple[str, ...]) -> Response:
+    """The answer; reads of deprecated view versions carry a `Warning` header (RFC 9111's
+    299, "miscellaneous persistent warning") naming them."""
+    if not deprecated:
+        return json_response(body)
+    text = "; ".join(deprecated).replace('"', "'")
+    return json_response(body, headers={"warning": f'299 featurehouse "{text}"'})
+
+
 def _lifespan(service: Service) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         with contextlib.suppress(RequestError):
             await asyncio.to_thread(service.refresh)
-        task = asyncio.create_task(_refresh_forever(service))
+        tasks = [asyncio.create_task(_refresh_forever(service))]
+        if service.config.usage:
+            tasks.append(asyncio.create_task(_flush_forever(service)))
         gc.collect()
         gc.freeze()  # the startup heap (imports, pyarrow) is never scanned again: no long pauses
         yield
         service.reads.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(service.flush_usage)  # what was counted since the last flush
 
     return lifespan
+
+
+async def _flush_forever(service: Service) -> None:
+    """Usage counters to Redis every --usage-flush-seconds (a few commands, in a thread)."""
+    while True:
+        await asyncio.sleep(service.config.usage_flush_seconds)
+        try:
+            await asyncio.to_thread(service.flush_usage)
+        except Exception:
+            log.exception("writing usage counters failed; trying again later")
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

@@ -10,10 +10,15 @@ from featurehouse import __version__
 _REF = "#/components/schemas/"
 _ANY: dict[str, Any] = {}
 _KEY_VALUE = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+_SERVICE = {
+    "type": "string",
+    "description": "A feature service's name, instead of `features` (one of the two)",
+}
 _FEATURE_REF = {
     "type": "string",
-    "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.v[0-9]{1,9})?:[^:\s]+$",
-    "description": "`view:feature` (the view's latest version) or `view.vN:feature`",
+    "pattern": r"^[A-Za-z_][A-Za-z0-9_]*([.@]v[0-9]{1,9}|@latest)?:[^:\s]+$",
+    "description": "`view:feature` (the view's latest version), `view.vN:feature` or Feast's "
+    "`view@vN:feature`",
 }
 
 
@@ -61,9 +66,10 @@ def _request_schemas(example: Example) -> dict[str, Any]:
         "FeastRequest": {
             "type": "object",
             "example": feast_example,
-            "required": ["features", "entities"],
+            "required": ["entities"],
             "properties": {
                 "features": {"type": "array", "minItems": 1, "items": _FEATURE_REF},
+                "feature_service": _SERVICE,
                 "entities": {
                     "type": "object",
                     "minProperties": 1,
@@ -75,14 +81,20 @@ def _request_schemas(example: Example) -> dict[str, Any]:
                     "default": False,
                     "description": "Name columns `view__feature` (`view__vN__feature` if pinned)",
                 },
+                "include_feature_view_version_metadata": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Add metadata.feature_view_metadata: [{name, version}]",
+                },
             },
         },
         "FeaturesRequest": {
             "type": "object",
             "example": native_example,
-            "required": ["features", "entities"],
+            "required": ["entities"],
             "properties": {
                 "features": {"type": "array", "minItems": 1, "items": _FEATURE_REF},
+                "feature_service": _SERVICE,
                 "entities": {
                     "type": "array",
                     "items": {"type": "object", "additionalProperties": _KEY_VALUE},

@@ -38,6 +38,8 @@ class Asked(NamedTuple):
     rows: list[dict[str, Any]]  # the same, row-wise
     full_names: bool = False
     values_only: bool = False
+    service: str | None = None  # a feature service's name (its features: `features`, empty)
+    version_metadata: bool = False  # Feast's include_feature_view_version_metadata
 
 
 def _object(body: Any) -> Mapping[str, Any]:
@@ -46,11 +48,21 @@ def _object(body: Any) -> Mapping[str, Any]:
     return body
 
 
+def _service(body: Mapping[str, Any]) -> str | None:
+    """Feast's `feature_service`: a service's name, instead of `features`."""
+    if "feature_service" not in body:
+        return None
+    name = body["feature_service"]
+    if "features" in body:
+        raise bad_request("bad_features", "send features or feature_service, not both")
+    if not isinstance(name, str) or not name:
+        raise bad_request("bad_feature_service", "feature_service must be a service's name")
+    return name
+
+
 def _features(body: Mapping[str, Any], limits: Limits) -> tuple[str, ...]:
-    if "feature_service" in body and "features" not in body:
-        raise bad_request(
-            "unsupported", "feature_service is not supported; list the features instead"
-        )
+    if _service(body) is not None:
+        return ()
     features = body.get("features")
     if not isinstance(features, list) or not features:
         raise bad_request(
@@ -113,7 +125,14 @@ def parse_feast(body: Any, limits: Limits) -> Asked:
     else:
         columns = zip(*entities.values(), strict=True)
         rows = [dict(zip(names, values, strict=True)) for values in columns]
-    return Asked(features, entities, rows, full_names=_flag(body, "full_feature_names"))
+    return Asked(
+        features,
+        entities,
+        rows,
+        full_names=_flag(body, "full_feature_names"),
+        service=_service(body),
+        version_metadata=_flag(body, "include_feature_view_version_metadata"),
+    )
 
 
 def parse_native(body: Any, limits: Limits) -> Asked:
@@ -132,7 +151,9 @@ def parse_native(body: Any, limits: Limits) -> Asked:
             raise bad_request("bad_entities", f"entity row {row!r} is not an object")
         names.update(dict.fromkeys(row))
     columns = {name: [row[name] for row in rows if name in row] for name in names}
-    return Asked(features, columns, rows, values_only=_flag(body, "values_only"))
+    return Asked(
+        features, columns, rows, values_only=_flag(body, "values_only"), service=_service(body)
+    )
 
 
 def check_keys(plan: Plan, asked: Asked) -> None:
@@ -228,7 +249,12 @@ def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dic
             values = _json_floats(values, col.type)
         out.append({"values": values, "statuses": statuses, "event_timestamps": times})
     names = [*asked.columns, *plan.names(asked.full_names)]
-    return {"metadata": {"feature_names": names}, "results": out}
+    metadata: dict[str, Any] = {"feature_names": names}
+    if asked.version_metadata:
+        metadata["feature_view_metadata"] = [
+            {"name": r.view, "version": r.version or 0} for r in results
+        ]
+    return {"metadata": metadata, "results": out}
 
 
 def _feast_columns(res: ReadResult) -> tuple[list[Sequence[Any]], list[str], list[datetime]]:

@@ -20,7 +20,9 @@ from featurehouse.online import FeatureSpec, OnlineStore, PublishResult, ViewSch
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
+from featurehouse.project.services import load_services
 from featurehouse.project.settings import Project, Target
+from featurehouse.sync.services import publish_services
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats, read_latest
 
@@ -78,6 +80,7 @@ def sync(
     views = registry.select(refs)
     if not views:
         raise RegistryError("no online feature views in the manifest: nothing to sync")
+    services = load_services(artifacts.manifest, registry)  # a wrong one: before any write
     states = store.views()  # fails fast (one line) when Redis is down
     with connect(project, target) as warehouse:
         validate_built(views, artifacts, lambda view: relation_exists(warehouse, view.relation))
@@ -103,6 +106,7 @@ def sync(
                     lineages.get(view.ref),
                 )
             )
+    publish_services(store, services)
     return summaries
 
 
@@ -180,6 +184,7 @@ def view_schema(view: FeatureView, lineage: Mapping[str, Any] | None = None) -> 
         "event_timestamp": view.event_timestamp,
         "created_timestamp": view.created_timestamp,
         "ttl": view.ttl,
+        "deprecation_date": view.deprecation_date,
     }
     if lineage is not None:
         extra["lineage"] = dict(lineage)

@@ -73,6 +73,16 @@ SYNC_HISTORY: dict[str, str] = {
     "redis_prefix": "varchar",
 }
 
+FEATURE_LOG: dict[str, str] = {
+    "log_id": "varchar",  # the row's id in the online store's log (for de-duplication)
+    "served_at": "timestamp",  # when it was served (UTC)
+    "service": "varchar",  # the feature service
+    "entity": "varchar",  # its entity keys, as JSON
+    "features": "varchar",  # column -> value served, as JSON
+    "statuses": "varchar",  # column -> present | not_found | expired, as JSON
+    "redis_prefix": "varchar",
+}
+
 
 def monitoring_schema(project: Project) -> str:
     """Env FEATUREHOUSE_MONITORING_SCHEMA, else var featurehouse_monitoring_schema, else default."""
@@ -100,7 +110,8 @@ def append(
     """Insert `rows` into `<schema>.<table>` (created if missing); returns the table's name.
 
     Retries for a few seconds while another process (a dbt run) holds a DuckDB file."""
-    columns = {"drift_history": DRIFT_HISTORY, "sync_history": SYNC_HISTORY}[table]
+    tables = {"drift_history": DRIFT_HISTORY, "sync_history": SYNC_HISTORY}
+    columns = {**tables, "feature_log": FEATURE_LOG}[table]
     schema = monitoring_schema(project)
     qualified = f'"{schema}"."{table}"'
     if not rows:

@@ -27,6 +27,9 @@ COMMANDS = (
     "dataset",
     "parity",
     "drift",
+    "services",
+    "usage",
+    "deprecations",
 )
 V2 = "feat_customer__orders.v2"
 
