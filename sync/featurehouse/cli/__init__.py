@@ -1,7 +1,7 @@
 """The `featurehouse` command: the only package that imports click.
 
 One module per command group (`sync`, `views`, `lineage`, `catalog`, `drift`, `training`,
-`serve`, `online`, `init`), each with the output formatting it needs; `shared` holds the
+`serve`, `online`, `init`, `run`), each with the output formatting it needs; `shared` holds the
 options every command takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a
 FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
 """
@@ -20,6 +20,7 @@ from featurehouse.cli import (
     init,
     lineage,
     online,
+    run,
     serve,
     sync,
     training,
@@ -55,6 +56,8 @@ for command in (
     online.online,
     init.init,
     init.deps,
+    run.run,
+    run.runs,
 ):
     cli.add_command(command)
 

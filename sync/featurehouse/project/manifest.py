@@ -60,6 +60,7 @@ class Node:
     test_name: str | None = None  # generic tests: the test's name (e.g. distribution_drift)
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # and its arguments
     column_name: str | None = None  # column tests: the column
+    freshness: bool = False  # sources only: declares a warn_after or error_after
 
     @property
     def label(self) -> str:
@@ -298,7 +299,17 @@ def _source(data: Mapping[str, Any]) -> Node:
         original_file_path=data.get("original_file_path", ""),
         relation_name=data.get("relation_name"),
         source_name=data.get("source_name"),
+        freshness=_declares_freshness(data),
     )
+
+
+def _declares_freshness(source: Mapping[str, Any]) -> bool:
+    """Whether `dbt source freshness` checks the source (a warn_after or error_after count)."""
+    for found in (source.get("freshness"), (source.get("config") or {}).get("freshness")):
+        for key in ("warn_after", "error_after"):
+            if ((found or {}).get(key) or {}).get("count") is not None:
+                return True
+    return False
 
 
 def _columns(data: Mapping[str, Any]) -> tuple[Column, ...]:
