@@ -201,6 +201,7 @@ def _publish(
         elif down is not None:
             outcomes.append(ViewOutcome(verdict, error=down))
         else:
+            note(f"publishing {ref} ...")
             try:
                 [summary] = materialize.sync(
                     project, target, artifacts, registry, [ref], store, sync_options, progress
