@@ -76,13 +76,32 @@ def judge(
     return verdicts
 
 
-def failed_nodes(artifacts: Artifacts) -> list[str]:
-    """Every node of the build that failed or errored (dbt's labels), views or not."""
+def failed_nodes(artifacts: Artifacts, views: Sequence[FeatureView] | None = None) -> list[str]:
+    """Every node of the build that failed or errored (dbt's labels), views or not; with
+    `views`, only the nodes upstream or downstream of them and their tests."""
     if artifacts.run_results is None:
         return []
     nodes = artifacts.manifest.nodes
+    scope = None if views is None else _related(artifacts.manifest, views)
     return [
         f"{nodes[uid].label if uid in nodes else uid} ({result.status})"
         for uid, result in sorted(artifacts.run_results.results.items())
-        if result.status in _TEST_FAILED
+        if result.status in _TEST_FAILED and (scope is None or uid in scope)
     ]
+
+
+def _related(manifest: Manifest, views: Sequence[FeatureView]) -> set[str]:
+    """The views' upstream nodes with their tests, and everything downstream of the views."""
+    upstream = set().union(*(manifest.upstream(v.unique_id) for v in views))
+    related = upstream | {t.unique_id for t in manifest.tests_of(upstream)}
+    children: dict[str, list[str]] = {}
+    for node in manifest.nodes.values():
+        for parent in node.depends_on:
+            children.setdefault(parent, []).append(node.unique_id)
+    todo = [v.unique_id for v in views]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in related:
+                related.add(child)
+                todo.append(child)
+    return related

@@ -123,7 +123,7 @@ def execute(
     statuses = [r.status for r in tests if r.unique_id.startswith(("test.", "unit_test."))]
     done = replace(
         report, views=tuple(outcomes), timings=timings,
-        failed_nodes=tuple(gate.failed_nodes(artifacts)),
+        failed_nodes=tuple(gate.failed_nodes(artifacts, _scope(options, outcomes))),
         tests_passed=sum(s in ("pass", "warn") for s in statuses),
         tests_failed=sum(s in ("fail", "error", "runtime error") for s in statuses),
     )  # fmt: skip
@@ -150,6 +150,14 @@ def _build(
             "(or `featurehouse run` without --no-build)"
         )
     return artifacts
+
+
+def _scope(options: RunOptions, outcomes: Sequence[ViewOutcome]) -> list[Any] | None:
+    """Whose failed nodes fail the run: all of this run's build; of someone else's build
+    (--no-build), those related to the selected views."""
+    if options.build or not options.refs:
+        return None
+    return [o.verdict.view for o in outcomes]
 
 
 def build_vars(options: RunOptions, report: RunReport) -> dict[str, Any]:

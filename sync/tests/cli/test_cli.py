@@ -27,6 +27,8 @@ COMMANDS = (
     "dataset",
     "parity",
     "drift",
+    "run",
+    "runs",
 )
 V2 = "feat_customer__orders.v2"
 
