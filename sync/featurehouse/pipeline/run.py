@@ -113,6 +113,8 @@ def execute(
         views = registry.select(list(options.refs))
         freshness = _freshness(project, target, views, artifacts, options, timings, note)
         verdicts = gate.judge(views, artifacts, freshness)
+        if report.clock == "wall":
+            report = replace(report, as_of=_now())
         outcomes = _publish(
             project, target, store, artifacts, registry, verdicts, options, report, timings,
             note, progress,
@@ -161,9 +163,11 @@ def _scope(options: RunOptions, outcomes: Sequence[ViewOutcome]) -> list[Any] | 
 
 
 def build_vars(options: RunOptions, report: RunReport) -> dict[str, Any]:
-    """The --vars of the build: the user's, and `as_of` when the run has a fixed one."""
+    """The --vars of the build: the user's, and `as_of` when the run has a fixed one. On the
+    wall clock dbt keeps its own (the run's start; the same vars keep partial parsing) and the
+    sync takes "now" after the build, so it publishes everything the build made."""
     given = dict(options.build_vars)
-    if report.clock == "as_of" and options.as_of is not None:
+    if report.clock == "as_of":
         given["as_of"] = report.as_of.isoformat(sep=" ", timespec="seconds")
     return given
 

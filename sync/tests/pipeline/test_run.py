@@ -161,3 +161,28 @@ def test_the_catalog_shows_the_last_runs_per_view(project: RunsProject, tmp_path
     runs = page.split("<h2>Last runs</h2>")[1]
     assert "not published" in runs and FAILING_TEST in runs  # the failing run refused it
     assert 'badge ok">published' in runs  # and the first run published it
+
+
+def test_a_run_on_postgres_records_itself_in_postgres(
+    project: RunsProject, pg_schema: str, tmp_path: Path
+) -> None:
+    env = {
+        **project.env,
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "FEATUREHOUSE_PG_SCHEMA": f"{pg_schema}_runs",
+        # A schema the session's cleanup drops (it and every <pg_schema>_* schema).
+        "FEATUREHOUSE_MONITORING_SCHEMA": f"{pg_schema}_monitoring",
+        "FEATUREHOUSE_REDIS_PREFIX": project.env["FEATUREHOUSE_REDIS_PREFIX"] + ":pg",
+    }
+    on_pg = RunsProject(tmp_path, env)
+    args = ("--target", "pg", "--select", "feat_customer__orders")
+    done = on_pg.featurehouse("run", "--quiet", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    [report] = json.loads(done.stdout)
+    listed = on_pg.featurehouse("runs", "--json", "--target", "pg")
+    assert listed.returncode == 0, listed.stderr
+    [record] = json.loads(listed.stdout)
+    assert (record["run_id"], record["status"], record["target"]) == (report["run_id"], "ok", "pg")
+    assert [(v["view"], v["published"]) for v in record["views"]] == [
+        ("feat_customer__orders", True)
+    ]
