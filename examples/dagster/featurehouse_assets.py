@@ -8,8 +8,7 @@ FEATUREHOUSE_PROJECT_DIR (the dbt project); load with `dagster dev -f featurehou
 Install: `pip install featurehouse[dagster]`.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster reads the context annotation as a type.
 import json
 import os
 import subprocess

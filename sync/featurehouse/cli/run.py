@@ -143,7 +143,7 @@ def _dry_run(runner: Runner, options: RunOptions, start: datetime | None, *, as_
         runner.project, runner.target, first, new_report(first, runner.default_as_of)
     )
     if as_json:
-        click.echo(to_json(asdict(found)))
+        click.echo(to_json({**asdict(found), "lock": str(found.lock)}))
         return
     holder = "free" if found.lock_holder is None else f"held by pid {found.lock_holder.get('pid')}"
     views = ", ".join(found.views) or "none"
