@@ -1,7 +1,8 @@
 """What `featurehouse run` costs over the two commands it replaces: `dbt build` then
 `featurehouse sync`, of the same selection of the demo, into a fresh DuckDB file and a private
-Redis prefix. A full build, then one warm-up of each (dbt's partial parse, the rendered SQL cache), then
-alternating rounds; prints each timing and the overhead (median run - median bare).
+Redis prefix. A full build, then one warm-up of each (dbt's partial parse, the rendered SQL
+cache), then alternating rounds; prints each timing and the overhead (median run - median
+bare).
 
     python -m benchmarks run [--select VIEW ...] [--rounds N]
 """
