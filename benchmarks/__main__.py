@@ -9,6 +9,7 @@ from benchmarks import (
     bench_online,
     bench_pit,
     bench_quickstart,
+    bench_run,
     bench_server,
     bench_sync,
     bench_training,
@@ -33,6 +34,8 @@ BENCHMARKS = {
     "lineage": bench_lineage.main,
     "drift": bench_drift.main,
     "usage": bench_usage.main,
+    # Not in the default run: dbt builds of the demo, several minutes.
+    "run": bench_run.main,
     # Not in the default run: it clones the repo and installs it twice.
     "quickstart": bench_quickstart.main,
 }

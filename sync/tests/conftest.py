@@ -57,6 +57,7 @@ PACKAGE_DIR = REPO_ROOT / "sync" / "featurehouse" / "dbt_package"
 FIXTURE_PROJECTS = (
     REPO_ROOT / "sync" / "tests" / "fixtures" / "mini",
     REPO_ROOT / "sync" / "tests" / "fixtures" / "lineage",
+    REPO_ROOT / "sync" / "tests" / "fixtures" / "runs",
 )
 DBT_TIMEOUT_SECONDS = 1200
 PG_SETTINGS = {

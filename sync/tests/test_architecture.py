@@ -41,6 +41,7 @@ LAYERS = {
     "streaming": 4,
     "api": 5,
     "server": 5,
+    "pipeline": 5,
     "cli": 6,
     "demo": 7,
 }

@@ -10,10 +10,11 @@ import functools
 import http.server
 import os
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from featurehouse.catalog.pages import (
     Site,
@@ -49,8 +50,10 @@ def build_catalog(
     states: Sequence[ViewState],
     redis: str,
     services: Sequence[ServicePage] = (),
+    runs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> CatalogSummary:
-    """Write the catalog into `out` (created; files of an earlier catalog are replaced)."""
+    """Write the catalog into `out` (created; files of an earlier catalog are replaced);
+    `runs`: per view ref, its last `featurehouse run` rows."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "assets").mkdir(exist_ok=True)
     for name in ("catalog.css", "catalog.js"):
@@ -64,7 +67,12 @@ def build_catalog(
         generated_at=datetime.now(UTC),
     )
     docs = _docs_links(out, artifacts, lineage)
-    items = [_view_page(v, artifacts, lineage, states, docs) for v in registry.views]
+    items = [
+        replace(
+            _view_page(v, artifacts, lineage, states, docs), runs=tuple((runs or {}).get(v.ref, ()))
+        )
+        for v in registry.views
+    ]
     section = services_table(services, site.generated_at)
     written = [_write(out / "index.html", index_page(site, items, section))]
     files = {(i.view.ref, f.name): i.feature_file(f.name) for i in items for f in i.view.features}

@@ -1,9 +1,9 @@
 """The `featurehouse` command: the only package that imports click.
 
 One module per command group (`sync`, `views`, `lineage`, `catalog`, `drift`, `training`,
-`serve`, `online`, `init`, `acl`), each with the output formatting it needs; `shared` holds the
-options every command takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a
-FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
+`serve`, `online`, `init`, `acl`, `run`), each with the output formatting it needs; `shared`
+holds the options every command takes. Commands are registered here, explicitly. Exit codes:
+0 ok, 1 a FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from featurehouse.cli import (
     init,
     lineage,
     online,
+    run,
     serve,
     services,
     sync,
@@ -63,6 +64,8 @@ for command in (
     init.init,
     init.deps,
     acl.acl,
+    run.run,
+    run.runs,
 ):
     cli.add_command(command)
 

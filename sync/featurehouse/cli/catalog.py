@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,6 +16,7 @@ from featurehouse.cli.shared import common
 from featurehouse.errors import FeaturehouseError
 from featurehouse.online import OnlineStore, ViewState
 from featurehouse.project.services import load_services
+from featurehouse.warehouse import runs as run_records
 
 
 @click.command()
@@ -44,8 +46,9 @@ def catalog(
     states, redis = online_states(context.store, context.redis_shown, context.prefix)
     services = service_pages(context)
     done = build_catalog(
-        out, context.registry, context.artifacts, context.lineage, states, redis, services
-    )
+        out, context.registry, context.artifacts, context.lineage, states, redis, services,
+        last_runs(context),
+    )  # fmt: skip
     summary = {"out": str(out), "views": done.views, "pages": done.pages}
     click.echo(to_json(summary) if as_json else f"wrote {done.pages} pages ({done.views} views)")
     if serve_it:
@@ -65,6 +68,16 @@ def service_pages(context: Context) -> list[ServicePage]:
         usage = {}
     found = load_services(context.artifacts.manifest, context.registry)
     return [ServicePage(s, usage.get(s.name)) for s in found]
+
+
+def last_runs(context: Context) -> dict[str, list[Any]]:
+    """Per view ref, its rows of the last runs; none when no run was recorded or the
+    warehouse cannot be read now (the catalog is written without them)."""
+    try:
+        return run_records.per_view(run_records.recent(context.project, context.target, 50))
+    except FeaturehouseError as exc:
+        click.echo(f"WARNING: no run records in the catalog: {exc}", err=True)
+        return {}
 
 
 def online_states(store: OnlineStore, shown: str, prefix: str) -> tuple[list[ViewState], str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from featurehouse.errors import ManifestError
+from featurehouse.project.exposures import Exposure, exposure
 from featurehouse.refs import format_view
 
 SUPPORTED_MANIFEST_VERSION = 12
@@ -60,6 +61,7 @@ class Node:
     test_name: str | None = None  # generic tests: the test's name (e.g. distribution_drift)
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # and its arguments
     column_name: str | None = None  # column tests: the column
+    freshness: bool = False  # sources only: declares a warn_after or error_after
 
     @property
     def label(self) -> str:
@@ -67,24 +69,6 @@ class Node:
         if self.source_name is not None:
             return f"{self.source_name}.{self.name}"
         return format_view(self.name, self.version)
-
-
-@dataclass(frozen=True)
-class Exposure:
-    """A dbt exposure: what uses the project's nodes downstream (a dashboard, an ML model)."""
-
-    unique_id: str
-    name: str
-    type: str  # dashboard, notebook, analysis, ml, application
-    label: str = ""
-    description: str = ""
-    maturity: str = ""
-    url: str = ""
-    owner_name: str = ""
-    owner_email: str = ""
-    depends_on: tuple[str, ...] = ()
-    meta: Mapping[str, Any] = field(default_factory=dict)
-    original_file_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -224,7 +208,7 @@ def load_manifest(path: Path) -> Manifest:
         checksum=hashlib.sha256(raw).hexdigest(),
         code_key=_code_key(doc),
         nodes=nodes,
-        exposures={uid: _exposure(data) for uid, data in (doc.get("exposures") or {}).items()},
+        exposures={uid: exposure(data) for uid, data in (doc.get("exposures") or {}).items()},
     )
 
 
@@ -317,25 +301,17 @@ def _source(data: Mapping[str, Any]) -> Node:
         original_file_path=data.get("original_file_path", ""),
         relation_name=data.get("relation_name"),
         source_name=data.get("source_name"),
+        freshness=_declares_freshness(data),
     )
 
 
-def _exposure(data: Mapping[str, Any]) -> Exposure:
-    owner = data.get("owner") or {}
-    return Exposure(
-        unique_id=data["unique_id"],
-        name=data["name"],
-        type=str(data.get("type") or ""),
-        label=data.get("label") or "",
-        description=data.get("description") or "",
-        maturity=data.get("maturity") or "",
-        url=data.get("url") or "",
-        owner_name=owner.get("name") or "",
-        owner_email=owner.get("email") or "",
-        depends_on=tuple((data.get("depends_on") or {}).get("nodes", ())),
-        meta=(data.get("config") or {}).get("meta") or data.get("meta") or {},
-        original_file_path=data.get("original_file_path", ""),
-    )
+def _declares_freshness(source: Mapping[str, Any]) -> bool:
+    """Whether `dbt source freshness` checks the source (a warn_after or error_after count)."""
+    for found in (source.get("freshness"), (source.get("config") or {}).get("freshness")):
+        for key in ("warn_after", "error_after"):
+            if ((found or {}).get(key) or {}).get("count") is not None:
+                return True
+    return False
 
 
 def _columns(data: Mapping[str, Any]) -> tuple[Column, ...]:

@@ -30,6 +30,8 @@ COMMANDS = (
     "services",
     "usage",
     "deprecations",
+    "run",
+    "runs",
 )
 V2 = "feat_customer__orders.v2"
 
