@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 CONFIG_ENV = "FEATUREHOUSE_SERVER_CONFIG"
 KEYS_ENV = "FEATUREHOUSE_API_KEYS"
 _FORCED_REFRESH_GAP = 0.1  # unknown features re-read the catalog at most 10 times a second
-_UNKNOWN = ("unknown_view", "unknown_version", "unknown_feature")
+_UNKNOWN = ("unknown_view", "unknown_version", "unknown_feature", "nothing_published")
 
 
 @dataclass(frozen=True)
