@@ -24,7 +24,8 @@ from featurehouse.errors import RegistryError
 from featurehouse.lineage.render import lineage_dict
 from featurehouse.online import ReadRequest, ServiceRecord
 from featurehouse.online.usage import UsageRecorder
-from featurehouse.refs import ViewRef, parse_feature, parse_ref
+from featurehouse.project.registry import Registry
+from featurehouse.refs import FeatureRef, ViewRef, parse_feature, parse_ref
 
 __all__ = ["FeatureStore", "OnlineFeatures"]
 
@@ -86,10 +87,13 @@ class FeatureStore:
     ) -> OnlineFeatures:
         """Values, statuses and event timestamps of `features` for each of `entity_rows`.
 
-        `features`: `["feat_customer__orders:count_orders_30d", "feat_x.v1:y"]`, or
-        `service="churn_model"` for a feature service's (its columns in its order, then their
-        `__status` columns); `entity_rows`: `[{"customer_id": 42}, ...]` with every key the
-        views need. Reads are counted (usage history) and flushed every few seconds.
+        `features`: `["feat_customer__orders:count_orders_30d", "feat_x.v1:y", "feat_z:*"]`
+        (`view:*`: every feature of the view), or `service="churn_model"` for a feature
+        service's (its columns in its order, then their `__status` columns); `entity_rows`:
+        `[{"customer_id": 42}, ...]` with every key the views need. `now`: answer at this time
+        (naive UTC), not before the sync's as-of; default the store's clock
+        (`online.clock.read_clock_us`). Reads are counted (usage history) and flushed every few
+        seconds.
         """
         record = self._service(service, features)
         refs = record.refs.refs if record is not None else features
@@ -198,18 +202,25 @@ class FeatureStore:
         registry = self._context.maybe_registry()
         for text in features:
             ref = parse_feature(text.strip())
-            if registry is not None:
-                view, feature = registry.resolve_feature(text)
-                key, name = (view.name, view.version), feature.name
-            else:
-                state = self._context.online_view(str(ref.view))
-                key, name = (state.schema.view, state.schema.version), ref.feature
+            key, found = self._features_of(ref, registry)
             _, names = wanted.setdefault(key, (ref.view, []))
             if ref.view.version is not None:  # pinned by any reference: qualified with it
                 wanted[key] = (ref.view, names)
-            if name not in names:
-                names.append(name)
+            names.extend(name for name in found if name not in names)
         return [
             (written, ReadRequest(view=v, version=n, features=tuple(f)))
             for (v, n), (written, f) in wanted.items()
         ]
+
+    def _features_of(
+        self, ref: FeatureRef, registry: Registry | None
+    ) -> tuple[tuple[str, int | None], list[str]]:
+        """The view version a reference names and its features (`view:*`: all of them)."""
+        if registry is not None:
+            view = registry.resolve(str(ref.view))
+            if ref.feature == "*":
+                return (view.name, view.version), [f.name for f in view.features]
+            return (view.name, view.version), [view.feature(ref.feature).name]
+        state = self._context.online_view(str(ref.view))
+        names = list(state.schema.feature_names) if ref.feature == "*" else [ref.feature]
+        return (state.schema.view, state.schema.version), names

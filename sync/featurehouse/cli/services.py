@@ -20,7 +20,14 @@ from featurehouse.online.usage import UsageCount
 from featurehouse.warehouse import history
 
 
-def service_get(context: Context, name: str, keys: Sequence[str], *, as_json: bool) -> None:
+def service_get(
+    context: Context,
+    name: str,
+    keys: Sequence[str],
+    *,
+    as_json: bool,
+    now: datetime | None = None,
+) -> None:
     """`featurehouse get --service NAME KEY...`: the service's columns per entity, in order."""
     store = FeatureStore.from_context(context)
     record = store.feature_service(name)
@@ -29,8 +36,9 @@ def service_get(context: Context, name: str, keys: Sequence[str], *, as_json: bo
         schema = context.online_view(str(ref.view)).schema
         key_types.update(zip(schema.keys, schema.key_types, strict=True))
     key_names = list(key_types)
-    rows = [_typed(parse_entity(key, key_names), key_types) for key in keys]
-    answer = store.get_online_features(service=name, entity_rows=rows)
+    types = [key_types[k] for k in key_names]
+    rows = [_typed(parse_entity(key, key_names, types), key_types) for key in keys]
+    answer = store.get_online_features(service=name, entity_rows=rows, now=now)
     store.flush_usage()
     columns = answer.to_dict()
     names = record.refs.columns()

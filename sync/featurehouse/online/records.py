@@ -138,10 +138,11 @@ class ReadRequest:
 class ReadResult:
     """One request's answer for every entity row, in the order given.
 
-    `values[i][j]` is feature `features[j]` of entity row i; `statuses[i][j]` is its status:
-    "present" (value served, may be None when the feature itself is null), "not_found" (no
-    record for the entity) or "expired" (older than the view's TTL; value None).
-    `event_at[i]` is the record's event timestamp (naive UTC) or None when not found.
+    `values[i][j]` is feature `features[j]` of entity row i; `statuses[i][j]` is its status
+    at the read's clock (`online.clock`): "present" (value served, may be None when the
+    feature itself is null), "expired" (its latest row is older than the view's TTL; value
+    None) or "not_found" (no row). `event_at[i]` is that row's event timestamp (naive UTC),
+    None when not found. `clock` is the time the answer is for (naive UTC).
     """
 
     view: str
@@ -152,6 +153,7 @@ class ReadResult:
     values: tuple[tuple[Any, ...], ...]
     statuses: tuple[tuple[str, ...], ...]
     event_at: tuple[datetime | None, ...]
+    clock: datetime | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         """Each entity row as {feature: value}."""
@@ -176,6 +178,7 @@ class PublishResult:
     seconds: float
     is_latest: bool
     warnings: tuple[str, ...] = ()
+    expired: int = 0  # of the rows written (full) or sent (incremental): tombstones
 
 
 @dataclass(frozen=True)

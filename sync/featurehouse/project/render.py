@@ -29,13 +29,17 @@ _BEGIN = "-- featurehouse:begin "
 _END = "-- featurehouse:end"
 
 
+EXPIRED = "_pit_expired"  # the macro's column (with_expired): older than the TTL at as_of
+
+
 def macro_call(view: FeatureView, placeholder: str, *, as_known_at: bool = False) -> str:
-    """The Jinja that asks the macro for `view`'s latest rows at the bound as-of."""
+    """The Jinja that asks the macro for `view`'s latest rows at the bound as-of: every
+    entity with a row at or before it, those older than the TTL flagged in EXPIRED."""
     version = "none" if view.version is None else str(view.version)
     known = ", as_known_at=true" if as_known_at else ""
     return (
         f"{{{{ featurehouse.latest_feature_rows('{view.name}', version={version}, "
-        f"as_of='{placeholder}'{known}) }}}}"
+        f"as_of='{placeholder}'{known}, with_expired=true) }}}}"
     )
 
 
@@ -117,7 +121,7 @@ def render_calls(
 def _cache_dir(
     project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
 ) -> Path:
-    mode = "known" if as_known_at else "all"
+    mode = ("known" if as_known_at else "all") + "-expired"  # macro_call's shape
     style = "dollar" if placeholder.startswith("$") else "pyformat"
     key = render_key(project, manifest)
     return project.cache_dir / "sql" / key / f"{target.name}-{style}-{mode}"

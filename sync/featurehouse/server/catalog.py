@@ -92,6 +92,14 @@ class Catalog:
         state = self.latest.get(view) if version is None else self.by_version.get((view, version))
         if state is not None:
             return state
+        if not self.states:  # the store's loss (a flush, a restart without its data), or none yet
+            raise RequestError(
+                503,
+                "nothing_published",
+                "the online store holds no published feature view: it lost its data (a "
+                "restart without persistence, a flush) or nothing was synced yet; run "
+                "`featurehouse sync`",
+            )
         if view not in self.latest:
             raise bad_request(
                 "unknown_view",

@@ -44,7 +44,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or invalid API key",
         404: "The view version is no longer published",
         413: "A limit was exceeded (body size, entities, features); `limit` says which value",
-        503: "Redis is unavailable or the registry could not be read; retry",
+        503: "Redis is unavailable, the registry could not be read, or the store holds no "
+        "published view (it lost its data, or nothing was synced: nothing_published); retry",
     }
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
 

@@ -16,12 +16,11 @@ from typing import Any, NamedTuple
 
 from featurehouse.online import ReadResult
 from featurehouse.server.catalog import Plan, RequestError, bad_request
-from featurehouse.types import TYPES
+from featurehouse.types import TYPES, json_float
 
 FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTSIDE_MAX_AGE"}
 EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
 @dataclass(frozen=True)
@@ -211,26 +210,18 @@ def _string_ok(value: Any) -> bool:
 
 
 def _json_floats(values: Sequence[Any], kind: str) -> Sequence[Any]:
-    """NaN and infinities as proto3 JSON writes them ("NaN", "Infinity", "-Infinity")."""
+    """NaN and infinities as `types.json_float` writes them ("NaN", "Infinity", "-Infinity",
+    proto3's JSON mapping); the fast path leaves columns without them as they are."""
     if kind == "float64":
         if math.isfinite(sum(filter(None, values), 0.0)):  # a C loop: no NaN, no infinity
             return values
-        return [_float(v) for v in values]
+        return [None if v is None else json_float(v) for v in values]
     return [
-        [_float(x) for x in v] if v is not None and any(_odd(x) for x in v) else v for v in values
+        [None if x is None else json_float(x) for x in v]
+        if v is not None and not math.isfinite(sum(filter(None, v), 0.0))
+        else v
+        for v in values
     ]
-
-
-def _odd(v: Any) -> bool:
-    return v is not None and (v != v or v in _NON_FINITE)
-
-
-def _float(v: Any) -> Any:
-    if v is None:
-        return None
-    if v != v:
-        return "NaN"
-    return _NON_FINITE.get(v, v)
 
 
 def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dict[str, Any]:

@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 CONFIG_ENV = "FEATUREHOUSE_SERVER_CONFIG"
 KEYS_ENV = "FEATUREHOUSE_API_KEYS"
 _FORCED_REFRESH_GAP = 0.1  # unknown features re-read the catalog at most 10 times a second
-_UNKNOWN = ("unknown_view", "unknown_version", "unknown_feature", "unknown_feature_service")
+_UNKNOWN = (
+    "unknown_view", "unknown_version", "unknown_feature", "unknown_feature_service",
+    "nothing_published",
+)  # fmt: skip
 _WARN_EVERY = 600.0  # seconds between two log lines about one deprecated version
 
 

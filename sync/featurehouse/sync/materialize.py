@@ -6,6 +6,7 @@ sync merges the rows whose event or created timestamp is newer than the stored w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,8 @@ class ViewSummary:
     seconds: float
     forced: tuple[str, ...] = ()  # gate problems --force overrode
     notes: tuple[str, ...] = field(default=())
+    entities: int = 0  # entities with a row at or before the as-of (what is served)
+    expired: int = 0  # of which expired at the as-of (served as tombstones: no values)
 
 
 def sync(
@@ -235,14 +238,16 @@ def sync_view(
                 warehouse, view, latest.sql, options.as_of, since=since,
                 batch_size=options.batch_size, encoded=latest.encoded,
             )  # fmt: skip
-            result = store.publish(
-                schema, batches, as_of=options.as_of, clock=options.clock, mode=mode,
-                watermark=_watermark(since, stats), expected_rows=stats.changed,
-                is_latest=view.is_latest,
-                progress=progress.advance if progress is not None else None,
-                stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
-                               "tie_breaks": stats.tie_breaks.result(), "forced": list(forced)},
-            )  # fmt: skip
+            with contextlib.closing(batches):  # a failed publish leaves no open result
+                result = store.publish(
+                    schema, batches, as_of=options.as_of, clock=options.clock, mode=mode,
+                    watermark=_watermark(since, stats), expected_rows=stats.changed,
+                    is_latest=view.is_latest,
+                    progress=progress.advance if progress is not None else None,
+                    stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
+                                   "expired": stats.expired, "forced": list(forced),
+                                   "tie_breaks": stats.tie_breaks.result()},
+                )  # fmt: skip
         finally:
             futures.wait([stats.tie_breaks])  # the held rows stay until the count is done
     summary = ViewSummary(
@@ -251,6 +256,7 @@ def sync_view(
         watermark=_watermark(since, stats), generation=result.generation,
         seconds=time.monotonic() - started, forced=forced,
         notes=(*notes, *_empty(view, stats, options), *result.warnings),
+        entities=stats.rows - stats.null_keys, expired=stats.expired,
     )  # fmt: skip
     if progress is not None:
         progress.finish(summary)
@@ -262,10 +268,14 @@ def _watermark(since: Since | None, stats: LatestStats) -> datetime | None:
 
 
 def _empty(view: FeatureView, stats: LatestStats, options: SyncOptions) -> list[str]:
-    if stats.rows:
-        return []
-    ttl = f" within its TTL ({view.ttl})" if view.ttl else ""
-    return [f"no rows at or before {options.as_of}{ttl}: nothing is served; is --as-of right?"]
+    if not stats.rows:
+        return [f"no rows at or before {options.as_of}: nothing is served; is --as-of right?"]
+    if stats.expired and stats.expired == stats.rows - stats.null_keys:
+        return [
+            f"every entity's latest row is older than the TTL ({view.ttl}) at {options.as_of}: "
+            "all are served as expired; is --as-of right?"
+        ]
+    return []
 
 
 def _skipped(mode: Mode, stats: LatestStats, result: PublishResult) -> dict[str, int]:

@@ -99,16 +99,25 @@ class DuckDB:
     def stream(
         self, sql: str, params: Mapping[str, Any], batch_size: int
     ) -> Iterator[pa.RecordBatch]:
-        yield from self.reader(sql, params, batch_size)
+        """The query's batches; closing the iterator early (a failed publish) closes the
+        result, so the connection runs the next query (and the caller's cleanup)."""
+        reader = self._open(sql, params, batch_size)
+        try:
+            yield from _translated(reader)
+        finally:
+            reader.close()
 
     def reader(self, sql: str, params: Mapping[str, Any], batch_size: int) -> pa.RecordBatchReader:
         """The query's batches as a reader (its schema known before the first batch)."""
+        reader = self._open(sql, params, batch_size)
+        return pa.RecordBatchReader.from_batches(reader.schema, _translated(reader))
+
+    def _open(self, sql: str, params: Mapping[str, Any], batch_size: int) -> pa.RecordBatchReader:
         try:
             relation = self._connection.sql(sql, params=_used(sql, params, "$"))
-            reader = relation.to_arrow_reader(batch_size=batch_size)
+            return relation.to_arrow_reader(batch_size=batch_size)
         except duckdb.Error as exc:
             raise OfflineStoreError(f"DuckDB query failed: {_first_line(exc)}") from exc
-        return pa.RecordBatchReader.from_batches(reader.schema, _translated(reader))
 
     def register(self, name: str, table: pa.Table) -> None:
         """Make an Arrow table queryable as `name` on this connection (no copy)."""

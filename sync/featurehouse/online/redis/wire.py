@@ -105,7 +105,7 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
     if text.startswith("OOM") or "OOM command not allowed" in text:
         return OnlineStoreError(
             f"Redis at {where} is out of memory (maxmemory) while {action}; raise maxmemory "
-            "or delete unused views (`featurehouse online delete`)"
+            "or delete unused view versions (`featurehouse delete VIEW.vN`)"
         )
     return OnlineStoreError(f"Redis at {where} failed while {action}: {text}")
 
