@@ -600,8 +600,8 @@ def _configure_logging(quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
 
 
-# `dataset` and `parity` live in cli_training.py, which adds them to `cli` when imported.
-from featurehouse import cli_training  # noqa: E402, F401
+# `dataset` and `parity` (cli_training.py) and `stream` (cli_stream.py) add themselves to `cli`.
+from featurehouse import cli_stream, cli_training  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

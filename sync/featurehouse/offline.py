@@ -345,12 +345,7 @@ class _DuckDB:
     def open(cls, project: Project, target: Target, writable: bool = False) -> _DuckDB:
         import duckdb
 
-        path = Path(str(target.settings.get("path", "")))
-        if str(path) in ("", ":memory:"):
-            raise OfflineStoreError(f"target {target.name!r} has no DuckDB file path")
-        path = path if path.is_absolute() else project.project_dir / path
-        if not path.exists():
-            raise OfflineStoreError(f"DuckDB file {path} not found: run `dbt build` first")
+        path = duckdb_file(project, target)
         mode = "read-write" if writable else "read-only"
         try:
             connection = duckdb.connect(str(path), read_only=not writable)
@@ -434,6 +429,17 @@ class _DuckDB:
 
     def close(self) -> None:
         self._connection.close()
+
+
+def duckdb_file(project: Project, target: Target) -> Path:
+    """The DuckDB file of a target (relative paths from the project), which must exist."""
+    path = Path(str(target.settings.get("path", "")))
+    if str(path) in ("", ":memory:"):
+        raise OfflineStoreError(f"target {target.name!r} has no DuckDB file path")
+    path = path if path.is_absolute() else project.project_dir / path
+    if not path.exists():
+        raise OfflineStoreError(f"DuckDB file {path} not found: run `dbt build` first")
+    return path
 
 
 def _translated(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
@@ -549,3 +555,8 @@ def _used(sql: str, params: Mapping[str, Any], marker: str) -> dict[str, Any]:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def duckdb_warehouse(connection: Any) -> Warehouse:
+    """An open DuckDB connection (e.g. a stream consumer's in-memory one) as a Warehouse."""
+    return _DuckDB(connection)

@@ -30,7 +30,13 @@ settings.load_profile("featurehouse")
 
 # The sync tests' fixtures (Featurehouse on the session build, one shared sync), the
 # feature server's (test views on Redis, one `featurehouse serve`) and a Kafka broker.
-pytest_plugins = ("sync_fixtures", "lineage_fixtures", "server_support", "kafka_support")
+pytest_plugins = (
+    "sync_fixtures",
+    "lineage_fixtures",
+    "server_support",
+    "kafka_support",
+    "stream_support",
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_TIMEOUT_SECONDS = 1200
