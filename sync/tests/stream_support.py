@@ -134,7 +134,7 @@ class StreamRun:
         self.env = {
             **self.project.env,
             "FEATUREHOUSE_REDIS_PREFIX": self.prefix,
-            "FEATUREHOUSE_STREAM_TOPIC_PREFIX": f"fhtest:{token}:",
+            "FEATUREHOUSE_STREAM_TOPIC_PREFIX": f"fhtest-{token}.",  # valid on Kafka too
             "FEATUREHOUSE_STREAM_DIR": str(self.landing),
         }
 
@@ -232,3 +232,63 @@ def cleanup(run: StreamRun) -> None:
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
     client.close()
+
+
+def with_prefix(context: Context, prefix: str) -> dict[str, str]:
+    """`context`'s environment with another Redis prefix (its warehouse, another Redis)."""
+    return {**dict(context.environment), "FEATUREHOUSE_REDIS_PREFIX": prefix}
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """The held-back events streamed in order and drained, and the dbt build reading them."""
+
+    run: StreamRun
+    sent: int
+    consumer: StreamConsumer
+    rebuilt: Context  # the dbt build of the project with the landed events
+
+
+@pytest.fixture(scope="session")
+def streamed_build(
+    stream_project: StreamProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Streamed]:
+    """What every other stream test compares with: Redis must serve what this build says."""
+    run = StreamRun(stream_project, "in_order", tmp_path_factory.mktemp("in_order"))
+    run.sync()
+    sent = run.produce(stream_project.streamed_rows)
+    consumer = run.consume()
+    yield Streamed(run, sent, consumer, run.rebuild())
+    cleanup(run)
+
+
+def spawn(run: StreamRun, *args: str) -> subprocess.Popen[bytes]:
+    """`featurehouse stream ...` as its own process (to be killed), on this run."""
+    command = [str(Path(sys.executable).with_name("featurehouse")), "stream", *args]
+    log = (run.root / "consumer.log").open("ab")
+    try:
+        return subprocess.Popen(
+            command, cwd=run.project.directory, env=run.env, stdout=log, stderr=log
+        )
+    finally:
+        log.close()
+
+
+def landed_ids(run: StreamRun) -> list[int]:
+    """The ids of every landed event, sorted (duplicates kept: there must be none)."""
+    import pyarrow.parquet as pq
+
+    files = sorted(run.landing.rglob("*.parquet"))
+    return sorted(i for f in files for i in pq.read_table(f, columns=["id"])["id"].to_pylist())
+
+
+def wait_until(check: Any, what: str, seconds: float = 120) -> None:
+    """Poll `check` every 0.1 s; fail the test naming `what` after `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")

@@ -11,9 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,54 +19,34 @@ import redis
 from featurehouse import training
 from featurehouse.context import Context
 from featurehouse.streaming.brokers import DEAD_LETTER_SUFFIX
-from featurehouse.streaming.consumer import StreamConsumer
 from online_support import SHARED_URL
-from stream_support import AS_OF, CUTOFF, StreamRun, cleanup, parity_of
+from stream_support import AS_OF, CUTOFF, Streamed, StreamRun, parity_of, with_prefix
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass(frozen=True)
-class Streamed:
-    run: StreamRun
-    sent: int
-    consumer: StreamConsumer
-    rebuilt: Context  # the dbt build that read the landed events
-
-
-@pytest.fixture(scope="module")
-def streamed(stream_project: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Streamed]:
-    """The held-back events streamed in order and drained, then a dbt build reading them."""
-    run = StreamRun(stream_project, "in_order", tmp_path_factory.mktemp("in_order"))
-    run.sync()
-    sent = run.produce(stream_project.streamed_rows)
-    consumer = run.consume()
-    yield Streamed(run, sent, consumer, run.rebuild())
-    cleanup(run)
-
-
-def test_every_streamed_event_is_landed_once(streamed: Streamed) -> None:
-    rows = streamed.run.project.streamed_rows
-    assert streamed.consumer.metrics.events == streamed.sent == rows.num_rows
+def test_every_streamed_event_is_landed_once(streamed_build: Streamed) -> None:
+    rows = streamed_build.run.project.streamed_rows
+    assert streamed_build.consumer.metrics.events == streamed_build.sent == rows.num_rows
     landed = pa.concat_tables(
-        [pq.read_table(p) for p in sorted(streamed.run.landing.rglob("*.parquet"))]
+        [pq.read_table(p) for p in sorted(streamed_build.run.landing.rglob("*.parquet"))]
     )
-    assert landed.num_rows == streamed.sent
+    assert landed.num_rows == streamed_build.sent
     assert sorted(landed["id"].to_pylist()) == sorted(rows["id"].to_pylist())
 
 
-def test_redis_serves_what_the_rebuilt_warehouse_says(streamed: Streamed) -> None:
-    result = parity_of(streamed.rebuilt)
+def test_redis_serves_what_the_rebuilt_warehouse_says(streamed_build: Streamed) -> None:
+    result = parity_of(streamed_build.rebuilt)
     assert result.ok, result
     assert result.entities > 2000 and result.extra == 0
     assert result.as_of == AS_OF
 
 
 def test_the_training_set_after_streaming_equals_the_batch_one(
-    streamed: Streamed, base_env: dict[str, str]
+    streamed_build: Streamed, base_env: dict[str, str]
 ) -> None:
     """The same spine on the rebuilt project and on the session's full-seed demo build."""
-    rows = streamed.run.project.streamed_rows
+    rows = streamed_build.run.project.streamed_rows
     customers = sorted({c for c in rows["customer_id"].to_pylist() if c is not None})[:300]
     times = [dt.datetime.fromisoformat(CUTOFF) + dt.timedelta(hours=h) for h in (1, 20, 50, 71)]
     spine = pa.table(
@@ -89,14 +66,14 @@ def test_the_training_set_after_streaming_equals_the_batch_one(
 
     batch = Context(env=base_env)
     for known in (False, True):
-        ours = training_set(streamed.rebuilt, known)
+        ours = training_set(streamed_build.rebuilt, known)
         theirs = training_set(batch, known)
         assert ours.num_rows == spine.num_rows
         assert ours.equals(theirs), f"as_known_at={known}"
 
 
 def test_out_of_order_arrival_gives_the_same_answer(
-    streamed: Streamed, stream_run: StreamRun
+    streamed_build: Streamed, stream_run: StreamRun
 ) -> None:
     stream_run.sync()
     rows = stream_run.project.streamed_rows
@@ -104,12 +81,12 @@ def test_out_of_order_arrival_gives_the_same_answer(
     random.Random(7).shuffle(order)
     stream_run.produce(rows.take(order))
     stream_run.consume(max_batch=500)
-    result = parity_of(stream_run.context(_with_prefix(streamed.rebuilt, stream_run.prefix)))
+    result = parity_of(stream_run.context(with_prefix(streamed_build.rebuilt, stream_run.prefix)))
     assert result.ok, result
 
 
 def test_poison_events_go_to_the_dead_letter_with_their_reason(
-    streamed: Streamed, stream_run: StreamRun
+    streamed_build: Streamed, stream_run: StreamRun
 ) -> None:
     stream_run.sync()
     rows = stream_run.project.streamed_rows
@@ -139,8 +116,4 @@ def test_poison_events_go_to_the_dead_letter_with_their_reason(
     assert any("'colour'" in r for r in reasons)
     assert any("missing 'id'" in r for r in reasons)
     assert set(reasons.values()) == set(poison.values())
-    assert parity_of(stream_run.context(_with_prefix(streamed.rebuilt, stream_run.prefix))).ok
-
-
-def _with_prefix(context: Context, prefix: str) -> dict[str, str]:
-    return {**dict(context.environment), "FEATUREHOUSE_REDIS_PREFIX": prefix}
+    assert parity_of(stream_run.context(with_prefix(streamed_build.rebuilt, stream_run.prefix))).ok

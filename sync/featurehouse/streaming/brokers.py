@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import orjson
+
 from featurehouse.online import streams
 from featurehouse.streaming.events import Message, Rejected
 from featurehouse.streaming.landing import Positions

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from featurehouse import offline
 from featurehouse.errors import FeaturehouseError, OnlineStoreError, StreamError
 from featurehouse.materialize import view_schema

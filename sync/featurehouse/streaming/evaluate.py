@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
+
 from featurehouse import offline
 from featurehouse.lineage import chain as chains
 from featurehouse.lineage import restrict

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
 from featurehouse.errors import StreamError
 
 META_KEY = b"featurehouse.stream"

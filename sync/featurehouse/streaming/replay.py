@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
+
 from featurehouse.errors import StreamError
 from featurehouse.manifest import Manifest
 from featurehouse.online import OnlineStore, streams

@@ -149,9 +149,13 @@ def run(
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    finally:
+        for consumer in consumers:
+            consumer.broker.close()
     if errors:
         raise errors[0]
 
