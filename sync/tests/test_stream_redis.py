@@ -18,6 +18,7 @@ import pytest
 import redis
 from featurehouse import training
 from featurehouse.context import Context
+from featurehouse.errors import StreamError
 from featurehouse.streaming.brokers import DEAD_LETTER_SUFFIX
 from online_support import SHARED_URL
 from stream_support import AS_OF, CUTOFF, Streamed, StreamRun, parity_of, with_prefix
@@ -117,3 +118,17 @@ def test_poison_events_go_to_the_dead_letter_with_their_reason(
     assert any("missing 'id'" in r for r in reasons)
     assert set(reasons.values()) == set(poison.values())
     assert parity_of(stream_run.context(with_prefix(streamed_build.rebuilt, stream_run.prefix))).ok
+
+
+def test_one_consumer_at_a_time_holds_a_redis_stream(stream_run: StreamRun) -> None:
+    """Stream ids are one position per stream: a second consumer waits for the lease."""
+    stream_run.sync()
+    first = stream_run.consumer(consumer="first")
+    first.broker.start(first.committed)
+    second = stream_run.consumer(consumer="second")
+    second.broker.lease_wait = 1.0
+    with pytest.raises(StreamError, match="another consumer holds"):
+        second.broker.start(second.committed)
+    first.broker.close()  # releases the lease
+    second.broker.start(second.committed)
+    second.broker.close()

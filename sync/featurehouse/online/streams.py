@@ -8,19 +8,32 @@ been delivered but not acknowledged. Part of the online package (the only redis 
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import time
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
+from featurehouse.online.admin import owner_alive
+from featurehouse.online.publish import pid_start
 from featurehouse.online.wire import translated
 
 EVENT_FIELD = b"event"
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_STEAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
 end
 return 0
 """
@@ -114,28 +127,47 @@ def add(
 
 
 class Lease:
-    """One holder at a time per key (SET NX PX, renewed while held)."""
+    """One holder at a time per key: SET NX PX, renewed while held. A holder on this host
+    whose process is gone (killed) is taken over at once; elsewhere, when the TTL runs out."""
 
-    def __init__(self, client: redis.Redis, key: str, holder: str, ttl_ms: int) -> None:
+    def __init__(self, client: redis.Redis, key: str, ttl_ms: int) -> None:
         self.client = client
         self.key = key
-        self.holder = holder
         self.ttl_ms = ttl_ms
+        pid = os.getpid()
+        self.holder = json.dumps(
+            {
+                "host": socket.gethostname(),
+                "pid": pid,
+                "pid_start": pid_start(pid),
+                "token": uuid.uuid4().hex[:12],  # two consumers of one process differ
+            }
+        )
         self._renew = client.register_script(_RENEW)
+        self._steal = client.register_script(_STEAL)
 
-    def acquire(self, wait_seconds: float, on_wait: Any = None) -> bool:
+    def acquire(self, wait_seconds: float, on_wait: Callable[[str], Any] | None = None) -> bool:
         deadline = time.monotonic() + wait_seconds
         while True:
             with translated(self.client, f"taking the lease {self.key}"):
                 if self.client.set(self.key, self.holder, nx=True, px=self.ttl_ms):
                     return True
-                if self.client.get(self.key) == self.holder.encode():
+                current = self.client.get(self.key)
+                if current is not None and _text(current) == self.holder:
                     return self.renew()
+                if current is not None and self._take_from_dead(current):
+                    return True
             if time.monotonic() >= deadline:
                 return False
-            if on_wait is not None:
-                on_wait(_text(self.client.get(self.key) or b"?"))
+            if on_wait is not None and current is not None:
+                on_wait(_text(current))
             time.sleep(min(1.0, self.ttl_ms / 4000))
+
+    def _take_from_dead(self, current: bytes) -> bool:
+        """Take the lease of a holder whose process is gone (compare and set)."""
+        if _alive(_text(current)):
+            return False
+        return bool(self._steal(keys=[self.key], args=[current, self.holder, self.ttl_ms]))
 
     def renew(self) -> bool:
         with translated(self.client, f"renewing the lease {self.key}"):
@@ -146,10 +178,15 @@ class Lease:
             if self.client.get(self.key) == self.holder.encode():
                 self.client.delete(self.key)
 
-    def holder_now(self) -> str | None:
-        with translated(self.client, f"reading the lease {self.key}"):
-            value = self.client.get(self.key)
-        return None if value is None else _text(value)
+
+def _alive(holder: str) -> bool:
+    """Whether a lease holder may still be running (any holder on another host may)."""
+    try:
+        found = json.loads(holder)
+        entry = {**found, "heartbeat_at": time.time(), "generation": -1}
+        return owner_alive(entry, set())
+    except (ValueError, KeyError, TypeError):
+        return True
 
 
 def write_status(client: redis.Redis, key: str, fields: Mapping[str, Any], ttl_s: int) -> None:

@@ -16,12 +16,15 @@ from typing import Any, Protocol
 
 import orjson
 
+from featurehouse.errors import FeaturehouseError, StreamError
 from featurehouse.online import streams
 from featurehouse.streaming.events import Message, Rejected
 from featurehouse.streaming.landing import Positions
 
 log = logging.getLogger(__name__)
 DEAD_LETTER_SUFFIX = ".dead-letter"
+LEASE_TTL_MS = 15_000  # a consumer that stops renewing loses it after this
+LEASE_WAIT_SECONDS = 600.0
 
 
 class Broker(Protocol):
@@ -54,18 +57,29 @@ def dead_letter_record(item: Rejected, source: str) -> dict[str, Any]:
 
 
 class RedisBroker:
-    """A Redis stream read through the consumer group `featurehouse:<source>`."""
+    """A Redis stream read through the consumer group `featurehouse:<source>`, by the one
+    consumer holding the source's lease (positions are one stream id: a second reader would
+    interleave them)."""
 
     kind = "redis"
 
-    def __init__(self, client: Any, stream: str, source: str, consumer: str) -> None:
+    def __init__(
+        self, client: Any, stream: str, source: str, consumer: str, lease: streams.Lease
+    ) -> None:
         self.group = streams.StreamGroup(client, stream, f"featurehouse:{source}", consumer)
         self.client = client
         self.stream = stream
         self.source = source
+        self.lease = lease
+        self.lease_wait = LEASE_WAIT_SECONDS
         self._pending = True  # first the entries delivered to us and never acknowledged
 
     def start(self, committed: Positions) -> None:
+        if not self.lease.acquire(self.lease_wait, self._waiting):
+            raise StreamError(
+                f"{self.source}: another consumer holds {self.lease.key} and kept it for "
+                f"{self.lease_wait:.0f} s; stop it, or wait for it to finish"
+            )
         self.group.ensure_group()
         claimed = self.group.claim_all()
         if claimed:
@@ -74,7 +88,15 @@ class RedisBroker:
             )
         self._pending = True
 
+    def _waiting(self, holder: str) -> None:
+        log.info("%s: waiting for the lease held by %s", self.source, holder)
+
     def poll(self, max_messages: int, timeout: float) -> list[Message]:
+        if not self.lease.renew():
+            raise StreamError(
+                f"{self.source}: lost the lease {self.lease.key} (paused longer than its "
+                "TTL?); another consumer took over: restart this one"
+            )
         if self._pending:
             entries = self.group.read(max_messages, 0, pending=True)
             if entries:
@@ -98,7 +120,11 @@ class RedisBroker:
         return self.group.lag()
 
     def close(self) -> None:
-        """The client belongs to the online store."""
+        """Hand the lease on (the client belongs to the online store)."""
+        try:
+            self.lease.release()
+        except FeaturehouseError as exc:
+            log.warning("%s: lease not released (%s); it expires by itself", self.source, exc)
 
 
 def _message(entry: streams.Entry) -> Message:

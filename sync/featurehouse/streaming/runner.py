@@ -19,10 +19,10 @@ from featurehouse.errors import StreamError
 from featurehouse.lineage.records import ProjectLineage
 from featurehouse.manifest import Artifacts
 from featurehouse.offline_engine import Engine
-from featurehouse.online import OnlineStore
+from featurehouse.online import OnlineStore, streams
 from featurehouse.registry import Registry
 from featurehouse.settings import Project, Target, parse_timestamp, resolve
-from featurehouse.streaming.brokers import Broker, RedisBroker, consumer_name
+from featurehouse.streaming.brokers import LEASE_TTL_MS, Broker, RedisBroker, consumer_name
 from featurehouse.streaming.compile import compile_chains
 from featurehouse.streaming.consumer import ConsumerOptions, StreamConsumer
 from featurehouse.streaming.evaluate import Evaluator
@@ -94,7 +94,9 @@ def open_consumer(
 def open_broker(source: StreamSource, store: OnlineStore, settings: StreamSettings) -> Broker:
     topic = settings.topic_prefix + source.topic
     if settings.broker == "redis":
-        return RedisBroker(store.client, topic, source.name, settings.consumer)
+        key = streams.control_key(store.prefix, source.name, "lease")
+        lease = streams.Lease(store.client, key, LEASE_TTL_MS)
+        return RedisBroker(store.client, topic, source.name, settings.consumer, lease)
     if settings.broker == "kafka":
         from featurehouse.streaming.kafka import KafkaBroker
 
