@@ -20,6 +20,7 @@ from featurehouse import training
 from featurehouse.context import Context
 from featurehouse.errors import StreamError
 from featurehouse.streaming.brokers import DEAD_LETTER_SUFFIX
+from featurehouse.streaming.consumer import build_started
 from online_support import SHARED_URL
 from stream_support import AS_OF, CUTOFF, Streamed, StreamRun, parity_of, with_prefix
 
@@ -132,3 +133,25 @@ def test_one_consumer_at_a_time_holds_a_redis_stream(stream_run: StreamRun) -> N
     first.broker.close()  # releases the lease
     second.broker.start(second.committed)
     second.broker.close()
+
+
+def test_a_full_sync_while_streaming_is_repaired(
+    streamed_build: Streamed, stream_run: StreamRun
+) -> None:
+    """A full sync publishes the last build's values, which lack the events landed since
+    it began: the consumer notices the new generation and recomputes those entities."""
+    stream_run.sync()
+    rows = stream_run.project.streamed_rows
+    half = rows.num_rows // 2
+    consumer = stream_run.consumer(max_batch=400)
+    consumer.start(build_started(stream_run.context().artifacts.manifest.generated_at))
+    stream_run.produce(rows.slice(0, half))
+    while consumer.step() is not None:
+        pass
+    stream_run.sync()  # a new generation from the build, without the streamed events
+    stream_run.produce(rows.slice(half))
+    while consumer.step() is not None:
+        pass
+    consumer.broker.close()
+    result = parity_of(stream_run.context(with_prefix(streamed_build.rebuilt, stream_run.prefix)))
+    assert result.ok, result

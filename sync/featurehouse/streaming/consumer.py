@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 
 from featurehouse import offline
 from featurehouse.errors import FeaturehouseError, OnlineStoreError, StreamError
+from featurehouse.manifest import load_manifest
 from featurehouse.materialize import view_schema
-from featurehouse.online import OnlineStore, ViewSchema, streams
+from featurehouse.online import OnlineStore, ViewSchema, ViewState, streams
 from featurehouse.online.merge import same_layout
 from featurehouse.streaming.brokers import Broker
 from featurehouse.streaming.evaluate import LANDED, Evaluator, ViewPlan
@@ -35,6 +36,15 @@ from featurehouse.streaming.status import Metrics
 
 log = logging.getLogger(__name__)
 STATUS_TTL_SECONDS = 24 * 3600
+
+
+def build_started(generated_at: str) -> datetime | None:
+    """When a dbt invocation began: its manifest is written at the start (naive UTC)."""
+    try:
+        parsed = datetime.fromisoformat(generated_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None  # an odd manifest: repair from the applied markers only
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class StreamConsumer:
         self.metrics = metrics
         self.committed = Positions(broker.kind)
         self.schemas: dict[str, ViewSchema] = {}
+        self.generations: dict[str, int] = {}  # what each view's merges last went into
         self.decoder: Decoder | None = None
         self._status_at = 0.0
         self._status_key = streams.control_key(store.prefix, source.name, "status")
@@ -91,7 +102,9 @@ class StreamConsumer:
         self.landing.remove_leftovers()
         self.evaluator.refresh()
         self.decoder = self._decoder()
-        self.schemas = {ref: self._stored_schema(p) for ref, p in self.evaluator.plans.items()}
+        for ref, plan in self.evaluator.plans.items():
+            state = self._stored_state(plan)
+            self.schemas[ref], self.generations[ref] = state.schema, state.generation
         commits = list(self.landing.committed())
         self.evaluator.engine.append_parquet(LANDED, [c.path for c in commits])
         for commit in commits:
@@ -111,8 +124,8 @@ class StreamConsumer:
         skew = timedelta(seconds=self.source.max_future_skew_seconds)
         return Decoder(schema, self.source.required, self.source.event_timestamp, skew)
 
-    def _stored_schema(self, plan: ViewPlan) -> ViewSchema:
-        """What Redis stores for the view (kept as is, lineage included, when merging)."""
+    def _stored_state(self, plan: ViewPlan) -> ViewState:
+        """What Redis stores for the view (its schema is kept as is when merging)."""
         view = plan.view
         try:
             state = self.store.describe(view.name, view.version)
@@ -126,7 +139,7 @@ class StreamConsumer:
                 f"{view.ref}: its keys or features changed since the last sync: run "
                 f"`dbt build --select {view.ref}` and `featurehouse sync --select {view.ref}`"
             )
-        return state.schema
+        return state
 
     def _repair(self, commits: Sequence[Committed], build_started: datetime | None) -> int:
         """Recompute the entities of landed batches that may be missing online: after the
@@ -146,13 +159,17 @@ class StreamConsumer:
         ]  # fmt: skip
         if not todo:
             return 0
-        rows = pa.concat_tables([pq.read_table(c.path) for c in todo], promote_options="default")
-        log.info("%s: recomputing %d landed event(s) not known to be online", self.source.name,
-                 rows.num_rows)  # fmt: skip
-        written = self._publish(rows.cast(self.decoder.schema) if self.decoder else rows)
+        written = self._recompute(todo)
         for commit in todo:
             self._mark_applied(commit)
         return written
+
+    def _recompute(self, commits: Sequence[Committed]) -> int:
+        """Recompute and publish the entities of landed files."""
+        rows = pa.concat_tables([pq.read_table(c.path) for c in commits], promote_options="default")
+        log.info("%s: recomputing the entities of %d landed event(s)", self.source.name,
+                 rows.num_rows)  # fmt: skip
+        return self._publish(rows.cast(self.decoder.schema) if self.decoder else rows)
 
     # -- batches -------------------------------------------------------------------------
 
@@ -212,7 +229,21 @@ class StreamConsumer:
                 ),
             )
             written += result.rows  # type: ignore[attr-defined]
+            if result.generation != self.generations[ref]:  # type: ignore[attr-defined]
+                self.generations[ref] = result.generation  # type: ignore[attr-defined]
+                written += self._after_full_sync(ref)
         return written
+
+    def _after_full_sync(self, ref: str) -> int:
+        """A full sync replaced the view's values with a build's: recompute every entity of
+        the events landed since that build began, which it may not have read."""
+        project = self.evaluator.project
+        started = build_started(load_manifest(project.target_dir / "manifest.json").generated_at)
+        log.info("%s: a full sync published a new generation; recomputing what landed since "
+                 "its build began (%s)", ref, started)  # fmt: skip
+        self.evaluator.refresh()
+        commits = [c for c in self.landing.committed() if c.after(started)]
+        return self._recompute(commits) if commits else 0
 
     def _mark_applied(self, commit: Committed) -> None:
         self._retrying(

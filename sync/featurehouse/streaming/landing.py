@@ -56,7 +56,12 @@ class Committed:
     sequence: int
     rows: int
     positions: Positions
-    committed_at: str
+    committed_at: str  # ISO 8601, UTC
+
+    def after(self, when: datetime | None) -> bool:
+        """Committed after `when` (naive UTC; None: always)."""
+        at = datetime.fromisoformat(self.committed_at).astimezone(UTC).replace(tzinfo=None)
+        return when is None or at > when
 
 
 def _order(broker: str, position: str) -> tuple[int, ...]:

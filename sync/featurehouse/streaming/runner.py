@@ -11,7 +11,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +20,10 @@ from featurehouse.manifest import Artifacts
 from featurehouse.offline_engine import Engine
 from featurehouse.online import OnlineStore, streams
 from featurehouse.registry import Registry
-from featurehouse.settings import Project, Target, parse_timestamp, resolve
+from featurehouse.settings import Project, Target, resolve
 from featurehouse.streaming.brokers import LEASE_TTL_MS, Broker, RedisBroker, consumer_name
 from featurehouse.streaming.compile import compile_chains
-from featurehouse.streaming.consumer import ConsumerOptions, StreamConsumer
+from featurehouse.streaming.consumer import ConsumerOptions, StreamConsumer, build_started
 from featurehouse.streaming.evaluate import Evaluator
 from featurehouse.streaming.landing import Landing
 from featurehouse.streaming.spec import StreamSource, stream_sources
@@ -112,14 +111,6 @@ def topic_prefix(project: Project) -> str:
     )  # fmt: skip
 
 
-def build_started(artifacts: Artifacts) -> datetime | None:
-    """When the last dbt invocation began (its manifest is written at the start)."""
-    try:
-        return parse_timestamp(artifacts.manifest.generated_at, "manifest generated_at")
-    except Exception:  # an odd manifest: repair from the applied markers only
-        return None
-
-
 def run(
     consumers: Sequence[StreamConsumer],
     artifacts: Artifacts,
@@ -131,7 +122,7 @@ def run(
 ) -> None:
     """Start every consumer, then run each in a thread until `stop` (or drained, `once`);
     the first error stops the others and is raised."""
-    started = build_started(artifacts)
+    started = build_started(artifacts.manifest.generated_at)
     for consumer in consumers:
         repaired = consumer.start(started)
         if on_started is not None:
