@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import duckdb
 import pytest
-from featurehouse.lineage import restrict
+from featurehouse.lineage import closure_sql, restrict
 from featurehouse.lineage.chain import (
     SOURCE_TABLE,
     ChainModel,
@@ -231,7 +231,9 @@ def test_restricted_rows_equal_the_full_build(db, rows, touched) -> None:
     db.execute("delete from fh_touched")
     for key in touched:
         db.execute("insert into fh_touched values (?)", [key])
-    restricted = restrict.restricted_sql(FOUND, "fh_all", "fh_touched", ["customer_id"], "duckdb")
+    restricted = closure_sql.restricted_sql(
+        FOUND, "fh_all", "fh_touched", ["customer_id"], "duckdb"
+    )
     got = _view_rows(db, restricted, "fh_touched")
     full = {row for row in _view_rows(db, "select * from fh_all", None) if row[0] in touched}
     assert got == full
@@ -247,6 +249,6 @@ def test_every_entity_a_new_event_changes_is_affected(db, rows, new) -> None:
     _load(db, "fh_new", new_rows)
     after = _view_rows(db, "select * from fh_all", None)
     changed = {row[0] for row in before ^ after}
-    sql = restrict.affected_sql(FOUND, "fh_all", "fh_new", ["customer_id"], "duckdb")
+    sql = closure_sql.affected_sql(FOUND, "fh_all", "fh_new", ["customer_id"], "duckdb")
     affected = {row[0] for row in db.execute(sql).fetchall()}
     assert changed <= affected

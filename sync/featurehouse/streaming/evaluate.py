@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from featurehouse import offline
 from featurehouse.lineage import chain as chains
-from featurehouse.lineage import restrict
+from featurehouse.lineage import closure_sql, restrict
 from featurehouse.lineage.sql import dialect_of
 from featurehouse.offline_engine import Engine
 from featurehouse.registry import FeatureView
@@ -131,14 +131,14 @@ class Evaluator:
                 "is not proved safe (%s)", view.ref, found.reason,
             )  # fmt: skip
         keys = [k.name for k in view.keys]
-        source_sql = restrict.restricted_sql(found, ALL, TOUCHED, keys, self.dialect)
+        source_sql = closure_sql.restricted_sql(found, ALL, TOUCHED, keys, self.dialect)
         rows_sql = chains.view_rows_sql(
             query, source_sql, keys, TOUCHED if found.proved else None, self.dialect, CLOCK
         )
         table = "fh_rows__" + re.sub(r"\W", "_", view.ref)
         latest_sql = chains.reading(compiled.latest_sql, [_relation(view)], table, self.dialect)
         affected = (
-            restrict.affected_sql(found, ALL, NEW, keys, self.dialect) if found.proved else None
+            closure_sql.affected_sql(found, ALL, NEW, keys, self.dialect) if found.proved else None
         )
         return ViewPlan(view, found, rows_sql, table, latest_sql, affected)
 
