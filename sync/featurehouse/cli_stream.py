@@ -143,7 +143,7 @@ def stream(
         topic_prefix=runner.topic_prefix(context.project),
         options=ConsumerOptions(max_batch=max_batch, as_of=as_of),
     )
-    chosen = runner.sources(context.artifacts, context.registry, lambda: context.lineage, names)
+    chosen = runner.sources(context.artifacts, context.registry, names)
     consumers = [
         runner.open_consumer(
             context.project, context.target, context.artifacts, s, context.store, settings
@@ -305,9 +305,7 @@ def replay(
       featurehouse stream replay raw_page_views --retime --limit 200 --rate 20
     """
     context: Context = ctx.obj["context"]
-    chosen = runner.sources(
-        context.artifacts, context.registry, lambda: context.lineage, [source_name]
-    )[0]
+    chosen = runner.sources(context.artifacts, context.registry, [source_name])[0]
     settings = _kafka_settings(context, bootstrap_servers, kafka_config, kafka_options)
     kind = broker or str(context.project.vars.get("featurehouse_stream_broker") or "redis")
     window = replays.Window(since, until, limit)

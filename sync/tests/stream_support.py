@@ -173,7 +173,7 @@ class StreamRun:
         sink.send([(None, v) for v in values])
 
     def source(self, context: Context) -> Any:
-        return runner.sources(context.artifacts, context.registry, lambda: context.lineage, [])[0]
+        return runner.sources(context.artifacts, context.registry, [])[0]
 
     def consumer(self, **options: Any) -> StreamConsumer:
         context = self.context()

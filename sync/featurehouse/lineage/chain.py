@@ -175,3 +175,25 @@ def clock_bound(sql: str, sentinel: str, dialect: str | None, what: str) -> str:
     return render(
         bind_clock(parse(sql, dialect, what), sentinel, exp.Placeholder(this="clock")), dialect
     )
+
+
+def value_sources(
+    chain: exp.Select,
+    column: str,
+    schema: Mapping[Relation, Sequence[str]],
+    dialect: str | None,
+) -> set[str]:
+    """The source columns the chain's output `column` is computed from (as a value)."""
+    from featurehouse.lineage.records import VALUE
+    from featurehouse.lineage.sql import analyze
+
+    found = analyze(chain.sql(dialect=dialect), dialect, schema, expected=[column])
+    if found.error:
+        raise ChainError(f"the chain of {column} did not parse: {found.error}")
+    return {
+        i.column
+        for c in found.columns
+        if c.name == column
+        for i in c.inputs
+        if i.relation == SOURCE_TABLE and i.role == VALUE
+    }

@@ -115,14 +115,16 @@ class StreamConsumer:
 
     def _decoder(self) -> Decoder:
         schema = self.evaluator.source_schema()
-        missing = [c for c in self.source.required if c not in schema.names]
+        event = self.evaluator.event_timestamp()
+        required = tuple(dict.fromkeys([*self.source.required, event]))
+        missing = [c for c in required if c not in schema.names]
         if missing:
             raise StreamError(
                 f"{self.source.name} has no column(s) {', '.join(missing)} (from the stream's "
                 f"event_timestamp or not_null tests); its columns: {', '.join(schema.names)}"
             )
         skew = timedelta(seconds=self.source.max_future_skew_seconds)
-        return Decoder(schema, self.source.required, self.source.event_timestamp, skew)
+        return Decoder(schema, required, event, skew)
 
     def _stored_state(self, plan: ViewPlan) -> ViewState:
         """What Redis stores for the view (its schema is kept as is when merging)."""

@@ -17,6 +17,7 @@ from datetime import datetime
 import pyarrow as pa
 
 from featurehouse import offline
+from featurehouse.errors import StreamError
 from featurehouse.lineage import chain as chains
 from featurehouse.lineage import closure_sql, restrict
 from featurehouse.lineage.sql import dialect_of
@@ -93,6 +94,26 @@ class Evaluator:
 
     def source_schema(self) -> pa.Schema:
         return self.engine.query(f"select * from {BATCH} limit 0").schema
+
+    def event_timestamp(self) -> str:
+        """The source column every view's event timestamp is computed from (declared in
+        the stream, else found in the compiled SQL)."""
+        if self.source.event_timestamp:
+            return self.source.event_timestamp
+        schema = {chains.SOURCE_TABLE: [n for n, _ in self.engine.columns(BATCH)]}
+        schema |= {r: [n for n, _ in self.engine.columns(name)] for r, name in self.sides.items()}
+        found: set[str] = set()
+        for ref, query in self.queries.items():
+            column = self.chains[ref].view.event_timestamp
+            found |= chains.value_sources(query, column, schema, self.dialect)
+        if len(found) != 1:
+            views = ", ".join(self.chains)
+            raise StreamError(
+                f"{views} (meta.feature_store.stream.event_timestamp): cannot tell which column "
+                f"of {self.source.name} holds the event time (found: {sorted(found) or 'none'}); "
+                "set it"
+            )
+        return found.pop()
 
     def affected(self, plan: ViewPlan, new_rows: pa.Table) -> pa.Table | None:
         """Keys of the entities whose rows `new_rows` may change; None: all of them."""

@@ -195,3 +195,13 @@ def _date(value: Any) -> dt.date:
     if not isinstance(value, str):
         raise TypeError(f"expected a YYYY-MM-DD date string, got {value!r}")
     return dt.date.fromisoformat(value)
+
+
+def typed_column(name: str, values: Sequence[Any], kind: pa.DataType) -> pa.Array:
+    """`values` (JSON) checked and converted to `kind` as event columns are; nulls stay
+    null. ValueError names the column and the value at fault."""
+    convert = _converter(kind)
+    try:
+        return pa.array([None if v is None else convert(v) for v in values], type=kind)
+    except (TypeError, ValueError, ArithmeticError, pa.ArrowException) as exc:
+        raise ValueError(f"column {name!r}: {exc}") from None

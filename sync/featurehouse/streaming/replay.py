@@ -82,7 +82,7 @@ def events(
     rows: pa.Table, source: StreamSource, window: Window, unique: Sequence[str], retime: bool
 ) -> pa.Table:
     """The rows to send, in event time order (those of the window)."""
-    when = source.event_timestamp
+    when = event_column(source, rows)
     if window.since:
         rows = rows.filter(pc.greater_equal(rows[when], _ts(window.since, "--since")))
     if window.until:
@@ -140,10 +140,20 @@ def replay(
     return sent
 
 
+def event_column(source: StreamSource, rows: pa.Table) -> str:
+    """The event time to order by: the stream's declared one, else the first timestamp."""
+    if source.event_timestamp:
+        return source.event_timestamp
+    for f in rows.schema:
+        if pa.types.is_timestamp(f.type):
+            return f.name
+    raise StreamError(f"{source.name} has no timestamp column to replay in order")
+
+
 def _chunks(
     rows: pa.Table, source: StreamSource, retime: bool, key: str | None
 ) -> Iterator[list[tuple[bytes | None, bytes]]]:
-    when = source.event_timestamp
+    when = event_column(source, rows)
     timestamps = [f.name for f in rows.schema if pa.types.is_timestamp(f.type)]
     for batch in rows.to_batches(CHUNK):
         chunk = []

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from featurehouse.errors import StreamError
-from featurehouse.lineage.records import ProjectLineage
 from featurehouse.manifest import Artifacts
 from featurehouse.offline_engine import Engine
 from featurehouse.online import OnlineStore, streams
@@ -57,13 +56,8 @@ def stream_dir(project: Project, flag: str | None = None) -> Path:
     return value if value.is_absolute() else project.project_dir / value
 
 
-def sources(
-    artifacts: Artifacts,
-    registry: Registry,
-    lineage: Callable[[], ProjectLineage],
-    names: Sequence[str],
-) -> list[StreamSource]:
-    return stream_sources(artifacts.manifest, registry, lineage, names)
+def sources(artifacts: Artifacts, registry: Registry, names: Sequence[str]) -> list[StreamSource]:
+    return stream_sources(artifacts.manifest, registry, names)
 
 
 def open_consumer(

@@ -3,18 +3,18 @@
 The one Python place that parses the `stream:` key. A stream names the seed or dbt source a
 view reads (`source`), the Kafka topic or Redis stream its raw events arrive on (`topic`,
 default: the source's name), and optionally the source column holding the event time
-(`event_timestamp`, default: the one the view's event timestamp is computed from) and how
-far in the future an event may be stamped (`max_future_skew`, default 5m).
+(`event_timestamp`, default: the one the view's event timestamp is computed from, found in
+the compiled SQL by `evaluate`) and how far in the future an event may be stamped
+(`max_future_skew`, default 5m).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from featurehouse.errors import StreamError
-from featurehouse.lineage.records import VALUE, ColumnId, ProjectLineage
 from featurehouse.manifest import Manifest, Node
 from featurehouse.registry import FeatureView, Registry, Relation, parse_ttl
 
@@ -33,9 +33,9 @@ class StreamSource:
     relation: Relation
     topic: str
     views: tuple[FeatureView, ...]
-    event_timestamp: str  # the source column with the event time
+    event_timestamp: str | None  # the source column with the event time, when declared
     max_future_skew_seconds: int
-    required: tuple[str, ...]  # columns an event must carry: not_null tests, the event time
+    required: tuple[str, ...]  # columns an event must carry (not_null tests)
     readers: tuple[str, ...]  # the models reading it (through featurehouse.streamed)
 
     @property
@@ -44,10 +44,7 @@ class StreamSource:
 
 
 def stream_sources(
-    manifest: Manifest,
-    registry: Registry,
-    lineage: Callable[[], ProjectLineage],
-    names: Sequence[str] = (),
+    manifest: Manifest, registry: Registry, names: Sequence[str] = ()
 ) -> list[StreamSource]:
     """Every streamed source (or those named: a source name or a view ref), its views and
     settings; one StreamError listing every declaration problem."""
@@ -66,7 +63,7 @@ def stream_sources(
     sources = []
     for unique_id, entries in declared.items():
         try:
-            sources.append(_source(manifest, unique_id, entries, lineage))
+            sources.append(_source(manifest, unique_id, entries))
         except StreamError as exc:
             problems.append(str(exc))
     if problems:
@@ -154,7 +151,6 @@ def _source(
     manifest: Manifest,
     unique_id: str,
     entries: list[tuple[FeatureView, Mapping[str, object]]],
-    lineage: Callable[[], ProjectLineage],
 ) -> StreamSource:
     node = manifest.nodes[unique_id]
     label = node.label
@@ -164,60 +160,20 @@ def _source(
         raise StreamError(f"{views} stream {label} from different topics ({', '.join(topics)})")
     skews = {parse_ttl(spec.get("max_future_skew", DEFAULT_SKEW)) or 0 for _, spec in entries}
     views = tuple(view for view, _ in entries)
-    event = _event_timestamp(node, entries, lineage)
+    declared = {str(spec["event_timestamp"]) for _, spec in entries if "event_timestamp" in spec}
+    if len(declared) > 1:
+        raise StreamError(f"{node.label}: its views declare event_timestamp {sorted(declared)}")
     return StreamSource(
         name=label,
         unique_id=unique_id,
         relation=Relation(node.database, node.schema, node.alias or node.name),
         topic=topics.pop(),
         views=views,
-        event_timestamp=event,
+        event_timestamp=declared.pop() if declared else None,
         max_future_skew_seconds=min(skews),
-        required=tuple(dict.fromkeys([*_not_null(manifest, unique_id), event])),
+        required=tuple(_not_null(manifest, unique_id)),
         readers=_readers(manifest, node, views),
     )
-
-
-def _event_timestamp(
-    node: Node,
-    entries: list[tuple[FeatureView, Mapping[str, object]]],
-    lineage: Callable[[], ProjectLineage],
-) -> str:
-    """Declared, else the source column each view's event timestamp is computed from."""
-    declared = {str(spec["event_timestamp"]) for _, spec in entries if "event_timestamp" in spec}
-    if declared:
-        if len(declared) > 1:
-            raise StreamError(f"{node.label}: views declare event_timestamp {sorted(declared)}")
-        return declared.pop()
-    graph = lineage()
-    found: set[str] = set()
-    for view, _ in entries:
-        found |= _value_sources(graph, ColumnId(view.unique_id, view.event_timestamp), node)
-    if len(found) != 1:
-        views = ", ".join(v.ref for v, _ in entries)
-        got = ", ".join(sorted(found)) or "none"
-        raise StreamError(
-            f"{views} (meta.feature_store.stream.event_timestamp): cannot tell which column of "
-            f"{node.label} holds the event time (lineage finds: {got}); set it"
-        )
-    return found.pop()
-
-
-def _value_sources(graph: ProjectLineage, root: ColumnId, node: Node) -> set[str]:
-    """Columns of `node` that `root` is computed from (value edges only)."""
-    found: set[str] = set()
-    seen: set[ColumnId] = set()
-    todo = [root]
-    while todo:
-        column = todo.pop()
-        if column in seen:
-            continue
-        seen.add(column)
-        if column.node == node.unique_id:
-            found.add(column.column)
-            continue
-        todo.extend(e.source for e in graph.column(column).inputs if e.role == VALUE)
-    return found
 
 
 def _not_null(manifest: Manifest, unique_id: str) -> list[str]:
