@@ -502,6 +502,12 @@ def _append_history(
     type=click.FloatRange(0.01),
     help="Seconds before a Redis call gives up (the request gets a 503).",
 )
+@click.option(
+    "--push-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FEATUREHOUSE_PUSH_DIR",
+    help="Where POST /push lands offline rows (Parquet) [env FEATUREHOUSE_PUSH_DIR].",
+)
 def serve(
     host: str,
     port: int,
@@ -514,12 +520,13 @@ def serve(
     max_body_bytes: int,
     refresh_seconds: float,
     redis_timeout: float,
+    push_dir: Path | None,
 ) -> None:
     """Serve online features over HTTP (Feast-compatible), straight from Redis.
 
     Needs no dbt project: the views come from what `featurehouse sync` published. Endpoints:
-    POST /get-online-features (Feast's shape), POST /v1/features (one row per entity),
-    GET /v1/views, /health, /metrics (Prometheus), /openapi.json.
+    POST /get-online-features and POST /push (Feast's shapes), POST /v1/features (one row
+    per entity), GET /v1/views, /health, /metrics (Prometheus), /openapi.json.
 
     \b
     Examples:
@@ -546,6 +553,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         refresh_seconds=refresh_seconds,
         redis_timeout=redis_timeout,
+        push_dir=None if push_dir is None else str(push_dir.resolve()),
     )
     auth = f"{len(keys)} API key(s)" if keys else "no API keys"
     click.echo(

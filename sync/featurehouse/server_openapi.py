@@ -55,6 +55,7 @@ def _schemas(example: Example) -> dict[str, Any]:
     native_example = {"features": list(example.features), "entities": [dict(example.keys)]}
     statuses = {"type": "string", "enum": ["PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"]}
     return {
+        **_push_schemas(),
         "FeastRequest": {
             "type": "object",
             "example": feast_example,
@@ -166,6 +167,39 @@ def _schemas(example: Example) -> dict[str, Any]:
     }
 
 
+def _push_schemas() -> dict[str, Any]:
+    column = {"type": "array", "items": {}}
+    return {
+        "PushRequest": {
+            "type": "object",
+            "required": ["push_source_name", "df"],
+            "properties": {
+                "push_source_name": {"type": "string", "description": "The view: view or view.vN"},
+                "df": {
+                    "type": "object",
+                    "description": "Columns: the keys, the event (and created) timestamp, "
+                    "every feature; lists of equal length",
+                    "additionalProperties": column,
+                },
+                "to": {"type": "string", "enum": ["online", "offline", "online_and_offline"]},
+                "allow_registry_cache": {"type": "boolean", "description": "Ignored (Feast)"},
+            },
+        },
+        "PushResponse": {
+            "type": "object",
+            "properties": {
+                "view": {"type": "string"},
+                "version": {"type": "integer", "nullable": True},
+                "rows": {"type": "integer"},
+                "to": {"type": "string"},
+                "written": {"type": "integer", "description": "Rows merged online"},
+                "skipped_older": {"type": "integer", "description": "Older than served"},
+                "file": {"type": "string", "description": "The offline Parquet file"},
+            },
+        },
+    }
+
+
 def _post(summary: str, request: str, response: str) -> dict[str, Any]:
     return {
         "post": {
@@ -193,6 +227,19 @@ def openapi_document(secured: bool, example: Example | None = None) -> dict[str,
         "/v1/features": _post(
             "Feature values, one row per entity", "FeaturesRequest", "FeaturesResponse"
         ),
+        "/push": {
+            "post": {
+                "summary": "Write precomputed feature values (Feast's push)",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref("PushRequest")}},
+                },
+                "responses": {
+                    "200": _json(_ref("PushResponse"), "What was written"),
+                    **_errors(*_FEATURE_ERRORS),
+                },
+            }
+        },
         "/v1/views": {
             "get": {
                 "summary": "Published view versions, their keys and features",

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
-from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ViewState
+from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ViewState, streams
 from featurehouse.online.aio import AsyncReader
 from featurehouse.online.connect import serving_store
 from featurehouse.payloads import (
@@ -32,6 +32,7 @@ from featurehouse.payloads import (
 from featurehouse.server_catalog import Catalog, RequestError, bad_request
 from featurehouse.server_metrics import ServerMetrics, Snapshot
 from featurehouse.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
+from featurehouse.streaming.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class ServerConfig:
     max_body_bytes: int = 1 << 20
     refresh_seconds: float = 10.0
     redis_timeout: float = 1.0
+    push_dir: str | None = None  # where POST /push lands offline rows (None: online only)
 
     def to_env(self) -> dict[str, str]:
         """The config for worker processes (API keys travel in their own variable)."""
@@ -84,7 +86,10 @@ class Service:
         self.limits = Limits(config.max_entities, config.max_features)
         self.catalog: Catalog | None = None
         self.redis_up: bool | None = None  # unknown until the first Redis call
-        self.metrics = ServerMetrics(lambda: Snapshot(bool(self.redis_up), self.catalog))
+        self.streams: tuple[Status, ...] = ()
+        self.metrics = ServerMetrics(
+            lambda: Snapshot(bool(self.redis_up), self.catalog, self.streams)
+        )
         self._keys = tuple(hashlib.sha256(k.encode()).digest() for k in config.api_keys)
         self._refreshed_at = -1e9
 
@@ -106,7 +111,7 @@ class Service:
 
     # --- Redis ---
 
-    def _failed(self, exc: OnlineStoreError) -> RequestError:
+    def failed(self, exc: OnlineStoreError) -> RequestError:
         unavailable = isinstance(exc, RedisUnavailable)
         self.metrics.redis_errors.labels("unavailable" if unavailable else "error").inc()
         if self.redis_up is not False or not unavailable:  # an outage is logged once
@@ -122,11 +127,21 @@ class Service:
             states = self.store.views()
         except OnlineStoreError as exc:
             self.metrics.refreshes.labels("failed").inc()
-            raise self._failed(exc) from None
+            raise self.failed(exc) from None
         self.redis_up = True
         self.metrics.refreshes.labels("ok").inc()
         self.catalog = Catalog(tuple(states))
+        self.streams = self._stream_statuses()
         return self.catalog
+
+    def _stream_statuses(self) -> tuple[Status, ...]:
+        """The stream consumers' reports (best effort: /metrics must not fail over them)."""
+        pattern = streams.control_key(self.store.prefix, "*", "status")
+        try:
+            found = streams.read_status(self.store.client, pattern)
+        except OnlineStoreError:
+            return self.streams
+        return tuple(Status(f.get("source", k), f) for k, f in sorted(found.items()))
 
     async def refreshed(self) -> Catalog:
         """`refresh` in a thread: the event loop keeps serving meanwhile."""
@@ -143,7 +158,7 @@ class Service:
             if self.catalog is None:
                 await self.refreshed()
         except OnlineStoreError as exc:
-            redis = {"ok": False, "detail": str(self._failed(exc))}
+            redis = {"ok": False, "detail": str(self.failed(exc))}
         except RequestError as exc:
             redis = {"ok": False, "detail": exc.message}
         catalog = self.catalog
@@ -181,7 +196,7 @@ class Service:
                 raise bad_request("bad_entity_key", str(exc)) from None
             except OnlineStoreError as exc:  # e.g. a feature gone from a republished view
                 if isinstance(exc, RedisUnavailable) or attempt or not self._may_refresh():
-                    raise self._failed(exc) from None
+                    raise self.failed(exc) from None
             catalog = await self.refreshed()
         self.redis_up = True
         return (feast_answer if feast else native_answer)(plan, asked, results)

@@ -11,17 +11,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import redis
+from click.testing import CliRunner
 from featurehouse import training
+from featurehouse.cli import cli
 from featurehouse.context import Context
 from featurehouse.errors import StreamError
 from featurehouse.streaming.brokers import DEAD_LETTER_SUFFIX
 from featurehouse.streaming.consumer import build_started
 from online_support import SHARED_URL
+from server_support import serve
 from stream_support import AS_OF, CUTOFF, Streamed, StreamRun, parity_of, with_prefix
 
 pytestmark = pytest.mark.slow
@@ -155,3 +159,24 @@ def test_a_full_sync_while_streaming_is_repaired(
     consumer.broker.close()
     result = parity_of(stream_run.context(with_prefix(streamed_build.rebuilt, stream_run.prefix)))
     assert result.ok, result
+
+
+def test_status_and_metrics_report_the_stream(streamed_build: Streamed, tmp_path: Path) -> None:
+    """`featurehouse stream --status --json`, and the same figures on the server's /metrics."""
+    run = streamed_build.run
+    done = CliRunner().invoke(
+        cli, ["stream", "--status", "--json", "--project-dir", str(run.project.directory)],
+        env=run.env,
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    (status,) = json.loads(done.output)
+    assert status["source"] == "raw_page_views" and status["broker"] == "redis"
+    assert status["events"] == streamed_build.sent and status["rejected"] == {}
+    assert status["lag"] == 0 and status["latency_p99_seconds"] > 0
+    with serve(SHARED_URL, run.prefix, tmp_path) as server:
+        text = server.get("/metrics").text
+    labels = f'broker="redis",source="raw_page_views",topic="{run.topic}"'
+    assert f"featurehouse_stream_events_total{{{labels}}} {float(streamed_build.sent)}" in text
+    assert f"featurehouse_stream_lag{{{labels}}} 0.0" in text
+    buckets = [line for line in text.splitlines() if "stream_latency_seconds_bucket" in line]
+    assert any('le="+Inf"' in b and b.endswith(f" {float(streamed_build.sent)}") for b in buckets)
