@@ -7,7 +7,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_PROFILES_DIR := $(CURDIR)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup services demo test lint format bench docs clean
+.PHONY: setup services deps demo test test-fast lint format bench docs clean
 
 setup: $(STAMP)
 
@@ -22,26 +22,41 @@ $(STAMP): pyproject.toml constraints.txt
 services:
 	bash dev/services.sh
 
+# The featurehouse dbt package into the demo and the integration tests (`dbt deps`, local path
+# in packages.yml: offline). `make demo` and the test fixtures run it themselves.
+deps: setup
+	$(BIN)/dbt deps --quiet
+	cd integration_tests && ../$(BIN)/dbt deps --quiet
+
 demo: setup
 	$(BIN)/python -m featurehouse.demo
 
 test: setup
 	$(BIN)/python -m pytest
 
-lint: setup
+# The pure tests (marked `fast`): no dbt, Redis, Postgres or Kafka; the URLs point nowhere so
+# that a test reaching a service fails here instead of passing by chance.
+test-fast: setup
+	FEATUREHOUSE_REDIS_URL=redis://127.0.0.1:1/0 FEATUREHOUSE_PG_PORT=1 \
+		$(BIN)/python -m pytest -m fast -q -p no:cacheprovider
+
+lint: deps
 	$(BIN)/ruff check sync seeds benchmarks dev
 	$(BIN)/ruff format --check sync seeds benchmarks dev
 	$(BIN)/sqlfluff lint models macros tests
+	cd integration_tests && ../$(BIN)/sqlfluff lint models tests
 
 format: setup
 	$(BIN)/ruff format sync seeds benchmarks dev
 	$(BIN)/ruff check --fix sync seeds benchmarks dev
 
-bench: setup
+bench: deps
 	$(BIN)/python -m benchmarks
 
-docs: setup
+docs: deps
 	$(BIN)/dbt docs generate
 
+# The embedded online store keeps its data under target/: stop its server before removing it.
 clean:
-	rm -rf target logs $(VENV)
+	-[ -x $(BIN)/featurehouse ] && FEATUREHOUSE_REDIS_URL= $(BIN)/featurehouse online stop
+	rm -rf target logs dbt_packages integration_tests/target integration_tests/dbt_packages $(VENV)

@@ -8,6 +8,7 @@ from benchmarks import (
     bench_lineage,
     bench_online,
     bench_pit,
+    bench_quickstart,
     bench_server,
     bench_sync,
     bench_training,
@@ -30,6 +31,8 @@ BENCHMARKS = {
     "pit": _no_args(bench_pit.main),
     "lineage": bench_lineage.main,
     "drift": bench_drift.main,
+    # Not in the default run: it clones the repo and installs it twice.
+    "quickstart": bench_quickstart.main,
 }
 
 if __name__ == "__main__":

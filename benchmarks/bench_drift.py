@@ -23,7 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The fixture views live in the integration-test project (run `make deps` first).
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "integration_tests"
 VIEW = "fix_monitoring__bench"
 SPREAD_SECONDS = 35 * 86_400  # rows from 2026-03-27 to 2026-05-01
 CURRENT_START = "2026-04-24"

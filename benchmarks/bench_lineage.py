@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 from featurehouse.lineage import compute_lineage, view_lineage
-from featurehouse.manifest import Manifest, Node, load_artifacts
-from featurehouse.registry import build_registry
+from featurehouse.project.manifest import Manifest, Node, load_artifacts
+from featurehouse.project.registry import build_registry
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -33,7 +33,8 @@ import pyarrow.compute as pc
 import redis
 from featurehouse.online import FeatureSpec, OnlineStore, ReadRequest, ViewSchema
 from featurehouse.online.encoding import encode_column
-from featurehouse.online.resp import bulk_array, concatenated
+from featurehouse.online.redis import RedisStore
+from featurehouse.online.redis.resp import bulk_array, concatenated
 
 AS_OF = datetime(2026, 5, 1)
 FEATURES = (
@@ -319,7 +320,7 @@ def run(n: int, rounds: int, listpack: int, workdir: Path) -> None:
         figures["plain_mem"] = used_memory(client) - base
         encodings = {"plain": sample_encoding(client, "plain:*")}
         base, cpu = flush(client), server_cpu(client)
-        store = OnlineStore(client, "fhbench")
+        store = RedisStore(client, "fhbench")
         cpu_self = time.process_time()
         figures["ours_s"] = publish(store, table)
         figures["ours_client_cpu"] = time.process_time() - cpu_self
@@ -331,7 +332,7 @@ def run(n: int, rounds: int, listpack: int, workdir: Path) -> None:
         lat = latencies(client, store, n, rounds)
         base = flush(client)
         client.config_set("hash-max-listpack-value", 64)
-        publish(OnlineStore(client, "fhbench"), table)
+        publish(RedisStore(client, "fhbench"), table)
         figures["ours64_mem"] = used_memory(client) - base
         encodings["ours64"] = sample_encoding(client, "fhbench:d:*")
     finally:

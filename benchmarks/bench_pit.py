@@ -24,9 +24,11 @@ from pathlib import Path
 
 import duckdb
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The fixture views live in the integration-test project (run `make deps` first).
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "integration_tests"
 FEATURES = [f"f{i}" for i in range(1, 9)]
-# Matches the fixture feature view the macro is rendered against (models/fixtures/point_in_time).
+# Matches the fixture feature view the macro is rendered against
+# (integration_tests/models/point_in_time).
 MACRO_VIEW = "fix_pit__bench"
 MACRO_VARIANTS = {
     "macro_point_in_time_join": "point_in_time_join",

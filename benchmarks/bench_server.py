@@ -40,7 +40,8 @@ from datetime import datetime
 from pathlib import Path
 
 import redis
-from featurehouse.online import FeatureSpec, OnlineStore, ViewSchema
+from featurehouse.online import FeatureSpec, ViewSchema
+from featurehouse.online.redis import RedisStore
 
 from benchmarks.bench_online import dataset
 
@@ -304,7 +305,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             )
         )  # fmt: skip
         client = redis.Redis(port=redis_port)
-        OnlineStore(client, "fhbench").publish(
+        RedisStore(client, "fhbench").publish(
             SCHEMA,
             dataset(args.entities, max_age_seconds=80_000).to_batches(max_chunksize=100_000),
             as_of=AS_OF,

@@ -4,8 +4,9 @@ and `parity --all` throughput against raw Redis reads.
 
 Data: benchmarks/bench_pit.py's generator (spine with ~1% duplicate rows; a feature table with
 8 features, event-time ties, late loads, TTL 30d) loaded into the fixture feature view
-`fix_pit__bench` of a real `dbt build` of this project. Every join runs in a fresh subprocess
-(peak RSS per query), spine read from Parquet, result streamed out of DuckDB as Arrow.
+`fix_pit__bench` of a real `dbt build` of the integration-test project. Every join runs in a
+fresh subprocess (peak RSS per query), spine read from Parquet, result streamed out of DuckDB
+as Arrow.
 
     python benchmarks/bench_training.py                           # 100k x 1M, 1M x 10M, 1M parity
     python benchmarks/bench_training.py --sizes 10000:100000 --parity-entities 10000  # quick
@@ -29,7 +30,8 @@ from typing import Any
 import duckdb
 import pyarrow.compute as pc
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The fixture views live in the integration-test project (run `make deps` first).
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "integration_tests"
 VIEW = "fix_pit__bench"
 FEATURES = [f"{VIEW}.v1:f{i}" for i in range(1, 9)]
 HAND = ("range_row_number", "range_qualify", "asof_struct_key", "asof_arg_max_prepass")
@@ -119,7 +121,7 @@ def child(kind: str, env: dict[str, str], payload: str, threads: int) -> dict[st
         reader = con.sql(payload).to_arrow_reader(batch_size=100_000)
     else:
         from featurehouse import training
-        from featurehouse.context import Context
+        from featurehouse.api.context import Context
 
         prepared_at = time.perf_counter()
         c = Context(project_dir=PROJECT_DIR, env=env)
@@ -153,7 +155,7 @@ def api_sql(env: dict[str, str], spine: Path, ordered: bool) -> str:
     """The SQL the API runs (wrapper + rendered macro), optionally without the final order by."""
     os.environ.update(env)
     from featurehouse import training
-    from featurehouse.context import Context
+    from featurehouse.api.context import Context
 
     c = Context(project_dir=PROJECT_DIR, env=env)
     sql = training.prepare(c.project, c.target, c.artifacts, c.registry, spine, FEATURES).sql
@@ -176,7 +178,7 @@ def render_cost(env: dict[str, str]) -> dict[str, float]:
     """prepare(): cold (dbt compile: start-up, parse, render) then cached (file read)."""
     os.environ.update(env)
     from featurehouse import training
-    from featurehouse.context import Context
+    from featurehouse.api.context import Context
 
     shutil.rmtree(Path(env["DBT_TARGET_PATH"]) / "featurehouse" / "sql", ignore_errors=True)
     spine = Path(env["DBT_TARGET_PATH"]).parent / "render_spine.parquet"
@@ -288,9 +290,10 @@ def bench_parity(n: int, data: Path) -> dict[str, Any]:
             from range({2 * n}) as t(i)
         """)
     os.environ.update(env)
-    from featurehouse import materialize, parity
-    from featurehouse.context import Context
-    from featurehouse.online import ReadRequest, layout
+    from featurehouse.api.context import Context
+    from featurehouse.online import ReadRequest
+    from featurehouse.online.redis import layout
+    from featurehouse.sync import materialize, parity
 
     context = Context(project_dir=PROJECT_DIR, env=env)
     store, as_of = context.store, datetime(2026, 5, 1)

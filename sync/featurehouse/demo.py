@@ -1,7 +1,7 @@
-"""`make demo`: build the demo project on DuckDB, sync it to Redis as of 2026-05-01, read back.
+"""`make demo`: build the demo on DuckDB, sync it to the online store as of 2026-05-01, read back.
 
-Runs the real dbt CLI (its output streamed), then `featurehouse sync --as-of 2026-05-01`,
-then prints served features of a couple of entities per entity type and where things are.
+Runs the real dbt CLI (`dbt deps`, `dbt build`; output streamed), then `featurehouse sync
+--as-of 2026-05-01`, then prints served features of a couple of entities per entity type.
 """
 
 from __future__ import annotations
@@ -13,25 +13,30 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from featurehouse import offline
 from featurehouse.api import FeatureStore
+from featurehouse.api.context import Context
 from featurehouse.cli import main as cli_main
-from featurehouse.context import Context
 from featurehouse.errors import FeaturehouseError
-from featurehouse.registry import FeatureView
-from featurehouse.render import dbt_executable
-from featurehouse.settings import find_project_dir
+from featurehouse.project.registry import FeatureView
+from featurehouse.project.render import dbt_executable
+from featurehouse.project.settings import find_project_dir
+from featurehouse.refs import qualified
+from featurehouse.warehouse import connect, query_arrow
 
 DEMO_AS_OF = "2026-05-01"
 ENTITIES_SHOWN = 2
 
 
 def run_dbt_build(project_dir: Path, env: Mapping[str, str]) -> None:
-    """`dbt build` with its output streamed; a failed build stops the demo."""
-    print(f"$ dbt build   (in {project_dir})", flush=True)
-    done = subprocess.run([dbt_executable(), "build"], cwd=project_dir, env=dict(env), check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"demo: `dbt build` failed (exit {done.returncode}); see the output above")
+    """`dbt deps` (the featurehouse package, as packages.yml says) and `dbt build`, output
+    streamed; a failure stops the demo."""
+    for command in ("deps", "build"):
+        print(f"$ dbt {command}   (in {project_dir})", flush=True)
+        done = subprocess.run(
+            [dbt_executable(), command], cwd=project_dir, env=dict(env), check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"demo: `dbt {command}` failed (exit {done.returncode}); see above")
 
 
 def run_sync(project_dir: Path) -> None:
@@ -54,8 +59,8 @@ def sample_keys(context: Context, view: FeatureView, n: int) -> list[dict[str, A
         f"select {keys} from {relation} where {not_null}"
         f" group by {keys} order by count(*) desc, {keys} limit {int(n)}"
     )
-    with offline.connect(context.project, context.target) as warehouse:
-        return offline.query_arrow(warehouse, sql, {}).to_pylist()
+    with connect(context.project, context.target) as warehouse:
+        return query_arrow(warehouse, sql, {}).to_pylist()
 
 
 def show(store: FeatureStore, view: FeatureView, entities: Sequence[Mapping[str, Any]]) -> None:
@@ -64,7 +69,7 @@ def show(store: FeatureStore, view: FeatureView, entities: Sequence[Mapping[str,
     print(f"\n{view.ref} ({view.entity}):")
     for row in result.rows():
         keys = ", ".join(f"{k.name}={row[k.name]}" for k in view.keys)
-        print(f"  {keys}   event_at {row[f'{view.ref}__event_at']}")
+        print(f"  {keys}   event_at {row[qualified(view.name, view.version, 'event_at')]}")
         for feature in view.features:
             value = row[feature.name]
             shown = _short(value)
@@ -109,7 +114,11 @@ def print_where(context: Context) -> None:
     print("\nWhere things are:")
     print(f"  DuckDB warehouse   {duckdb_path}")
     print(f"  dbt artifacts      {context.project.target_dir}")
-    print(f"  Redis              {context.redis_shown}  (key prefix {context.prefix!r})")
+    online = context.online
+    kind = "embedded valkey-server, " if online.embedded else ""
+    print(f"  Online store       {kind}{context.redis_shown}  (key prefix {context.prefix!r})")
+    if online.data_dir is not None:
+        print(f"  Its data           {online.data_dir}  (featurehouse online status | stop)")
     print("  Feature catalog    dbt docs generate && dbt docs serve")
     print("  Try                featurehouse list; featurehouse describe feat_customer__orders")
 

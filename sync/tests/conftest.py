@@ -1,17 +1,18 @@
 """Session fixtures for the test suite: real dbt builds (DuckDB and Postgres) and live services.
 
-The builds run the real dbt CLI in a subprocess from the repo root, each into its own temporary
-target dir (and DuckDB file or Postgres schema), once per session. A missing Postgres or Redis
-fails the tests that need it, naming the service; nothing is skipped.
+The builds run the real dbt CLI in a subprocess in the demo project (the repo root) or the
+integration-test project (integration_tests/), each into its own temporary target dir (and DuckDB
+file or Postgres schema), once per session, after `dbt deps` installed the featurehouse package
+there. A missing Postgres or Redis fails the tests that need it, naming the service; nothing is
+skipped.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import shutil
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from featurehouse.project.render import dbt_executable
 from hypothesis import settings
 from online_support import SHARED_URL
 
@@ -29,16 +31,34 @@ settings.register_profile("featurehouse", deadline=None)
 settings.load_profile("featurehouse")
 
 # The sync tests' fixtures (Featurehouse on the session build, one shared sync), the
-# feature server's (test views on Redis, one `featurehouse serve`) and a Kafka broker.
+# feature server's (test views on Redis, one `featurehouse serve`), a Kafka broker, and the
+# consumer-project tests' wheel and venvs.
 pytest_plugins = (
     "sync_fixtures",
     "lineage_fixtures",
     "server_support",
     "kafka_support",
+    "consumer_support",
     "stream_support",
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Fixtures that start or reach a service (dbt, Redis, Postgres, Kafka, a server process): a test
+# marked `fast` (`make test-fast`, pure code only) must use none of them, even indirectly.
+SERVICE_FIXTURES = frozenset(
+    {
+        "dbt_runner", "fixtures_build", "pg_schema", "pg_connection", "redis_client",
+        "kafka_broker", "lineage_build", "mini_env", "docs_target", "server", "store",
+        "demo_server", "rendered", "compile_inline", "dbt_deps",
+    }
+)  # fmt: skip
+INTEGRATION_DIR = REPO_ROOT / "integration_tests"
+PACKAGE_DIR = REPO_ROOT / "sync" / "featurehouse" / "dbt_package"
+# The small projects of sync/tests/fixtures/, which install the package too.
+FIXTURE_PROJECTS = (
+    REPO_ROOT / "sync" / "tests" / "fixtures" / "mini",
+    REPO_ROOT / "sync" / "tests" / "fixtures" / "lineage",
+)
 DBT_TIMEOUT_SECONDS = 1200
 PG_SETTINGS = {
     "host": os.environ.get("FEATUREHOUSE_PG_HOST", "127.0.0.1"),
@@ -100,27 +120,50 @@ class DbtRun:
         return "\n".join(lines)
 
 
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).with_name("dbt")
-    found = str(beside_python) if beside_python.exists() else shutil.which("dbt")
-    if not found:
-        pytest.fail("dbt CLI not found: run `make setup` (installs dbt into .venv)")
-    return found
+def ensure_dbt_deps(project_dir: Path) -> None:
+    """`dbt deps` in project_dir unless its dbt_packages/featurehouse is this repo's package.
+
+    Under a file lock, so parallel test processes install it once; the packages.yml entry's
+    default (the source tree) applies, as for a developer's plain `dbt deps`."""
+    lock_path = REPO_ROOT / ".cache" / "dbt-deps.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    installed = project_dir / "dbt_packages" / "featurehouse"
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if installed.is_dir() and installed.resolve() == PACKAGE_DIR.resolve():
+            return
+        env = {k: v for k, v in os.environ.items() if k != "FEATUREHOUSE_DBT_PACKAGE"}
+        env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+        done = subprocess.run(
+            [dbt_executable(), "deps", "--project-dir", str(project_dir)],
+            cwd=project_dir, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.fail(f"`dbt deps` in {project_dir} failed:\n{done.stdout[-3000:]}{done.stderr}")
+
+
+@pytest.fixture(scope="session")
+def dbt_deps() -> None:
+    """The featurehouse dbt package installed in every dbt project the suite builds."""
+    for project_dir in (REPO_ROOT, INTEGRATION_DIR, *FIXTURE_PROJECTS):
+        ensure_dbt_deps(project_dir)
 
 
 def run_dbt(
     args: list[str],
     workdir: Path,
     *,
+    project_dir: Path = REPO_ROOT,
     duckdb_path: Path | None = None,
     pg_schema: str | None = None,
 ) -> DbtRun:
-    """Run `dbt <args>` from the repo root with target, logs and warehouse inside workdir."""
+    """Run `dbt <args>` in project_dir (its profiles.yml) with target, logs and warehouse
+    inside workdir."""
     target_dir = workdir / "target"
     env = {
         **os.environ,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        "DBT_PROFILES_DIR": str(project_dir),
         "DBT_TARGET_PATH": str(target_dir),
         "DBT_LOG_PATH": str(workdir / "logs"),
         "FEATUREHOUSE_DUCKDB_PATH": str(duckdb_path or workdir / "featurehouse.duckdb"),
@@ -128,8 +171,8 @@ def run_dbt(
     }
     env.pop("FEATUREHOUSE_TARGET", None)
     completed = subprocess.run(
-        [_dbt_executable(), *args],
-        cwd=REPO_ROOT,
+        [dbt_executable(), *args],
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,
@@ -188,6 +231,17 @@ def _drop_pg_schemas(schema: str) -> None:
         connection.close()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a `fast` test that uses a service fixture (the fast tier runs without them)."""
+    for item in items:
+        used = SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("fast") and used:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked fast but uses {', '.join(sorted(used))}: "
+                "drop the mark or the fixture"
+            )
+
+
 @pytest.fixture(scope="session")
 def session_id() -> str:
     """A short id unique to this pytest session (schemas, key prefixes)."""
@@ -195,8 +249,9 @@ def session_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def dbt_runner(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., DbtRun]:
-    """`dbt_runner(args, name, **kw)`: run dbt into a fresh temp dir named after `name`."""
+def dbt_runner(tmp_path_factory: pytest.TempPathFactory, dbt_deps: None) -> Callable[..., DbtRun]:
+    """`dbt_runner(args, name, **kw)`: run dbt into a fresh temp dir named after `name` (in the
+    demo project unless `project_dir=` names another)."""
 
     def run(args: list[str], name: str, **kwargs: Any) -> DbtRun:
         workdir = tmp_path_factory.mktemp(name)
@@ -218,19 +273,16 @@ def dbt_build_duckdb(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
 
 @pytest.fixture(scope="session")
 def fixtures_build(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
-    """One `dbt build` of the generic tests' fixtures (models/fixtures/ must_fail, must_pass,
-    bad_arguments; enabled by featurehouse_must_fail) into a temporary DuckDB file."""
-    return dbt_runner(
-        [
-            "build",
-            "--target",
-            "dev",
-            "--select",
-            "tag:must_fail tag:must_pass tag:bad_arguments",
-            "--vars",
-            "{featurehouse_must_fail: true}",
-        ],
-        "dbt_must_fail",
+    """One full `dbt build` of the integration-test project into a temporary DuckDB file: the
+    point-in-time and monitoring fixture views, and the generic tests' cases (must_fail,
+    must_pass, bad_arguments; enabled by featurehouse_must_fail). Its must_fail and
+    bad_arguments tests fail by design; test_dbt_build.py asserts everything else is clean."""
+    return _require_artifacts(
+        dbt_runner(
+            ["build", "--target", "dev", "--vars", "{featurehouse_must_fail: true}"],
+            "dbt_integration",
+            project_dir=INTEGRATION_DIR,
+        )
     )
 
 

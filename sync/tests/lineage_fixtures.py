@@ -7,14 +7,12 @@ Loaded by conftest.py (`pytest_plugins`).
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from conftest import run_dbt
-from featurehouse import render
-from sync_fixtures import REPO_ROOT, fh_environment
+from sync_fixtures import REPO_ROOT, build_project
 
 if TYPE_CHECKING:
     from conftest import DbtRun
@@ -36,20 +34,8 @@ def docs_target(demo_build: DbtRun, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="session")
-def lineage_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lineage_build(tmp_path_factory: pytest.TempPathFactory, dbt_deps: None) -> Path:
     """The lineage fixture project built once; returns its target dir."""
     workdir = tmp_path_factory.mktemp("lineage_project")
-    env = fh_environment(workdir / "target", workdir / "lineage.duckdb", "fhtest-lineage")
-    env["DBT_PROFILES_DIR"] = str(LINEAGE_DIR)
-    done = subprocess.run(
-        [render.dbt_executable(), "build"],
-        cwd=LINEAGE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"dbt build of {LINEAGE_DIR} failed:\n{done.stdout[-3000:]}{done.stderr}")
+    build_project(LINEAGE_DIR, workdir, "fhtest-lineage")
     return workdir / "target"

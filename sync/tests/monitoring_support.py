@@ -114,6 +114,19 @@ def window_values(
     return [row[0] for row in rows]
 
 
+# Headless Chromium without network chatter or a shared profile (screenshots, the catalog's
+# browser tests).
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
 def chromium_screenshot(page: Path, png: Path, profile: Path) -> None:
     """Open `page` in headless Chromium (no network, fresh profile) and save a 1200x1600 PNG."""
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -122,13 +135,7 @@ def chromium_screenshot(page: Path, png: Path, profile: Path) -> None:
     done = subprocess.run(
         [
             executable,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
+            *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             f"--screenshot={png}",
             "--window-size=1200,1600",

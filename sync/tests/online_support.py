@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 import redis
 from featurehouse.online import FeatureSpec, OnlineStore, ViewSchema
+from featurehouse.online.redis import RedisStore
 
 # The suite's Redis: `make services` starts one on 6379; FEATUREHOUSE_REDIS_URL points elsewhere.
 SHARED_URL = os.environ.get("FEATUREHOUSE_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -108,7 +109,7 @@ def prefixed_keys(client: redis.Redis, prefix: str) -> list[str]:
 def test_store(client: redis.Redis) -> Iterator[OnlineStore]:
     prefix = f"fhtest:{uuid.uuid4().hex[:12]}"
     try:
-        yield OnlineStore(client, prefix)
+        yield RedisStore(client, prefix)
     finally:
         keys = prefixed_keys(client, prefix)
         for i in range(0, len(keys), 500):
@@ -122,6 +123,7 @@ def schema(
     ttl: int | None = None,
     keys: tuple[tuple[str, str], ...] = (("customer_id", "int64"),),
     entity: str = "customer",
+    created: bool = False,
 ) -> ViewSchema:
     return ViewSchema(
         view=view,
@@ -133,6 +135,7 @@ def schema(
         ttl_seconds=ttl,
         description="test view",
         owner="tests",
+        created=created,
     )
 
 

@@ -14,13 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-from featurehouse.online import OnlineStore, ReadRequest
-from featurehouse.online.publish import Publisher
+from featurehouse.online import ReadRequest
+from featurehouse.online.redis import RedisStore
+from featurehouse.online.redis.publish import Publisher
 from online_support import AS_OF, schema, simple_batch
 
 
 def publish(url: str, prefix: str, entities: int, tag: int, kill_point: str) -> None:
-    store = OnlineStore.from_url(url, prefix)
+    store = RedisStore.from_url(url, prefix)
     if kill_point == "after-commit":  # die between the switch and deleting the old generation
         Publisher._drop_retired = lambda self, gen: os.kill(os.getpid(), signal.SIGKILL)
     data = simple_batch(entities, tag)
@@ -50,7 +51,7 @@ def publish(url: str, prefix: str, entities: int, tag: int, kill_point: str) -> 
 
 
 def read(url: str, prefix: str, entities: int, stop_file: str) -> None:
-    store = OnlineStore.from_url(url, prefix)
+    store = RedisStore.from_url(url, prefix)
     reads, mixed, errors, tags = 0, 0, [], set()
     while not Path(stop_file).exists():
         rows = [{"customer_id": random.randrange(entities)} for _ in range(30)]

@@ -8,7 +8,6 @@ import contextlib
 import math
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +18,10 @@ from typing import Any
 import httpx
 import pyarrow as pa
 import pytest
+from cli_process import start_featurehouse
 from featurehouse.online import OnlineStore, ViewSchema
 from online_support import AS_OF, SHARED_URL, free_port, schema
 
-SERVE = str(Path(sys.executable).with_name("featurehouse"))
 START_SECONDS = 60
 
 ORDERS_V1 = schema(
@@ -181,11 +180,10 @@ def serve(
     """`featurehouse serve` in a directory without a dbt project, until the block ends."""
     port = port or free_port()
     log = workdir / f"serve-{port}.log"
-    cmd = [SERVE, "serve", "--port", str(port), "--redis-url", redis_url]
-    cmd += ["--redis-prefix", prefix, *args]
+    args = ("serve", "--port", str(port), "--redis-url", redis_url, "--redis-prefix", prefix, *args)
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=workdir, env=env or clean_env(), stdout=out, stderr=subprocess.STDOUT
+        proc = start_featurehouse(
+            *args, cwd=workdir, env=env or clean_env(), stdout=out, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
     client = httpx.Client(base_url=url, timeout=30)

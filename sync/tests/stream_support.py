@@ -25,17 +25,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pytest
-from featurehouse import materialize, parity
-from featurehouse.context import Context
+from featurehouse.api.context import Context
 from featurehouse.streaming import replay, runner
 from featurehouse.streaming.consumer import ConsumerOptions, StreamConsumer
+from featurehouse.sync import materialize, parity
 from online_support import SHARED_URL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AS_OF = datetime(2026, 5, 1)
 CUTOFF = "2026-04-28"  # the seed keeps the events before; the rest are streamed
 SEED = "seeds/shop/raw_page_views.csv"
-PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+PROJECT_PARTS = (
+    "dbt_project.yml", "profiles.yml", "packages.yml", "models", "macros", "seeds", "tests",
+)  # fmt: skip
+PACKAGE = REPO_ROOT / "sync" / "featurehouse" / "dbt_package"
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,14 @@ def _ts(value: str) -> pa.Scalar:
     return pa.scalar(datetime.fromisoformat(value), pa.timestamp("us"))
 
 
-def _dbt(directory: Path, env: dict[str, str], *args: str) -> None:
+def _dbt(directory: Path, env: dict[str, str], *args: str, command: str = "build") -> None:
     dbt = Path(sys.executable).with_name("dbt")
     done = subprocess.run(
-        [str(dbt), "build", "--quiet", *args], cwd=directory, env=env,
+        [str(dbt), command, "--quiet", *args], cwd=directory, env=env,
         capture_output=True, text=True, timeout=1800, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        pytest.fail(f"dbt build in {directory} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+        pytest.fail(f"dbt {command} in {directory} failed:\n{(done.stdout + done.stderr)[-3000:]}")
 
 
 def project_env(directory: Path, target: Path, landing: Path) -> dict[str, str]:
@@ -74,6 +77,7 @@ def project_env(directory: Path, target: Path, landing: Path) -> dict[str, str]:
             "FEATUREHOUSE_DUCKDB_PATH": str(target / "featurehouse.duckdb"),
             "FEATUREHOUSE_STREAM_DIR": str(landing),
             "FEATUREHOUSE_REDIS_URL": SHARED_URL,
+            "FEATUREHOUSE_DBT_PACKAGE": str(PACKAGE),  # packages.yml's local path, absolute
         }
     )
     return env
@@ -93,6 +97,7 @@ def stream_project(tmp_path_factory: pytest.TempPathFactory) -> StreamProject:
     kept = rows.filter(pc.less(rows["viewed_at"], _ts(CUTOFF)))
     _write_seed(directory / SEED, kept)
     env = project_env(directory, directory / "target", directory / "no-landing")
+    _dbt(directory, env, command="deps")
     _dbt(directory, env)
     return StreamProject(directory, env, rows)
 

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from featurehouse import materialize, render
-from featurehouse.context import Context
-from featurehouse.registry import FeatureView
+from featurehouse.api.context import Context
+from featurehouse.project import render
+from featurehouse.project.registry import FeatureView
+from featurehouse.sync import materialize
 from online_support import SHARED_URL
 
 if TYPE_CHECKING:
     from conftest import DbtRun
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+INTEGRATION_DIR = REPO_ROOT / "integration_tests"
 AS_OF = datetime(2026, 5, 1)
 
 
@@ -48,7 +50,10 @@ def base_env(demo_build: DbtRun, redis_prefix: str) -> dict[str, str]:
     return fh_environment(demo_build.target_dir, demo_build.duckdb_path, redis_prefix)
 
 
-def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> dict[str, str]:
+def fh_environment(
+    target_dir: Path, duckdb_path: Path | None, prefix: str, project_dir: Path = REPO_ROOT
+) -> dict[str, str]:
+    """Featurehouse and dbt pointed at one build of project_dir (its profiles.yml)."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -57,7 +62,7 @@ def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> d
     env.update(
         {
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "DBT_PROFILES_DIR": str(REPO_ROOT),
+            "DBT_PROFILES_DIR": str(project_dir),
             "DBT_TARGET_PATH": str(target_dir),
             "DBT_LOG_PATH": str(target_dir.parent / "logs"),
             "FEATUREHOUSE_DUCKDB_PATH": str(duckdb_path),
@@ -65,6 +70,8 @@ def fh_environment(target_dir: Path, duckdb_path: Path | None, prefix: str) -> d
             "FEATUREHOUSE_REDIS_PREFIX": prefix,
         }
     )
+    if project_dir != REPO_ROOT:  # the demo's tests find it from the working directory
+        env["DBT_PROJECT_DIR"] = str(project_dir)
     return env
 
 
@@ -126,14 +133,31 @@ MINI_DIR = REPO_ROOT / "sync" / "tests" / "fixtures" / "mini"
 
 
 @pytest.fixture(scope="session")
-def mini_env(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> dict[str, str]:
+def integration_env(fixtures_build: DbtRun, redis_prefix: str) -> dict[str, str]:
+    """Featurehouse pointed at the integration-test project's build (fixture feature views)."""
+    return fh_environment(
+        fixtures_build.target_dir, fixtures_build.duckdb_path, redis_prefix, INTEGRATION_DIR
+    )
+
+
+@pytest.fixture(scope="session")
+def mini_env(
+    tmp_path_factory: pytest.TempPathFactory, redis_prefix: str, dbt_deps: None
+) -> dict[str, str]:
     """The mini fixture project (ties, null keys, a composite key) built once; its env."""
     workdir = tmp_path_factory.mktemp("mini")
-    env = fh_environment(workdir / "target", workdir / "mini.duckdb", f"{redis_prefix}:mini")
-    env["DBT_PROFILES_DIR"] = str(MINI_DIR)
+    return build_project(MINI_DIR, workdir, f"{redis_prefix}:mini")
+
+
+def build_project(project_dir: Path, workdir: Path, prefix: str) -> dict[str, str]:
+    """`dbt build` of a fixture project into `workdir` (its own target dir and DuckDB file);
+    returns the environment that points Featurehouse at it. Fails the test if dbt fails."""
+    env = fh_environment(
+        workdir / "target", workdir / f"{project_dir.name}.duckdb", prefix, project_dir
+    )
     done = subprocess.run(
         [render.dbt_executable(), "build"],
-        cwd=MINI_DIR,
+        cwd=project_dir,
         env=env,
         capture_output=True,
         text=True,
@@ -141,5 +165,5 @@ def mini_env(tmp_path_factory: pytest.TempPathFactory, redis_prefix: str) -> dic
         check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"dbt build of {MINI_DIR} failed:\n{done.stdout[-3000:]}{done.stderr}")
+        pytest.fail(f"dbt build of {project_dir} failed:\n{done.stdout[-3000:]}{done.stderr}")
     return env

@@ -12,7 +12,7 @@ customer_events as (
 ),
 
 activity_windows as (
-    {{ rolling_window_agg(
+    {{ featurehouse.rolling_window_agg(
         relation='customer_events',
         keys=['customer_id'],
         event_timestamp='viewed_at',

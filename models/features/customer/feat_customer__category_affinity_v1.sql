@@ -1,7 +1,7 @@
 {#- The vector's dimension order lives in one place, the model's feature_store meta,
     so the catalog and the SQL cannot disagree. Parsing runs before the yml applies,
     hence the placeholder when not executing. -#}
-{%- set feature_store = _fh_feature_store_meta() -%}
+{%- set feature_store = featurehouse._fh_feature_store_meta() -%}
 {%- set dimensions = feature_store.get('dimensions', {}) -%}
 {%- set categories = dimensions.get('category_affinity_30d') -%}
 {%- if not categories and execute -%}
@@ -34,7 +34,7 @@
     }) -%}
     {%- do shares.append(
         'cast(sum_weight_' ~ category ~ '_30d as '
-        ~ var('featurehouse_double')[target.type] ~ ') / sum_event_weight_30d'
+        ~ featurehouse.type_double() ~ ') / sum_event_weight_30d'
     ) -%}
 {%- endfor -%}
 
@@ -73,7 +73,7 @@ weighted_events as (
 ),
 
 category_windows as (
-    {{ rolling_window_agg(
+    {{ featurehouse.rolling_window_agg(
         relation='weighted_events',
         keys=['customer_id'],
         event_timestamp='event_at',
@@ -99,8 +99,8 @@ affinity as (
         effective_at,
         loaded_at,
         cast(
-            {{ dbt.array_construct(shares, var('featurehouse_double')[target.type]) }}
-            as {{ var('featurehouse_double_array')[target.type] }}
+            {{ dbt.array_construct(shares, featurehouse.type_double()) }}
+            as {{ featurehouse.type_double_array() }}
         ) as category_affinity_30d,
         sum_event_weight_30d
     from nightly_snapshots

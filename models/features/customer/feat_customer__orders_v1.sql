@@ -5,7 +5,7 @@ orders as (
 ),
 
 order_windows as (
-    {{ rolling_window_agg(
+    {{ featurehouse.rolling_window_agg(
         relation='orders',
         keys=['customer_id'],
         event_timestamp='ordered_at',

@@ -5,7 +5,7 @@ orders as (
 ),
 
 order_windows as (
-    {{ rolling_window_agg(
+    {{ featurehouse.rolling_window_agg(
         relation='orders',
         keys=['customer_id'],
         event_timestamp='ordered_at',
@@ -35,7 +35,7 @@ with_average as (
         sum_order_amount_30d,
         cast(
             sum_order_amount_30d / nullif(count_orders_30d, 0)
-            as {{ var('featurehouse_double')[target.type] }}
+            as {{ featurehouse.type_double() }}
         ) as avg_order_amount_30d,
         count_orders_90d,
         sum_order_amount_90d

@@ -30,7 +30,7 @@ product_events as (
 ),
 
 popularity_windows as (
-    {{ rolling_window_agg(
+    {{ featurehouse.rolling_window_agg(
         relation='product_events',
         keys=['product_id'],
         event_timestamp='event_at',
@@ -62,7 +62,7 @@ with_conversion as (
         count_views_7d,
         count_carts_7d,
         sum_purchased_units_7d,
-        cast(sum_purchased_units_7d as {{ var('featurehouse_double')[target.type] }})
+        cast(sum_purchased_units_7d as {{ featurehouse.type_double() }})
         / nullif(count_views_7d, 0) as conversion_rate_7d,
         count_views_30d,
         count_carts_30d,

@@ -1,6 +1,6 @@
 with
 
-{# The seed plus the events `featurehouse stream` appended (docs/streaming.md). #}
+{# The seed plus the events that `featurehouse stream` appended. #}
 source as (
     {{ featurehouse.streamed(ref('raw_page_views')) }}
 ),

@@ -25,9 +25,9 @@ from featurehouse.catalog.pages import (
 )
 from featurehouse.errors import FeaturehouseError
 from featurehouse.lineage import ProjectLineage, ViewLineage, view_lineage
-from featurehouse.manifest import Artifacts
 from featurehouse.online import ViewState
-from featurehouse.registry import FeatureView, Registry
+from featurehouse.project.manifest import Artifacts
+from featurehouse.project.registry import FeatureView, Registry
 
 STATIC = Path(__file__).with_name("static")
 

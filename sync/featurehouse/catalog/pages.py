@@ -12,7 +12,7 @@ from featurehouse.catalog.graph import lineage_svg
 from featurehouse.lineage.render import tree_text
 from featurehouse.lineage.view import ViewLineage
 from featurehouse.online import ViewState
-from featurehouse.registry import FeatureView
+from featurehouse.project.registry import FeatureView
 
 _OK = ("pass", "success")
 _BAD = ("fail", "error", "runtime error")
@@ -133,25 +133,7 @@ def _ts(value: datetime | None) -> str:
 
 def view_page(site: Site, item: ViewPage) -> str:
     v, state = item.view, item.state
-    docs = (
-        f'<a href="../{escape(item.docs_href)}">{escape(v.unique_id)}</a>'
-        if item.docs_href
-        else escape(v.unique_id)
-    )
-    facts = _facts(
-        {
-            "entity": escape(v.entity),
-            "keys": escape(", ".join(k.name for k in v.keys)),
-            "event timestamp": escape(v.event_timestamp),
-            "created timestamp": escape(v.created_timestamp or "-"),
-            "TTL": escape(v.ttl or "none"),
-            "owner": escape(v.owner),
-            "relation": escape(str(v.relation)),
-            "dbt docs": docs,
-            "version": escape(f"v{v.version} (latest v{v.latest_version})"),
-            "deprecation date": escape(str(v.deprecation_date or "-")),
-        }
-    )
+    facts = _view_facts(item)
     features = "".join(
         f'<tr><td><a href="../{escape(item.feature_file(f.name))}">{escape(f.name)}</a></td>'
         f"<td><code>{escape(f.data_type)}</code></td><td>{escape(f.online_type)}</td>"
@@ -193,6 +175,29 @@ def view_page(site: Site, item: ViewPage) -> str:
 <h2>Freshness</h2>{freshness}
 <h2>Online</h2>{online}"""
     return page(site, v.ref, body, 1)
+
+
+def _view_facts(item: ViewPage) -> str:
+    v = item.view
+    docs = (
+        f'<a href="../{escape(item.docs_href)}">{escape(v.unique_id)}</a>'
+        if item.docs_href
+        else escape(v.unique_id)
+    )
+    return _facts(
+        {
+            "entity": escape(v.entity),
+            "keys": escape(", ".join(k.name for k in v.keys)),
+            "event timestamp": escape(v.event_timestamp),
+            "created timestamp": escape(v.created_timestamp or "-"),
+            "TTL": escape(v.ttl or "none"),
+            "owner": escape(v.owner),
+            "relation": escape(str(v.relation)),
+            "dbt docs": docs,
+            "version": escape(f"v{v.version} (latest v{v.latest_version})"),
+            "deprecation date": escape(str(v.deprecation_date or "-")),
+        }
+    )
 
 
 def _sources(item: ViewPage, feature: str) -> str:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from featurehouse.errors import LineageError
 from featurehouse.lineage.records import ROLES, ColumnId, ProjectLineage, combine_role
-from featurehouse.manifest import Manifest
-from featurehouse.registry import FeatureView, Registry
+from featurehouse.project.manifest import Manifest
+from featurehouse.project.registry import FeatureView, Registry
+from featurehouse.refs import is_view_ref, parse_view
 
 DATASET_DIRS = ("models/datasets/",)
 
@@ -47,9 +48,8 @@ def resolve_target(lineage: ProjectLineage, text: str) -> tuple[list[str], str |
     for uid, info in lineage.nodes.items():
         labels.setdefault(info.label, []).append(uid)
         labels.setdefault(uid, []).append(uid)
-        base, dot, version = info.label.rpartition(".v")
-        if dot and version.isdigit():
-            labels.setdefault(base, []).append(uid)
+        if is_view_ref(info.label) and parse_view(info.label).version is not None:
+            labels.setdefault(parse_view(info.label).name, []).append(uid)
     text = text.strip()
     if text in labels:
         return labels[text], None

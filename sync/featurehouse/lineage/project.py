@@ -24,7 +24,7 @@ from featurehouse.lineage.records import (
     ProjectLineage,
     Step,
 )
-from featurehouse.manifest import Artifacts, Catalog, Manifest, Node
+from featurehouse.project.manifest import Artifacts, Catalog, Manifest, Node
 
 if TYPE_CHECKING:  # sqlglot loads only when lineage is computed, not when read from the cache
     from featurehouse.lineage import sql
@@ -181,7 +181,7 @@ class _Analyzer:
 
     def _node_of(self, relation: sql.Relation) -> str:
         found = self.relations.get(relation)
-        if found is None:
+        if found is None and relation:  # () is a table function, e.g. generate_series
             candidates = [
                 uid
                 for uid in self.by_name.get(relation[-1], [])

@@ -20,7 +20,7 @@ from featurehouse.lineage.records import (
     ProjectLineage,
     Step,
 )
-from featurehouse.registry import FeatureView
+from featurehouse.project.registry import FeatureView
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""The Redis online store (the only package importing redis): layout, encoding, publish, read.
+"""The online store: a store-neutral protocol (`OnlineStore`), its records and record format,
+and implementations beside it (`redis/`, the only package importing redis).
 
-Layout and encoding are documented in the README section "Online store"; `OnlineStore` is the
-entry point.
+Layout and encoding of the Redis store are documented in the README section "Redis layout";
+`open_store(url, prefix)` is the entry point.
 """
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
-from featurehouse.online.schema import (
+from featurehouse.online.records import (
     FeatureSpec,
     InvalidKeyError,
     NotPublishedError,
@@ -15,11 +16,19 @@ from featurehouse.online.schema import (
     ViewSchema,
     ViewState,
 )
-from featurehouse.online.store import OnlineStore
+from featurehouse.online.store import (
+    AsyncReader,
+    Location,
+    OnlineStore,
+    open_async_reader,
+    open_store,
+)
 
 __all__ = [
+    "AsyncReader",
     "FeatureSpec",
     "InvalidKeyError",
+    "Location",
     "NotPublishedError",
     "OnlineStore",
     "OnlineStoreError",
@@ -29,4 +38,6 @@ __all__ = [
     "RedisUnavailable",
     "ViewSchema",
     "ViewState",
+    "open_async_reader",
+    "open_store",
 ]

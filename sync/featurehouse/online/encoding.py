@@ -1,6 +1,9 @@
 """The record encoding: one compact JSON array per entity, built column-wise with Arrow.
 
-A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order. Floats are
+A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order, then, for a
+view with a created timestamp (`ViewSchema.created`), `<created_at - event_at in µs, or null>`
+(the load delay, shorter than a second epoch time): an incremental merge breaks ties on
+event_at with it, as the point-in-time macro does. Floats are
 JSON numbers with the fewest digits that read back as exactly the same double, always with a `.`
 or an exponent (`3.0`, `-0.0`, `1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as
 Python's json writes them), so they parse back as floats; timestamps epoch microseconds; lists
@@ -8,7 +11,7 @@ JSON lists; nulls `null`.
 
 Two writers produce it: Arrow compute (`record_items`, any warehouse) and, on DuckDB, SQL inside
 the query that reads the rows (`duckdb_record_sql`, computed on all cores). They may spell a float
-differently (`1e+16` / `10000000000000000.0`), never its value: sync/tests/test_online_encoding.py
+differently (`1e+16` / `10000000000000000.0`), never its value: sync/tests/online/test_encoding.py
 decodes both and compares them bit for bit.
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,24 +28,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
+from featurehouse.types import TYPES
 
 EVENT_AT = "__event_at"
-RECORD = "__record"  # a pre-encoded record without its brackets (`duckdb_record_sql`)
+CREATED_AT = "__created_at"
+RECORD = "__record"  # a pre-encoded record without its brackets (`RecordFormat.sql`)
 ENCODING = "json-array-v1"
 _EPOCH = datetime(1970, 1, 1)
 _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
 
 NULL = "null"
-# The online types, as Arrow types: what every writer and reader of the encoding handles.
-ARROW_TYPES = {
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "list<float64>": pa.list_(pa.float64()),
-}
 
 
 def _needs_escape(strings: pa.Array) -> bool:
@@ -133,25 +130,32 @@ def encode_column(values: pa.Array, kind: str) -> pa.Array:
 
 
 def record_items(
-    batch: pa.RecordBatch, features: Sequence[tuple[str, str]]
+    batch: pa.RecordBatch, features: Sequence[tuple[str, str]], *, created: bool = False
 ) -> tuple[list[pa.Array], pa.Array]:
     """The elements of `[event_at_us,f1,...]` (text columns, nulls for `null`) for every row,
-    and each record's length in bytes (brackets and commas included)."""
-    items = [pc.cast(_timestamp_us(batch.column(EVENT_AT)), pa.string())]
+    with `created` the load delay from CREATED_AT last, and each record's length in bytes
+    (brackets and commas included)."""
+    event = _timestamp_us(batch.column(EVENT_AT))
+    items = [pc.cast(event, pa.string())]
     for name, kind in features:
         try:
             items.append(column_text(batch.column(name), kind))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise OnlineStoreError(f"feature {name} cannot be encoded as {kind}: {exc}") from None
+    if created:
+        delay = pc.subtract(_timestamp_us(batch.column(CREATED_AT)), event)
+        items.append(pc.cast(delay, pa.string()))
     length = pa.scalar(len(items) + 1, pa.int32())  # "[", "]" and len(items) - 1 commas
     for item in items:
         length = pc.add(length, pc.fill_null(pc.binary_length(item), len(NULL)))
     return items, length
 
 
-def encode_records(batch: pa.RecordBatch, features: Sequence[tuple[str, str]]) -> pa.Array:
+def encode_records(
+    batch: pa.RecordBatch, features: Sequence[tuple[str, str]], *, created: bool = False
+) -> pa.Array:
     """`[event_at_us,f1,...]` for every row of `batch` (rows with null event_at not allowed)."""
-    items, _ = record_items(batch, features)
+    items, _ = record_items(batch, features, created=created)
     return pc.binary_join_element_wise("[", join(items, ","), "]", "")
 
 
@@ -159,12 +163,43 @@ def event_us(batch: pa.RecordBatch) -> pa.Array:
     return _timestamp_us(batch.column(EVENT_AT))
 
 
+@dataclass(frozen=True)
+class RecordFormat:
+    """What a warehouse needs to build records in its own SQL: the format, the column the
+    record goes in, and `sql`, its writer per SQL dialect. The online store hands it out
+    (`OnlineStore.record_format`), so a warehouse never needs to know the store."""
+
+    name: str = ENCODING
+    column: str = RECORD
+
+    def sql(
+        self,
+        dialect: str,
+        event: str,
+        features: Sequence[tuple[str, str]],
+        created: str | None = None,
+    ) -> str | None:
+        """SQL giving each row's record (without its brackets) in `dialect`, or None when the
+        format has no writer there (the store then encodes the rows' features itself).
+        `event`, `created` and each feature's first element: SQL of the value, cast to its
+        online type; `created` only for views with a created timestamp."""
+        if dialect == "duckdb":
+            delay = (
+                [] if created is None else [(f"epoch_us({created}) - epoch_us({event})", "int64")]
+            )
+            return duckdb_record_sql(event, [*features, *delay])
+        return None
+
+
+JSON_ARRAY = RecordFormat()
+
+
 def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:
     """A DuckDB expression giving the record of a row without its outer brackets, for the
     column RECORD: `event` and each feature (name -> SQL expression of its online type)."""
     parts = [f"epoch_us({event})"]
     for expression, kind in features:
-        if kind not in ARROW_TYPES:
+        if kind not in TYPES:
             raise OnlineStoreError(f"cannot encode feature type {kind!r}")
         parts.append(f"epoch_us({expression})" if kind == "timestamp" else expression)
     return f"json_array({', '.join(parts)})[2:-2]"
@@ -200,8 +235,3 @@ def decode_records(records: Sequence[bytes | None]) -> list[list[Any] | None]:
         return orjson.loads(blob)
     except orjson.JSONDecodeError:
         return json.loads(blob)
-
-
-def arrow_type(kind: str) -> pa.DataType:
-    """The Arrow type of an online feature or key type."""
-    return ARROW_TYPES[kind]

@@ -1,47 +1,57 @@
-"""`OnlineStore`: the one entry point to the Redis online store (publish, read, housekeeping)."""
+"""The online store seam: what every store does (`OnlineStore`, `AsyncReader`) and the factory
+that opens the implementation a URL names (`open_store`, `open_async_reader`).
+
+Callers (sync, API, server, CLI) see only these; a new store (Valkey, Redis Cluster,
+DynamoDB) is a subpackage beside `redis/` and a line in SCHEMES.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import pyarrow as pa
-import redis
 
 from featurehouse.errors import ConfigError, redact
-from featurehouse.online import admin
-from featurehouse.online.merge import Merger
-from featurehouse.online.publish import Options, Publisher
-from featurehouse.online.read import Reader, to_table
-from featurehouse.online.schema import (
+from featurehouse.online.encoding import RecordFormat
+from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
     ReadResult,
     ViewSchema,
     ViewState,
 )
-from featurehouse.online.wire import translated
+
+# URL scheme -> the module implementing it (its `open_store` and `open_async_reader`).
+SCHEMES = {
+    "redis": "featurehouse.online.redis",
+    "rediss": "featurehouse.online.redis",
+    "unix": "featurehouse.online.redis",
+}
 
 
-class OnlineStore:
-    """Feature values in Redis: one instance (and one client) per process."""
+@dataclass(frozen=True)
+class Location:
+    """Where a view version lives in a store, as a person would look it up there."""
 
-    def __init__(self, client: redis.Redis, prefix: str = "fh") -> None:
-        if not prefix or any(c in prefix for c in "{} \t\r\n"):
-            raise ConfigError(f"online store prefix {prefix!r} must be non-empty, no braces/spaces")
-        self.client = client
-        self.prefix = prefix
-        self._active: set[int] = set()  # generations this process is writing
-        self._reader = Reader(client, prefix)
+    view_id: str  # the store's name for the view version
+    metadata: str  # its metadata (Redis: the meta hash key)
+    data: str  # its data (Redis: a key pattern of the generation's buckets)
+
+
+class OnlineStore(Protocol):
+    """Feature values of published view versions: one instance per process."""
+
+    prefix: str  # the namespace of this store's keys or tables
+    record_format: RecordFormat | None  # what a warehouse may build in SQL; None: features
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> OnlineStore:
-        try:
-            client = redis.Redis.from_url(url, **client_options)
-        except ValueError as exc:
-            raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
-        return cls(client, prefix)
+    def from_url(cls, url: str, prefix: str = "fh") -> OnlineStore:
+        """`open_store(url, prefix)`; `OnlineStore.from_url` was the Redis class's, and works on."""
+        return open_store(url, prefix)
 
     def publish(
         self,
@@ -58,29 +68,9 @@ class OnlineStore:
         is_latest: bool = False,
         chunk_rows: int | None = None,
     ) -> PublishResult:
-        """Publish a view version; `progress` is called with the rows of each chunk sent.
-
-        Full: a new generation, switched to atomically at the end; if anything fails, readers
-        keep the previous one (a killed process's leftovers go at the next publish/cleanup).
-        Incremental: merged into the current generation; an older event_at never wins.
-        `is_latest`: this version becomes the view's latest once the publish completes.
-        `stats` (stored in the metadata) may be a function, called once the rows are sent.
-        """
-        opts = Options(
-            as_of,
-            clock,
-            mode,
-            watermark,
-            expected_rows,
-            progress,
-            stats or {},
-            is_latest,
-            *([chunk_rows] if chunk_rows else []),
-        )
-        with translated(self.client, f"publishing {schema.view} v{schema.version}"):
-            admin.cleanup(self.client, self.prefix, self._active)
-        kind = Publisher if mode == "full" else Merger
-        return kind(self.client, self.prefix, self._active).run(schema, batches, opts)
+        """Full: a new generation, switched to atomically; incremental: merged in, the
+        greater (event_at, created_at) winning per entity (the point-in-time rule)."""
+        ...
 
     def read(
         self,
@@ -88,10 +78,7 @@ class OnlineStore:
         entity_rows: Sequence[Mapping[str, Any]],
         *,
         now: datetime | None = None,
-    ) -> list[ReadResult]:
-        """Features of several views for several entities, in one round trip (one FCALL)."""
-        with translated(self.client, "reading features"):
-            return self._reader.read(requests, entity_rows, now)
+    ) -> list[ReadResult]: ...
 
     def read_table(
         self,
@@ -99,30 +86,48 @@ class OnlineStore:
         entity_rows: Sequence[Mapping[str, Any]],
         *,
         now: datetime | None = None,
-    ) -> pa.Table:
-        """`read` as an Arrow table: entity columns, features, `<view>__event_at/__status`."""
-        return to_table(requests, self.read(requests, entity_rows, now=now), entity_rows)
+    ) -> pa.Table: ...
 
-    def views(self) -> list[ViewState]:
-        with translated(self.client, "listing views"):
-            return admin.views(self.client, self.prefix)
+    def views(self) -> list[ViewState]: ...
+    def describe(self, view: str, version: int | None) -> ViewState: ...
+    def entity_keys(self, view: str, version: int | None) -> Iterator[list[str]]: ...
+    def delete(self, view: str, version: int | None) -> int: ...
+    def cleanup(self) -> int: ...
+    def locate(
+        self, view: str, version: int | None, entity: str, generation: int | None
+    ) -> Location: ...
 
-    def describe(self, view: str, version: int | None) -> ViewState:
-        """A view version's state; version None: the unversioned view, else the latest."""
-        with translated(self.client, f"describing {view}"):
-            return admin.describe(self.client, self.prefix, view, version)
 
-    def entity_keys(self, view: str, version: int | None) -> Iterator[list[str]]:
-        """Every entity key a view version serves, as canonical key text, in chunks."""
-        with translated(self.client, f"listing entities of {view} v{version}"):
-            yield from admin.entity_keys(self.client, self.prefix, view, version)
+class AsyncReader(Protocol):
+    """`OnlineStore.read` on an event loop (the feature server's reads)."""
 
-    def delete(self, view: str, version: int | None) -> int:
-        """Unpublish a view version and delete its keys by name; returns keys deleted."""
-        with translated(self.client, f"deleting {view} v{version}"):
-            return admin.delete(self.client, self.prefix, view, version)
+    async def read(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+    ) -> list[ReadResult]: ...
 
-    def cleanup(self) -> int:
-        """Remove generations left by dead or failed syncs; returns how many."""
-        with translated(self.client, "cleaning up"):
-            return admin.cleanup(self.client, self.prefix, self._active)
+    async def ping(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def open_store(url: str, prefix: str, *, timeout: float | None = None) -> OnlineStore:
+    """The store `url` names; with `timeout`, every call gives up after that many seconds
+    (long-running readers such as the feature server)."""
+    return _implementation(url).open_store(url, prefix, timeout=timeout)
+
+
+def open_async_reader(url: str, prefix: str, timeout: float) -> AsyncReader:
+    """An event-loop reader of the store `url` names."""
+    return _implementation(url).open_async_reader(url, prefix, timeout)
+
+
+def _implementation(url: str) -> Any:
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    module = SCHEMES.get(scheme)
+    if module is None:
+        known = ", ".join(f"{s}://" for s in SCHEMES)
+        raise ConfigError(f"online store URL {redact(url)}: unknown scheme; use one of {known}")
+    return importlib.import_module(module)

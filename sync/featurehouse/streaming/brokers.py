@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import orjson
 
 from featurehouse.errors import FeaturehouseError, StreamError
-from featurehouse.online import streams
+from featurehouse.online.redis import streams
 from featurehouse.streaming.events import Message, Rejected
 from featurehouse.streaming.landing import Positions
 

@@ -14,13 +14,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from featurehouse import offline, render
 from featurehouse.errors import StreamError
 from featurehouse.lineage.chain import ChainModel, clock_bound, relation_key
-from featurehouse.manifest import Artifacts, Manifest, Node
-from featurehouse.registry import FeatureView
-from featurehouse.settings import Project, Target
+from featurehouse.project import render
+from featurehouse.project.manifest import Artifacts, Manifest, Node
+from featurehouse.project.registry import FeatureView
+from featurehouse.project.settings import Project, Target
 from featurehouse.streaming.spec import StreamSource
+from featurehouse.warehouse import adapter
 
 log = logging.getLogger(__name__)
 SENTINELS = ("1971-02-03 04:05:06.789012", "1982-03-04 05:06:07.890123")
@@ -145,7 +146,7 @@ def _latest(
 ) -> dict[str, str]:
     """latest_feature_rows for each view, exactly as the sync renders it (and cached by it),
     its as-of the bind parameter `as_of`."""
-    placeholder = offline.placeholder(target.type, "as_of")
+    placeholder = adapter(target).param("as_of")
     return render.latest_rows_sql(project, target, manifest, views, placeholder)
 
 

@@ -14,25 +14,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from featurehouse import offline
 from featurehouse.errors import FeaturehouseError, OnlineStoreError, StreamError
-from featurehouse.manifest import load_manifest
-from featurehouse.materialize import view_schema
-from featurehouse.online import OnlineStore, ViewSchema, ViewState, streams
-from featurehouse.online.merge import same_layout
+from featurehouse.online import OnlineStore, ViewSchema, ViewState
+from featurehouse.online.redis import streams
+from featurehouse.online.redis.merge import same_layout
+from featurehouse.project.manifest import load_manifest
 from featurehouse.streaming.brokers import Broker
 from featurehouse.streaming.evaluate import LANDED, Evaluator, ViewPlan
 from featurehouse.streaming.events import Decoder, Message
 from featurehouse.streaming.landing import Committed, Landing, Positions
 from featurehouse.streaming.spec import StreamSource
 from featurehouse.streaming.status import Metrics
+from featurehouse.warehouse.schema import view_schema
 
 log = logging.getLogger(__name__)
 STATUS_TTL_SECONDS = 24 * 3600
@@ -222,7 +222,7 @@ class StreamConsumer:
                 f"publishing {ref}",
                 lambda plan=plan, keys=keys: self.store.publish(
                     self.schemas[plan.view.ref],
-                    _served(self.evaluator.latest(plan, keys, as_of, self.options.publish_batch)),
+                    self.evaluator.latest(plan, keys, as_of, self.options.publish_batch),
                     as_of=as_of,
                     clock=clock,
                     mode="incremental",
@@ -327,9 +327,3 @@ def _last_positions(messages: Sequence[Message], kind: str) -> dict[str, str]:
         ):
             last[message.part] = message.position
     return last
-
-
-def _served(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Batches as the online store takes them (no created ts), as the sync hands them."""
-    for batch in batches:
-        yield batch.drop_columns([offline.CREATED_AT])

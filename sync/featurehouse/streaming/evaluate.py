@@ -3,7 +3,7 @@
 Per view: the chain of its compiled models over the source's rows, restricted to what the
 touched entities depend on (`lineage.restrict`, proved from the SQL), its latest rows picked
 by the latest_feature_rows macro at the consumer's clock, projected and encoded exactly as
-the sync does (`offline.read_latest`). Nothing of a view's logic is written in Python.
+the sync does (`read_latest`). Nothing of a view's logic is written in Python.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from datetime import datetime
 
 import pyarrow as pa
 
-from featurehouse import offline
 from featurehouse.errors import StreamError
 from featurehouse.lineage import chain as chains
 from featurehouse.lineage import closure_sql, restrict
 from featurehouse.lineage.sql import dialect_of
-from featurehouse.offline_engine import Engine
-from featurehouse.registry import FeatureView
-from featurehouse.settings import Project, Target
+from featurehouse.project.registry import FeatureView
+from featurehouse.project.settings import Project, Target
 from featurehouse.streaming.compile import CLOCK, CompiledChain
 from featurehouse.streaming.spec import StreamSource
+from featurehouse.warehouse.duckdb import Engine
+from featurehouse.warehouse.latest import arrow_schema, read_latest
 
 log = logging.getLogger(__name__)
 BATCH = "fh_batch"  # the source's rows in the warehouse, copied
@@ -126,7 +126,7 @@ class Evaluator:
         self, plan: ViewPlan, keys: pa.Table | None, as_of: datetime, batch_size: int
     ) -> Iterator[pa.RecordBatch]:
         """The recomputed latest rows of those entities (of all when the restriction is not
-        proved), in `offline.arrow_schema(view)`, the shape a sync publishes: the chain's
+        proved), in `arrow_schema(view)`, the shape a sync publishes: the chain's
         rows go to a table, the sync's own latest_feature_rows picks from it."""
         if keys is None:
             keys = _no_keys(plan)
@@ -134,7 +134,7 @@ class Evaluator:
             self.engine.execute(
                 f"create or replace table {plan.rows_table} as {plan.rows_sql}", {"as_of": as_of}
             )
-        yield from offline.read_latest(
+        yield from read_latest(
             self.engine.warehouse(), plan.view, plan.latest_sql, as_of, batch_size=batch_size
         )
 
@@ -180,7 +180,7 @@ class Evaluator:
 
 
 def _no_keys(plan: ViewPlan) -> pa.Table:
-    schema = offline.arrow_schema(plan.view)
+    schema = arrow_schema(plan.view)
     return pa.table({k: pa.array([], schema.field(k).type) for k in plan.keys})
 
 

@@ -20,9 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from featurehouse.errors import StreamError
-from featurehouse.manifest import Manifest
-from featurehouse.online import OnlineStore, streams
-from featurehouse.settings import parse_timestamp
+from featurehouse.online import OnlineStore
+from featurehouse.online.redis import streams
+from featurehouse.project.manifest import Manifest
+from featurehouse.project.settings import parse_timestamp
 from featurehouse.streaming.brokers import encode_event
 from featurehouse.streaming.spec import StreamSource
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from featurehouse.errors import StreamError
-from featurehouse.manifest import Artifacts
-from featurehouse.offline_engine import Engine
-from featurehouse.online import OnlineStore, streams
-from featurehouse.registry import Registry
-from featurehouse.settings import Project, Target, resolve
+from featurehouse.online import OnlineStore
+from featurehouse.online.redis import streams
+from featurehouse.project.manifest import Artifacts
+from featurehouse.project.registry import Registry
+from featurehouse.project.settings import Project, Target, resolve
 from featurehouse.streaming.brokers import LEASE_TTL_MS, Broker, RedisBroker, consumer_name
 from featurehouse.streaming.compile import compile_chains
 from featurehouse.streaming.consumer import ConsumerOptions, StreamConsumer, build_started
@@ -27,6 +27,7 @@ from featurehouse.streaming.evaluate import Evaluator
 from featurehouse.streaming.landing import Landing
 from featurehouse.streaming.spec import StreamSource, stream_sources
 from featurehouse.streaming.status import Metrics
+from featurehouse.warehouse.duckdb import Engine
 
 log = logging.getLogger(__name__)
 DEFAULT_STREAM_DIR = "landing"

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from featurehouse.errors import StreamError
-from featurehouse.manifest import Manifest, Node
-from featurehouse.registry import FeatureView, Registry, Relation, parse_ttl
+from featurehouse.project.feature_store import parse_ttl
+from featurehouse.project.manifest import Manifest, Node
+from featurehouse.project.registry import FeatureView, Registry, Relation
 
 KEYS = ("source", "topic", "event_timestamp", "max_future_skew")
 DEFAULT_SKEW = "5m"
@@ -75,7 +76,8 @@ def _selected(sources: list[StreamSource], names: Sequence[str]) -> list[StreamS
     if not sources:
         raise StreamError(
             "no feature view declares a stream: add `stream: {source: <seed or source>, "
-            "topic: <topic>}` under config.meta.feature_store in its yml (docs/streaming.md)"
+            "topic: <topic>}` under config.meta.feature_store in its yml "
+            "(README: Real-time features)"
         )
     if not names:
         return sources
@@ -203,6 +205,6 @@ def _readers(manifest: Manifest, node: Node, views: Sequence[FeatureView]) -> tu
         raise StreamError(
             f"{', '.join(plain)} read {node.label} without featurehouse.streamed(): make the "
             f"import CTE `{{{{ featurehouse.{STREAMED_MACRO}(ref('{node.name}')) }}}}` so that "
-            "dbt builds see the streamed events (docs/streaming.md)"
+            "dbt builds see the streamed events (README: Real-time features)"
         )
     return tuple(n.label for n in readers)

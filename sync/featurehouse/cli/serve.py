@@ -1,0 +1,127 @@
+"""`featurehouse serve`: the HTTP feature server (imported when the command runs)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from featurehouse.api.context import Context
+from featurehouse.cli.shared import redis_options
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", default=6566, show_default=True, type=click.IntRange(0, 65535), help="TCP port."
+)
+@redis_options
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes sharing the port (metrics are summed over them).",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Require one of these API keys (one a line; also env FEATUREHOUSE_API_KEYS).",
+)
+@click.option(
+    "--max-entities",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most entities per request (more: 413).",
+)
+@click.option(
+    "--max-features",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most features per request (more: 413).",
+)
+@click.option(
+    "--max-body-bytes",
+    default=1 << 20,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest request body (larger: 413).",
+)
+@click.option(
+    "--refresh-seconds",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="How often the view catalog is re-read from Redis.",
+)
+@click.option(
+    "--redis-timeout",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.01),
+    help="Seconds before a Redis call gives up (the request gets a 503).",
+)
+@click.option(
+    "--push-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FEATUREHOUSE_PUSH_DIR",
+    help="Where POST /push lands offline rows (Parquet) [env FEATUREHOUSE_PUSH_DIR].",
+)
+def serve(
+    host: str,
+    port: int,
+    redis_url: str | None,
+    redis_prefix: str | None,
+    workers: int,
+    api_key_file: Path | None,
+    max_entities: int,
+    max_features: int,
+    max_body_bytes: int,
+    refresh_seconds: float,
+    redis_timeout: float,
+    push_dir: Path | None,
+) -> None:
+    """Serve online features over HTTP (Feast-compatible), straight from Redis.
+
+    Needs no dbt project: the views come from what `featurehouse sync` published. Endpoints:
+    POST /get-online-features and POST /push (Feast's shapes), POST /v1/features (one row
+    per entity), GET /v1/views, /health, /metrics (Prometheus), /openapi.json.
+
+    \b
+    Examples:
+      featurehouse serve --port 6566 --workers 2 --api-key-file keys.txt
+      curl -s localhost:6566/get-online-features -d '{"features":
+        ["feat_customer__orders:count_orders_7d"], "entities": {"customer_id": [1, 2]}}'
+    """
+    from featurehouse.server import run
+    from featurehouse.server.state import ServerConfig, parse_keys
+
+    keys = parse_keys(os.environ.get("FEATUREHOUSE_API_KEYS", ""))
+    if api_key_file is not None:
+        from_file = parse_keys(api_key_file.read_text())
+        if not from_file:
+            raise click.BadParameter(f"{api_key_file} holds no key", param_hint="--api-key-file")
+        keys = tuple(dict.fromkeys((*keys, *from_file)))
+    context = Context(redis_url_flag=redis_url, prefix_flag=redis_prefix)
+    config = ServerConfig(
+        redis_url=context.redis_url,
+        prefix=context.prefix,
+        api_keys=keys,
+        max_entities=max_entities,
+        max_features=max_features,
+        max_body_bytes=max_body_bytes,
+        refresh_seconds=refresh_seconds,
+        redis_timeout=redis_timeout,
+        push_dir=None if push_dir is None else str(push_dir.resolve()),
+    )
+    auth = f"{len(keys)} API key(s)" if keys else "no API keys"
+    click.echo(context.online.describe(), err=True)
+    click.echo(
+        f"featurehouse serving {context.redis_shown} (prefix {context.prefix!r}) on "
+        f"http://{host}:{port} with {workers} worker(s), {auth}",
+        err=True,
+    )
+    run(config, host, port, workers)

@@ -1,0 +1,179 @@
+{#- The SQL shapes shared by the variants; the rule itself is in _pit_rule.sql. -#}
+
+{% macro _pit_match_columns(view) %}
+    {#- What a matcher returns per point: keys, point time, features, event ts. -#}
+    {%- for key in view['keys'] %}
+        point.{{ key }},
+    {%- endfor %}
+        point._pit_point_at,
+    {%- for feature in view.features %}
+        feature.{{ feature }},
+    {%- endfor %}
+        feature.{{ view.event_ts }}
+{%- endmacro %}
+
+
+{% macro _pit_ranked_matches(view, points, as_known_at, qualify=false) %}
+    {#-
+        Matcher: range join on the keys and _pit_predicate, ranked by _pit_preference.
+        `qualify` only changes how rank 1 is kept (DuckDB syntax), not the rule.
+    -#}
+    {%- set rank -%}
+        row_number() over (
+            partition by
+                {%- for key in view['keys'] %} point.{{ key }},{% endfor %}
+                point._pit_point_at
+            order by {{ featurehouse._pit_preference(view, 'feature') }}
+        )
+    {%- endset -%}
+    {%- set source -%}
+    from {{ points }} as point
+    inner join {{ view.relation }} as feature
+        on {{ featurehouse._pit_key_join(view, 'point', 'feature') }}
+        and {{ featurehouse._pit_predicate(view, 'point', 'feature', as_known_at) }}
+    {%- endset -%}
+    {%- if qualify %}
+    select {{ featurehouse._pit_match_columns(view) }}
+    {{ source }}
+    qualify {{ rank }} = 1
+    {%- else %}
+    select * from (
+        select {{ featurehouse._pit_match_columns(view) }},
+            {{ rank }} as _pit_rank
+        {{ source }}
+    ) as ranked
+    where _pit_rank = 1
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro _pit_ranked_matches_qualify(view, points, as_known_at) %}
+    {{- featurehouse._pit_ranked_matches(view, points, as_known_at, qualify=true) -}}
+{% endmacro %}
+
+
+{% macro _pit_join_sql(spine, spine_timestamp, views, as_known_at, matcher) %}
+    {#-
+        point_in_time_join's shape: distinct (keys, time) points per view, `matcher`
+        picks one feature row per point, and every spine row is left-joined back to its
+        point's match, so duplicate spine rows all come back and no match gives nulls.
+    -#}
+with
+
+_pit_spine as (
+    select * from {{ spine }}
+),
+{% for view in views %}
+{%- set i = loop.index %}
+_pit_points_{{ i }} as (
+    select distinct
+        {%- for key in view['keys'] %}
+        {{ view.spine_keys[loop.index0] }} as {{ key }},
+        {%- endfor %}
+        {{ featurehouse._pit_point_columns(view, spine_timestamp) }}
+    from _pit_spine
+),
+
+_pit_matches_{{ i }} as (
+    {{- matcher(view, '_pit_points_' ~ i, as_known_at) }}
+),
+{% endfor %}
+_pit_joined as (
+    select
+        _pit_spine.*
+        {%- for view in views %}
+        {%- set i = loop.index %}
+        {%- for feature in view.features + [view.event_ts] %},
+        _pit_matches_{{ i }}.{{ feature }} as {{ view.prefix ~ feature }}
+        {%- endfor %}
+        {%- endfor %}
+    from _pit_spine
+    {%- for view in views %}
+    {%- set i = loop.index %}
+    {%- set matches = '_pit_matches_' ~ i %}
+    left join {{ matches }}
+        on {{ featurehouse._pit_key_join(
+            view, '_pit_spine', matches, view.spine_keys) }}
+        and _pit_spine.{{ spine_timestamp }} = {{ matches }}._pit_point_at
+    {%- endfor %}
+)
+
+select * from _pit_joined
+{%- endmacro %}
+
+
+{% macro _pit_latest_sql(model, version, as_of, as_known_at, arg_max=false) %}
+    {#-
+        latest_feature_rows' shape: one point, as_of, rendered exactly once (it may be a
+        bind placeholder); per entity the row _pit_predicate and _pit_preference pick.
+        `arg_max` (DuckDB) keeps it with one hash aggregate over _pit_preference_key
+        instead of a row_number() window; the rule is the same. On a table the aggregate
+        carries only the row id, and the picked rows are fetched by it.
+    -#}
+    {%- set view = featurehouse._pit_view(
+        {'model': model, 'version': version},
+        'latest_feature_rows', 'model', as_known_at) -%}
+    {%- if not execute -%}
+        {{ return('select 1 as _pit_not_executed') }}
+    {%- endif -%}
+    {%- if as_of is none -%}
+        {%- set as_of = "'" ~ featurehouse.as_of() ~ "'" -%}
+    {%- endif -%}
+    {%- set source -%}
+        from {{ view.relation }} as feature
+        inner join _pit_point as point
+            on {{ featurehouse._pit_predicate(view, 'point', 'feature', as_known_at) }}
+    {%- endset -%}
+with
+
+_pit_as_of as (
+    select cast({{ as_of }} as timestamp) as _pit_as_of
+),
+
+_pit_point as (
+    select {{ featurehouse._pit_point_columns(view, '_pit_as_of') }}
+    from _pit_as_of
+),
+
+_pit_latest as (
+    {%- if arg_max and view.is_table %}
+    {#- A table: pick each entity's row id, then fetch those rows (no row copies). #}
+    select feature.*
+    from {{ view.relation }} as feature
+    where feature.rowid in (
+        select arg_max(feature.rowid, {{ featurehouse._pit_preference_key(view, 'feature') }})
+        {{ source }}
+        group by
+            {%- for key in view['keys'] %}
+            feature.{{ key }}{{ ',' if not loop.last }}
+            {%- endfor %}
+    )
+    {%- elif arg_max %}
+    select unnest(arg_max(
+        feature, {{ featurehouse._pit_preference_key(view, 'feature') }}
+    ))
+    {{ source }}
+    group by
+        {%- for key in view['keys'] %}
+        feature.{{ key }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    {%- else %}
+    select {{ view.columns | join(', ') }}
+    from (
+        select
+            feature.*,
+            row_number() over (
+                partition by
+                    {%- for key in view['keys'] %}
+                    feature.{{ key }}{{ ',' if not loop.last }}
+                    {%- endfor %}
+                order by {{ featurehouse._pit_preference(view, 'feature') }}
+            ) as _pit_rank
+        {{ source }}
+    ) as ranked
+    where _pit_rank = 1
+    {%- endif %}
+)
+
+select {{ view.columns | join(', ') }} from _pit_latest
+{%- endmacro %}

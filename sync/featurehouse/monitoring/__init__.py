@@ -1,0 +1,2 @@
+"""Monitoring: distribution drift of feature views in the warehouse (`drift`) and its history
+rows (`history`)."""

@@ -1,0 +1,24 @@
+"""The Redis online store: the only package importing redis (and hiredis).
+
+`RedisStore` implements `featurehouse.online.OnlineStore`; `online.store.open_store` opens it
+for `redis://`, `rediss://` and `unix://` URLs.
+"""
+
+from __future__ import annotations
+
+from featurehouse.online.redis.aio import AsyncReader
+from featurehouse.online.redis.connect import serving_store
+from featurehouse.online.redis.store import RedisStore
+
+__all__ = ["AsyncReader", "RedisStore", "open_async_reader", "open_store"]
+
+
+def open_store(url: str, prefix: str, *, timeout: float | None = None) -> RedisStore:
+    """A store on `url`; with `timeout`, one that fails fast (no backoff) when Redis is down."""
+    if timeout is not None:
+        return serving_store(url, prefix, timeout)
+    return RedisStore.from_url(url, prefix)
+
+
+def open_async_reader(url: str, prefix: str, timeout: float) -> AsyncReader:
+    return AsyncReader(url, prefix, timeout)

@@ -1,0 +1,220 @@
+"""The server's reads on its event loop: one pipelined Redis connection (an asyncio protocol,
+hiredis packing and parsing) driving the same I/O-free read steps as the sync store.
+
+Requests in flight share the connection and Redis answers in order, so concurrent requests
+never wait for each other's round trips. A call fails fast when Redis is down (the caller
+answers 503) and the next one reconnects: one immediate retry covers a connection that Redis
+closed while restarting, and nothing sleeps between attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import hiredis
+import redis
+from redis.connection import SSLConnection, parse_url
+
+from featurehouse.errors import ConfigError, OnlineStoreError, redact
+from featurehouse.online.records import ReadRequest, ReadResult
+from featurehouse.online.redis import functions
+from featurehouse.online.redis.read import ReadSteps
+from featurehouse.online.redis.wire import translate
+
+
+class _Protocol(asyncio.Protocol):
+    """One connection: commands go out in order (those of one event-loop turn in one write),
+    replies are matched to them in order."""
+
+    def __init__(self) -> None:
+        self.transport: Any = None  # asyncio's or uvloop's transport
+        self.parser = hiredis.Reader()
+        self.pending: deque[tuple[asyncio.Future, asyncio.TimerHandle]] = deque()
+        self.outbox: list[bytes] = []
+        self.dead = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def send(self, packed: bytes) -> None:
+        """Queue a command; the commands of one event-loop turn go out in one write."""
+        if not self.outbox:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.outbox.append(packed)
+
+    def flush(self) -> None:
+        if self.outbox and not self.dead:
+            self.transport.write(b"".join(self.outbox))
+        self.outbox.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self.parser.feed(data)
+        while self.pending:
+            try:
+                reply = self.parser.gets()
+            except hiredis.ProtocolError as exc:
+                self.close(redis.ConnectionError(f"Redis protocol error: {exc}"))
+                return
+            if reply is False:
+                return
+            future, timer = self.pending.popleft()
+            timer.cancel()
+            if future.done():
+                continue  # its caller gave up (cancelled)
+            if isinstance(reply, hiredis.ReplyError):
+                future.set_exception(redis.ResponseError(str(reply)))
+            else:
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.close(redis.ConnectionError(f"Connection closed by Redis{f': {exc}' if exc else ''}"))
+
+    def close(self, exc: Exception) -> None:
+        """Fail every command in flight with `exc` and drop the connection."""
+        self.dead = True
+        while self.pending:
+            future, timer = self.pending.popleft()
+            timer.cancel()
+            if not future.done():
+                future.set_exception(exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class AsyncRedis:
+    """A minimal async Redis client for the server's reads: `call(*command)` on one
+    pipelined connection, (re)connected on demand with the URL's credentials and database.
+    A command whose connection closes is sent again once: for read-only commands only."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        try:
+            self.options = parse_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
+        self.timeout = timeout
+        opts = self.options
+        if "path" in opts:
+            self.where = f"unix://{opts['path']}"
+        else:
+            host, port = opts.get("host", "localhost"), opts.get("port", 6379)
+            self.where = f"redis://{host}:{port}/{opts.get('db', 0)}"
+        self._proto: _Protocol | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def call(self, *command: Any) -> Any:
+        proto = self._alive()
+        if proto is not None:
+            try:
+                return await self._send(proto, command)
+            except redis.ConnectionError:
+                pass  # e.g. closed by a Redis restart: reconnect once, now
+        return await self._send(await self._connect(), command)
+
+    def _alive(self) -> _Protocol | None:
+        proto = self._proto
+        if proto is None or proto.dead or self._loop is not asyncio.get_running_loop():
+            return None
+        return proto
+
+    def _send(self, proto: _Protocol, command: tuple[Any, ...]) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        proto.pending.append((future, loop.call_later(self.timeout, _expire, proto, future)))
+        proto.send(hiredis.pack_command(command))
+        return future
+
+    async def _connect(self) -> _Protocol:
+        """A new connection, or the one another request has just opened."""
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:  # first use, or a new event loop
+            self._lock, self._loop, self._proto = asyncio.Lock(), loop, None
+        async with self._lock:
+            proto = self._alive()
+            if proto is None:
+                proto = self._proto = await asyncio.wait_for(self._open(loop), self.timeout)
+            return proto
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
+        opts = self.options
+        if "path" in opts:
+            _, proto = await loop.create_unix_connection(_Protocol, opts["path"])
+        else:
+            tls = (
+                ssl.create_default_context()
+                if opts.get("connection_class") is SSLConnection
+                else None
+            )
+            host, port = opts.get("host", "localhost"), opts.get("port", 6379)
+            transport, proto = await loop.create_connection(_Protocol, host, port, ssl=tls)
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        try:
+            if opts.get("password"):
+                auth = [opts["username"]] if opts.get("username") else []
+                await self._send(proto, ("AUTH", *auth, opts["password"]))
+            if opts.get("db"):
+                await self._send(proto, ("SELECT", opts["db"]))
+        except BaseException:
+            proto.close(redis.ConnectionError("handshake failed"))
+            raise
+        return proto
+
+    def close(self) -> None:
+        if self._proto is not None:
+            self._proto.close(redis.ConnectionError("client closed"))
+            self._proto = None
+
+
+def _expire(proto: _Protocol, future: asyncio.Future) -> None:
+    """A reply later than the timeout: Redis is hung or gone; every command in flight fails
+    (a late reply must never answer the next command), the next call reconnects."""
+    if not future.done():
+        proto.close(redis.TimeoutError("Timeout reading from Redis"))
+
+
+class AsyncReader:
+    """`OnlineStore.read` for the event loop: the same steps, each FCALL awaited."""
+
+    def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
+        self.client = AsyncRedis(url, timeout)
+        self.steps = ReadSteps(prefix)
+
+    async def read(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+    ) -> list[ReadResult]:
+        """Features of several views for several entities, in one round trip (one FCALL)."""
+        steps = self.steps.steps(requests, entity_rows, now)
+        call = next(steps)
+        try:
+            while True:
+                reply = await functions.fcall_async(self.client.call, "read", *call)
+                try:
+                    call = steps.send(reply)
+                except StopIteration as done:
+                    return done.value
+        except OnlineStoreError:
+            raise
+        except (redis.RedisError, OSError) as exc:
+            raise translate(exc, self.client.where, "reading features") from exc
+
+    async def ping(self) -> None:
+        """Raise RedisUnavailable (or OnlineStoreError) unless Redis answers PING."""
+        try:
+            await self.client.call("PING")
+        except (redis.RedisError, OSError) as exc:
+            raise translate(exc, self.client.where, "checking health") from exc
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,195 @@
+"""The Redis function library (Lua, FUNCTION LOAD): atomic read, merge, commit and drop.
+
+Function names carry a hash of this source, so stores running different code versions against
+one Redis never call each other's functions; the library is loaded on first use (and again after
+a Redis restart).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis
+
+_SOURCE = r"""#!lua name=featurehouse_@H@
+
+-- event_at (epoch microseconds) is the first element of a record `[<event_at>,...]`
+local function event_us(rec)
+  return tonumber(string.match(rec, '^%[(%-?%d+)'))
+end
+
+-- a record of a view with a created timestamp ends with created_at - event_at (microseconds);
+-- nil when it is null
+local function delay_us(rec)
+  return tonumber(string.match(rec, ',(%-?%d+)%]$'))
+end
+
+-- The point-in-time rule (macros/point_in_time/_pit_rule.sql): the greater (event_at,
+-- created_at) wins, a null created_at loses; on a full tie the later write wins.
+local function wins(new, old, created)
+  local e_new, e_old = event_us(new), event_us(old)
+  if e_new ~= e_old then return e_new > e_old end
+  if created ~= '1' then return true end
+  local c_new, c_old = delay_us(new), delay_us(old)  -- equal event_at: compare the delays
+  if c_old == nil then return true end
+  if c_new == nil then return false end
+  return c_new >= c_old
+end
+
+-- KEYS = latest hash, then per view: its meta key, then its n data keys (computed by the
+-- client from cached metadata). ARGV = nviews, then per view: view, asked version ('' =
+-- latest), expected version, expected generation, n, then the n fields.
+-- Returns per view {version|false, gen|false, meta|false, rec_1..rec_n}: the records when the
+-- view's current version and generation are the expected ones, else its metadata (HGETALL), so
+-- the client refreshes its cache and asks again. One atomic call: never two generations.
+local function read(keys, args)
+  local ctl = string.sub(keys[1], 1, -7)  -- keys[1] is '<ctl>latest'
+  local out, k, a = {}, 2, 2
+  for v = 1, tonumber(args[1]) do
+    local view, asked, exp_v, exp_g = args[a], args[a + 1], args[a + 2], args[a + 3]
+    local n = tonumber(args[a + 4])
+    a = a + 5
+    local vtoken = asked
+    if asked == '' then vtoken = redis.call('HGET', keys[1], view) end
+    local res = {vtoken or false, false, false}
+    if vtoken then
+      local mkey = keys[k]
+      if vtoken ~= exp_v then mkey = ctl .. 'view:' .. view .. ':' .. vtoken end
+      local gen = redis.call('HGET', mkey, 'gen')
+      res[2] = gen
+      if gen and (vtoken ~= exp_v or gen ~= exp_g) then
+        res[3] = redis.call('HGETALL', mkey)
+      elseif gen then
+        for e = 1, n do res[3 + e] = redis.call('HGET', keys[k + e], args[a + e - 1]) end
+      end
+    end
+    out[v] = res
+    k, a = k + 1 + n, a + n
+  end
+  return out
+end
+
+-- KEYS = meta, data key; ARGV = generation, records end with created_at ('1'/'0'),
+-- expire_at_ms (0 = none), field, record, ...
+-- Writes a record unless the one Redis holds wins (`wins`). Returns {new, written}.
+local function merge(keys, args)
+  if redis.call('HGET', keys[1], 'gen') ~= args[1] then
+    return redis.error_reply('FHSTALE generation ' .. args[1] .. ' is no longer current')
+  end
+  local added, written = 0, 0
+  for j = 4, #args, 2 do
+    local old = redis.call('HGET', keys[2], args[j])
+    if (not old) or wins(args[j + 1], old, args[2]) then
+      added = added + redis.call('HSET', keys[2], args[j], args[j + 1])
+      written = written + 1
+    end
+  end
+  local exp = tonumber(args[3])
+  if exp > 0 and written > 0 then
+    local cur = redis.call('PEXPIRETIME', keys[2])
+    if cur < exp then redis.call('PEXPIREAT', keys[2], exp) end
+  end
+  return {added, written}
+end
+
+local function retire(meta, retired, view, vtoken, now)
+  local m = redis.call('HMGET', meta, 'gen', 'key_prefix', 'entity', 'buckets', 'tags')
+  if not m[1] then return false end
+  redis.call('HSET', retired, 'g' .. m[1], cjson.encode({
+    view = view, version = vtoken, generation = tonumber(m[1]), key_prefix = m[2],
+    entity = m[3], buckets = tonumber(m[4]), tags = tonumber(m[5]), retired_at = now}))
+  return m[1]
+end
+
+-- KEYS = meta, syncing, retired, latest, views
+-- ARGV = gen field ('g<gen>'), view, vtoken, is_latest ('1'/'0'), now, meta field, value, ...
+-- Switches the view version to the new generation in one step; the old one goes to `retired`.
+local function commit(keys, args)
+  if redis.call('HEXISTS', keys[2], args[1]) == 0 then
+    return redis.error_reply('FHGONE generation ' .. args[1] .. ' is no longer registered')
+  end
+  local old = retire(keys[1], keys[3], args[2], args[3], args[5])
+  redis.call('HDEL', keys[2], args[1])
+  redis.call('DEL', keys[1])
+  redis.call('HSET', keys[1], unpack(args, 6))
+  redis.call('SADD', keys[5], args[2] .. ':' .. args[3])
+  if args[4] == '1' then redis.call('HSET', keys[4], args[2], args[3]) end
+  return old
+end
+
+-- KEYS = meta, latest, views; ARGV = gen, view, vtoken, is_latest, rows added, field, value, ...
+-- Records an incremental merge in the metadata, if the generation is still current.
+local function touch(keys, args)
+  if redis.call('HGET', keys[1], 'gen') ~= args[1] then
+    return redis.error_reply('FHSTALE generation ' .. args[1] .. ' is no longer current')
+  end
+  redis.call('HINCRBY', keys[1], 'rows', args[5])
+  if #args > 5 then redis.call('HSET', keys[1], unpack(args, 6)) end
+  redis.call('SADD', keys[3], args[2] .. ':' .. args[3])
+  if args[4] == '1' then redis.call('HSET', keys[2], args[2], args[3]) end
+  return redis.call('HGET', keys[1], 'rows')
+end
+
+-- KEYS = meta, retired, latest, views; ARGV = view, vtoken, now
+-- Unpublishes a view version in one step; its data goes to `retired` for deletion.
+local function drop(keys, args)
+  local old = retire(keys[1], keys[2], args[1], args[2], args[3])
+  redis.call('DEL', keys[1])
+  redis.call('SREM', keys[4], args[1] .. ':' .. args[2])
+  if redis.call('HGET', keys[3], args[1]) == args[2] then redis.call('HDEL', keys[3], args[1]) end
+  return old
+end
+
+redis.register_function{function_name = 'fh_@H@_read', callback = read, flags = {'no-writes'}}
+redis.register_function('fh_@H@_merge', merge)
+redis.register_function('fh_@H@_commit', commit)
+redis.register_function('fh_@H@_touch', touch)
+redis.register_function('fh_@H@_drop', drop)
+"""
+
+LIBRARY_HASH = hashlib.sha1(_SOURCE.encode()).hexdigest()[:8]
+SOURCE = _SOURCE.replace("@H@", LIBRARY_HASH)
+
+
+def function_name(verb: str) -> str:
+    return f"fh_{LIBRARY_HASH}_{verb}"
+
+
+def load(client: redis.Redis) -> None:
+    try:
+        client.function_load(SOURCE)
+    except redis.ResponseError as exc:
+        if "already exists" not in str(exc):
+            raise
+
+
+def fcall(client: redis.Redis, verb: str, keys: list[str], args: list[Any]) -> Any:
+    """FCALL the library's `verb`, loading the library when Redis does not have it."""
+    name = function_name(verb)
+    try:
+        return client.fcall(name, len(keys), *keys, *args)
+    except redis.ResponseError as exc:
+        if "Function not found" not in str(exc):
+            raise
+    load(client)
+    return client.fcall(name, len(keys), *keys, *args)
+
+
+async def fcall_async(
+    call: Callable[..., Awaitable[Any]], verb: str, keys: list[str], args: list[Any]
+) -> Any:
+    """`fcall` on an async connection (`call(*command)` sends one command, awaits its reply)."""
+    name = function_name(verb)
+    try:
+        return await call("FCALL", name, len(keys), *keys, *args)
+    except redis.ResponseError as exc:
+        if "Function not found" not in str(exc):
+            raise
+    try:
+        await call("FUNCTION", "LOAD", SOURCE)
+    except redis.ResponseError as exc:
+        if "already exists" not in str(exc):
+            raise
+    return await call("FCALL", name, len(keys), *keys, *args)

@@ -1,0 +1,161 @@
+"""Chunks of a publish: re-batching, dropping rows without keys, encoding, sorting by bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurehouse.errors import OnlineStoreError
+from featurehouse.online.encoding import EVENT_AT, RECORD, event_us, record_items
+from featurehouse.online.keys import canonical_key_array
+from featurehouse.online.records import ViewSchema
+from featurehouse.online.redis import layout
+
+
+@dataclass
+class Prepared:
+    """One chunk, encoded and sorted by bucket."""
+
+    buckets: pa.Array
+    fields: pa.Array
+    items: list[pa.Array]  # elements of each row's record (encoding.record_items)
+    record_length: pa.Array
+    events: pa.Array
+    rows: int
+    dropped: int
+    max_record: int
+    max_field: int
+
+
+@dataclass
+class Progress:
+    rows_received: int = 0
+    dropped: int = 0
+    max_record: int = 0
+    max_field: int = 0
+    bucket_max_event: dict[int, int] = field(default_factory=dict)
+
+    def add(self, p: Prepared) -> None:
+        self.rows_received += p.rows
+        self.dropped += p.dropped
+        self.max_record = max(self.max_record, p.max_record)
+        self.max_field = max(self.max_field, p.max_field)
+
+
+_FIELD, _BUCKET = "__field", "__bucket"  # columns bucket_sorted adds for prepare
+
+
+def _checked(schema: ViewSchema, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch's columns a publish needs: keys, EVENT_AT, then the record's other columns
+    (features, created timestamp) or the record itself (RECORD)."""
+    encoded = RECORD in batch.schema.names
+    rest = [RECORD] if encoded else schema.record_columns
+    need = [*schema.keys, EVENT_AT, *rest]
+    missing = [c for c in need if c not in batch.schema.names]
+    if missing:
+        raise OnlineStoreError(
+            f"{schema.view} v{schema.version}: batch lacks columns {missing}; "
+            f"expected keys, {EVENT_AT} and features"
+        )
+    return batch.select(need)
+
+
+def chunks(
+    schema: ViewSchema, batches: Iterable[pa.RecordBatch], chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Re-chunk the incoming batches to about `chunk_rows` rows, checking the columns.
+
+    Batches carry either the features or their records already encoded (column RECORD)."""
+    pending: list[pa.RecordBatch] = []
+    size = 0
+    for batch in batches:
+        pending.append(_checked(schema, batch))
+        size += batch.num_rows
+        if size >= chunk_rows:
+            yield _combine(pending)
+            pending, size = [], 0
+    if size:
+        yield _combine(pending)
+
+
+def bucket_sorted(
+    schema: ViewSchema, batches: Iterable[pa.RecordBatch], buckets: int, chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """All of `batches` ordered by bucket, in chunks of `chunk_rows`, columns checked.
+
+    Every bucket then arrives in one or two HSETs of ~TARGET_PER_BUCKET entities instead of
+    one small HSET per chunk: Redis spends a quarter less CPU on a full publish and the
+    chunks need no sorting of their own. Holds the rows (not the source's) in memory."""
+    given = [_checked(schema, batch) for batch in batches]
+    if not given or not sum(b.num_rows for b in given):
+        return
+    table = pa.Table.from_batches(given).combine_chunks()
+    batch = table.to_batches(max_chunksize=table.num_rows)[0]
+    fields = canonical_key_array(schema, batch.select(list(schema.keys)))
+    if fields.null_count:
+        fields = pc.fill_null(fields, "")  # rows with null keys: dropped by `prepare`
+    bucket = np.asarray(layout.bucket_array(layout.crc32_array(fields), buckets))
+    # A stable argsort of 16-bit values is a radix sort in numpy: ~6x pc.sort_indices.
+    order = np.argsort(bucket.astype(np.uint16) if buckets <= 1 << 16 else bucket, kind="stable")
+    batch = batch.append_column(_FIELD, fields).append_column(_BUCKET, layout.from_numpy(bucket))
+    for start in range(0, len(order), chunk_rows):  # gathered chunk by chunk, while sending
+        yield batch.take(layout.from_numpy(order[start : start + chunk_rows]))
+
+
+def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).combine_chunks()
+    return table.to_batches(max_chunksize=table.num_rows)[0]
+
+
+def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared:
+    """Drop rows without key or event_at, sort by bucket, encode."""
+    rows = batch.num_rows
+    valid = pc.is_valid(batch.column(EVENT_AT))
+    for name in schema.keys:
+        valid = pc.and_(valid, pc.is_valid(batch.column(name)))
+    if not pc.all(valid).as_py():
+        batch = batch.filter(valid)
+    if _BUCKET in batch.schema.names:  # from bucket_sorted
+        fields, bucket = batch.column(_FIELD), batch.column(_BUCKET)
+    else:
+        fields = canonical_key_array(schema, batch)
+        bucket = layout.bucket_array(layout.crc32_array(fields), buckets)
+    if not _ascending(bucket):
+        order = pc.sort_indices(bucket)
+        batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
+        bucket, fields = pc.take(bucket, order), pc.take(fields, order)
+    if RECORD in batch.schema.names:
+        inner = batch.column(RECORD)
+        items, length = [inner], pc.add(pc.binary_length(inner), 2)
+    else:
+        features = [(f.name, f.type) for f in schema.features]
+        items, length = record_items(batch, features, created=schema.created)
+    n = batch.num_rows
+    return Prepared(
+        buckets=bucket,
+        fields=fields,
+        items=items,
+        record_length=length,
+        events=event_us(batch),
+        rows=rows,
+        dropped=rows - n,
+        max_record=(pc.max(length).as_py() or 0) if n else 0,
+        max_field=(pc.max(pc.binary_length(fields)).as_py() or 0) if n else 0,
+    )
+
+
+def _ascending(values: pa.Array) -> bool:
+    """Already in order (as `bucket_sorted` hands them)?"""
+    v = np.asarray(values)
+    return bool(np.all(v[1:] >= v[:-1]))
+
+
+def bucket_max_events(p: Prepared) -> dict[int, int]:
+    table = pa.table({"b": p.buckets, "e": p.events}).group_by("b").aggregate([("e", "max")])
+    return dict(zip(table["b"].to_pylist(), table["e_max"].to_pylist(), strict=True))

@@ -1,0 +1,147 @@
+"""`RedisStore`: the online store in Redis (publish, read, housekeeping), an `OnlineStore`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import pyarrow as pa
+import redis
+
+from featurehouse.errors import ConfigError, redact
+from featurehouse.online.encoding import JSON_ARRAY, RecordFormat
+from featurehouse.online.records import (
+    PublishResult,
+    ReadRequest,
+    ReadResult,
+    ViewSchema,
+    ViewState,
+    to_table,
+)
+from featurehouse.online.redis import admin, layout
+from featurehouse.online.redis.merge import Merger
+from featurehouse.online.redis.publish import Options, Publisher
+from featurehouse.online.redis.read import Reader
+from featurehouse.online.redis.wire import translated
+from featurehouse.online.store import Location
+
+
+class RedisStore:
+    """Feature values in Redis: one instance (and one client) per process."""
+
+    record_format: RecordFormat | None = JSON_ARRAY  # warehouses may build records in SQL
+
+    def __init__(self, client: redis.Redis, prefix: str = "fh") -> None:
+        if not prefix or any(c in prefix for c in "{} \t\r\n"):
+            raise ConfigError(f"online store prefix {prefix!r} must be non-empty, no braces/spaces")
+        self.client = client
+        self.prefix = prefix
+        self._active: set[int] = set()  # generations this process is writing
+        self._reader = Reader(client, prefix)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> RedisStore:
+        try:
+            client = redis.Redis.from_url(url, **client_options)
+        except ValueError as exc:
+            raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
+        return cls(client, prefix)
+
+    def publish(
+        self,
+        schema: ViewSchema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        as_of: datetime,
+        clock: Literal["wall", "as_of"],
+        mode: Literal["full", "incremental"],
+        watermark: datetime | None,
+        expected_rows: int | None = None,
+        progress: Callable[[int], None] | None = None,
+        stats: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        is_latest: bool = False,
+        chunk_rows: int | None = None,
+    ) -> PublishResult:
+        """Publish a view version; `progress` is called with the rows of each chunk sent.
+
+        Full: a new generation, switched to atomically at the end; if anything fails, readers
+        keep the previous one (a killed process's leftovers go at the next publish/cleanup).
+        Incremental: merged into the current generation; the greater (event_at, created_at)
+        wins per entity, as in the point-in-time macro (a null created_at loses).
+        `is_latest`: this version becomes the view's latest once the publish completes.
+        `stats` (stored in the metadata) may be a function, called once the rows are sent.
+        """
+        opts = Options(
+            as_of,
+            clock,
+            mode,
+            watermark,
+            expected_rows,
+            progress,
+            stats or {},
+            is_latest,
+            *([chunk_rows] if chunk_rows else []),
+        )
+        with translated(self.client, f"publishing {schema.view} v{schema.version}"):
+            admin.cleanup(self.client, self.prefix, self._active)
+        kind = Publisher if mode == "full" else Merger
+        return kind(self.client, self.prefix, self._active).run(schema, batches, opts)
+
+    def read(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+    ) -> list[ReadResult]:
+        """Features of several views for several entities, in one round trip (one FCALL)."""
+        with translated(self.client, "reading features"):
+            return self._reader.read(requests, entity_rows, now)
+
+    def read_table(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+    ) -> pa.Table:
+        """`read` as an Arrow table: entity columns, features, `<view>__event_at/__status`."""
+        return to_table(requests, self.read(requests, entity_rows, now=now), entity_rows)
+
+    def views(self) -> list[ViewState]:
+        with translated(self.client, "listing views"):
+            return admin.views(self.client, self.prefix)
+
+    def describe(self, view: str, version: int | None) -> ViewState:
+        """A view version's state; version None: the unversioned view, else the latest."""
+        with translated(self.client, f"describing {view}"):
+            return admin.describe(self.client, self.prefix, view, version)
+
+    def entity_keys(self, view: str, version: int | None) -> Iterator[list[str]]:
+        """Every entity key a view version serves, as canonical key text, in chunks."""
+        with translated(self.client, f"listing entities of {view} v{version}"):
+            yield from admin.entity_keys(self.client, self.prefix, view, version)
+
+    def delete(self, view: str, version: int | None) -> int:
+        """Unpublish a view version and delete its keys by name; returns keys deleted."""
+        with translated(self.client, f"deleting {view} v{version}"):
+            return admin.delete(self.client, self.prefix, view, version)
+
+    def locate(
+        self, view: str, version: int | None, entity: str, generation: int | None
+    ) -> Location:
+        """The view version's meta key and a pattern of its data keys (`<generation>` when
+        nothing is published)."""
+        gen = "<generation>" if generation is None else str(generation)
+        data = layout.data_prefix(self.prefix, view, version, 0).replace(":g0:", f":g{gen}:")
+        return Location(
+            view_id=layout.view_id(view, version),
+            metadata=layout.meta_key(self.prefix, view, version),
+            data=f"{data}{{{entity}:*}}:*",
+        )
+
+    def cleanup(self) -> int:
+        """Remove generations left by dead or failed syncs; returns how many."""
+        with translated(self.client, "cleaning up"):
+            return admin.cleanup(self.client, self.prefix, self._active)

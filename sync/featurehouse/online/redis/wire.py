@@ -1,0 +1,165 @@
+"""Talking to Redis: error translation and a raw pipelined writer for bulk RESP payloads.
+
+`Wire` owns one dedicated connection; a background thread sends pre-built payloads and parses
+the replies (hiredis) while the caller builds the next payload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import hiredis
+import redis
+
+from featurehouse.errors import OnlineStoreError, RedisUnavailable
+
+
+def describe(client: redis.Redis) -> str:
+    """`redis://host:port/db` of a client, never with its password."""
+    kw = client.connection_pool.connection_kwargs
+    if "path" in kw:
+        return f"unix://{kw['path']}"
+    return f"redis://{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
+    """A one-line featurehouse error for a redis-py/socket exception."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, redis.AuthenticationError) or "NOAUTH" in text or "WRONGPASS" in text:
+        return RedisUnavailable(
+            f"Redis at {where} refused the credentials while {action} ({text}); check the "
+            "password in --redis-url / FEATUREHOUSE_REDIS_URL"
+        )
+    if isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError):
+        return RedisUnavailable(
+            f"Redis at {where} is unavailable while {action} ({text}); is it running?"
+        )
+    if text.startswith("MISCONF") or "Errors writing to the AOF" in text:
+        return OnlineStoreError(
+            f"Redis at {where} cannot write its data to disk while {action} ({text}); free disk "
+            "space where it keeps its data (`featurehouse online status` shows the embedded "
+            "store's folder) and retry"
+        )
+    if text.startswith("OOM") or "OOM command not allowed" in text:
+        return OnlineStoreError(
+            f"Redis at {where} is out of memory (maxmemory) while {action}; raise maxmemory "
+            "or delete unused views (`featurehouse online delete`)"
+        )
+    return OnlineStoreError(f"Redis at {where} failed while {action}: {text}")
+
+
+@contextlib.contextmanager
+def translated(client: redis.Redis, action: str) -> Iterator[None]:
+    try:
+        yield
+    except OnlineStoreError:
+        raise
+    except (redis.RedisError, OSError) as exc:
+        raise translate(exc, describe(client), action) from exc
+
+
+@dataclass
+class Job:
+    payload: list[Any]  # bytes-like pieces, sent back to back
+    commands: int
+    kind: str  # "count": sum integer replies; "pair": sum [a, b] replies; "ignore"
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class Totals:
+    count: int = 0
+    first: int = 0
+    second: int = 0
+    commands: int = 0
+    bytes_sent: int = 0
+
+
+class Wire:
+    """Streams payloads on a dedicated connection; `error` holds the first failure."""
+
+    def __init__(self, client: redis.Redis, depth: int = 2) -> None:
+        self._client = client
+        self._pool = client.connection_pool
+        self._conn = self._pool.get_connection()
+        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=depth)
+        self.totals = Totals()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="featurehouse-wire", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Job) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(job)
+
+    def finish(self) -> Totals:
+        """Wait for every submitted payload to be answered; raise the first error."""
+        self._queue.put(None)
+        self._thread.join()
+        self._close()
+        if self.error is not None:
+            raise self.error
+        return self.totals
+
+    def abort(self) -> None:
+        if self._thread.is_alive():
+            self.error = self.error or OnlineStoreError("publish aborted")
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(None)
+            self._thread.join(timeout=30)
+        self._close()
+
+    def _close(self) -> None:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        conn.disconnect()  # never hand a connection with unread replies back to the pool
+        self._pool.release(conn)
+
+    def _run(self) -> None:
+        reader = hiredis.Reader()
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if self.error is None:
+                try:
+                    self._do(job, reader)
+                except BaseException as exc:
+                    self.error = exc
+            job.done.set()
+
+    def _do(self, job: Job, reader: hiredis.Reader) -> None:
+        sock = self._conn._sock  # the connection's socket: bulk send, bulk parse
+        if sock is None:
+            self._conn.connect()
+            sock = self._conn._sock
+        for piece in job.payload:
+            sock.sendall(piece)
+            self.totals.bytes_sent += len(piece)
+        got, first_error = 0, None
+        while got < job.commands:
+            reply = reader.gets()
+            if reply is False:
+                data = sock.recv(1 << 16)
+                if not data:
+                    raise redis.ConnectionError("connection closed by Redis")
+                reader.feed(data)
+                continue
+            got += 1
+            if isinstance(reply, hiredis.ReplyError):
+                first_error = first_error or reply
+            elif job.kind == "count":
+                self.totals.count += reply
+            elif job.kind == "pair":
+                self.totals.first += reply[0]
+                self.totals.second += reply[1]
+        self.totals.commands += got
+        if first_error is not None:
+            raise redis.ResponseError(str(first_error))

@@ -1,0 +1,278 @@
+"""The feature server's JSON bodies: request validation and the two answer shapes.
+
+Feast shape (`POST /get-online-features`): entities column-wise in, and out one result per
+column (entity keys first, then the features in the order asked), each with values, statuses
+(PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE) and event timestamps. Native shape (`POST /v1/features`):
+entity rows in, the same rows out with each feature as {value, status, event_at}.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from featurehouse.online import ReadResult
+from featurehouse.server.catalog import Plan, RequestError, bad_request
+from featurehouse.types import TYPES
+
+FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTSIDE_MAX_AGE"}
+EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_entities: int = 1000
+    max_features: int = 500
+
+
+class Asked(NamedTuple):
+    """A validated request: feature references, entity columns and rows, options."""
+
+    features: tuple[str, ...]
+    columns: dict[str, list[Any]]  # entity key columns as given (Feast shape)
+    rows: list[dict[str, Any]]  # the same, row-wise
+    full_names: bool = False
+    values_only: bool = False
+
+
+def _object(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, dict):
+        raise bad_request("bad_body", "the request body must be a JSON object")
+    return body
+
+
+def _features(body: Mapping[str, Any], limits: Limits) -> tuple[str, ...]:
+    if "feature_service" in body and "features" not in body:
+        raise bad_request(
+            "unsupported", "feature_service is not supported; list the features instead"
+        )
+    features = body.get("features")
+    if not isinstance(features, list) or not features:
+        raise bad_request(
+            "bad_features", 'features must be a non-empty list like ["view:feature", ...]'
+        )
+    if len(features) > limits.max_features:
+        raise RequestError(
+            413,
+            "too_many_features",
+            f"{len(features)} features asked; the limit is {limits.max_features} per request "
+            "(--max-features)",
+            limits.max_features,
+        )
+    for ref in features:
+        if not isinstance(ref, str):
+            raise bad_request("bad_feature_ref", f"feature reference {ref!r} is not a string")
+    return tuple(features)
+
+
+def _flag(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if not isinstance(value, bool):
+        raise bad_request("bad_body", f"{name} must be true or false")
+    return value
+
+
+def _count(n: int, limits: Limits) -> None:
+    if n > limits.max_entities:
+        raise RequestError(
+            413,
+            "too_many_entities",
+            f"{n} entities asked; the limit is {limits.max_entities} per request (--max-entities)",
+            limits.max_entities,
+        )
+
+
+def parse_feast(body: Any, limits: Limits) -> Asked:
+    """`{"features": [...], "entities": {"key": [v, ...]}, "full_feature_names": false}`."""
+    body = _object(body)
+    features = _features(body, limits)
+    entities = body.get("entities")
+    if not isinstance(entities, dict) or not entities:
+        raise bad_request(
+            "bad_entities", 'entities must be an object of key columns like {"customer_id": [1]}'
+        )
+    lengths = set()
+    for name, values in entities.items():
+        if not isinstance(values, list):
+            raise bad_request("bad_entities", f"entities.{name} must be a list of key values")
+        lengths.add(len(values))
+    if len(lengths) > 1:
+        raise bad_request(
+            "bad_entities", f"entity key columns differ in length ({sorted(lengths)})"
+        )
+    n = lengths.pop()
+    _count(n, limits)
+    names = list(entities)
+    if len(names) == 1:
+        rows = [{names[0]: value} for value in entities[names[0]]]
+    else:
+        columns = zip(*entities.values(), strict=True)
+        rows = [dict(zip(names, values, strict=True)) for values in columns]
+    return Asked(features, entities, rows, full_names=_flag(body, "full_feature_names"))
+
+
+def parse_native(body: Any, limits: Limits) -> Asked:
+    """`{"features": [...], "entities": [{"key": v}, ...], "values_only": false}`."""
+    body = _object(body)
+    features = _features(body, limits)
+    rows = body.get("entities")
+    if not isinstance(rows, list):
+        raise bad_request(
+            "bad_entities", 'entities must be a list of entity rows like [{"customer_id": 1}]'
+        )
+    _count(len(rows), limits)
+    names: dict[str, None] = {}
+    for row in rows:
+        if not isinstance(row, dict):
+            raise bad_request("bad_entities", f"entity row {row!r} is not an object")
+        names.update(dict.fromkeys(row))
+    columns = {name: [row[name] for row in rows if name in row] for name in names}
+    return Asked(features, columns, rows, values_only=_flag(body, "values_only"))
+
+
+def check_keys(plan: Plan, asked: Asked) -> None:
+    """Every key the views need is there, of a type the view's key type accepts; any other
+    entity column (echoed back) holds integers or strings too."""
+    for name, kind, view in plan.keys:
+        if name not in asked.columns:
+            raise bad_request(
+                "missing_entity_key", f"{view} needs entity key {name}; send it in entities"
+            )
+        column = asked.columns[name]
+        if len(column) != len(asked.rows):
+            raise bad_request("missing_entity_key", f"an entity row lacks key {name} ({view})")
+        check = _int64_ok if kind == "int64" else _string_ok
+        for value in column:
+            if not check(value):
+                raise bad_request(
+                    "bad_entity_key",
+                    f"entity key {name}={_short(value)} is not {TYPES[kind].key} as {view} expects",
+                )
+    needed = {name for name, _, _ in plan.keys}
+    for name, column in asked.columns.items():
+        if name not in needed:
+            for value in column:
+                if not (_string_ok(value) or _integral(value)):
+                    raise bad_request(
+                        "bad_entity_key",
+                        f"entity key {name}={_short(value)} is not an integer or a string",
+                    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _int64_ok(value: Any) -> bool:
+    if type(value) is int:
+        return _INT64_MIN <= value <= _INT64_MAX
+    if isinstance(value, float):
+        return value.is_integer() and _INT64_MIN <= value <= _INT64_MAX
+    if isinstance(value, str):
+        text = value.strip()
+        digits = text[1:] if text[:1] in "+-" else text
+        return digits.isascii() and digits.isdigit() and _INT64_MIN <= int(text) <= _INT64_MAX
+    return False
+
+
+def _integral(value: Any) -> bool:
+    return isinstance(value, float) and value.is_integer()
+
+
+def _string_ok(value: Any) -> bool:
+    return isinstance(value, str) or type(value) is int
+
+
+def _json_floats(values: Sequence[Any], kind: str) -> Sequence[Any]:
+    """NaN and infinities as proto3 JSON writes them ("NaN", "Infinity", "-Infinity")."""
+    if kind == "float64":
+        if math.isfinite(sum(filter(None, values), 0.0)):  # a C loop: no NaN, no infinity
+            return values
+        return [_float(v) for v in values]
+    return [
+        [_float(x) for x in v] if v is not None and any(_odd(x) for x in v) else v for v in values
+    ]
+
+
+def _odd(v: Any) -> bool:
+    return v is not None and (v != v or v in _NON_FINITE)
+
+
+def _float(v: Any) -> Any:
+    if v is None:
+        return None
+    if v != v:
+        return "NaN"
+    return _NON_FINITE.get(v, v)
+
+
+def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dict[str, Any]:
+    """Feast's GetOnlineFeaturesResponse as JSON: one result per column, keys first."""
+    n = len(asked.rows)
+    key_statuses, key_times = ["PRESENT"] * n, [EPOCH] * n
+    out: list[dict[str, Any]] = [
+        {"values": values, "statuses": key_statuses, "event_timestamps": key_times}
+        for values in asked.columns.values()
+    ]
+    by_request = [_feast_columns(res) for res in results]
+    for col in plan.columns:
+        columns, statuses, times = by_request[col.request]
+        values = columns[col.index]
+        if TYPES[col.type].floats:
+            values = _json_floats(values, col.type)
+        out.append({"values": values, "statuses": statuses, "event_timestamps": times})
+    names = [*asked.columns, *plan.names(asked.full_names)]
+    return {"metadata": {"feature_names": names}, "results": out}
+
+
+def _feast_columns(res: ReadResult) -> tuple[list[Sequence[Any]], list[str], list[datetime]]:
+    """A result column-wise: each feature's values, then the statuses and event times, which
+    the features of one view share (a row's status is its record's: present, expired or
+    not found)."""
+    columns = list(zip(*res.values, strict=True)) if res.values else [()] * len(res.features)
+    status = FEAST_STATUS.__getitem__
+    statuses = [status(s[0]) for s in res.statuses] if res.features else []
+    return columns, statuses, [t or EPOCH for t in res.event_at]
+
+
+def native_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dict[str, Any]:
+    """`{"rows": [{<keys as given>, "<ref>": {"value", "status", "event_at"}}, ...]}`."""
+    columns = []
+    for col in plan.columns:
+        res = results[col.request]
+        values = [v[col.index] for v in res.values]
+        if TYPES[col.type].floats:
+            values = _json_floats(values, col.type)
+        columns.append((col.ref, values, res, col.index))
+    rows = []
+    for i, given in enumerate(asked.rows):
+        row = dict(given)
+        for ref, values, res, j in columns:
+            if asked.values_only:
+                row[ref] = values[i]
+            else:
+                row[ref] = {
+                    "value": values[i],
+                    "status": res.statuses[i][j],
+                    "event_at": res.event_at[i],
+                }
+        rows.append(row)
+    return {"rows": rows}
+
+
+def check_names(plan: Plan, asked: Asked) -> None:
+    """Feast names columns by feature name: two of one name need full_feature_names."""
+    names = [*asked.columns, *plan.names(asked.full_names)]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise bad_request(
+            "ambiguous_feature_names",
+            f"column name(s) {', '.join(twice)} would appear twice in the answer; "
+            'send "full_feature_names": true',
+        )

@@ -1,0 +1,28 @@
+"""Training sets: the point-in-time macro over a spine, run in the warehouse (`sets`), written
+to Parquet with match rates (`parquet`)."""
+
+from featurehouse.training.sets import (
+    ROW,
+    SPINE,
+    SPINE_AT,
+    Prepared,
+    Spine,
+    ViewRequest,
+    execute,
+    macro_call,
+    match_counts,
+    prepare,
+)
+
+__all__ = [
+    "ROW",
+    "SPINE",
+    "SPINE_AT",
+    "Prepared",
+    "Spine",
+    "ViewRequest",
+    "execute",
+    "macro_call",
+    "match_counts",
+    "prepare",
+]

@@ -1,0 +1,255 @@
+"""The rows a sync publishes, read from any warehouse as Arrow record batches.
+
+They are picked by the dbt macro `featurehouse.latest_feature_rows`, rendered by dbt (see
+`project.render`); this module only counts, projects, casts and streams them, in SQL that
+every adapter runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from featurehouse.online.encoding import CREATED_AT, EVENT_AT, RecordFormat
+from featurehouse.project.registry import FeatureView
+from featurehouse.types import arrow_type, sql_type
+from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, relation_sql
+from featurehouse.warehouse import quote as _q
+
+
+@dataclass(frozen=True)
+class LatestStats:
+    """What the macro's rows at one as-of look like before publishing."""
+
+    rows: int  # rows the macro returned
+    null_keys: int  # of which have a null key: skipped
+    duplicate_keys: int  # entities returned more than once (a broken grain)
+    changed: int  # rows with a key that an incremental read returns (all of them when full)
+    watermark: datetime | None  # greatest created (else event) timestamp of those rows
+    tie_breaks: Future[int]  # rows of the view that lost the tie-break on created timestamp
+
+
+@dataclass(frozen=True)
+class Since:
+    """Incremental reads: rows whose event ts > as_of or created/event ts > watermark."""
+
+    as_of: datetime
+    watermark: datetime | None
+
+
+def arrow_schema(view: FeatureView, *, encoded: RecordFormat | None = None) -> pa.Schema:
+    """The batches' schema: keys, __event_at, __created_at, then the features (or, encoded,
+    their online record in one column, `RecordFormat.column`)."""
+    fields = [pa.field(k.name, arrow_type(k.online_type)) for k in view.keys]
+    fields += [pa.field(EVENT_AT, pa.timestamp("us")), pa.field(CREATED_AT, pa.timestamp("us"))]
+    if encoded is not None:
+        fields.append(pa.field(encoded.column, pa.string()))
+    else:
+        fields += [pa.field(f.name, arrow_type(f.online_type)) for f in view.features]
+    return pa.schema(fields)
+
+
+@dataclass(frozen=True)
+class Latest:
+    """The macro's rows as SQL to select from; `encoded`: they carry their records."""
+
+    sql: str
+    encoded: RecordFormat | None = None
+
+
+@contextlib.contextmanager
+def latest_rows(
+    warehouse: Warehouse,
+    view: FeatureView,
+    macro_sql: str,
+    as_of: datetime,
+    *,
+    records: RecordFormat | None,
+) -> Iterator[Latest]:
+    """The macro's rows at `as_of`, which the stats and the read both select from: held once
+    in a table where the warehouse can (DuckDB), so that the macro runs once, and, when the
+    online store's record format has a writer in the warehouse's SQL, with each row's record
+    built in that same query (on DuckDB, on all its threads)."""
+    record = None if records is None else _record_sql(warehouse, view, records)
+    sql = macro_sql
+    if record is not None:
+        sql = f"select *, {record} as {_q(records.column)}\nfrom (\n{macro_sql}\n) as latest"
+    with warehouse.hold(sql, {"as_of": as_of}) as held:
+        yield Latest(held, records if record is not None else None)
+
+
+def _casts(view: FeatureView) -> list[tuple[str, str]]:
+    """(SQL of the feature cast to its online type, online type) per feature."""
+    return [
+        (f"cast({_q(f.name)} as {sql_type(f.online_type)})", f.online_type) for f in view.features
+    ]
+
+
+def _record_sql(warehouse: Warehouse, view: FeatureView, records: RecordFormat) -> str | None:
+    event = f"cast({_q(view.event_timestamp)} as timestamp)"
+    created = view.created_timestamp
+    created_sql = None if created is None else f"cast({_q(created)} as timestamp)"
+    return records.sql(warehouse.adapter, event, _casts(view), created_sql)
+
+
+def latest_stats(
+    warehouse: Warehouse,
+    view: FeatureView,
+    macro_sql: str,
+    as_of: datetime,
+    since: Since | None = None,
+) -> LatestStats:
+    """Count the macro's rows, null keys, duplicate entities and tie-breaks; the watermark.
+
+    Where the warehouse runs queries side by side (DuckDB, on the held rows) the tie-break
+    count, which only the summary needs, goes on while the caller publishes; elsewhere it is
+    part of the one stats query, so that the macro's SQL runs once for all of them."""
+    changed, params = _changed(warehouse, view, since)
+    latest = warehouse.prepare(macro_sql)
+    together = not warehouse.concurrent
+    sql = _stats_sql(view, latest, changed, with_ties=together)
+    row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
+    if together:
+        ties: Future[int] = Future()
+        ties.set_result(int(row[5]))
+    else:
+        ties = _count(warehouse.submit(_ties_sql(view, f"({latest}) as latest"), {"as_of": as_of}))
+    counts = (int(v) for v in row[:4])
+    return LatestStats(*counts, watermark=row[4], tie_breaks=ties)
+
+
+def _ties_sql(view: FeatureView, latest: str) -> str:
+    """Rows of the view with the keys and event timestamp of one of `latest`'s (a FROM item
+    aliased latest), beyond that row itself: the rows the created timestamp ruled out."""
+    keys = [_q(k.name) for k in view.keys]
+    on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
+    latest_keys = ", ".join(f"latest.{k}" for k in keys)
+    event = _q(view.event_timestamp)
+    return f"""
+select coalesce(sum(n - 1), 0) from (
+    select {latest_keys}, count(*) as n
+    from {latest}
+    inner join {relation_sql(view.relation)} as relation
+        on {on} and relation.{event} = latest.{event}
+    group by {latest_keys}
+    having count(*) > 1
+) as tied
+"""
+
+
+def _count(rows: Future[list[tuple[Any, ...]]]) -> Future[int]:
+    """The single count a query's future will hold."""
+    count: Future[int] = Future()
+
+    def done(f: Future[list[tuple[Any, ...]]]) -> None:
+        error = f.exception()
+        if error is not None:
+            count.set_exception(error)
+        else:
+            count.set_result(int(f.result()[0][0]))
+
+    rows.add_done_callback(done)
+    return count
+
+
+def _stats_sql(view: FeatureView, latest_sql: str, changed: str, *, with_ties: bool) -> str:
+    """One query over the macro's rows (the tie-break count last, `with_ties`)."""
+    keys = [_q(k.name) for k in view.keys]
+    null_key = " or ".join(f"{k} is null" for k in keys)
+    not_null = " and ".join(f"{k} is not null" for k in keys)
+    event = _q(view.event_timestamp)
+    created = f"coalesce({_q(view.created_timestamp or view.event_timestamp)}, {event})"
+    ties = f",\n    ({_ties_sql(view, 'latest')}) as n_tie_breaks" if with_ties else ""
+    return f"""
+with
+
+latest as (
+{latest_sql}
+),
+
+entities as (
+    select {", ".join(keys)}, count(*) as n from latest where {not_null}
+    group by {", ".join(keys)}
+)
+
+select
+    (select count(*) from latest) as n_rows,
+    (select count(*) from latest where {null_key}) as n_null_keys,
+    (select count(*) from entities where n > 1) as n_duplicate_keys,
+    (select count(*) from latest where {not_null} and {changed}) as n_changed,
+    (select max({created}) from latest where {not_null} and {changed}) as watermark{ties}
+"""
+
+
+def _changed(
+    warehouse: Warehouse, view: FeatureView, since: Since | None
+) -> tuple[str, dict[str, Any]]:
+    """The incremental condition: a newer event than the last as-of, or a newer load."""
+    if since is None:
+        return "true", {}
+    event = _q(view.event_timestamp)
+    created = _q(view.created_timestamp or view.event_timestamp)
+    condition = f"{event} > {warehouse.param('since')}"
+    params: dict[str, Any] = {"since": since.as_of}
+    if since.watermark is not None:
+        condition += f" or coalesce({created}, {event}) > {warehouse.param('watermark')}"
+        params["watermark"] = since.watermark
+    return f"({condition})", params
+
+
+def read_latest(
+    warehouse: Warehouse,
+    view: FeatureView,
+    macro_sql: str,
+    as_of: datetime,
+    *,
+    since: Since | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    encoded: RecordFormat | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`;
+    `encoded`: the rows carry their records (`latest_rows`), read instead of the features."""
+    schema = arrow_schema(view, encoded=encoded)
+    created = _q(view.created_timestamp or view.event_timestamp)
+    event = _q(view.event_timestamp)
+    columns = [
+        f"cast({_q(k.name)} as {sql_type(k.online_type)}) as {_q(k.name)}" for k in view.keys
+    ]
+    columns += [
+        f"cast({event} as timestamp) as {_q(EVENT_AT)}",
+        f"cast({created} as timestamp) as {_q(CREATED_AT)}",
+    ]
+    if encoded is not None:
+        columns.append(_q(encoded.column))
+    else:
+        columns += [
+            f"{cast} as {_q(f.name)}"
+            for (cast, _), f in zip(_casts(view), view.features, strict=True)
+        ]
+    changed, params = _changed(warehouse, view, since)
+    where = [*(f"{_q(k.name)} is not null" for k in view.keys), changed]
+    params["as_of"] = as_of
+    sql = (
+        "select\n    "
+        + ",\n    ".join(columns)
+        + f"\nfrom (\n{warehouse.prepare(macro_sql)}\n) as latest\nwhere "
+        + "\n    and ".join(where)
+    )
+    for batch in warehouse.stream(sql, params, batch_size):
+        yield _conform(batch, schema)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if batch.schema.equals(schema):
+        return batch
+    arrays = [
+        column if column.type == f.type else column.cast(f.type)
+        for column, f in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -1,0 +1,422 @@
+"""The online store against the shared Redis (each test under its own key prefix)."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+import redis
+from featurehouse.online import (
+    InvalidKeyError,
+    NotPublishedError,
+    OnlineStore,
+    OnlineStoreError,
+    ReadRequest,
+)
+from featurehouse.online.redis import RedisStore, layout
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from online_support import (
+    ALL_TYPES,
+    AS_OF,
+    SHARED_URL,
+    batch,
+    prefixed_keys,
+    schema,
+    shared_client,
+    simple_batch,
+)
+from online_support import test_store as make_store
+
+
+@pytest.fixture(scope="module")
+def client() -> redis.Redis:
+    return shared_client()
+
+
+@pytest.fixture
+def store(client: redis.Redis) -> Iterator[OnlineStore]:
+    with make_store(client) as s:
+        yield s
+
+
+def publish(store: OnlineStore, sch, batches, **kw):
+    kw.setdefault("as_of", AS_OF)
+    kw.setdefault("clock", "as_of")
+    kw.setdefault("mode", "full")
+    kw.setdefault("watermark", AS_OF)
+    kw.setdefault("is_latest", True)
+    return store.publish(sch, batches, **kw)
+
+
+def test_every_type_round_trips_with_nulls(store: OnlineStore) -> None:
+    sch = schema(features=ALL_TYPES)
+    texts = ['quote " and \\ backslash', "ünïcødé ✓ 日本", "a,b;c\nnew line\ttab\x01", "", None]
+    t0 = datetime(2026, 4, 30, 12, 30, 15, 123456)
+    b = batch(
+        [1, 2, 3, 4, 5],
+        AS_OF - timedelta(hours=1),
+        f=pa.array([0.1, -0.0, float("nan"), 1e300, None]),
+        i=pa.array([2**63 - 1, -(2**63), 0, 42, None], pa.int64()),
+        s=pa.array(texts),
+        b=pa.array([True, False, None, True, False]),
+        t=pa.array([t0, datetime(1969, 7, 20, 20, 17), None, t0, t0], pa.timestamp("us")),
+        l=pa.array([[1.5, None, 0.1], [], None, [float("inf")], [-0.0]], pa.list_(pa.float64())),
+    )
+    publish(store, sch, [b])
+    [res] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in range(1, 6)])
+    rows = res.rows()
+    assert [r["s"] for r in rows] == texts
+    assert [r["i"] for r in rows] == [2**63 - 1, -(2**63), 0, 42, None]
+    assert [r["b"] for r in rows] == [True, False, None, True, False]
+    assert [r["t"] for r in rows] == [t0, datetime(1969, 7, 20, 20, 17), None, t0, t0]
+    assert rows[0]["f"] == 0.1 and math.copysign(1, rows[1]["f"]) == -1
+    assert math.isnan(rows[2]["f"]) and rows[3]["f"] == 1e300 and rows[4]["f"] is None
+    assert [r["l"] for r in rows[:4]] == [[1.5, None, 0.1], [], None, [float("inf")]]
+    assert math.copysign(1, rows[4]["l"][0]) == -1
+    assert res.types == tuple(t for _, t in ALL_TYPES)
+    assert set(res.statuses) == {("present",) * 6}
+    assert res.event_at == (AS_OF - timedelta(hours=1),) * 5
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.integers(0, 2**64 - 1), min_size=1, max_size=300))
+def test_random_doubles_are_served_exactly(store: OnlineStore, bits: list[int]) -> None:
+    values = [struct.unpack("<d", struct.pack("<Q", b))[0] for b in bits]
+    sch = schema(features=(("x", "float64"),))
+    publish(store, sch, [batch(list(range(len(values))), AS_OF, x=pa.array(values))])
+    [res] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in range(len(values))])
+    for v, (got,) in zip(values, res.values, strict=True):
+        assert (math.isnan(v) and math.isnan(got)) or struct.pack("<d", got) == struct.pack("<d", v)
+
+
+def test_statuses_and_key_coercion(store: OnlineStore) -> None:
+    sch = schema(ttl=86_400)
+    events = [AS_OF - timedelta(hours=1), AS_OF - timedelta(days=1), AS_OF - timedelta(days=3)]
+    b = batch([42, 43, 44], events, amount=pa.array([1.0, 2.0, 3.0]), count=pa.array([1, 2, 3]))
+    publish(store, sch, [b])
+    rows = [{"customer_id": "42"}, {"customer_id": 43.0}, {"customer_id": 44}, {"customer_id": 7}]
+    [res] = store.read([ReadRequest(sch.view, 1, ("count",))], rows)
+    assert res.statuses == (("present",), ("present",), ("expired",), ("not_found",))
+    assert res.values == ((1,), (2,), (None,), (None,))  # the TTL boundary is inclusive
+    assert res.event_at[2] == events[2] and res.event_at[3] is None
+    with pytest.raises(InvalidKeyError, match="customer_id='abc' is not an int64"):
+        store.read([ReadRequest(sch.view)], [{"customer_id": "abc"}])
+    with pytest.raises(InvalidKeyError, match="lacks key customer_id"):
+        store.read([ReadRequest(sch.view)], [{"id": 1}])
+    with pytest.raises(OnlineStoreError, match="has no feature nope; it serves amount, count"):
+        store.read([ReadRequest(sch.view, None, ("nope",))], [{"customer_id": 1}])
+
+
+def test_composite_and_string_keys(store: OnlineStore) -> None:
+    keys = (("shop_id", "int64"), ("country", "string"))
+    sch = schema(view="feat_shop__sales", entity="shop", keys=keys, features=(("n", "int64"),))
+    b = pa.record_batch(
+        {
+            "shop_id": pa.array([1, 1, 2]),
+            "country": pa.array(["US", 'N"L', "US"]),
+            "__event_at": pa.array([AS_OF] * 3, pa.timestamp("us")),
+            "n": pa.array([10, 11, 20]),
+        }
+    )
+    publish(store, sch, [b])
+    rows = [
+        {"shop_id": "1", "country": 'N"L'},
+        {"shop_id": 2, "country": "US"},
+        {"shop_id": 2, "country": "NL"},
+    ]
+    [res] = store.read([ReadRequest("feat_shop__sales")], rows)
+    assert res.values == ((11,), (20,), (None,))
+    sch2 = schema(
+        view="feat_product__info",
+        entity="product",
+        keys=(("sku", "string"),),
+        features=(("n", "int64"),),
+    )
+    publish(store, sch2, [batch(["007", "7"], AS_OF, key="sku", n=pa.array([1, 2]))])
+    [res] = store.read([ReadRequest("feat_product__info")], [{"sku": "007"}, {"sku": 7}])
+    assert res.values == ((1,), (2,))
+
+
+class CountingRedis(redis.Redis):
+    """A real client that records the commands it sends (pipelines aside)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sent: list[str] = []
+
+    def execute_command(self, *args, **options):
+        self.sent.append(str(args[0]).upper())
+        return super().execute_command(*args, **options)
+
+
+def test_several_views_and_entities_in_one_round_trip(client: redis.Redis) -> None:
+    counting = CountingRedis.from_url(SHARED_URL)
+    with make_store(counting) as store:
+        orders = schema(view="feat_customer__orders")
+        visits = schema(view="feat_customer__visits", features=(("visits_7d", "int64"),))
+        publish(store, orders, [simple_batch(100, tag=1)])
+        publish(store, visits, [batch(list(range(50)), AS_OF, visits_7d=pa.array(range(50)))])
+        requests = [ReadRequest("feat_customer__orders"), ReadRequest("feat_customer__visits", 1)]
+        entities = [{"customer_id": i} for i in (3, 77)]
+        store.read(requests, entities)  # warms the schema cache
+        counting.sent.clear()
+        orders_res, visits_res = store.read(requests, entities)
+        assert counting.sent == ["FCALL"]
+        assert orders_res.values == ((3.1, 1), (77.1, 1))
+        assert visits_res.values == ((3,), (None,))
+        assert visits_res.statuses[1] == ("not_found",)
+
+
+def test_two_versions_side_by_side_and_latest(store: OnlineStore) -> None:
+    v1 = schema(version=1)
+    v2 = schema(version=2, features=(("amount", "float64"), ("count", "int64"), ("x", "string")))
+    publish(store, v1, [simple_batch(10, tag=1)], is_latest=True)
+    b2 = simple_batch(10, tag=2).append_column("x", pa.array(["v2"] * 10))
+    publish(store, v2, [b2], is_latest=True)
+    publish(store, v1, [simple_batch(10, tag=3)], is_latest=False)  # a re-sync of v1
+    r1, r2, latest = store.read(
+        [ReadRequest(v1.view, 1), ReadRequest(v1.view, 2), ReadRequest(v1.view)],
+        [{"customer_id": 5}],
+    )
+    assert r1.values == ((5.3, 3),) and r2.values == ((5.2, 2, "v2"),)
+    assert latest.version == 2 and latest.values == r2.values
+    states = {(s.schema.view, s.schema.version): s for s in store.views()}
+    assert states[(v1.view, 2)].is_latest and not states[(v1.view, 1)].is_latest
+    assert store.describe(v1.view, None).schema.version == 2
+
+
+def test_latest_switches_only_when_the_sync_completes(client: redis.Redis) -> None:
+    with make_store(client) as store:
+        reader = RedisStore(client, store.prefix)
+        publish(store, schema(version=1), [simple_batch(20, tag=1)], is_latest=True)
+        seen = []
+
+        def batches():
+            for i in range(4):
+                seen.append(reader.read([ReadRequest(schema().view)], [{"customer_id": 1}])[0])
+                yield simple_batch(20, tag=2).slice(i * 5, 5)
+            raise RuntimeError("warehouse went away")
+
+        with pytest.raises(RuntimeError, match="warehouse went away"):
+            publish(store, schema(version=2), batches(), is_latest=True, chunk_rows=5)
+        assert {r.version for r in seen} == {1}
+        [res] = reader.read([ReadRequest(schema().view)], [{"customer_id": 1}])
+        assert res.version == 1 and res.values == ((1.1, 1),)
+        assert client.hlen(layout.syncing_key(store.prefix)) == 0
+        assert not [k for k in prefixed_keys(client, store.prefix) if ":v2:" in k]
+        publish(store, schema(version=2), [simple_batch(20, tag=2)], is_latest=True)
+        [res] = reader.read([ReadRequest(schema().view)], [{"customer_id": 1}])
+        assert res.version == 2 and res.values == ((1.2, 2),)
+
+
+def test_entities_absent_upstream_disappear_and_old_generation_is_deleted(
+    client: redis.Redis, store: OnlineStore
+) -> None:
+    sch = schema()
+    first = publish(store, sch, [simple_batch(30, tag=1)])
+    second = publish(store, sch, [simple_batch(10, tag=2)])
+    assert second.previous_generation == first.generation and second.rows == 10
+    [res] = store.read([ReadRequest(sch.view)], [{"customer_id": 5}, {"customer_id": 25}])
+    assert res.statuses == (("present",) * 2, ("not_found",) * 2)
+    keys = prefixed_keys(client, store.prefix)
+    assert not [k for k in keys if f":g{first.generation}:" in k]
+    assert store.describe(sch.view, 1).rows == 10
+
+
+def test_delete_a_version_by_derived_names(client: redis.Redis, store: OnlineStore) -> None:
+    publish(store, schema(version=1), [simple_batch(50, tag=1)], is_latest=False)
+    publish(store, schema(version=2), [simple_batch(50, tag=2)], is_latest=True)
+    deleted = store.delete(schema().view, 1)
+    assert deleted == len(
+        {layout.bucket_of(str(i), layout.TAGS) for i in range(50)}
+    )  # every bucket key, found by name
+    assert not [k for k in prefixed_keys(client, store.prefix) if ":v1" in k]
+    with pytest.raises(NotPublishedError, match="v1 is not published"):
+        store.read([ReadRequest(schema().view, 1)], [{"customer_id": 1}])
+    [res] = store.read([ReadRequest(schema().view)], [{"customer_id": 1}])
+    assert res.version == 2
+    store.delete(schema().view, 2)
+    assert store.views() == []
+    with pytest.raises(NotPublishedError, match="latest is not published"):
+        store.read([ReadRequest(schema().view)], [{"customer_id": 1}])
+
+
+def test_incremental_never_overwrites_newer(client: redis.Redis, store: OnlineStore) -> None:
+    sch = schema()
+    t1, t0, t2 = AS_OF - timedelta(days=1), AS_OF - timedelta(days=2), AS_OF
+    publish(store, sch, [simple_batch(10, tag=1, event=t1)], watermark=t1)
+    inc = batch(
+        [1, 2, 3, 99],
+        [t0, t2, t1, t2],
+        amount=pa.array([-1.0, -2.0, -3.0, -99.0]),
+        count=pa.array([0, 0, 0, 0]),
+    )
+    res = publish(store, sch, [inc], mode="incremental", watermark=t2)
+    assert (res.rows, res.skipped_older, res.new_entities) == (3, 1, 1)
+    [got] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in (1, 2, 3, 99, 4)])
+    assert [v[0] for v in got.values] == [
+        1.1,
+        -2.0,
+        -3.0,
+        -99.0,
+        4.1,
+    ]  # equal event_at: newest sync
+    state = store.describe(sch.view, 1)
+    assert state.watermark == t2 and state.rows == 11 and state.mode == "incremental"
+    assert state.generation == res.generation
+
+
+def test_incremental_ties_on_event_time_go_to_the_greater_created_time(
+    store: OnlineStore,
+) -> None:
+    """The point-in-time macro's rule: the greater (event_at, created_at) wins; a null
+    created_at loses; a full tie goes to the later write (a replay changes nothing)."""
+    sch = schema(created=True)
+    event = AS_OF - timedelta(days=1)
+    known = [AS_OF - timedelta(hours=h) for h in (5, 5, 5, 5, 5)] + [None]
+
+    def rows(amounts: list[float], created: list[datetime | None]) -> pa.RecordBatch:
+        ids = list(range(len(amounts)))
+        b = batch(ids, event, amount=pa.array(amounts), count=pa.array([0] * len(ids)))
+        return b.append_column("__created_at", pa.array(created, pa.timestamp("us")))
+
+    publish(store, sch, [rows([0.0] * 6, known)])
+    later, earlier = AS_OF - timedelta(hours=1), AS_OF - timedelta(hours=9)
+    same = AS_OF - timedelta(hours=5)
+    res = publish(
+        store,
+        sch,
+        [rows([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [later, earlier, same, None, later, None])],
+        mode="incremental",
+    )
+    [got] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in range(6)])
+    amounts = [v[0] for v in got.values]
+    # 0: newer load wins; 1: older load loses; 2: full tie, the later write;
+    # 3: a null created_at loses to a known one; 4: wins; 5: null against null, a full tie
+    assert amounts == [1.0, 0.0, 3.0, 0.0, 5.0, 6.0]
+    assert (res.rows, res.skipped_older) == (4, 2)
+    [state] = store.views()
+    assert state.schema.created and got.event_at[0] == event
+
+
+def test_records_of_a_view_with_created_time_end_with_its_load_delay(
+    client: redis.Redis, store: OnlineStore
+) -> None:
+    created, event = AS_OF - timedelta(hours=3), AS_OF - timedelta(days=1)
+    b = batch([7], event, amount=pa.array([1.5]), count=pa.array([2]))
+    b = b.append_column("__created_at", pa.array([created], pa.timestamp("us")))
+    publish(store, schema(created=True), [b])
+    [raw] = [v for k in prefixed_keys(client, store.prefix) if ":d:" in k for v in client.hvals(k)]
+    record = json.loads(raw)
+    assert record[1:3] == [1.5, 2]
+    assert record[-1] == (created - event) // timedelta(microseconds=1)  # the load delay
+    with pytest.raises(OnlineStoreError, match=r"lacks columns \['__created_at'\]"):
+        publish(store, schema(created=True), [b.drop_columns(["__created_at"])])
+
+
+def test_incremental_needs_a_full_sync_first(store: OnlineStore) -> None:
+    with pytest.raises(OnlineStoreError, match="run a full sync first"):
+        publish(store, schema(), [simple_batch(3, tag=1)], mode="incremental")
+
+
+def test_ttl_as_of_clock_ignores_the_wall_clock(store: OnlineStore) -> None:
+    sch = schema(ttl=3600)
+    events = [AS_OF - timedelta(minutes=59), AS_OF - timedelta(minutes=61)]
+    publish(
+        store, sch, [batch([1, 2], events, amount=pa.array([1.0, 2.0]), count=pa.array([1, 2]))]
+    )
+    rows = [{"customer_id": 1}, {"customer_id": 2}]
+    for now in (None, datetime(2030, 1, 1), AS_OF - timedelta(days=1)):
+        [res] = store.read([ReadRequest(sch.view)], rows, now=now)
+        assert [s[0] for s in res.statuses] == ["present", "expired"]
+
+
+def test_ttl_wall_clock_ages_with_now_and_reclaims_memory(
+    client: redis.Redis, store: OnlineStore
+) -> None:
+    sch = schema(ttl=3600)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    fresh, stale = now - timedelta(minutes=10), now - timedelta(hours=2)
+    ids = [1, 2]
+    b = batch(ids, [fresh, stale], amount=pa.array([1.0, 2.0]), count=pa.array([1, 2]))
+    publish(store, sch, [b], clock="wall", as_of=now)
+    [res] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in ids])
+    # customer 2's bucket held only expired records: Redis dropped the key (memory reclaimed)
+    assert [s[0] for s in res.statuses] == ["present", "not_found"]
+    [res] = store.read([ReadRequest(sch.view)], [{"customer_id": 1}], now=now + timedelta(hours=1))
+    assert res.statuses == (("expired", "expired"),)
+    meta = client.hgetall(layout.meta_key(store.prefix, sch.view, 1))
+    key = layout.data_key(meta[b"key_prefix"].decode(), "customer", layout.bucket_of("1", 1024))
+    expire_ms = client.pexpiretime(key)
+    assert abs(expire_ms / 1000 - (fresh.replace(tzinfo=UTC).timestamp() + 3600)) < 1
+
+
+def test_incremental_wall_clock_extends_bucket_expiry(client: redis.Redis, store: OnlineStore):
+    sch = schema(ttl=3600)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    publish(
+        store,
+        sch,
+        [simple_batch(1, tag=1, event=now - timedelta(minutes=50))],
+        clock="wall",
+        as_of=now,
+    )
+    key_prefix = client.hget(layout.meta_key(store.prefix, sch.view, 1), "key_prefix").decode()
+    key = layout.data_key(key_prefix, "customer", layout.bucket_of("0", 1024))
+    before = client.pexpiretime(key)
+    publish(
+        store, sch, [simple_batch(1, tag=2, event=now)], clock="wall", as_of=now, mode="incremental"
+    )
+    assert client.pexpiretime(key) - before == 50 * 60 * 1000
+
+
+def test_metadata_lets_a_reader_need_nothing_but_redis(store: OnlineStore) -> None:
+    sch = schema(ttl=86_400)
+    res = publish(
+        store,
+        sch,
+        [simple_batch(5, tag=1)],
+        stats={"query_seconds": 1.5},
+        watermark=AS_OF - timedelta(hours=2),
+    )
+    fresh = RedisStore(store.client, store.prefix)  # no cache, no registry, no dbt
+    [state] = fresh.views()
+    assert state.schema == sch and state.generation == res.generation
+    assert (state.as_of, state.clock, state.rows) == (AS_OF, "as_of", 5)
+    assert state.watermark == AS_OF - timedelta(hours=2) and state.stats == {"query_seconds": 1.5}
+    assert state.is_latest and state.syncing == ()
+    table = fresh.read_table([ReadRequest(sch.view, prefix="o_")], [{"customer_id": 2}])
+    assert table.column_names == [
+        "customer_id",
+        "o_amount",
+        "o_count",
+        "o_feat_customer__orders__event_at",
+        "o_feat_customer__orders__status",
+    ]
+    assert table.schema.field("o_amount").type == pa.float64()
+    assert table.to_pylist()[0]["o_count"] == 1
+
+
+def test_rows_without_key_or_event_time_are_dropped(store: OnlineStore) -> None:
+    b = batch(
+        [1, None, 3],
+        [AS_OF, AS_OF, None],
+        amount=pa.array([1.0, 2.0, 3.0]),
+        count=pa.array([1, 2, 3]),
+    )
+    res = publish(store, schema(), [b])
+    assert (res.rows, res.dropped_null_keys) == (1, 2)
+
+
+def test_missing_columns_fail_with_the_column_named(store: OnlineStore) -> None:
+    b = batch([1], AS_OF, amount=pa.array([1.0]))
+    with pytest.raises(OnlineStoreError, match=r"lacks columns \['count'\]"):
+        publish(store, schema(), [b])

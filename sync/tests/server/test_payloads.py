@@ -1,0 +1,133 @@
+"""The server's request parsing, read plans and answer shapes, without HTTP or Redis (pure):
+the same functions the endpoints call, on a hand-made catalog and read results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from featurehouse.online import FeatureSpec, ReadResult, ViewSchema, ViewState
+from featurehouse.server.catalog import Catalog, RequestError
+from featurehouse.server.payloads import (
+    Limits,
+    check_keys,
+    check_names,
+    feast_answer,
+    native_answer,
+    parse_feast,
+    parse_native,
+)
+
+pytestmark = pytest.mark.fast
+AT = datetime(2026, 5, 1)
+LIMITS = Limits(max_entities=3, max_features=2)
+
+
+def _state(version: int, latest: bool, features: tuple[str, ...]) -> ViewState:
+    schema = ViewSchema(
+        view="feat_customer__orders",
+        version=version,
+        entity="customer",
+        keys=("customer_id",),
+        key_types=("int64",),
+        features=tuple(FeatureSpec(f, "float64") for f in features),
+        ttl_seconds=None,
+    )
+    return ViewState(schema, 1, AT, AT, "as_of", None, 2, 1024, latest, "full", 40, {})
+
+
+CATALOG = Catalog((_state(1, False, ("avg_7d", "old")), _state(2, True, ("avg_7d",))))
+
+
+def _result(values: list[float | None], version: int) -> ReadResult:
+    statuses = tuple(("present",) if v is not None else ("not_found",) for v in values)
+    return ReadResult(
+        view="feat_customer__orders",
+        version=version,
+        generation=1,
+        features=("avg_7d",),
+        types=("float64",),
+        values=tuple((v,) for v in values),
+        statuses=statuses,
+        event_at=tuple(AT if v is not None else None for v in values),
+    )
+
+
+def test_a_feast_request_is_planned_and_answered_column_wise() -> None:
+    refs = ["feat_customer__orders:avg_7d", "feat_customer__orders.v1:avg_7d"]
+    body = {"features": refs, "entities": {"customer_id": [1, 2]}, "full_feature_names": True}
+    asked = parse_feast(body, LIMITS)
+    plan = CATALOG.plan(asked.features)
+    check_keys(plan, asked)
+    check_names(plan, asked)
+    assert [(r.version, r.features) for r in plan.requests] == [(2, ("avg_7d",)), (1, ("avg_7d",))]
+    answer = feast_answer(plan, asked, [_result([0.5, None], 2), _result([float("nan"), 1.0], 1)])
+    assert answer["metadata"]["feature_names"] == [
+        "customer_id",
+        "feat_customer__orders__avg_7d",
+        "feat_customer__orders__v1__avg_7d",  # qualified names: refs.qualified
+    ]
+    keys, latest, pinned = answer["results"]
+    assert keys["values"] == [1, 2] and keys["statuses"] == ["PRESENT", "PRESENT"]
+    assert list(latest["values"]) == [0.5, None] and latest["statuses"] == ["PRESENT", "NOT_FOUND"]
+    assert pinned["values"] == ["NaN", 1.0]  # non-finite floats spelled as proto3 JSON
+    assert latest["event_timestamps"][1] == datetime(1970, 1, 1)
+
+
+def test_a_native_request_answers_row_wise() -> None:
+    body = {"features": ["feat_customer__orders:avg_7d"], "entities": [{"customer_id": "7"}]}
+    asked = parse_native(body, LIMITS)
+    plan = CATALOG.plan(asked.features)
+    check_keys(plan, asked)
+    [row] = native_answer(plan, asked, [_result([2.5], 2)])["rows"]
+    assert row == {
+        "customer_id": "7",
+        "feat_customer__orders:avg_7d": {"value": 2.5, "status": "present", "event_at": AT},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "words"),
+    [
+        ([], "bad_body", "JSON object"),
+        ({"entities": {"customer_id": [1]}}, "bad_features", "non-empty list"),
+        ({"features": ["a:b", "a:c", "a:d"], "entities": {"k": [1]}}, "too_many_features", "2"),
+        ({"features": ["a:b"], "entities": {"k": [1, 2, 3, 4]}}, "too_many_entities", "3"),
+        ({"features": ["a:b"], "entities": {"k": [1], "j": [1, 2]}}, "bad_entities", "length"),
+        ({"features": ["a:b"], "entities": {"k": [1]}, "full_feature_names": 1}, "bad_body", ""),
+    ],
+)
+def test_bad_feast_bodies_name_what_is_wrong(body: object, code: str, words: str) -> None:
+    with pytest.raises(RequestError) as error:
+        parse_feast(body, LIMITS)
+    assert error.value.code == code and words in error.value.message
+
+
+@pytest.mark.parametrize(
+    ("ref", "code", "words"),
+    [
+        ("count_orders_7d", "bad_feature_ref", "use `view:feature` or `view.vN:feature`"),
+        ("nope:x", "unknown_view", "published views: feat_customer__orders"),
+        ("feat_customer__orders.v9:x", "unknown_version", "published versions"),
+        ("feat_customer__orders:old", "unknown_feature", "it serves avg_7d"),
+    ],
+)
+def test_bad_references_are_refused_with_a_code(ref: str, code: str, words: str) -> None:
+    with pytest.raises(RequestError) as error:
+        CATALOG.plan([ref])
+    assert (error.value.status, error.value.code) == (400, code)
+    assert words in error.value.message
+
+
+def test_keys_of_the_wrong_type_and_clashing_names_are_refused() -> None:
+    asked = parse_native({"features": ["feat_customer__orders:avg_7d"], "entities": [{}]}, LIMITS)
+    with pytest.raises(RequestError, match="needs entity key customer_id"):
+        check_keys(CATALOG.plan(asked.features), asked)
+    body = {"features": ["feat_customer__orders:avg_7d"], "entities": {"customer_id": [1.5]}}
+    asked = parse_feast(body, LIMITS)
+    with pytest.raises(RequestError, match="is not a 64-bit integer"):
+        check_keys(CATALOG.plan(asked.features), asked)
+    refs = ["feat_customer__orders:avg_7d", "feat_customer__orders.v1:avg_7d"]
+    asked = parse_feast({"features": refs, "entities": {"customer_id": [1]}}, LIMITS)
+    with pytest.raises(RequestError, match="full_feature_names"):
+        check_names(CATALOG.plan(asked.features), asked)

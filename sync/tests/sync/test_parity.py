@@ -1,0 +1,171 @@
+"""`featurehouse parity` on the demo: zero mismatches after a sync; one Redis value corrupted on
+purpose (one float ulp), one entity dropped and one invented are each found exactly."""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from click.testing import CliRunner, Result
+from featurehouse.api.context import Context
+from featurehouse.cli import cli
+from featurehouse.online.redis import layout
+from featurehouse.sync import materialize, parity
+from sync_fixtures import AS_OF, REPO_ROOT, online_views
+
+V2 = "feat_customer__orders.v2"
+
+
+@pytest.fixture(scope="module")
+def parity_env(base_env: dict[str, str], redis_prefix: str) -> dict[str, str]:
+    """Every online view version synced at AS_OF under a prefix of this module's own."""
+    env = {**base_env, "FEATUREHOUSE_REDIS_PREFIX": f"{redis_prefix}:parity"}
+    context = Context(project_dir=REPO_ROOT, env=env)
+    materialize.sync(
+        context.project,
+        context.target,
+        context.artifacts,
+        context.registry,
+        [v.ref for v in online_views(context)],
+        context.store,
+        materialize.SyncOptions(as_of=AS_OF, clock="as_of"),
+    )
+    return env
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli, ["parity", *args], env=env, catch_exceptions=False)
+
+
+def record_key(env: dict[str, str], view: str, version: int, entity: str) -> str:
+    """The Redis hash holding `entity`'s record (layout.py: bucket = crc32(key) % buckets)."""
+    client = Context(project_dir=REPO_ROOT, env=env).store.client
+    meta = layout.meta_key(env["FEATUREHOUSE_REDIS_PREFIX"], view, version)
+    prefix, name, buckets, tags = (
+        v.decode() for v in client.hmget(meta, "key_prefix", "entity", "buckets", "tags")
+    )
+    return layout.data_key(prefix, name, layout.bucket_of(entity, int(buckets)), int(tags))
+
+
+@contextmanager
+def edited(env: dict[str, str], key: str, field: str, value: bytes | None) -> Iterator[bytes]:
+    """Set (or delete, value None) one hash field; put the original back afterwards."""
+    client = Context(project_dir=REPO_ROOT, env=env).store.client
+    original = client.hget(key, field)
+    if value is None:
+        client.hdel(key, field)
+    else:
+        client.hset(key, field, value)
+    try:
+        yield original
+    finally:
+        if original is None:
+            client.hdel(key, field)
+        else:
+            client.hset(key, field, original)
+
+
+def next_float(x: float) -> float:
+    """The next representable double above a positive x (one ulp up)."""
+    (bits,) = struct.unpack("<q", struct.pack("<d", x))
+    return struct.unpack("<d", struct.pack("<q", bits + 1))[0]
+
+
+def test_zero_mismatches_after_a_sync(parity_env: dict[str, str]) -> None:
+    every = run(parity_env, "--all", "--json")
+    assert every.exit_code == 0, every.output
+    report = json.loads(every.stdout)
+    assert report["ok"] and report["mismatched"] == 0
+    refs = {v["view"] for v in report["views"]}
+    assert {"feat_customer__orders.v1", V2, "feat_customer__category_affinity.v1"} <= refs
+    for view in report["views"]:
+        assert view["mode"] == "all" and view["as_of"] == AS_OF.isoformat()
+        assert view["entities_compared"] == view["warehouse_entities"] == view["redis_entities"]
+        assert view["extra_in_redis"] == 0 and view["not_served"] == 0
+        assert view["values_compared"] > 0 and view["mismatch_rate"] == 0.0
+    sampled = run(parity_env, "--sample", "50", "--select", V2, "--json")
+    assert sampled.exit_code == 0, sampled.output
+    [view] = json.loads(sampled.stdout)["views"]
+    assert view["mode"] == "sample" and view["entities_compared"] == 50
+    assert view["extra_in_redis"] is None
+    text = run(parity_env, "--select", V2, "-q")
+    assert text.exit_code == 0 and f"{V2}" in text.stdout and " ok " in text.stdout
+
+
+def test_one_corrupted_float_is_found_exactly(parity_env: dict[str, str]) -> None:
+    key = record_key(parity_env, "feat_customer__orders", 2, "1151")
+    client = Context(project_dir=REPO_ROOT, env=parity_env).store.client
+    record = json.loads(client.hget(key, "1151"))
+    names = ["count_orders_1d", "sum_order_amount_1d", "count_orders_7d", "sum_order_amount_7d"]
+    position = 2 + names.index("sum_order_amount_7d")  # [event_at, last_ordered_at, features...]
+    assert isinstance(record[position], float) and record[position] > 0
+    original = record[position]
+    record[position] = next_float(original)  # one ulp: only an exact comparison sees it
+    corrupted = json.dumps(record, separators=(",", ":")).encode()
+    with edited(parity_env, key, "1151", corrupted):
+        for args in (["--all"], ["--sample", "5000"]):
+            result = run(parity_env, "--select", V2, "--json", *args)
+            assert result.exit_code == 1, result.output
+            [view] = json.loads(result.stdout)["views"]
+            assert view["mismatched"] == 1, view
+            bad = {n: f for n, f in view["features"].items() if f["mismatched"]}
+            assert bad == {
+                "sum_order_amount_7d": {"compared": view["entities_compared"], "mismatched": 1}
+            }
+            [example] = view["examples"]
+            assert example["keys"] == {"customer_id": 1151}
+            assert example["warehouse"] == original and example["redis"] == next_float(original)
+            assert example["status"] == "present"
+            assert "1 value(s) differ" in result.stderr and V2 in result.stderr
+    assert run(parity_env, "--select", V2, "--all").exit_code == 0  # restored
+
+
+def test_a_missing_and_an_invented_entity_are_found(parity_env: dict[str, str]) -> None:
+    key = record_key(parity_env, "feat_customer__orders", 2, "1151")
+    with edited(parity_env, key, "1151", None):
+        result = run(parity_env, "--select", V2, "--all", "--json")
+        assert result.exit_code == 1
+        [view] = json.loads(result.stdout)["views"]
+        assert view["not_served"] == 1 and view["redis_entities"] == view["warehouse_entities"] - 1
+        assert all(f["mismatched"] == 1 for f in view["features"].values())
+        assert {e["status"] for e in view["examples"]} == {"not_found"}
+    ghost_key = record_key(parity_env, "feat_customer__orders", 2, "987654321")
+    client = Context(project_dir=REPO_ROOT, env=parity_env).store.client
+    record = client.hget(key, "1151")
+    with edited(parity_env, ghost_key, "987654321", record):
+        result = run(parity_env, "--select", V2, "--all", "--json")
+        assert result.exit_code == 1
+        [view] = json.loads(result.stdout)["views"]
+        assert view["extra_in_redis"] == 1 and view["mismatched"] == 1
+        [example] = view["examples"]
+        assert example["keys"] == {"customer_id": 987654321}
+        assert example["status"] == "extra in Redis"
+
+
+def test_library_results_and_bad_usage(parity_env: dict[str, str]) -> None:
+    context = Context(project_dir=REPO_ROOT, env=parity_env)
+    [result] = parity.check(
+        context.project,
+        context.target,
+        context.artifacts,
+        context.registry,
+        context.store,
+        ["feat_customer__category_affinity"],
+        parity.ParityOptions(sample=None),
+    )
+    assert result.ok and result.compared > 0
+    names = [f.feature for f in result.features]
+    assert names[0] == "effective_at" and "category_affinity_30d" in names  # double[]
+    both = run(parity_env, "--sample", "5", "--all")
+    assert both.exit_code == 2 and "exclude each other" in both.output
+    unpublished = run({**parity_env, "FEATUREHOUSE_REDIS_PREFIX": "fhtest:nothing-here"}, "-q")
+    assert unpublished.exit_code == 1 and "featurehouse sync" in unpublished.stderr
+
+
+def test_help_documents_an_example() -> None:
+    for command in ("parity", "dataset"):
+        text = CliRunner().invoke(cli, [command, "--help"]).stdout
+        assert "Example" in text and f"featurehouse {command}" in text

@@ -1,4 +1,0 @@
-{#- As known at: duckdb__ (QUALIFY) and default__ (subquery) return the same rows. -#}
-{{ _featurehouse_test_rows_differ(
-    ref('pit_fixture__known_balances'), ref('pit_fixture__known_balances_portable')
-) }}
