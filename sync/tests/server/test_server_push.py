@@ -89,9 +89,28 @@ def test_offline_rows_land_as_parquet(pushed: tuple[ServerProcess, Path]) -> Non
     assert _read(server, 7)["results"][1]["values"] == [0.7]
 
 
+def test_offline_only_lands_without_serving(pushed: tuple[ServerProcess, Path]) -> None:
+    server, folder = pushed
+    answer = _push(server, _df([8], AS_OF - timedelta(minutes=1), [0.8]), "offline").json()
+    assert (
+        "written" not in answer and Path(answer["file"]).parent == folder / "feat_push__scores_v1"
+    )
+    assert pq.read_table(answer["file"])["customer_id"].to_pylist() == [8]
+    assert _read(server, 8)["results"][1]["statuses"] == ["NOT_FOUND"]
+
+
+def test_a_pinned_version_is_pushed(pushed: tuple[ServerProcess, Path]) -> None:
+    server, _ = pushed
+    body = {"push_source_name": "feat_push__scores.v1", "to": "online",
+            "df": _df([9], AS_OF - timedelta(minutes=2), [0.3])}  # fmt: skip
+    assert server.post("/push", body).json()["written"] == 1
+    assert _read(server, 9)["results"][1]["values"] == [0.3]
+
+
 @pytest.mark.parametrize(
     ("body", "code", "words"),
     [
+        ({"push_source_name": "feat push", "df": {"a": [1]}}, "bad_push_source", "view.vN"),
         ({"push_source_name": "feat_nope", "df": {"a": [1]}}, "unknown_view", "feat_nope"),
         ({"push_source_name": "feat_push__scores", "df": {"customer_id": [1]}}, "bad_df",
          "missing column(s) scored_at, score, label"),
