@@ -80,6 +80,7 @@ class RedisBroker:
                 f"{self.source}: another consumer holds {self.lease.key} and kept it for "
                 f"{self.lease_wait:.0f} s; stop it, or wait for it to finish"
             )
+        self.lease.keep_alive()
         self.group.ensure_group()
         claimed = self.group.claim_all()
         if claimed:
@@ -94,8 +95,8 @@ class RedisBroker:
     def poll(self, max_messages: int, timeout: float) -> list[Message]:
         if not self.lease.renew():
             raise StreamError(
-                f"{self.source}: lost the lease {self.lease.key} (paused longer than its "
-                "TTL?); another consumer took over: restart this one"
+                f"{self.source}: lost the lease {self.lease.key} (the process was paused or "
+                "Redis unreachable for longer than its TTL); restart this consumer"
             )
         if self._pending:
             entries = self.group.read(max_messages, 0, pending=True)

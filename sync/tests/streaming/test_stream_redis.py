@@ -122,6 +122,13 @@ def test_poison_events_go_to_the_dead_letter_with_their_reason(
     assert any("'colour'" in r for r in reasons)
     assert any("missing 'id'" in r for r in reasons)
     assert set(reasons.values()) == set(poison.values())
+    with serve(SHARED_URL, stream_run.prefix, stream_run.root) as server:
+        rejected = [
+            line for line in server.get("/metrics").text.splitlines()
+            if line.startswith("featurehouse_stream_rejected_events_total{")
+        ]  # fmt: skip
+    assert sorted(line.split('reason="')[1].split('"')[0] for line in rejected) == sorted(poison)
+    assert all(line.endswith(" 1.0") for line in rejected)
     assert parity_of(stream_run.context(with_prefix(streamed_build.rebuilt, stream_run.prefix))).ok
 
 

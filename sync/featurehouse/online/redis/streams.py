@@ -9,8 +9,10 @@ been delivered but not acknowledged. Part of the online package (the only redis 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -19,10 +21,12 @@ from typing import Any
 
 import redis
 
+from featurehouse.errors import OnlineStoreError
 from featurehouse.online.redis.admin import owner_alive
 from featurehouse.online.redis.publish import pid_start
 from featurehouse.online.redis.wire import translated
 
+log = logging.getLogger(__name__)
 EVENT_FIELD = b"event"
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -145,6 +149,8 @@ class Lease:
         )
         self._renew = client.register_script(_RENEW)
         self._steal = client.register_script(_STEAL)
+        self._stop = threading.Event()
+        self.lost = False  # the heartbeat found the lease gone or taken
 
     def acquire(self, wait_seconds: float, on_wait: Callable[[str], Any] | None = None) -> bool:
         deadline = time.monotonic() + wait_seconds
@@ -171,9 +177,26 @@ class Lease:
 
     def renew(self) -> bool:
         with translated(self.client, f"renewing the lease {self.key}"):
-            return bool(self._renew(keys=[self.key], args=[self.holder, self.ttl_ms]))
+            held = bool(self._renew(keys=[self.key], args=[self.holder, self.ttl_ms]))
+        self.lost = self.lost or not held
+        return held and not self.lost
+
+    def keep_alive(self) -> None:
+        """Renew every third of the TTL from a thread, so a long batch keeps the lease; a
+        paused or killed process still loses it (its thread stops too)."""
+        self._stop.clear()
+        threading.Thread(target=self._beat, name=f"lease {self.key}", daemon=True).start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.ttl_ms / 3000):
+            try:
+                if not self.renew():
+                    return
+            except OnlineStoreError as exc:  # Redis down: the consumer's retries say so too
+                log.warning("renewing the lease %s failed (%s); retrying", self.key, exc)
 
     def release(self) -> None:
+        self._stop.set()
         with translated(self.client, f"releasing the lease {self.key}"):
             if self.client.get(self.key) == self.holder.encode():
                 self.client.delete(self.key)
