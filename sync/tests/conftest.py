@@ -39,6 +39,7 @@ pytest_plugins = (
     "server_support",
     "kafka_support",
     "consumer_support",
+    "stream_support",
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

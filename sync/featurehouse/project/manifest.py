@@ -62,6 +62,7 @@ class Node:
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # and its arguments
     column_name: str | None = None  # column tests: the column
     freshness: bool = False  # sources only: declares a warn_after or error_after
+    macros: tuple[str, ...] = ()  # unique ids of the macros the node's SQL calls
 
     @property
     def label(self) -> str:
@@ -283,6 +284,7 @@ def _node(data: Mapping[str, Any]) -> Node:
         test_name=test.get("name"),
         test_kwargs=test.get("kwargs") or {},
         column_name=data.get("column_name"),
+        macros=tuple((data.get("depends_on") or {}).get("macros", ())),
     )
 
 

@@ -64,6 +64,7 @@ def _request_schemas(example: Example) -> dict[str, Any]:
     }
     native_example = {"features": list(example.features), "entities": [dict(example.keys)]}
     return {
+        **_push_schemas(),
         "FeastRequest": {
             "type": "object",
             "example": feast_example,
@@ -193,7 +194,42 @@ def _other_schemas() -> dict[str, Any]:
     }
 
 
-def _post(summary: str, request: str, response: str) -> dict[str, Any]:
+def _push_schemas() -> dict[str, Any]:
+    column = {"type": "array", "items": {}}
+    return {
+        "PushRequest": {
+            "type": "object",
+            "required": ["push_source_name", "df"],
+            "properties": {
+                "push_source_name": {"type": "string", "description": "The view: view or view.vN"},
+                "df": {
+                    "type": "object",
+                    "description": "Columns: the keys, the event (and created) timestamp, "
+                    "every feature; lists of equal length",
+                    "additionalProperties": column,
+                },
+                "to": {"type": "string", "enum": ["online", "offline", "online_and_offline"]},
+                "allow_registry_cache": {"type": "boolean", "description": "Ignored (Feast)"},
+            },
+        },
+        "PushResponse": {
+            "type": "object",
+            "properties": {
+                "view": {"type": "string"},
+                "version": {"type": "integer", "nullable": True},
+                "rows": {"type": "integer"},
+                "to": {"type": "string"},
+                "written": {"type": "integer", "description": "Rows merged online"},
+                "skipped_older": {"type": "integer", "description": "Older than served"},
+                "file": {"type": "string", "description": "The offline Parquet file"},
+            },
+        },
+    }
+
+
+def _post(
+    summary: str, request: str, response: str, answer: str = "Feature values"
+) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
@@ -202,11 +238,19 @@ def _post(summary: str, request: str, response: str) -> dict[str, Any]:
                 "content": {"application/json": {"schema": _ref(request)}},
             },
             "responses": {
-                "200": _json(_ref(response), "Feature values"),
+                "200": _json(_ref(response), answer),
                 **_errors(*_FEATURE_ERRORS),
             },
         }
     }
+
+
+_PUSH = (
+    "Write precomputed feature values (Feast's push)",
+    "PushRequest",
+    "PushResponse",
+    "Written",
+)
 
 
 def _paths() -> dict[str, Any]:
@@ -218,6 +262,7 @@ def _paths() -> dict[str, Any]:
         "/v1/features": _post(
             "Feature values, one row per entity", "FeaturesRequest", "FeaturesResponse"
         ),
+        "/push": _post(*_PUSH),
         "/v1/views": {
             "get": {
                 "summary": "Published view versions, their keys and features",

@@ -26,6 +26,7 @@ from featurehouse.online import (
     open_async_reader,
     open_store,
 )
+from featurehouse.online.redis import streams
 from featurehouse.online.usage import LoggedRow, UsageRecorder
 from featurehouse.project.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
 from featurehouse.server.catalog import Catalog, Plan, RequestError, bad_request
@@ -38,6 +39,7 @@ from featurehouse.server.payloads import (
     feast_answer,
     native_answer,
 )
+from featurehouse.streaming.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class ServerConfig:
     redis_timeout: float = 1.0
     usage: bool = True  # count reads per service and view version (usage history)
     usage_flush_seconds: float = 5.0
+    push_dir: str | None = None  # where POST /push lands offline rows (None: online only)
 
     def to_env(self) -> dict[str, str]:
         """The config for worker processes (API keys travel in their own variable)."""
@@ -97,7 +100,10 @@ class Service:
         self.limits = Limits(config.max_entities, config.max_features)
         self.catalog: Catalog | None = None
         self.redis_up: bool | None = None  # unknown until the first Redis call
-        self.metrics = ServerMetrics(lambda: Snapshot(bool(self.redis_up), self.catalog))
+        self.streams: tuple[Status, ...] = ()
+        self.metrics = ServerMetrics(
+            lambda: Snapshot(bool(self.redis_up), self.catalog, self.streams)
+        )
         self._keys = tuple(hashlib.sha256(k.encode()).digest() for k in config.api_keys)
         self._refreshed_at = -1e9
         self.usage = UsageRecorder(config.usage_flush_seconds)
@@ -121,7 +127,7 @@ class Service:
 
     # --- Redis ---
 
-    def _failed(self, exc: OnlineStoreError) -> RequestError:
+    def failed(self, exc: OnlineStoreError) -> RequestError:
         unavailable = isinstance(exc, RedisUnavailable)
         self.metrics.redis_errors.labels("unavailable" if unavailable else "error").inc()
         if self.redis_up is not False or not unavailable:  # an outage is logged once
@@ -137,7 +143,7 @@ class Service:
             states = self.store.views()
         except OnlineStoreError as exc:
             self.metrics.refreshes.labels("failed").inc()
-            raise self._failed(exc) from None
+            raise self.failed(exc) from None
         self.redis_up = True
         try:
             services = self.store.services()
@@ -146,7 +152,20 @@ class Service:
             raise self._failed(exc) from None
         self.metrics.refreshes.labels("ok").inc()
         self.catalog = Catalog(tuple(states), tuple(services))
+        self.streams = self._stream_statuses()
         return self.catalog
+
+    def _stream_statuses(self) -> tuple[Status, ...]:
+        """The stream consumers' reports (best effort: /metrics must not fail over them)."""
+        client = getattr(self.store, "client", None)  # stream reports live in Redis
+        if client is None:
+            return ()
+        pattern = streams.control_key(self.store.prefix, "*", "status")
+        try:
+            found = streams.read_status(client, pattern)
+        except OnlineStoreError:
+            return self.streams
+        return tuple(Status(f.get("source", k), f) for k, f in sorted(found.items()))
 
     async def refreshed(self) -> Catalog:
         """`refresh` in a thread: the event loop keeps serving meanwhile."""
@@ -163,7 +182,7 @@ class Service:
             if self.catalog is None:
                 await self.refreshed()
         except OnlineStoreError as exc:
-            redis = {"ok": False, "detail": str(self._failed(exc))}
+            redis = {"ok": False, "detail": str(self.failed(exc))}
         except RequestError as exc:
             redis = {"ok": False, "detail": exc.message}
         catalog = self.catalog
@@ -208,7 +227,7 @@ class Service:
                 raise bad_request("bad_entity_key", str(exc)) from None
             except OnlineStoreError as exc:  # e.g. a feature gone from a republished view
                 if isinstance(exc, RedisUnavailable) or attempt or not self._may_refresh():
-                    raise self._failed(exc) from None
+                    raise self.failed(exc) from None
             catalog = await self.refreshed()
         self.redis_up = True
         if self.config.usage:

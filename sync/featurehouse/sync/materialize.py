@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 from featurehouse import lineage as column_lineage
 from featurehouse.errors import FeaturehouseError, RegistryError, ValidationGateError
-from featurehouse.online import FeatureSpec, OnlineStore, PublishResult, ViewSchema, ViewState
+from featurehouse.online import OnlineStore, PublishResult, ViewSchema, ViewState
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
@@ -26,6 +26,7 @@ from featurehouse.project.settings import Project, Target
 from featurehouse.sync.services import publish_services
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats, read_latest
+from featurehouse.warehouse.schema import view_schema
 
 log = logging.getLogger(__name__)
 Mode = Literal["full", "incremental"]
@@ -177,33 +178,6 @@ def view_lineages(
     except Exception as exc:  # any failure, including sqlglot's: log it and publish anyway
         log.warning("column lineage not stored: %s", exc)
         return {v.ref: {"error": " ".join(str(exc).split())[:300]} for v in views}
-
-
-def view_schema(view: FeatureView, lineage: Mapping[str, Any] | None = None) -> ViewSchema:
-    """What Redis stores to decode the view version (built from the manifest's contract)."""
-    extra: dict[str, Any] = {
-        "unique_id": view.unique_id,
-        "relation": str(view.relation),
-        "event_timestamp": view.event_timestamp,
-        "created_timestamp": view.created_timestamp,
-        "ttl": view.ttl,
-        "deprecation_date": view.deprecation_date,
-    }
-    if lineage is not None:
-        extra["lineage"] = dict(lineage)
-    return ViewSchema(
-        view=view.name,
-        version=view.version,
-        entity=view.entity,
-        keys=tuple(k.name for k in view.keys),
-        key_types=tuple(k.online_type for k in view.keys),
-        features=tuple(FeatureSpec(f.name, f.online_type) for f in view.features),
-        ttl_seconds=view.ttl_seconds,
-        description=view.description,
-        owner=view.owner,
-        extra=extra,
-        created=view.created_timestamp is not None,
-    )
 
 
 def sync_view(

@@ -30,10 +30,11 @@ from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
 from featurehouse.sync.compare import differs, to_python
-from featurehouse.sync.materialize import Progress, view_schema
+from featurehouse.sync.materialize import Progress
 from featurehouse.types import arrow_type
 from featurehouse.warehouse import Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import read_latest
+from featurehouse.warehouse.schema import view_schema
 
 DEFAULT_BATCH = 10_000
 STATUS, EXTRA = "status", "extra in Redis"  # what an Example's `feature` says besides names

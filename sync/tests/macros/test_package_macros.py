@@ -41,6 +41,7 @@ CALLS = {
         "'feat_customer__orders'], as_known_at=true)"
     ),
     "latest_feature_rows": "featurehouse.latest_feature_rows('feat_customer__orders', as_of='?')",
+    "streamed": "featurehouse.streamed(ref('raw_orders'))",
     "drift_summary": f"featurehouse.drift_summary('t', 'x', {WINDOWS})",
     "drift_buckets": f"featurehouse.drift_buckets('t', 'x', {WINDOWS}, kind='categorical')",
     "drift_histogram": f"featurehouse.drift_histogram('t', 'x', {WINDOWS})",
@@ -115,6 +116,9 @@ def test_every_public_macro_renders_in_a_consumer_project(rendered: dict[str, st
             assert text.lower().lstrip().startswith(("with", "select")), (name, text[:300])
     assert "v1__count_orders_lifetime" in rendered["point_in_time_join"]
     assert "feat_customer__orders_v2" in rendered["latest_feature_rows"]
+    assert (
+        "raw_orders" in rendered["streamed"] and "union" not in rendered["streamed"]
+    )  # none landed
 
 
 def package_version_literal() -> str:
