@@ -326,6 +326,7 @@ def main(argv: list[str] | None = None) -> None:
         help="floor loads and cached syncs, interleaved; medians are compared (default 3)",
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/benchsync"))
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -357,6 +358,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.stop()
     report(args, floor, main_run, flat)
+    if args.json:
+        figures = {"floor": floor, "sync": main_run, "flat": flat, "entities": args.entities}
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
