@@ -166,8 +166,14 @@ def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
 
 
 def test_rendered_variants_differ_where_they_should(rendered):
-    """The dispatched DuckDB join is the ASOF one; as-known-at uses the ranked join."""
-    assert "asof" in rendered[("join", "ttl", "dispatched", False)].lower()
-    assert "asof" not in rendered[("join", "ttl", "dispatched", True)].lower()
-    assert "asof" not in rendered[("join", "ttl", "default", False)].lower()
+    """The dispatched DuckDB join: a TTL bounds a range join kept by arg_max (as known at
+    too); without one, ASOF, or the ranked join for as-known-at. default__ ranks."""
+    for known in (False, True):
+        ttl = rendered[("join", "ttl", "dispatched", known)].lower()
+        assert "arg_max" in ttl and "asof" not in ttl and "row_number" not in ttl
+    assert "asof" in rendered[("join", "no_ttl", "dispatched", False)].lower()
+    assert "asof" not in rendered[("join", "no_ttl", "dispatched", True)].lower()
+    assert "row_number" in rendered[("join", "no_ttl", "dispatched", True)].lower()
+    default = rendered[("join", "ttl", "default", False)].lower()
+    assert "asof" not in default and "arg_max" not in default
     assert rendered[("latest", "ttl", "dispatched", False)].count("?") == 1
