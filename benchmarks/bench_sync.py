@@ -50,15 +50,14 @@ MODEL = "feat_bench__big"
 DUCK_TYPES = {"float64": "double", "int64": "bigint", "string": "varchar"}
 
 DBT_PROJECT = """\
-name: featurehouse
+name: featurehouse_bench
 version: "0.1.0"
 config-version: 2
 profile: featurehouse_bench
 model-paths: ["models"]
-macro-paths: ["macros"]
 target-path: target
 models:
-  featurehouse:
+  featurehouse_bench:
     +materialized: table
     +contract:
       enforced: true
@@ -139,9 +138,11 @@ def make_project(root: Path) -> None:
     (root / "models" / f"{MODEL}_v1.sql").write_text(
         "select * from {{ source('bench_raw', 'events') }}\n"
     )
-    macros = root / "macros"
-    if not macros.exists():
-        macros.symlink_to(Path(__file__).resolve().parents[1] / "macros")
+    # The featurehouse dbt package, installed as a user installs it (a `local:` path).
+    package = Path(__file__).resolve().parents[1] / "sync" / "featurehouse" / "dbt_package"
+    (root / "packages.yml").write_text(f'packages:\n  - local: "{package}"\n')
+    if not (root / "dbt_packages" / "featurehouse").exists():
+        dbt(root, "deps")
 
 
 def environment(root: Path) -> dict[str, str]:
@@ -171,8 +172,13 @@ def build(root: Path, entities: int, per_entity: int) -> float:
 
 def dbt_build(root: Path) -> float:
     t = time.perf_counter()
+    dbt(root, "build")
+    return time.perf_counter() - t
+
+
+def dbt(root: Path, command: str) -> None:
     done = subprocess.run(
-        [fh_executable("dbt"), "build", "--project-dir", str(root)],
+        [fh_executable("dbt"), command, "--project-dir", str(root)],
         cwd=root,
         env=environment(root),
         capture_output=True,
@@ -180,8 +186,7 @@ def dbt_build(root: Path) -> float:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"dbt build failed:\n{done.stdout[-3000:]}{done.stderr}")
-    return time.perf_counter() - t
+        raise RuntimeError(f"dbt {command} failed:\n{done.stdout[-3000:]}{done.stderr}")
 
 
 def rendered_files(root: Path) -> dict[str, float]:
