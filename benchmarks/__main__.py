@@ -1,4 +1,5 @@
-"""`python -m benchmarks`: every benchmark with its defaults, or
+"""`python -m benchmarks`: issue 19's table of targets (bench_table; `table --quick` for a
+short run), `python -m benchmarks all`: every benchmark with its defaults, or
 `python -m benchmarks NAME [args]`: one benchmark with its arguments (NAME below)."""
 
 import sys
@@ -13,6 +14,7 @@ from benchmarks import (
     bench_server,
     bench_stream,
     bench_sync,
+    bench_table,
     bench_training,
     bench_usage,
 )
@@ -27,6 +29,7 @@ def _no_args(main):
 
 
 BENCHMARKS = {
+    "table": bench_table.main,
     "online": bench_online.main,
     "server": bench_server.main,
     "sync": bench_sync.main,
@@ -42,11 +45,18 @@ BENCHMARKS = {
     "quickstart": bench_quickstart.main,
 }
 
-if __name__ == "__main__":
-    if len(sys.argv) > 1:
-        if sys.argv[1] not in BENCHMARKS:
-            sys.exit(f"usage: python -m benchmarks [{'|'.join(BENCHMARKS)} [args]]")
-        sys.exit(BENCHMARKS[sys.argv[1]](sys.argv[2:]))
+
+def every() -> None:
     for name in ("online", "server", "training", "lineage", "drift", "stream"):
         print(f"\n=== {name} ===", flush=True)
         BENCHMARKS[name]([])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "all":
+        sys.exit(every())
+    if len(sys.argv) > 1:
+        if sys.argv[1] not in BENCHMARKS:
+            sys.exit(f"usage: python -m benchmarks [all|{'|'.join(BENCHMARKS)} [args]]")
+        sys.exit(BENCHMARKS[sys.argv[1]](sys.argv[2:]))
+    sys.exit(bench_table.main([]))

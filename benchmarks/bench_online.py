@@ -16,6 +16,7 @@ redis-server of its own (free loopback port, flushed between phases), measures:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -302,7 +303,8 @@ def report(n: int, figures: dict[str, float], lat: dict[str, list], encodings: d
     )
 
 
-def run(n: int, rounds: int, listpack: int, workdir: Path) -> None:
+def run(n: int, rounds: int, listpack: int, workdir: Path) -> dict[str, float]:
+    """Measure and print; returns the figures and the read percentiles (for `--json`)."""
     t = time.perf_counter()
     table = dataset(n)
     figures: dict[str, float] = {"build_s": time.perf_counter() - t, "listpack": listpack}
@@ -338,6 +340,10 @@ def run(n: int, rounds: int, listpack: int, workdir: Path) -> None:
     finally:
         server.stop()
     report(n, figures, lat, encodings)
+    for name, samples in lat.items():
+        for q in (0.5, 0.99):
+            figures[f"{name}_p{q * 100:.0f}_us"] = p_us(samples, q)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -350,9 +356,12 @@ def main(argv: list[str] | None = None) -> None:
         default=128,
         help="hash-max-listpack-value of the benchmark server (recommended: 128)",
     )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fh-bench-") as tmp:
-        run(args.entities, args.reads, args.listpack_value, Path(tmp))
+        figures = run(args.entities, args.reads, args.listpack_value, Path(tmp))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

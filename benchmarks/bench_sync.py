@@ -50,15 +50,14 @@ MODEL = "feat_bench__big"
 DUCK_TYPES = {"float64": "double", "int64": "bigint", "string": "varchar"}
 
 DBT_PROJECT = """\
-name: featurehouse
+name: featurehouse_bench
 version: "0.1.0"
 config-version: 2
 profile: featurehouse_bench
 model-paths: ["models"]
-macro-paths: ["macros"]
 target-path: target
 models:
-  featurehouse:
+  featurehouse_bench:
     +materialized: table
     +contract:
       enforced: true
@@ -139,9 +138,11 @@ def make_project(root: Path) -> None:
     (root / "models" / f"{MODEL}_v1.sql").write_text(
         "select * from {{ source('bench_raw', 'events') }}\n"
     )
-    macros = root / "macros"
-    if not macros.exists():
-        macros.symlink_to(Path(__file__).resolve().parents[1] / "macros")
+    # The featurehouse dbt package, installed as a user installs it (a `local:` path).
+    package = Path(__file__).resolve().parents[1] / "sync" / "featurehouse" / "dbt_package"
+    (root / "packages.yml").write_text(f'packages:\n  - local: "{package}"\n')
+    if not (root / "dbt_packages" / "featurehouse").exists():
+        dbt(root, "deps")
 
 
 def environment(root: Path) -> dict[str, str]:
@@ -171,8 +172,13 @@ def build(root: Path, entities: int, per_entity: int) -> float:
 
 def dbt_build(root: Path) -> float:
     t = time.perf_counter()
+    dbt(root, "build")
+    return time.perf_counter() - t
+
+
+def dbt(root: Path, command: str) -> None:
     done = subprocess.run(
-        [fh_executable("dbt"), "build", "--project-dir", str(root)],
+        [fh_executable("dbt"), command, "--project-dir", str(root)],
         cwd=root,
         env=environment(root),
         capture_output=True,
@@ -180,8 +186,7 @@ def dbt_build(root: Path) -> float:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"dbt build failed:\n{done.stdout[-3000:]}{done.stderr}")
-    return time.perf_counter() - t
+        raise RuntimeError(f"dbt {command} failed:\n{done.stdout[-3000:]}{done.stderr}")
 
 
 def rendered_files(root: Path) -> dict[str, float]:
@@ -326,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
         help="floor loads and cached syncs, interleaved; medians are compared (default 3)",
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/benchsync"))
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -357,6 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.stop()
     report(args, floor, main_run, flat)
+    if args.json:
+        figures = {"floor": floor, "sync": main_run, "flat": flat, "entities": args.entities}
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,13 @@ import pyarrow.compute as pc
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "integration_tests"
 VIEW = "fix_pit__bench"
 FEATURES = [f"{VIEW}.v1:f{i}" for i in range(1, 9)]
-HAND = ("range_row_number", "range_qualify", "asof_struct_key", "asof_arg_max_prepass")
+HAND = (
+    "range_row_number",
+    "range_qualify",
+    "range_arg_max_struct",
+    "asof_struct_key",
+    "asof_arg_max_prepass",
+)
 
 
 def _bench_pit() -> Any:

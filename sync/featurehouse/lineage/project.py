@@ -162,10 +162,17 @@ class _Analyzer:
                 self._unresolved(node, [name], f"{name} is not in the compiled SQL's output")
         self.known.setdefault(node.unique_id, produced)
 
+    def _row_identity(self, source: ColumnId) -> bool:
+        """DuckDB's `rowid` pseudo-column of a relation that has no column of that name (the
+        point-in-time macro fetches the picked rows of a table by it)."""
+        return source.column == "rowid" and "rowid" not in self.known.get(source.node, ["rowid"])
+
     def _record(self, node: Node, column: sql.SqlColumn) -> None:
         edges: dict[tuple[ColumnId, str], tuple[Step, ...]] = {}
         for item in column.inputs:
             source = ColumnId(self._node_of(item.relation), item.column)
+            if self._row_identity(source):
+                continue  # which row, not a value: the row's columns are traced themselves
             steps = item.steps
             if item.role == VALUE and not steps and item.column != column.name:
                 steps = (Step("rename"),)

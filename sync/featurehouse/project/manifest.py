@@ -133,6 +133,7 @@ class RunResults:
     invocation_id: str
     results: Mapping[str, RunResult]
     vars: Mapping[str, Any] = field(default_factory=dict)  # --vars of that dbt invocation
+    target: str | None = None  # its --target (or $DBT_TARGET); None: the profile's default
 
 
 @dataclass(frozen=True)
@@ -362,6 +363,7 @@ def load_run_results(path: Path) -> RunResults:
         invocation_id=str(meta.get("invocation_id", "")),
         results=results,
         vars=(doc.get("args") or {}).get("vars") or {},
+        target=(doc.get("args") or {}).get("target") or None,
     )
 
 

@@ -19,10 +19,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from featurehouse.errors import OfflineStoreError
+from featurehouse.errors import FeaturehouseError, OfflineStoreError
 from featurehouse.project.manifest import Manifest, load_manifest, load_run_results
 from featurehouse.project.registry import FeatureView
-from featurehouse.project.settings import Project, Target
+from featurehouse.project.settings import Project, Target, load_target
 
 log = logging.getLogger(__name__)
 _BEGIN = "-- featurehouse:begin "
@@ -175,6 +175,7 @@ def _dbt_compile(
     project: Project, target: Target, inline: str, what: str = "latest_feature_rows"
 ) -> str:
     """`dbt compile --inline` into Featurehouse's own target dir (the build's stays intact)."""
+    seed_partial_parse(project, project.cache_dir / "dbt")
     done = _run_dbt(project, _compile_command(project, target, inline), f"render {what}")
     try:
         return str(json.loads(done.stdout)["compiled"])
@@ -182,20 +183,48 @@ def _dbt_compile(
         raise OfflineStoreError(f"unexpected `dbt compile` output: {done.stdout[:200]!r}") from exc
 
 
+def seed_partial_parse(project: Project, target_path: Path) -> None:
+    """Start dbt from the build's parse: copy its partial_parse.msgpack into `target_path`
+    when newer (dbt checks it against the project, vars and profile, and parses in full
+    when it does not fit), so a first render after `dbt build` skips the full parse."""
+    built = project.target_dir / "partial_parse.msgpack"
+    seeded = target_path / "partial_parse.msgpack"
+    try:
+        if seeded.exists() and seeded.stat().st_mtime >= built.stat().st_mtime:
+            return
+        target_path.mkdir(parents=True, exist_ok=True)
+        temporary = seeded.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(built, temporary)
+        temporary.replace(seeded)
+    except OSError:
+        return  # no build parse to start from: dbt parses in full, as without the seed
+
+
 def _compile_command(project: Project, target: Target, inline: str) -> list[str]:
     """The build's own --vars too (from run_results.json): with other vars, dbt would parse
-    another project (e.g. without the models that featurehouse_must_fail enables)."""
+    another project (e.g. without the models that featurehouse_must_fail enables). --target
+    as the build gave it: dbt's partial parse holds only for the same vars and --target."""
     results = project.target_dir / "run_results.json"
-    build_vars = load_run_results(results).vars if results.exists() else {}
-    extra = ["--vars", json.dumps(dict(build_vars))] if build_vars else []
-    return [*_base_command(project, target, inline), *extra]
+    build = load_run_results(results) if results.exists() else None
+    extra = ["--vars", json.dumps(dict(build.vars))] if build and build.vars else []
+    chosen = ["--target", target.name]
+    if build and build.target is None and _default_target(project) == target.name:
+        chosen = []  # the build named no target and this is the default: name none either
+    return [*_base_command(project, inline), *chosen, *extra]
 
 
-def _base_command(project: Project, target: Target, inline: str) -> list[str]:
+def _default_target(project: Project) -> str | None:
+    try:
+        return load_target(project, None, project.env or os.environ).name
+    except FeaturehouseError:
+        return None
+
+
+def _base_command(project: Project, inline: str) -> list[str]:
     return [
         dbt_executable(), "compile", "--quiet", "--output", "json", "--inline", inline,
         "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
-        "--target", target.name, "--target-path", str(project.cache_dir / "dbt"),
+        "--target-path", str(project.cache_dir / "dbt"),
     ]  # fmt: skip
 
 
@@ -259,6 +288,7 @@ def compile_models(
         "--target", target.name, "--target-path", str(target_path),
     ]  # fmt: skip
     log.info("compiling %s with dbt", what)
+    seed_partial_parse(project, target_path)
     _run_dbt(project, command, f"compile {what}")
     return load_manifest(target_path / "manifest.json")
 

@@ -20,7 +20,11 @@ from hypothesis import strategies as st
 
 BASE = datetime(2026, 1, 1)
 TTL = timedelta(hours=2)  # fix_pit__events' ttl (fix_pit__events_forever has none)
-VIEWS = {"ttl": "fix_pit__events", "no_ttl": "fix_pit__events_forever"}
+VIEWS = {
+    "ttl": "fix_pit__events",
+    "no_ttl": "fix_pit__events_forever",
+    "ttl_view": "fix_pit__events_view",  # materialized as a view: no row ids
+}
 MACROS = {"dispatched": "point_in_time_join", "default": "default__point_in_time_join"}
 LATEST = {"dispatched": "latest_feature_rows", "default": "default__latest_feature_rows"}
 
@@ -55,7 +59,7 @@ def rendered(tmp_path_factory, dbt_deps) -> dict[tuple[str, str, str, bool], str
     variants = _variants()
     keys = list(variants)
     rendered = render_inline({str(i): variants[k] for i, k in enumerate(keys)}, tmp)
-    relation = r'(?:"?\w+"?\.)*"?fix_pit__events(?:_forever)?"?'
+    relation = r'(?:"?\w+"?\.)*"?fix_pit__events(?:_forever|_view)?"?'
     return {keys[int(i)]: re.sub(relation, "pit_features", body) for i, body in rendered.items()}
 
 
@@ -151,7 +155,7 @@ def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
     con.execute("create table pit_features as select * from given_features")
     con.register("pit_spine", pa.Table.from_pylist(spine_rows_, schema=SPINE_SCHEMA))
     for (macro, ttl, variant, known), sql in rendered.items():
-        window = TTL if ttl == "ttl" else None
+        window = None if ttl == "no_ttl" else TTL
         if macro == "join":
             columns = "entity_id, spine_at, spine_row, f_count_events, f_effective_at"
             query = f"select {columns} from ({sql})"
@@ -166,8 +170,17 @@ def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
 
 
 def test_rendered_variants_differ_where_they_should(rendered):
-    """The dispatched DuckDB join is the ASOF one; as-known-at uses the ranked join."""
-    assert "asof" in rendered[("join", "ttl", "dispatched", False)].lower()
-    assert "asof" not in rendered[("join", "ttl", "dispatched", True)].lower()
-    assert "asof" not in rendered[("join", "ttl", "default", False)].lower()
+    """The dispatched DuckDB join: a TTL bounds a range join kept by arg_max (as known at
+    too); without one, ASOF, or the ranked join for as-known-at. default__ ranks."""
+    for known in (False, True):
+        ttl = rendered[("join", "ttl", "dispatched", known)].lower()
+        assert "arg_max" in ttl and "asof" not in ttl and "row_number" not in ttl
+        assert "rowid" in ttl  # a table: the picked rows are fetched by row id
+        view = rendered[("join", "ttl_view", "dispatched", known)].lower()
+        assert "arg_max(struct_pack" in view and "rowid" not in view
+    assert "asof" in rendered[("join", "no_ttl", "dispatched", False)].lower()
+    assert "asof" not in rendered[("join", "no_ttl", "dispatched", True)].lower()
+    assert "row_number" in rendered[("join", "no_ttl", "dispatched", True)].lower()
+    default = rendered[("join", "ttl", "default", False)].lower()
+    assert "asof" not in default and "arg_max" not in default
     assert rendered[("latest", "ttl", "dispatched", False)].count("?") == 1
