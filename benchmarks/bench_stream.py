@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"paced  {run['sent']:,} events at {run['offered']:,.0f}/s offered: "
                   f"event-to-servable p50 {_ms(run['p50'])}, p99 {_ms(run['p99'])}; "
                   f"all served at {run['consumed_rate']:,.0f} events/s", flush=True)  # fmt: skip
+        _verdicts(drain.rate, floor.rate, paced)
         result = {
             "events": args.events, "customers": args.customers,
             "floor_events_per_second": round(floor.rate),
@@ -94,6 +95,27 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result))
     finally:
         server.stop()
+
+
+TARGET_RATE, MINIMUM_RATE = 20_000, 5_000  # events/s drained (issue #16)
+TARGET_P99, MINIMUM_P99 = 1.0, 2.0  # seconds, event to servable, at each paced rate
+
+
+def _verdict(ok_target: bool, ok_minimum: bool) -> str:
+    return "PASS" if ok_target else "PASS (minimum only)" if ok_minimum else "FAIL"
+
+
+def _verdicts(rate: float, floor: float, paced: list[dict[str, object]]) -> None:
+    """One line per target of the issue: our figure, the reference, the ratio, PASS/FAIL."""
+    print(f"target throughput {rate:,.0f} events/s vs bare consumer {floor:,.0f} "
+          f"({rate / floor:.1%}); target >= {TARGET_RATE:,}, minimum {MINIMUM_RATE:,}: "
+          f"{_verdict(rate >= TARGET_RATE, rate >= MINIMUM_RATE)}")  # fmt: skip
+    for run in paced:
+        p99 = run["p99"]
+        ok = p99 is not None
+        print(f"target freshness at {run['offered']:,.0f}/s: p99 {_ms(p99)} (p50 "
+              f"{_ms(run['p50'])}); target <= {TARGET_P99:.0f} s, minimum {MINIMUM_P99:.0f} s: "
+              f"{_verdict(ok and p99 <= TARGET_P99, ok and p99 <= MINIMUM_P99)}")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -241,7 +263,7 @@ def _bare_consumer(reader: redis.Redis, stream: str) -> None:
 
 def _consumer(env: dict[str, str], workdir: Path, *args: str) -> subprocess.Popen[bytes]:
     log = (workdir / "consumer.log").open("ab")
-    command = [str(BIN / "featurehouse"), "stream", "--json", "--max-batch", "20000", *args]
+    command = [str(BIN / "featurehouse"), "stream", "--json", *args]  # its default --max-batch
     return subprocess.Popen(command, cwd=env["BENCH_PROJECT"], env=env, stdout=subprocess.PIPE,
                             stderr=log)  # fmt: skip
 
