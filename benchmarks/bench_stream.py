@@ -12,7 +12,7 @@ clock, go to the view's Redis stream. Then, each on the same events:
   XACK) drains the backlog: the most a consumer on this Redis can do;
 - drain: `featurehouse stream --once` drains the same backlog as a subprocess: land as
   Parquet, recompute the touched customers with the view's compiled SQL, merge into Redis,
-  commit; its peak RSS (os.wait4) at --events;
+  commit; its peak RSS (VmHWM, sampled) at --events;
 - paced: for each of --rates, a producer sends that many events/s for --seconds while
   `featurehouse stream` runs; the consumer's own event-to-servable latency (broker receive
   -> value in Redis) p50/p99.
@@ -229,7 +229,7 @@ def _watch(
 
 
 def _exited(proc: subprocess.Popen[bytes]) -> bool:
-    """Whether the process has ended, without reaping it (os.wait4 reads its RSS after)."""
+    """Whether the process has ended, without reaping it (PeakRss reads it until then)."""
     return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
 
 
@@ -268,13 +268,36 @@ def _consumer(env: dict[str, str], workdir: Path, *args: str) -> subprocess.Pope
                             stderr=log)  # fmt: skip
 
 
-def _finish(proc: subprocess.Popen[bytes]) -> tuple[dict[str, object], float]:
+def _finish(proc: subprocess.Popen[bytes]) -> dict[str, object]:
     out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     if proc.returncode != 0:
         sys.exit(f"featurehouse stream exited {proc.returncode}: see consumer.log")
-    return json.loads(out)[0], usage.ru_maxrss / 1024
+    return json.loads(out)[0]
+
+
+class PeakRss(threading.Thread):
+    """The consumer's own peak RSS (VmHWM), sampled until it exits. Not wait4's ru_maxrss:
+    a child spawned by vfork and exec starts from its parent's high-water mark (this
+    benchmark holds every event), so that reports the parent's memory."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.status = Path(f"/proc/{pid}/status")
+        self.peak_kb = 0
+
+    def run(self) -> None:
+        while True:
+            try:
+                text = self.status.read_text()
+            except OSError:
+                return  # reaped
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            if "State:\tZ" in text:
+                return
+            time.sleep(0.02)
 
 
 def _drain(
@@ -282,8 +305,13 @@ def _drain(
 ) -> tuple[Drain, float, dict[str, object]]:
     _load(client, STREAM, events)
     proc = _consumer(env, workdir, "--once", "--idle", "2")
+    peak = PeakRss(proc.pid)
+    peak.start()
     drain = _watch(client, STREAM, GROUP, len(events), proc)
-    summary, rss = _finish(proc)
+    while not _exited(proc):
+        time.sleep(0.02)
+    peak.join()
+    summary, rss = _finish(proc), peak.peak_kb / 1024
     if summary["events"] != len(events):
         sys.exit(f"featurehouse stream accepted {summary['events']} of {len(events)} events")
     return drain, rss, summary
@@ -313,7 +341,7 @@ def _paced(
     _watch(client, STREAM, GROUP, before + sent, proc)
     consumed = sent / (time.monotonic() - started)  # producer start -> all acknowledged
     proc.send_signal(signal.SIGTERM)
-    summary, _ = _finish(proc)
+    summary = _finish(proc)
     return {
         "sent": sent, "offered": offered, "p50": summary["latency_p50_seconds"],
         "p99": summary["latency_p99_seconds"], "consumed_rate": consumed,
