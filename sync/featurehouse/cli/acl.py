@@ -9,7 +9,10 @@ import click
 
 from featurehouse.api.context import Context
 from featurehouse.cli.output import to_json
+from featurehouse.errors import StreamError
 from featurehouse.online.redis import acl as rules
+from featurehouse.streaming.runner import topic_prefix
+from featurehouse.streaming.spec import stream_sources
 
 
 @click.command()
@@ -34,11 +37,26 @@ from featurehouse.online.redis import acl as rules
     help="Load this version's function library into Redis instead of printing "
     "(the reader may not; run it as featurehouse-writer after an upgrade).",
 )
+@click.option(
+    "--stream",
+    "stream_keys",
+    metavar="KEY",
+    multiple=True,
+    help="A Redis stream the writer consumes (and its KEY.dead-letter); repeatable "
+    "[default: the topics the dbt project here streams, with its topic prefix].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-def acl(prefix: str | None, redis_url: str | None, load_functions: bool, as_json: bool) -> None:
+def acl(
+    prefix: str | None,
+    redis_url: str | None,
+    load_functions: bool,
+    stream_keys: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Print the ACL SETUSER lines of the two Redis users Featurehouse needs.
 
-    featurehouse-writer: `featurehouse sync`, `delete`, cleanup and the stream consumer.
+    featurehouse-writer: `featurehouse sync`, `delete`, cleanup and the stream consumer (its
+    Redis streams: --stream, else those of the dbt project here; their dead letters; its lease).
     featurehouse-reader: `featurehouse serve`, `get`, `list`, `describe` and the Python API's
     reads; it cannot write, delete or load functions. Both are limited to the prefix's keys.
     Passwords: set FEATUREHOUSE_ACL_WRITER_PASSWORD / _READER_PASSWORD to print their SHA-256
@@ -49,6 +67,7 @@ def acl(prefix: str | None, redis_url: str | None, load_functions: bool, as_json
     Examples:
       featurehouse acl --prefix fh | redis-cli -u "$ADMIN_URL"
       featurehouse acl --prefix fh --json
+      featurehouse acl --prefix fh --stream clickstream
       FEATUREHOUSE_REDIS_URL=rediss://featurehouse-writer:...@redis:6380/0 \\
         featurehouse acl --load-functions
     """
@@ -57,27 +76,14 @@ def acl(prefix: str | None, redis_url: str | None, load_functions: bool, as_json
         name = rules.load_library(context.redis_url)
         click.echo(f"function library {name} is loaded in {context.redis_shown}")
         return
-    users = rules.users(context.prefix)
+    streams = list(stream_keys) or project_streams(context)
+    users = rules.users(context.prefix, streams)
     lines = {
         u.name: u.setuser(rules.password_rule(u.name, os.environ.get(rules.PASSWORD_ENV[u.name])))
         for u in users
     }
     if as_json:
-        report = {
-            "prefix": context.prefix,
-            "key_patterns": rules.key_patterns(context.prefix),
-            "users": [
-                {
-                    "name": u.name,
-                    "purpose": u.purpose,
-                    "keys": list(u.keys),
-                    "commands": list(u.commands),
-                    "acl_setuser": lines[u.name],
-                }
-                for u in users
-            ],
-        }
-        click.echo(to_json(report))
+        click.echo(to_json(_report(context.prefix, streams, users, lines)))
         return
     click.echo("\n".join(lines.values()))
     placeholders = [u.name for u in users if not os.environ.get(rules.PASSWORD_ENV[u.name])]
@@ -88,3 +94,36 @@ def acl(prefix: str | None, redis_url: str | None, load_functions: bool, as_json
             "print its SHA-256 instead",
             err=True,
         )
+
+
+def project_streams(context: Context) -> list[str]:
+    """The Redis streams of the dbt project here (topic prefix + each streamed topic); none
+    without a built project or streamed views."""
+    if context.maybe_registry() is None:
+        return []
+    try:
+        sources = stream_sources(context.artifacts.manifest, context.registry)
+    except StreamError:
+        return []  # nothing streamed (or a declaration `featurehouse stream` reports)
+    prefix = topic_prefix(context.project)
+    return list(dict.fromkeys(prefix + s.topic for s in sources))
+
+
+def _report(
+    prefix: str, streams: list[str], users: tuple[rules.AclUser, ...], lines: dict[str, str]
+) -> dict[str, object]:
+    return {
+        "prefix": prefix,
+        "key_patterns": rules.key_patterns(prefix),
+        "streams": streams,
+        "users": [
+            {
+                "name": u.name,
+                "purpose": u.purpose,
+                "keys": list(u.keys),
+                "commands": list(u.commands),
+                "acl_setuser": lines[u.name],
+            }
+            for u in users
+        ],
+    }

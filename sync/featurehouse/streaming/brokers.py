@@ -22,7 +22,7 @@ from featurehouse.streaming.events import Message, Rejected
 from featurehouse.streaming.landing import Positions
 
 log = logging.getLogger(__name__)
-DEAD_LETTER_SUFFIX = ".dead-letter"
+DEAD_LETTER_SUFFIX = streams.DEAD_LETTER_SUFFIX
 LEASE_TTL_MS = 15_000  # a consumer that stops renewing loses it after this
 LEASE_WAIT_SECONDS = 600.0
 

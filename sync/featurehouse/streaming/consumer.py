@@ -29,7 +29,7 @@ from featurehouse.project.manifest import load_manifest
 from featurehouse.streaming.brokers import Broker
 from featurehouse.streaming.evaluate import LANDED, Evaluator, ViewPlan
 from featurehouse.streaming.events import Decoder, Message
-from featurehouse.streaming.landing import Committed, Landing, Positions
+from featurehouse.streaming.landing import Committed, Landing, Positions, position_order
 from featurehouse.streaming.spec import StreamSource
 from featurehouse.streaming.status import Metrics
 from featurehouse.warehouse.schema import view_schema
@@ -49,7 +49,7 @@ def build_started(generated_at: str) -> datetime | None:
 
 @dataclass(frozen=True)
 class ConsumerOptions:
-    max_batch: int = 20_000  # events per micro-batch at most
+    max_batch: int = 100_000  # events per micro-batch at most (a backlog drains in few)
     max_wait: float = 0.1  # seconds a poll waits for the first event
     as_of: datetime | None = None  # a fixed clock (replays, tests); None: the wall clock
     publish_batch: int = 50_000  # rows per Arrow batch handed to the online store
@@ -182,7 +182,7 @@ class StreamConsumer:
             self._write_status(force=False)
             return None
         started = time.monotonic()
-        fresh = [m for m in messages if not self.committed.done(m.part, m.position)]
+        fresh = self.committed.unseen(messages)
         accepted = entities = 0
         kinds: list[str] = []
         if fresh:
@@ -317,13 +317,11 @@ class StreamConsumer:
 
 
 def _last_positions(messages: Sequence[Message], kind: str) -> dict[str, str]:
-    last: dict[str, str] = {}
+    """The greatest position of each part among `messages` (one comparison key each)."""
+    best: dict[str, tuple[tuple[int, ...], str]] = {}
     for message in messages:
-        current = last.get(message.part)
-        if (
-            current is None
-            or Positions(kind, {message.part: current}).done(message.part, message.position)
-            is False
-        ):
-            last[message.part] = message.position
-    return last
+        order = position_order(kind, message.position)
+        current = best.get(message.part)
+        if current is None or order > current[0]:
+            best[message.part] = (order, message.position)
+    return {part: position for part, (_, position) in best.items()}

@@ -134,9 +134,12 @@ class Evaluator:
             self.engine.execute(
                 f"create or replace table {plan.rows_table} as {plan.rows_sql}", {"as_of": as_of}
             )
-        yield from read_latest(
-            self.engine.warehouse(), plan.view, plan.latest_sql, as_of, batch_size=batch_size
-        )
+        try:
+            yield from read_latest(
+                self.engine.warehouse(), plan.view, plan.latest_sql, as_of, batch_size=batch_size
+            )
+        finally:  # the rows of every touched entity's history: free them for the next batch
+            self.engine.execute(f"drop table if exists {plan.rows_table}")
 
     def _plan(self, compiled: CompiledChain) -> ViewPlan:
         view = compiled.view

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from featurehouse.errors import StreamError
+from featurehouse.streaming.events import Message
 
 META_KEY = b"featurehouse.stream"
 FORMAT = 1
@@ -46,6 +47,16 @@ class Positions:
         mine = self.last.get(part)
         return mine is not None and _order(self.broker, position) <= _order(self.broker, mine)
 
+    def unseen(self, messages: Sequence[Message]) -> list[Message]:
+        """The messages after what was committed (each part's bound parsed once)."""
+        bounds = {part: _order(self.broker, last) for part, last in self.last.items()}
+        if not bounds:
+            return list(messages)
+        return [
+            m for m in messages
+            if m.part not in bounds or _order(self.broker, m.position) > bounds[m.part]
+        ]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Committed:
@@ -62,6 +73,11 @@ class Committed:
         """Committed after `when` (naive UTC; None: always)."""
         at = datetime.fromisoformat(self.committed_at).astimezone(UTC).replace(tzinfo=None)
         return when is None or at > when
+
+
+def position_order(broker: str, position: str) -> tuple[int, ...]:
+    """A position as a comparable key (Redis `ms-seq` ids, Kafka offsets)."""
+    return _order(broker, position)
 
 
 def _order(broker: str, position: str) -> tuple[int, ...]:

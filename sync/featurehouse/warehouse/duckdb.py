@@ -4,6 +4,8 @@ stream consumer's private in-memory `Engine`; the only module importing duckdb."
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -148,6 +150,9 @@ class Engine:
             self.connection.execute(f"set threads = {int(threads)}")
         if memory_limit:
             self.connection.execute(f"set memory_limit = '{memory_limit}'")
+            # beyond it, spill to a private temp folder (DuckDB removes it on close)
+            spill = Path(tempfile.gettempdir()) / f"featurehouse-engine-{os.getpid()}-{id(self)}"
+            self.connection.execute(f"set temp_directory = '{spill}'")
 
     def replace(self, name: str, rows: pa.Table) -> None:
         """Create (or replace) table `name` holding `rows`."""

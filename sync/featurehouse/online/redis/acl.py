@@ -7,10 +7,12 @@ commands each needs, nothing more.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from featurehouse.errors import ConfigError
 from featurehouse.online.redis import connection, functions
+from featurehouse.online.redis.streams import DEAD_LETTER_SUFFIX
 from featurehouse.online.redis.wire import translated
 
 WRITER, READER = "featurehouse-writer", "featurehouse-reader"
@@ -31,10 +33,13 @@ IN_FUNCTIONS = ("del", "hexists", "sadd", "srem", "hincrby", "pexpiretime")
 USAGE_ADD = ("hincrby", "zadd", "expire", "xadd", "zrange")
 # The writer's part of feature services and usage: publish services (MULTI), export the log.
 USAGE_ADMIN = ("multi", "exec", "del", "xrange", "xdel")
-# The stream consumer (issue #16): Redis Streams under <prefix>:stream:*.
+# The stream consumer (issue #16): its streams (the topics given to `users`, their dead
+# letters), and its lease (streams.Lease: SET NX PX, GET, DEL, and two scripts run by EVALSHA,
+# loaded by SCRIPT LOAD, that call GET, SET and PEXPIRE).
 STREAMS = (
     "xadd", "xreadgroup", "xack", "xautoclaim", "xclaim", "xpending", "xgroup|create",
-    "xgroup|createconsumer", "xinfo|groups", "xlen",
+    "xgroup|createconsumer", "xinfo|groups", "xlen", "set", "get", "pexpire", "evalsha",
+    "script|load",
 )  # fmt: skip
 
 
@@ -56,10 +61,10 @@ class AclUser:
         )
 
 
-def _pattern(prefix: str) -> str:
+def _pattern(prefix: str, what: str = "online store prefix") -> str:
     """The prefix as a glob of its keys: Redis's glob characters escaped."""
     if not prefix or any(c in prefix for c in "{} \t\r\n\"'"):
-        raise ConfigError(f"online store prefix {prefix!r} must be non-empty, no braces/spaces")
+        raise ConfigError(f"{what} {prefix!r} must be non-empty, no braces/spaces")
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix)
 
 
@@ -69,14 +74,21 @@ def key_patterns(prefix: str) -> dict[str, str]:
     return {"all": f"{p}:*", "streams": f"{p}:stream:*", "usage": f"{p}:usage:*"}
 
 
-def users(prefix: str) -> tuple[AclUser, AclUser]:
-    """The writer and the reader of `prefix`."""
+def stream_keys(streams: Sequence[str]) -> tuple[str, ...]:
+    """The writer's extra key rules for stream keys outside the prefix (a topic such as
+    `clickstream`) and their dead letters: exact keys, glob characters escaped."""
+    keys = (k for s in streams for k in (s, s + DEAD_LETTER_SUFFIX))
+    return tuple(dict.fromkeys(f"~{_pattern(k, 'stream key')}" for k in keys))
+
+
+def users(prefix: str, streams: Sequence[str] = ()) -> tuple[AclUser, AclUser]:
+    """The writer and the reader of `prefix`; the writer also consumes `streams`."""
     keys = key_patterns(prefix)
     writer = AclUser(
         WRITER,
         "featurehouse sync, delete, cleanup and the stream consumer: reads and writes its "
-        "prefix's keys, loads the function library",
-        (f"~{keys['all']}",),
+        "prefix's keys and its streams, loads the function library",
+        (f"~{keys['all']}", *stream_keys(streams)),
         _unique(CONNECTION + READS + WRITES + IN_FUNCTIONS + USAGE_ADD + USAGE_ADMIN + STREAMS),
     )
     reader = AclUser(

@@ -28,6 +28,7 @@ from featurehouse.online.redis.wire import translated
 
 log = logging.getLogger(__name__)
 EVENT_FIELD = b"event"
+DEAD_LETTER_SUFFIX = ".dead-letter"  # a stream's (or topic's) rejected events: <stream><this>
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
