@@ -175,6 +175,7 @@ class AsyncReader:
 
     def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
         self.client = AsyncRedis(url, timeout)
+        self.where = self.client.where
         self.steps = ReadSteps(prefix)
 
     async def read(
@@ -189,7 +190,7 @@ class AsyncReader:
         call = next(steps)
         try:
             while True:
-                reply = await functions.fcall_async(self.client.call, "read", *call)
+                reply = await self.fcall(*call)
                 try:
                     call = steps.send(reply)
                 except StopIteration as done:
@@ -197,14 +198,18 @@ class AsyncReader:
         except OnlineStoreError:
             raise
         except (redis.RedisError, OSError) as exc:
-            raise translate(exc, self.client.where, "reading features") from exc
+            raise translate(exc, self.where, "reading features") from exc
+
+    async def fcall(self, keys: list[str], args: list[Any]) -> Any:
+        """The read function's reply (a cluster reader reads the data keys per node)."""
+        return await functions.fcall_async(self.client.call, "read", keys, args)
 
     async def ping(self) -> None:
         """Raise RedisUnavailable (or OnlineStoreError) unless Redis answers PING."""
         try:
             await self.client.call("PING")
         except (redis.RedisError, OSError) as exc:
-            raise translate(exc, self.client.where, "checking health") from exc
+            raise translate(exc, self.where, "checking health") from exc
 
     def close(self) -> None:
         self.client.close()

@@ -23,7 +23,7 @@ import redis
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.encoding import ENCODING, naive_utc
 from featurehouse.online.records import PublishResult, ViewSchema
-from featurehouse.online.redis import functions, layout, resp
+from featurehouse.online.redis import cluster, functions, layout, resp
 from featurehouse.online.redis.listpack import listpack_limits, listpack_warning
 from featurehouse.online.redis.prepare import (
     Prepared,
@@ -223,8 +223,12 @@ def unlink_generation(
     """Delete every key a generation may have, by name (no SCAN)."""
     keys = layout.all_data_keys(key_prefix, entity, buckets, tags)
     pipe = client.pipeline(transaction=False)
-    for i in range(0, len(keys), 1000):
-        pipe.unlink(*keys[i : i + 1000])
+    if cluster.is_cluster(client):  # a multi-key command stays in one slot
+        for group in cluster.tag_groups(keys):
+            pipe.unlink(*group)
+    else:
+        for i in range(0, len(keys), 1000):
+            pipe.unlink(*keys[i : i + 1000])
     return sum(pipe.execute())
 
 
@@ -307,7 +311,7 @@ class Publisher:
         limits = listpack_limits(self.client)
         header = resp.hset_header(target.key_names)
         prog = Progress()
-        wire = Wire(self.client)
+        wire = self._wire(target)
         try:
             ordered = bucket_sorted(target.schema, batches, target.buckets, opts.chunk_rows)
             for chunk in ordered:
@@ -329,19 +333,28 @@ class Publisher:
             log.warning(warning)
         return prog, totals, (warning,) if warning else ()
 
-    def _send(self, wire: Wire, p: Prepared, header: resp.Header, kind: str) -> None:
+    def _wire(self, target: Target) -> Wire | cluster.NodeWires:
+        """The writer of a publish: one connection, or one per node of a cluster."""
+        return cluster.writer(self.client, target.schema.entity, target.tags)
+
+    def _send(self, wire: Any, p: Prepared, header: resp.Header, kind: str) -> None:
         if p.rows - p.dropped == 0:
             return
-        data, commands = resp.payload(p.buckets, p.fields, p.items, p.record_length, header)
-        wire.submit(Job(data, commands, kind))
+        for node, part in cluster.routed(wire, p):
+            data, commands = resp.payload(
+                part.buckets, part.fields, part.items, part.record_length, header
+            )
+            node.submit(Job(data, commands, kind))
 
-    def _send_expiry(self, wire: Wire, target: Target, opts: Options, prog: Progress) -> None:
-        parts = []
+    def _send_expiry(self, wire: Any, target: Target, opts: Options, prog: Progress) -> None:
+        parts: dict[int, tuple[Wire, list[bytes]]] = {}
         for b, e in prog.bucket_max_event.items():
             key = layout.data_key(target.key_prefix, target.schema.entity, b, target.tags)
-            parts.append(resp.command("PEXPIREAT", key, expire_ms(target.schema, opts.clock, e)))
-        if parts:
-            wire.submit(Job([b"".join(parts)], len(parts), "ignore"))
+            node = cluster.key_wire(wire, key)
+            command = resp.command("PEXPIREAT", key, expire_ms(target.schema, opts.clock, e))
+            parts.setdefault(id(node), (node, []))[1].append(command)
+        for node, commands in parts.values():
+            node.submit(Job([b"".join(commands)], len(commands), "ignore"))
 
     def _commit(self, target: Target, opts: Options, fields: dict[str, str]) -> int | None:
         s = target.schema

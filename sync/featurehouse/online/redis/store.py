@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import redis
 
-from featurehouse.errors import ConfigError
+from featurehouse.errors import ConfigError, OnlineStoreError
 from featurehouse.online.encoding import JSON_ARRAY, RecordFormat
 from featurehouse.online.records import (
     PublishResult,
@@ -19,7 +19,7 @@ from featurehouse.online.records import (
     ViewState,
     to_table,
 )
-from featurehouse.online.redis import admin, layout
+from featurehouse.online.redis import admin, cluster, layout
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.merge import Merger
 from featurehouse.online.redis.publish import Options, Publisher
@@ -39,12 +39,18 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self._active: set[int] = set()  # generations this process is writing
-        self._reader = Reader(client, prefix)
+        self._reader = (cluster.ClusterReader if self.cluster else Reader)(client, prefix)
+
+    @property
+    def cluster(self) -> bool:
+        """Whether the store is a Redis Cluster (detected when the client was opened)."""
+        return cluster.is_cluster(self.client)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> RedisStore:
-        """A store on the Redis `url` names (TLS and credentials: `connection.endpoint`)."""
-        return cls(endpoint(url).client(**client_options), prefix)
+        """A store on the Redis `url` names (TLS and credentials: `connection.endpoint`); a
+        cluster client when that server is a cluster node."""
+        return cls(cluster.open_client(endpoint(url), **client_options), prefix)
 
     def publish(
         self,
@@ -81,6 +87,12 @@ class RedisStore:
             is_latest,
             *([chunk_rows] if chunk_rows else []),
         )
+        if mode == "incremental" and self.cluster:
+            raise OnlineStoreError(
+                f"{schema.view} v{schema.version}: incremental syncs into a Redis Cluster are "
+                "not supported yet (the merge function reads the view's control slot); run a "
+                "full sync (`featurehouse sync --full`)"
+            )
         with translated(self.client, f"publishing {schema.view} v{schema.version}"):
             admin.cleanup(self.client, self.prefix, self._active)
         kind = Publisher if mode == "full" else Merger

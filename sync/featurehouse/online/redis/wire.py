@@ -16,14 +16,24 @@ from typing import Any
 
 import hiredis
 import redis
-from redis.exceptions import NoPermissionError
+from redis.exceptions import (
+    AskError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    MovedError,
+    NoPermissionError,
+)
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
 from featurehouse.online.redis.connection import PASSWORD_ENV, setting
 
 
-def describe(client: redis.Redis) -> str:
+def describe(client: redis.Redis | redis.RedisCluster) -> str:
     """`redis://host:port/db` (`rediss://` over TLS) of a client, never with its password."""
+    if isinstance(client, redis.RedisCluster):
+        node = client.get_default_node()
+        scheme = "rediss" if client.get_connection_kwargs().get("ssl") else "redis"
+        return f"{scheme}://{node.host}:{node.port}/0 (cluster)"
     pool = client.connection_pool
     kw = pool.connection_kwargs
     if "path" in kw:
@@ -70,6 +80,9 @@ def _tls_hint(exc: BaseException, text: str, where: str) -> str | None:
     return None
 
 
+_CLUSTER_ERRORS = (MovedError, AskError, ClusterCrossSlotError, ClusterDownError)
+
+
 def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
     """A one-line featurehouse error for a redis-py/socket exception."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -96,6 +109,13 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
         return RedisUnavailable(
             f"Redis at {where} is unavailable while {action} ({text}); is it running?{hint}"
         )
+    if isinstance(exc, _CLUSTER_ERRORS) or text.startswith(("MOVED", "ASK ", "CROSSSLOT")):
+        return OnlineStoreError(
+            f"Redis at {where} is a Redis Cluster that refused a command while {action} "
+            f"({text}): connect with the plain redis:// URL of any of its nodes (featurehouse "
+            "detects the cluster), and check that every slot is served (`redis-cli --cluster "
+            "check <host:port>`)"
+        )
     if text.startswith("MISCONF") or "Errors writing to the AOF" in text:
         return OnlineStoreError(
             f"Redis at {where} cannot write its data to disk while {action} ({text}); free disk "
@@ -111,7 +131,7 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
 
 
 @contextlib.contextmanager
-def translated(client: redis.Redis, action: str) -> Iterator[None]:
+def translated(client: redis.Redis | redis.RedisCluster, action: str) -> Iterator[None]:
     try:
         yield
     except OnlineStoreError:
