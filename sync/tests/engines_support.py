@@ -126,8 +126,15 @@ def cluster(folder: Path) -> Iterator[Cluster]:
         for port in ports:
             _ready(port)
         subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports)]
-            + ["--cluster-replicas", str(REPLICAS), "--cluster-yes"],
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                str(REPLICAS),
+                "--cluster-yes",
+            ],
             check=True,
             capture_output=True,
             timeout=60,

@@ -30,7 +30,6 @@ from online_support import (
     batch,
     prefixed_keys,
     schema,
-    shared_client,
     simple_batch,
 )
 from online_support import test_store as make_store
