@@ -1,0 +1,161 @@
+"""The demo on a real 3-master Redis Cluster (one replica each), given the plain redis:// URL
+of one node: `featurehouse sync`, then the CLI, the Python API and `featurehouse serve` read
+it and answer as the single Redis does; reads go on through a CLUSTER FAILOVER; what is not
+supported yet (incremental merges) and a client that does not know it talks to a cluster fail
+in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from cli_process import run_featurehouse
+from engines_support import Cluster
+from featurehouse.api import FeatureStore
+from featurehouse.errors import OnlineStoreError
+from featurehouse.online import ReadRequest
+from featurehouse.online.redis import RedisStore
+from online_support import AS_OF, schema, simple_batch
+from server_support import serve
+from sync_fixtures import REPO_ROOT
+
+VIEW, IDS = "feat_customer__orders.v2", [*range(1, 31), 987654]
+FEATURES = ["feat_customer__orders:count_orders_30d"]  # the latest version (v2)
+
+
+@pytest.fixture(scope="module")
+def cluster_env(base_env: dict[str, str], redis_cluster: Cluster) -> dict[str, str]:
+    """The demo's environment with the cluster's first node as the online store, synced."""
+    env = {**base_env, "FEATUREHOUSE_REDIS_URL": redis_cluster.url}
+    done = run_featurehouse(
+        "sync", "--as-of", "2026-05-01", "--no-history", env=env, cwd=REPO_ROOT, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"to {redis_cluster.url}" in done.stdout
+    return env
+
+
+def api_rows(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
+    """The Python API's answer, with `env` as the process environment."""
+    with monkeypatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        store = FeatureStore(REPO_ROOT, redis_url=env["FEATUREHOUSE_REDIS_URL"])
+        rows = [{"customer_id": i} for i in IDS]
+        return store.get_online_features(FEATURES, rows, full_feature_names=True).to_dict()
+
+
+def test_the_cluster_serves_the_demo_as_one_redis_does(
+    cluster_env: dict[str, str],
+    base_env: dict[str, str],
+    synced: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    on_cluster, single = api_rows(cluster_env, monkeypatch), api_rows(base_env, monkeypatch)
+    assert on_cluster == single
+    assert any(v is not None for v in on_cluster[FEATURES[0].replace(":", "__")])
+    got = run_featurehouse("get", VIEW, "1151", "1031", "--json", env=cluster_env, cwd=REPO_ROOT)
+    assert got.returncode == 0, got.stderr
+    rows = json.loads(got.stdout)
+    assert [f["status"] for row in rows for f in row["features"].values()] == ["present"] * sum(
+        len(row["features"]) for row in rows
+    )
+    listed = run_featurehouse("list", "--json", env=cluster_env, cwd=REPO_ROOT)
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) >= 4
+
+
+def test_the_server_reads_the_cluster(
+    cluster_env: dict[str, str], base_env: dict[str, str], tmp_path: Path
+) -> None:
+    body = {"features": FEATURES, "entities": {"customer_id": IDS}}
+    answers = []
+    for env in (cluster_env, base_env):
+        url, prefix = env["FEATUREHOUSE_REDIS_URL"], env["FEATUREHOUSE_REDIS_PREFIX"]
+        with serve(url, prefix, tmp_path) as server:
+            response = server.post("/get-online-features", body)
+            assert response.status_code == 200, response.text
+            answers.append(response.json()["results"])
+    assert answers[0] == answers[1]
+
+
+def _reader_thread(store: RedisStore, stop: threading.Event, seen: list) -> threading.Thread:
+    sch = schema(view="feat_failover")
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                [res] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in (1, 2)])
+                seen.append(res.values)
+            except OnlineStoreError as exc:
+                seen.append(exc)
+
+    return threading.Thread(target=run, daemon=True)
+
+
+@pytest.fixture
+def cluster_store(redis_cluster: Cluster) -> Iterator[RedisStore]:
+    store = RedisStore.from_url(redis_cluster.url, "fhtest:failover")
+    yield store
+    store.delete("feat_failover", 1)
+
+
+def test_reads_survive_a_cluster_failover(
+    redis_cluster: Cluster, cluster_store: RedisStore
+) -> None:
+    assert cluster_store.cluster
+    sch = schema(view="feat_failover")
+    cluster_store.publish(
+        sch, [simple_batch(2000, 1)], as_of=AS_OF, clock="as_of", mode="full",
+        watermark=AS_OF, is_latest=True,
+    )  # fmt: skip
+    stop, seen = threading.Event(), []
+    reader = _reader_thread(cluster_store, stop, seen)
+    reader.start()
+    replica = redis_cluster.role_ports("slave")[0]
+    redis_cluster.failover(replica)
+    cluster_store.publish(
+        sch, [simple_batch(2000, 2)], as_of=AS_OF, clock="as_of", mode="full",
+        watermark=AS_OF, is_latest=True,
+    )  # fmt: skip
+    stop.set()
+    reader.join(timeout=30)
+    answers = [s for s in seen if not isinstance(s, Exception)]
+    errors = [s for s in seen if isinstance(s, Exception)]
+    assert answers, errors[:3]
+    # every answer is one generation's: never a mix of the old and the new publish
+    assert set(answers) <= {((1.1, 1), (2.1, 1)), ((1.2, 2), (2.2, 2))}
+    assert len(errors) <= 3, errors[:3]  # at most the moment the old master stepped down
+    [res] = cluster_store.read([ReadRequest(sch.view)], [{"customer_id": 7}])
+    assert res.values == ((7.2, 2),)
+
+
+def test_incremental_into_a_cluster_is_refused_in_one_line(cluster_store: RedisStore) -> None:
+    with pytest.raises(OnlineStoreError) as info:
+        cluster_store.publish(
+            schema(view="feat_failover"), [simple_batch(3, 1)], as_of=AS_OF, clock="as_of",
+            mode="incremental", watermark=AS_OF,
+        )  # fmt: skip
+    assert "featurehouse sync --full" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_client_unaware_of_the_cluster_gets_one_line(redis_cluster: Cluster) -> None:
+    """A plain client on a cluster node (as before detection): no raw MOVED. Every node but
+    the one serving the control keys' slot redirects."""
+    messages = []
+    for port in redis_cluster.ports:
+        plain = RedisStore(redis.Redis(port=port), "fhtest:plain")
+        try:
+            plain.views()
+        except OnlineStoreError as exc:
+            messages.append(str(exc))
+    assert len(messages) == len(redis_cluster.ports) - 1
+    for message in messages:
+        assert "is a Redis Cluster" in message and "redis://" in message, message
+        assert "\n" not in message
