@@ -94,7 +94,14 @@ class Cluster:
         """CLUSTER FAILOVER on a replica; wait until it is a master and the cluster is ok."""
         self.node(replica).execute_command("CLUSTER", "FAILOVER")
         self.wait(lambda: self.node(replica).info("replication")["role"] == "master", seconds)
-        self.wait(self.ok, seconds)
+        self.wait(lambda: self.ok() and self.agree_on(replica), seconds)
+
+    def agree_on(self, primary: int) -> bool:
+        """Every node's slot map names `primary` as the master of some slots."""
+        return all(
+            any(int(s[2][1]) == primary for s in self.node(p).execute_command("CLUSTER", "SLOTS"))
+            for p in self.ports
+        )
 
     def ok(self) -> bool:
         return all(

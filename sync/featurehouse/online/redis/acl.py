@@ -19,6 +19,8 @@ PASSWORD_ENV = {
 }
 # Every connection (AUTH and HELLO need no right; our clients send no CLIENT SETINFO).
 CONNECTION = ("ping", "select")
+# A Redis Cluster client's start (redis-py): the slot map and the command table (key positions).
+CLUSTER = ("cluster|slots", "command")
 # Reads: the catalog and describe (admin.py), entity keys (parity), the read function.
 READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro")
 # Writes: publish, merge, delete and cleanup, and loading the function library.
@@ -71,14 +73,14 @@ def users(prefix: str) -> tuple[AclUser, AclUser]:
         "featurehouse sync, delete, cleanup and the stream consumer: reads and writes its "
         "prefix's keys, loads the function library",
         (f"~{keys['all']}",),
-        _unique(CONNECTION + READS + WRITES + IN_FUNCTIONS + STREAMS),
+        _unique(CONNECTION + CLUSTER + READS + WRITES + IN_FUNCTIONS + STREAMS),
     )
     reader = AclUser(
         READER,
         "featurehouse serve and the Python API's reads: reads its prefix's keys, calls the "
         "read-only function (FCALL_RO); writes nothing",
         (f"%R~{keys['all']}",),
-        _unique(CONNECTION + READS),
+        _unique(CONNECTION + CLUSTER + READS),
     )
     return writer, reader
 

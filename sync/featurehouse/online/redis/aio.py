@@ -24,7 +24,7 @@ from featurehouse.online.records import ReadRequest, ReadResult
 from featurehouse.online.redis import functions
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.read import ReadSteps
-from featurehouse.online.redis.wire import translate
+from featurehouse.online.redis.wire import REDIS_ERRORS, translate
 
 
 class _Protocol(asyncio.Protocol):
@@ -197,7 +197,7 @@ class AsyncReader:
                     return done.value
         except OnlineStoreError:
             raise
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise translate(exc, self.where, "reading features") from exc
 
     async def fcall(self, keys: list[str], args: list[Any]) -> Any:
@@ -208,7 +208,7 @@ class AsyncReader:
         """Raise RedisUnavailable (or OnlineStoreError) unless Redis answers PING."""
         try:
             await self.client.call("PING")
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise translate(exc, self.where, "checking health") from exc
 
     def close(self) -> None:

@@ -24,7 +24,7 @@ from featurehouse.online.redis.connection import Endpoint, endpoint
 from featurehouse.online.redis.prepare import Prepared
 from featurehouse.online.redis.read import Reader, ReadSteps
 from featurehouse.online.redis.server import probe
-from featurehouse.online.redis.wire import Totals, Wire, translate
+from featurehouse.online.redis.wire import REDIS_ERRORS, Totals, Wire, translate
 
 Client = redis.Redis | redis.RedisCluster
 
@@ -52,7 +52,7 @@ def open_client(point: Endpoint, **options: Any) -> Client:
         return plain
     try:
         info = probe(plain)
-    except (redis.RedisError, OSError):
+    except REDIS_ERRORS:
         return plain  # unreachable or refused: the first command reports it, naming its action
     if not info.cluster:
         return plain
@@ -140,6 +140,7 @@ class NodeWires:
 
     def __init__(self, client: redis.RedisCluster, entity: str, tags: int) -> None:
         self.tags = tags
+        client.nodes_manager.initialize()  # the slot map now (a failover may have moved it)
         self.wires: list[Wire] = []
         index: dict[str, int] = {}
         owner = []
@@ -242,7 +243,7 @@ class AsyncClusterReader(AsyncReader):
     async def ping(self) -> None:
         try:
             await self.cluster.ping()
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise translate(exc, self.where, "checking health") from exc
 
     def close(self) -> None:

@@ -32,7 +32,7 @@ from featurehouse.online.redis.prepare import (
     bucket_sorted,
     prepare,
 )
-from featurehouse.online.redis.wire import Job, Wire, describe, translate
+from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Wire, describe, translate
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ class Publisher:
         action = f"publishing {schema.view} v{schema.version}"
         try:
             return self._publish(schema, batches, opts)
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise translate(exc, self.where, action) from exc
 
     def _publish(

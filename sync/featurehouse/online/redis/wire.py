@@ -22,6 +22,7 @@ from redis.exceptions import (
     ClusterDownError,
     MovedError,
     NoPermissionError,
+    RedisClusterException,
 )
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
@@ -80,7 +81,15 @@ def _tls_hint(exc: BaseException, text: str, where: str) -> str | None:
     return None
 
 
-_CLUSTER_ERRORS = (MovedError, AskError, ClusterCrossSlotError, ClusterDownError)
+# What a Redis call may raise: redis-py's errors, its cluster client's, the socket's.
+REDIS_ERRORS = (redis.RedisError, RedisClusterException, OSError)
+_CLUSTER_ERRORS = (
+    MovedError,
+    AskError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    RedisClusterException,
+)
 
 
 def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
@@ -109,6 +118,14 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
         return RedisUnavailable(
             f"Redis at {where} is unavailable while {action} ({text}); is it running?{hint}"
         )
+    if where.endswith("(cluster)") and (
+        isinstance(exc, _CLUSTER_ERRORS) or text.startswith(("MOVED", "ASK ", "CLUSTERDOWN"))
+    ):
+        return OnlineStoreError(
+            f"Redis Cluster at {where} moved slots while {action} ({text}): a failover or a "
+            "resharding is under way; once `redis-cli --cluster check <host:port>` shows every "
+            "slot served, retry (a full sync writes a new generation: nothing half-published)"
+        )
     if isinstance(exc, _CLUSTER_ERRORS) or text.startswith(("MOVED", "ASK ", "CROSSSLOT")):
         return OnlineStoreError(
             f"Redis at {where} is a Redis Cluster that refused a command while {action} "
@@ -136,7 +153,7 @@ def translated(client: redis.Redis | redis.RedisCluster, action: str) -> Iterato
         yield
     except OnlineStoreError:
         raise
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         raise translate(exc, describe(client), action) from exc
 
 

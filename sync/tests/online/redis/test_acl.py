@@ -233,5 +233,6 @@ def test_rules_are_exact_and_scoped_to_the_prefix() -> None:
     assert "-@all" in line and "+fcall_ro" in line and "+fcall " not in line
     assert set(reader.commands) == {
         "ping", "select", "hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro",
+        "cluster|slots", "command",  # a cluster client's slot map and command table
     }  # fmt: skip
     assert {"hset", "unlink", "function|load", "fcall", "xreadgroup"} <= set(writer.commands)

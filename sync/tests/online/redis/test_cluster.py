@@ -7,7 +7,10 @@ in one line.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import shlex
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +23,7 @@ from engines_support import Cluster
 from featurehouse.api import FeatureStore
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online import ReadRequest
-from featurehouse.online.redis import RedisStore
+from featurehouse.online.redis import RedisStore, acl, open_async_reader
 from online_support import AS_OF, schema, simple_batch
 from server_support import serve
 from sync_fixtures import REPO_ROOT
@@ -118,14 +121,16 @@ def test_reads_survive_a_cluster_failover(
     stop, seen = threading.Event(), []
     reader = _reader_thread(cluster_store, stop, seen)
     reader.start()
-    replica = redis_cluster.role_ports("slave")[0]
-    redis_cluster.failover(replica)
-    cluster_store.publish(
-        sch, [simple_batch(2000, 2)], as_of=AS_OF, clock="as_of", mode="full",
-        watermark=AS_OF, is_latest=True,
-    )  # fmt: skip
-    stop.set()
-    reader.join(timeout=30)
+    try:
+        replica = redis_cluster.role_ports("slave")[0]
+        redis_cluster.failover(replica)
+        cluster_store.publish(
+            sch, [simple_batch(2000, 2)], as_of=AS_OF, clock="as_of", mode="full",
+            watermark=AS_OF, is_latest=True,
+        )  # fmt: skip
+    finally:
+        stop.set()
+        reader.join(timeout=30)
     answers = [s for s in seen if not isinstance(s, Exception)]
     errors = [s for s in seen if isinstance(s, Exception)]
     assert answers, errors[:3]
@@ -159,3 +164,40 @@ def test_a_client_unaware_of_the_cluster_gets_one_line(redis_cluster: Cluster) -
     for message in messages:
         assert "is a Redis Cluster" in message and "redis://" in message, message
         assert "\n" not in message
+
+
+def test_the_least_privilege_users_work_on_the_cluster(redis_cluster: Cluster) -> None:
+    """`featurehouse acl`'s lines applied on every node (a cluster does not replicate ACLs):
+    the writer publishes, the reader reads through the sync and the async cluster clients,
+    and no node logs a refusal but CONFIG GET (the listpack advice, optional)."""
+    passwords = {acl.WRITER: "cw-1", acl.READER: "cr-2"}
+    env = {**os.environ, **{acl.PASSWORD_ENV[u]: p for u, p in passwords.items()}}
+    lines = run_featurehouse("acl", "--prefix", "fhclacl", env=env)
+    assert lines.returncode == 0, lines.stderr
+    for port in redis_cluster.ports:
+        node = redis_cluster.node(port)
+        for line in lines.stdout.splitlines():
+            node.execute_command(*shlex.split(line))
+        node.acl_log_reset()
+    port = redis_cluster.ports[0]
+    url = {u: f"redis://{u}:{p}@127.0.0.1:{port}/0" for u, p in passwords.items()}
+    writer = RedisStore.from_url(url[acl.WRITER], "fhclacl")
+    sch = schema(view="feat_acl")
+    writer.publish(
+        sch, [simple_batch(50, 4)], as_of=AS_OF, clock="as_of", mode="full",
+        watermark=AS_OF, is_latest=True,
+    )  # fmt: skip
+    reader = RedisStore.from_url(url[acl.READER], "fhclacl")
+    assert reader.cluster
+    want = ((9.4, 4),)
+    assert reader.read([ReadRequest(sch.view)], [{"customer_id": 9}])[0].values == want
+    aio = open_async_reader(url[acl.READER], "fhclacl", 2.0)
+    got = asyncio.run(aio.read([ReadRequest(sch.view)], [{"customer_id": 9}]))
+    assert got[0].values == want
+    writer.delete(sch.view, 1)
+    refused = {
+        (e["username"], e["object"])
+        for port in redis_cluster.ports
+        for e in redis_cluster.node(port).acl_log()
+    }
+    assert refused <= {(acl.WRITER, "config|get")}, refused
