@@ -5,6 +5,7 @@ import sys
 
 from benchmarks import (
     bench_drift,
+    bench_engines,
     bench_lineage,
     bench_online,
     bench_pit,
@@ -31,6 +32,8 @@ BENCHMARKS = {
     "pit": _no_args(bench_pit.main),
     "lineage": bench_lineage.main,
     "drift": bench_drift.main,
+    # Not in the default run: it starts a local cluster and a Valkey beside a Redis.
+    "engines": bench_engines.main,
     # Not in the default run: it clones the repo and installs it twice.
     "quickstart": bench_quickstart.main,
 }

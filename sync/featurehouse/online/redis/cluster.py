@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import redis
 import redis.asyncio.cluster as aiocluster
-from redis.cluster import key_slot
 
 from featurehouse.online.redis import functions
 from featurehouse.online.redis.aio import AsyncReader
@@ -211,14 +210,6 @@ def _filtered(p: Prepared, mask: pa.Array, rows: int) -> Prepared:
         max_record=p.max_record,
         max_field=p.max_field,
     )
-
-
-def tag_groups(keys: Sequence[str]) -> list[list[str]]:
-    """Keys grouped by slot (a multi-key command on a cluster must stay in one slot)."""
-    groups: dict[int, list[str]] = {}
-    for key in keys:
-        groups.setdefault(key_slot(key.encode()), []).append(key)
-    return list(groups.values())
 
 
 class ClusterReader(Reader):

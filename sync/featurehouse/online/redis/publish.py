@@ -223,9 +223,9 @@ def unlink_generation(
     """Delete every key a generation may have, by name (no SCAN)."""
     keys = layout.all_data_keys(key_prefix, entity, buckets, tags)
     pipe = client.pipeline(transaction=False)
-    if cluster.is_cluster(client):  # a multi-key command stays in one slot
-        for group in cluster.tag_groups(keys):
-            pipe.unlink(*group)
+    if cluster.is_cluster(client):  # one key per command: the pipeline groups them per node
+        for key in keys:
+            pipe.unlink(key)
     else:
         for i in range(0, len(keys), 1000):
             pipe.unlink(*keys[i : i + 1000])

@@ -119,7 +119,8 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
             f"Redis at {where} is unavailable while {action} ({text}); is it running?{hint}"
         )
     if where.endswith("(cluster)") and (
-        isinstance(exc, _CLUSTER_ERRORS) or text.startswith(("MOVED", "ASK ", "CLUSTERDOWN"))
+        isinstance(exc, MovedError | AskError | ClusterDownError)
+        or text.startswith(("MOVED", "ASK ", "CLUSTERDOWN"))
     ):
         return OnlineStoreError(
             f"Redis Cluster at {where} moved slots while {action} ({text}): a failover or a "
