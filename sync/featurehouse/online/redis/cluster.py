@@ -17,13 +17,13 @@ import pyarrow.compute as pc
 import redis
 import redis.asyncio.cluster as aiocluster
 
-from featurehouse.online.redis import functions
+from featurehouse.online.redis import functions, resp
 from featurehouse.online.redis.aio import AsyncReader
 from featurehouse.online.redis.connection import Endpoint, endpoint
 from featurehouse.online.redis.prepare import Prepared
 from featurehouse.online.redis.read import Reader, ReadSteps
 from featurehouse.online.redis.server import probe
-from featurehouse.online.redis.wire import REDIS_ERRORS, Totals, Wire, translate
+from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Totals, Wire, translate
 
 Client = redis.Redis | redis.RedisCluster
 
@@ -196,6 +196,25 @@ def routed(wire: Wire | NodeWires, p: Prepared) -> list[tuple[Wire, Prepared]]:
 
 def key_wire(wire: Wire | NodeWires, key: str) -> Wire:
     return wire.key_wire(key) if isinstance(wire, NodeWires) else wire
+
+
+def send_commands(wire: Wire | NodeWires, commands: Sequence[tuple]) -> None:
+    """Commands on one key each (the key second), in one payload per node; replies ignored
+    (a failure is raised by `finish`)."""
+    per_node: dict[int, tuple[Wire, list[bytes]]] = {}
+    for command in commands:
+        node = key_wire(wire, command[1])
+        per_node.setdefault(id(node), (node, []))[1].append(resp.command(*command))
+    for node, parts in per_node.values():
+        node.submit(Job([b"".join(parts)], len(parts), "ignore"))
+
+
+def mark_live(wire: Wire | NodeWires, live_names: Any, generation: int) -> None:
+    """On a cluster: the generation's marker in every tag group's slot (`layout.live_key`),
+    written with its data, before the commit."""
+    if isinstance(wire, NodeWires):
+        names = live_names(pa.array(range(wire.tags), pa.int32())).to_pylist()
+        send_commands(wire, [("HSET", name, "gen", generation) for name in names])
 
 
 def _filtered(p: Prepared, mask: pa.Array, rows: int) -> Prepared:

@@ -20,7 +20,6 @@ from featurehouse.online.records import PublishResult, ViewSchema
 from featurehouse.online.redis import functions, layout, resp
 from featurehouse.online.redis.prepare import Prepared, Progress, chunks, prepare
 from featurehouse.online.redis.publish import Options, Publisher, Target, iso, result
-from featurehouse.online.redis.wire import Wire
 
 
 def same_layout(a: ViewSchema, b: ViewSchema) -> bool:
@@ -54,14 +53,14 @@ class Merger(Publisher):
         target = self._current(schema)
         functions.load(self.client)
         prog = Progress()
-        wire = Wire(self.client)
+        wire = self._wire(target)
         try:
             for chunk in chunks(schema, batches, opts.chunk_rows):
                 p = prepare(schema, chunk, target.buckets)
                 prog.add(p)
                 header = resp.fcall_header(
                     functions.function_name("merge"),
-                    [target.meta],
+                    self._generation_keys(target),
                     target.key_names,
                     [str(target.generation), "1" if schema.created else "0"],
                     expiry_arg(schema, opts.clock, p),

@@ -78,6 +78,9 @@ class Target:
     def key_names(self, buckets: pa.Array) -> pa.Array:
         return layout.data_key_array(self.key_prefix, self.schema.entity, buckets, self.tags)
 
+    def live_names(self, buckets: pa.Array) -> pa.Array:
+        return layout.live_key_array(self.key_prefix, self.schema.entity, buckets, self.tags)
+
     def entry(self, started: float) -> str:
         """The `syncing` hash value: what a cleanup needs to delete this generation."""
         return json.dumps(
@@ -224,11 +227,11 @@ def unlink_generation(
     keys = layout.all_data_keys(key_prefix, entity, buckets, tags)
     pipe = client.pipeline(transaction=False)
     if cluster.is_cluster(client):  # one key per command: the pipeline groups them per node
-        for key in keys:
+        for key in keys + [layout.live_key(key_prefix, entity, t) for t in range(tags)]:
             pipe.unlink(key)
-    else:
-        for i in range(0, len(keys), 1000):
-            pipe.unlink(*keys[i : i + 1000])
+        return sum(pipe.execute()[: len(keys)])  # data keys (the markers go with them)
+    for i in range(0, len(keys), 1000):
+        pipe.unlink(*keys[i : i + 1000])
     return sum(pipe.execute())
 
 
@@ -324,6 +327,7 @@ class Publisher:
                 if opts.progress:
                     opts.progress(p.rows)
             self._send_expiry(wire, target, opts, prog)
+            cluster.mark_live(wire, target.live_names, target.generation)
             totals = wire.finish()
         except BaseException:
             wire.abort()
@@ -332,6 +336,10 @@ class Publisher:
         if warning:
             log.warning(warning)
         return prog, totals, (warning,) if warning else ()
+
+    def _generation_keys(self, target: Target) -> Any:
+        """The key whose `gen` the merge checks: meta, or a cluster slot's `layout.live_key`."""
+        return target.live_names if cluster.is_cluster(self.client) else [target.meta]
 
     def _wire(self, target: Target) -> Wire | cluster.NodeWires:
         """The writer of a publish: one connection, or one per node of a cluster."""
@@ -347,29 +355,20 @@ class Publisher:
             node.submit(Job(data, commands, kind))
 
     def _send_expiry(self, wire: Any, target: Target, opts: Options, prog: Progress) -> None:
-        parts: dict[int, tuple[Wire, list[bytes]]] = {}
-        for b, e in prog.bucket_max_event.items():
-            key = layout.data_key(target.key_prefix, target.schema.entity, b, target.tags)
-            node = cluster.key_wire(wire, key)
-            command = resp.command("PEXPIREAT", key, expire_ms(target.schema, opts.clock, e))
-            parts.setdefault(id(node), (node, []))[1].append(command)
-        for node, commands in parts.values():
-            node.submit(Job([b"".join(commands)], len(commands), "ignore"))
+        s, clock = target.schema, opts.clock
+        cluster.send_commands(
+            wire,
+            [
+                ("PEXPIREAT", layout.data_key(target.key_prefix, s.entity, b, target.tags), ms)
+                for b, e in prog.bucket_max_event.items()
+                if (ms := expire_ms(s, clock, e))
+            ],
+        )
 
     def _commit(self, target: Target, opts: Options, fields: dict[str, str]) -> int | None:
         s = target.schema
-        keys = [
-            target.meta,
-            *(
-                f(self.root)
-                for f in (
-                    layout.syncing_key,
-                    layout.retired_key,
-                    layout.latest_key,
-                    layout.views_key,
-                )
-            ),
-        ]
+        ctl = (layout.syncing_key, layout.retired_key, layout.latest_key, layout.views_key)
+        keys = [target.meta, *(f(self.root) for f in ctl)]
         args = [
             target.field,
             s.view,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import redis
 
-from featurehouse.errors import ConfigError, OnlineStoreError
+from featurehouse.errors import ConfigError
 from featurehouse.online.encoding import JSON_ARRAY, RecordFormat
 from featurehouse.online.records import (
     PublishResult,
@@ -87,12 +87,6 @@ class RedisStore:
             is_latest,
             *([chunk_rows] if chunk_rows else []),
         )
-        if mode == "incremental" and self.cluster:
-            raise OnlineStoreError(
-                f"{schema.view} v{schema.version}: incremental syncs into a Redis Cluster are "
-                "not supported yet (the merge function reads the view's control slot); run a "
-                "full sync (`featurehouse sync --full`)"
-            )
         with translated(self.client, f"publishing {schema.view} v{schema.version}"):
             admin.cleanup(self.client, self.prefix, self._active)
         kind = Publisher if mode == "full" else Merger
