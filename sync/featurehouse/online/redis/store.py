@@ -24,6 +24,7 @@ from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.merge import Merger
 from featurehouse.online.redis.publish import Options, Publisher
 from featurehouse.online.redis.read import Reader
+from featurehouse.online.redis.server import ServerInfo, probe
 from featurehouse.online.redis.wire import translated
 from featurehouse.online.store import Location
 
@@ -45,6 +46,13 @@ class RedisStore:
     def cluster(self) -> bool:
         """Whether the store is a Redis Cluster (detected when the client was opened)."""
         return cluster.is_cluster(self.client)
+
+    def server(self) -> ServerInfo:
+        """What the server is (HELLO): Redis or Valkey, version, cluster, per-field expiry."""
+        with translated(self.client, "asking the server what it is"):
+            if self.cluster:
+                return probe(self.client.get_redis_connection(self.client.get_default_node()))
+            return probe(self.client)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> RedisStore:

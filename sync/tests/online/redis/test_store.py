@@ -19,7 +19,7 @@ from featurehouse.online import (
     ReadRequest,
 )
 from featurehouse.online.redis import RedisStore, layout
-from featurehouse.online.redis.cluster import open_client
+from featurehouse.online.redis.cluster import is_cluster, open_client
 from featurehouse.online.redis.connection import endpoint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -423,3 +423,16 @@ def test_missing_columns_fail_with_the_column_named(store: OnlineStore) -> None:
     b = batch([1], AS_OF, amount=pa.array([1.0]))
     with pytest.raises(OnlineStoreError, match=r"lacks columns \['count'\]"):
         publish(store, schema(), [b])
+
+
+def test_the_server_is_known_at_connect_time(client: redis.Redis, store: RedisStore) -> None:
+    """HELLO says Redis or Valkey, its version, cluster mode and whether it expires single
+    hash fields (HEXPIRE: Valkey 9, Redis 7.4+; not the Redis 7.0 of this machine)."""
+    info = store.server()
+    assert info.cluster == is_cluster(client) == store.cluster
+    assert info.name in ("redis", "valkey") and info.version >= (7,)
+    assert info.hexpire == (info.name == "valkey" or info.version[:2] >= (7, 4))
+    if info.hexpire:  # the command exists: per-field TTL is available (README: why unused)
+        key = f"{store.prefix}:probe"
+        client.hset(key, "f", "1")
+        assert client.execute_command("HPEXPIRE", key, 60_000, "FIELDS", 1, "f") == [1]
