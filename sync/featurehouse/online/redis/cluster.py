@@ -95,28 +95,27 @@ def join_read(args: Sequence[Any], ctl_reply: Sequence[Any], values: Sequence[An
     return out
 
 
+def _hgets(client: Any, data: Sequence[tuple[str, str]]) -> Any:
+    """A cluster pipeline (sync or asyncio) of one HGET per (key, field): redis-py sends each
+    node its commands and follows MOVED/ASK."""
+    pipe = client.pipeline(transaction=False)
+    for key, field in data:
+        pipe.hget(key, field)
+    return pipe
+
+
 def read_sync(client: redis.RedisCluster, fcall: Any, keys: list, args: list) -> list:
     """The read function's reply on a cluster: data keys (pipelined per node), then the
     generation check in the control slot."""
     ctl_keys, ctl_args, data = split_read(keys, args)
-    values: list = []
-    if data:
-        pipe = client.pipeline(transaction=False)
-        for key, field in data:
-            pipe.hget(key, field)
-        values = pipe.execute()
+    values = _hgets(client, data).execute() if data else []
     return join_read(args, fcall(client, "read", ctl_keys, ctl_args), values)
 
 
 async def read_async(client: aiocluster.RedisCluster, fcall: Any, keys: list, args: list) -> list:
     """`read_sync` on the asyncio cluster client."""
     ctl_keys, ctl_args, data = split_read(keys, args)
-    values: list = []
-    if data:
-        pipe = client.pipeline(transaction=False)
-        for key, field in data:
-            pipe.hget(key, field)
-        values = await pipe.execute()
+    values = await _hgets(client, data).execute() if data else []
     reply = await fcall(client.execute_command, "read", ctl_keys, ctl_args)
     return join_read(args, reply, values)
 
