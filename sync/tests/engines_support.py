@@ -90,7 +90,7 @@ class Cluster:
     def role_ports(self, role: str) -> list[int]:
         return [p for p in self.ports if self.node(p).info("replication")["role"] == role]
 
-    def failover(self, replica: int, seconds: float = 20) -> None:
+    def failover(self, replica: int, seconds: float = 60) -> None:
         """CLUSTER FAILOVER on a replica; wait until it is a master and the cluster is ok."""
         self.node(replica).execute_command("CLUSTER", "FAILOVER")
         self.wait(lambda: self.node(replica).info("replication")["role"] == "master", seconds)
