@@ -10,6 +10,7 @@ that generation still current has read one generation only: generations only mov
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -217,16 +218,15 @@ def mark_live(wire: Wire | NodeWires, live_names: Any, generation: int) -> None:
 
 
 def _filtered(p: Prepared, mask: pa.Array, rows: int) -> Prepared:
-    return Prepared(
+    """A node's rows of a chunk (its counters stay with the whole chunk's `Progress`)."""
+    return replace(
+        p,
         buckets=pc.filter(p.buckets, mask),
         fields=pc.filter(p.fields, mask),
         items=[pc.filter(i, mask) for i in p.items],
         record_length=pc.filter(p.record_length, mask),
-        events=pc.filter(p.events, mask),
         rows=rows,
         dropped=0,
-        max_record=p.max_record,
-        max_field=p.max_field,
     )
 
 

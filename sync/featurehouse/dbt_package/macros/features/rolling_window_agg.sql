@@ -48,36 +48,41 @@ _fh_events as (
 ),
 
 {%- if spec.tick is not none %}
-{#- Ticks from each entity's first event to as_of keep rows fresh for the TTL check. #}
+{#- Ticks from each entity's own first event to as_of keep rows fresh for the TTL
+    check. Generated per entity (never from a global minimum), every CTE here is
+    partitioned by the keys: an entity's rows depend on its events alone, which lets
+    the stream recompute a few entities exactly (README "Real-time features"). -#}
 _fh_first_events as (
     select
         {{ key_list }},
-        min(_fh_ts) as _fh_first_ts
+        min(_fh_ts) as _fh_first_ts,
+        cast({{ dbt.date_trunc(spec.tick.datepart, 'min(_fh_ts)') }} as timestamp)
+            as _fh_first_period
     from _fh_events
     group by {{ key_list }}
 ),
 
-_fh_tick_grid (_fh_tick) as (
-    select cast({{ dbt.date_trunc(spec.tick.datepart, 'min(_fh_ts)') }} as timestamp)
-    from _fh_events
+{%- set next_tick = dbt.dateadd(spec.tick.datepart, 1, '_fh_ts') | trim %}
+{%- set period_end = dbt.dateadd(spec.tick.datepart, 1, '_fh_first_period') | trim %}
+_fh_ticks ({{ key_list }}, _fh_ts) as (
+    select
+        {{ key_list }},
+        case
+            when _fh_first_period < _fh_first_ts then cast({{ period_end }} as timestamp)
+            else _fh_first_period
+        end as _fh_ts
+    from _fh_first_events
+    where
+        _fh_first_period = _fh_first_ts
+        or {{ period_end }} <= {{ as_of }}
 
     union all
 
-    {%- set next_tick = dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') | trim %}
-    select cast({{ next_tick }} as timestamp)
-    from _fh_tick_grid
-    where {{ next_tick }} <= {{ as_of }}
-),
-
-_fh_ticks as (
     select
-        {%- for key in keys %}
-        _fh_first_events.{{ key }},
-        {%- endfor %}
-        _fh_tick_grid._fh_tick as _fh_ts
-    from _fh_first_events
-    inner join _fh_tick_grid
-        on _fh_tick_grid._fh_tick >= _fh_first_events._fh_first_ts
+        {{ key_list }},
+        cast({{ next_tick }} as timestamp) as _fh_ts
+    from _fh_ticks
+    where {{ next_tick }} <= {{ as_of }}
 ),
 {% endif %}
 
