@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import redis
+from cli_process import run_featurehouse
 from featurehouse.online.redis.embedded_files import server_binary
 from online_support import SHARED_URL, free_port
+from sync_fixtures import REPO_ROOT
 
 ENGINES = ("redis", "valkey", "cluster")
 MASTERS, REPLICAS = 3, 1
@@ -91,10 +93,26 @@ class Cluster:
         return [p for p in self.ports if self.node(p).info("replication")["role"] == role]
 
     def failover(self, replica: int, seconds: float = 60) -> None:
-        """CLUSTER FAILOVER on a replica; wait until it is a master and the cluster is ok."""
-        self.node(replica).execute_command("CLUSTER", "FAILOVER")
-        self.wait(lambda: self.node(replica).info("replication")["role"] == "master", seconds)
+        """CLUSTER FAILOVER on a replica once it has caught up with its master; asked again
+        when a manual failover times out (its master must answer within 5 s, which a loaded
+        machine may miss); returns when the replica is a master and every node agrees."""
+        self.wait(lambda: self.replicating(replica), seconds)
+        deadline = time.monotonic() + seconds
+        while not self.is_master(replica):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the replica on port {replica} did not take over")
+            self.node(replica).execute_command("CLUSTER", "FAILOVER")
+            with contextlib.suppress(RuntimeError):
+                self.wait(lambda: self.is_master(replica), 10)
         self.wait(lambda: self.ok() and self.agree_on(replica), seconds)
+
+    def is_master(self, port: int) -> bool:
+        return self.node(port).info("replication")["role"] == "master"
+
+    def replicating(self, port: int) -> bool:
+        """A replica whose link to its master is up, with no sync in progress."""
+        info = self.node(port).info("replication")
+        return info.get("master_link_status") == "up" and not info.get("master_sync_in_progress")
 
     def agree_on(self, primary: int) -> bool:
         """Every node's slot map names `primary` as the master of some slots."""
@@ -165,6 +183,21 @@ def valkey_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with cluster(tmp_path_factory.mktemp("cluster")) as made:
         yield made
+
+
+@pytest.fixture(scope="session")
+def cluster_env(base_env: dict[str, str], redis_cluster: Cluster) -> dict[str, str]:
+    """The demo's environment with the cluster's first node as the online store, synced
+    (`featurehouse sync`: the latest online view versions, orders v1, the feature services)."""
+    env = {**base_env, "FEATUREHOUSE_REDIS_URL": redis_cluster.url}
+    for select in ((), ("--select", "feat_customer__orders.v1")):  # v1: the service reads it
+        done = run_featurehouse(
+            "sync", "--as-of", "2026-05-01", "--no-history", *select, env=env, cwd=REPO_ROOT,
+            timeout=600,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert f"to {redis_cluster.url}" in done.stdout
+    return env
 
 
 @pytest.fixture(scope="session", params=ENGINES)
