@@ -186,18 +186,29 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
 
 
 @pytest.fixture(scope="session")
-def cluster_env(base_env: dict[str, str], redis_cluster: Cluster) -> dict[str, str]:
-    """The demo's environment with the cluster's first node as the online store, synced
-    (`featurehouse sync`: the latest online view versions, orders v1, the feature services)."""
-    env = {**base_env, "FEATUREHOUSE_REDIS_URL": redis_cluster.url}
+def single_env(base_env: dict[str, str]) -> dict[str, str]:
+    """What `cluster_env` syncs, on the shared Redis under a prefix of its own (the session's
+    prefix is changed by other tests): the single Redis the cluster must answer like."""
+    env = {**base_env, "FEATUREHOUSE_REDIS_PREFIX": base_env["FEATUREHOUSE_REDIS_PREFIX"] + "1"}
+    return _synced(env)
+
+
+def _synced(env: dict[str, str]) -> dict[str, str]:
     for select in ((), ("--select", "feat_customer__orders.v1")):  # v1: the service reads it
         done = run_featurehouse(
             "sync", "--as-of", "2026-05-01", "--no-history", *select, env=env, cwd=REPO_ROOT,
             timeout=600,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-3000:]
-        assert f"to {redis_cluster.url}" in done.stdout
+        assert f"to {env['FEATUREHOUSE_REDIS_URL']}" in done.stdout
     return env
+
+
+@pytest.fixture(scope="session")
+def cluster_env(base_env: dict[str, str], redis_cluster: Cluster) -> dict[str, str]:
+    """The demo's environment with the cluster's first node as the online store, synced
+    (`featurehouse sync`: the latest online view versions, orders v1, the feature services)."""
+    return _synced({**base_env, "FEATUREHOUSE_REDIS_URL": redis_cluster.url})
 
 
 @pytest.fixture(scope="session", params=ENGINES)

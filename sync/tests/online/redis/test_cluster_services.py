@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cli_process import run_featurehouse
@@ -28,13 +27,13 @@ def _reads(store: RedisStore) -> dict[str, int]:
 
 
 def test_get_by_service_on_the_cluster(
-    cluster_env: dict[str, str], base_env: dict[str, str], synced: Any
+    cluster_env: dict[str, str], single_env: dict[str, str]
 ) -> None:
     store = _store(cluster_env)
     assert store.cluster and [s.name for s in store.services()] == [SERVICE]
     before = _reads(store).get(SERVICE, 0)
     answers = []
-    for env in (cluster_env, base_env):
+    for env in (cluster_env, single_env):
         args = ("get", "--service", SERVICE, *map(str, IDS), "--json")
         done = run_featurehouse(*args, env=env, cwd=REPO_ROOT)
         assert done.returncode == 0, done.stderr
@@ -48,11 +47,11 @@ def test_get_by_service_on_the_cluster(
 
 
 def test_the_api_counts_and_logs_on_the_cluster(
-    cluster_env: dict[str, str], base_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    cluster_env: dict[str, str], single_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = [{"customer_id": i} for i in IDS]
     answers = []
-    for env in (cluster_env, base_env):
+    for env in (cluster_env, single_env):
         with monkeypatch.context() as patch:
             for key, value in env.items():
                 patch.setenv(key, value)
@@ -80,13 +79,13 @@ def test_the_api_counts_and_logs_on_the_cluster(
 
 
 def test_the_server_serves_a_service_from_the_cluster(
-    cluster_env: dict[str, str], base_env: dict[str, str], tmp_path: Path
+    cluster_env: dict[str, str], single_env: dict[str, str], tmp_path: Path
 ) -> None:
     body = {"feature_service": SERVICE, "entities": {"customer_id": IDS}}
     store = _store(cluster_env)
     before = _reads(store).get(SERVICE, 0)
     answers = []
-    for env in (cluster_env, base_env):
+    for env in (cluster_env, single_env):
         url, prefix = env["FEATUREHOUSE_REDIS_URL"], env["FEATUREHOUSE_REDIS_PREFIX"]
         with serve(url, prefix, tmp_path) as server:
             for _ in range(3):
