@@ -6,6 +6,7 @@ import sys
 
 from benchmarks import (
     bench_drift,
+    bench_engines,
     bench_lineage,
     bench_online,
     bench_pit,
@@ -39,6 +40,8 @@ BENCHMARKS = {
     "drift": bench_drift.main,
     "usage": bench_usage.main,
     "stream": bench_stream.main,
+    # Not in the default run: it starts a local cluster and a Valkey beside a Redis.
+    "engines": bench_engines.main,
     # Not in the default run: dbt builds of the demo, several minutes.
     "run": bench_run.main,
     # Not in the default run: it clones the repo and installs it twice.

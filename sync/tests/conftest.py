@@ -39,6 +39,7 @@ pytest_plugins = (
     "server_support",
     "kafka_support",
     "consumer_support",
+    "engines_support",
     "stream_support",
 )
 
@@ -49,7 +50,8 @@ SERVICE_FIXTURES = frozenset(
     {
         "dbt_runner", "fixtures_build", "pg_schema", "pg_connection", "redis_client",
         "kafka_broker", "lineage_build", "mini_env", "docs_target", "server", "store",
-        "demo_server", "rendered", "compile_inline", "dbt_deps",
+        "demo_server", "rendered", "compile_inline", "dbt_deps", "valkey_url",
+        "redis_cluster", "engine_url",
     }
 )  # fmt: skip
 INTEGRATION_DIR = REPO_ROOT / "integration_tests"

@@ -7,7 +7,9 @@ for `redis://`, `rediss://` and `unix://` URLs.
 from __future__ import annotations
 
 from featurehouse.online.redis.aio import AsyncReader
+from featurehouse.online.redis.cluster import AsyncClusterReader, is_cluster, open_client
 from featurehouse.online.redis.connect import serving_store
+from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.store import RedisStore
 
 __all__ = ["AsyncReader", "RedisStore", "open_async_reader", "open_store"]
@@ -21,4 +23,10 @@ def open_store(url: str, prefix: str, *, timeout: float | None = None) -> RedisS
 
 
 def open_async_reader(url: str, prefix: str, timeout: float) -> AsyncReader:
+    """The server's reader; a cluster reader when the URL's server is a cluster node."""
+    point = endpoint(url)
+    client = open_client(point, socket_timeout=timeout, socket_connect_timeout=timeout)
+    client.close()
+    if is_cluster(client):
+        return AsyncClusterReader(url, prefix, timeout)
     return AsyncReader(url, prefix, timeout)

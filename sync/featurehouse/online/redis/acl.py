@@ -22,6 +22,8 @@ PASSWORD_ENV = {
 }
 # Every connection (AUTH and HELLO need no right; our clients send no CLIENT SETINFO).
 CONNECTION = ("ping", "select")
+# A Redis Cluster client's start (redis-py): the slot map and the command table (key positions).
+CLUSTER = ("cluster|slots", "command")
 # Reads: the catalog and describe (admin.py), entity keys (parity), the read function.
 READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro")
 # Writes: publish, merge, delete and cleanup, and loading the function library.
@@ -89,14 +91,16 @@ def users(prefix: str, streams: Sequence[str] = ()) -> tuple[AclUser, AclUser]:
         "featurehouse sync, delete, cleanup and the stream consumer: reads and writes its "
         "prefix's keys and its streams, loads the function library",
         (f"~{keys['all']}", *stream_keys(streams)),
-        _unique(CONNECTION + READS + WRITES + IN_FUNCTIONS + USAGE_ADD + USAGE_ADMIN + STREAMS),
+        _unique(
+            CONNECTION + CLUSTER + READS + WRITES + IN_FUNCTIONS + USAGE_ADD + USAGE_ADMIN + STREAMS
+        ),
     )
     reader = AclUser(
         READER,
         "featurehouse serve and the Python API's reads: reads its prefix's keys, calls the "
         "read-only function (FCALL_RO); writes only the usage counters under <prefix>:usage:*",
         (f"%R~{keys['all']}", f"~{keys['usage']}"),
-        _unique(CONNECTION + READS + USAGE_ADD),
+        _unique(CONNECTION + CLUSTER + READS + USAGE_ADD),
     )
     return writer, reader
 

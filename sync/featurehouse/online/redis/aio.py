@@ -24,7 +24,7 @@ from featurehouse.online.records import ReadRequest, ReadResult
 from featurehouse.online.redis import functions
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.read import ReadSteps
-from featurehouse.online.redis.wire import translate
+from featurehouse.online.redis.wire import REDIS_ERRORS, translate
 
 
 class _Protocol(asyncio.Protocol):
@@ -175,6 +175,7 @@ class AsyncReader:
 
     def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
         self.client = AsyncRedis(url, timeout)
+        self.where = self.client.where
         self.steps = ReadSteps(prefix)
 
     async def read(
@@ -189,22 +190,26 @@ class AsyncReader:
         call = next(steps)
         try:
             while True:
-                reply = await functions.fcall_async(self.client.call, "read", *call)
+                reply = await self.fcall(*call)
                 try:
                     call = steps.send(reply)
                 except StopIteration as done:
                     return done.value
         except OnlineStoreError:
             raise
-        except (redis.RedisError, OSError) as exc:
-            raise translate(exc, self.client.where, "reading features") from exc
+        except REDIS_ERRORS as exc:
+            raise translate(exc, self.where, "reading features") from exc
+
+    async def fcall(self, keys: list[str], args: list[Any]) -> Any:
+        """The read function's reply (a cluster reader reads the data keys per node)."""
+        return await functions.fcall_async(self.client.call, "read", keys, args)
 
     async def ping(self) -> None:
         """Raise RedisUnavailable (or OnlineStoreError) unless Redis answers PING."""
         try:
             await self.client.call("PING")
-        except (redis.RedisError, OSError) as exc:
-            raise translate(exc, self.client.where, "checking health") from exc
+        except REDIS_ERRORS as exc:
+            raise translate(exc, self.where, "checking health") from exc
 
     def close(self) -> None:
         self.client.close()

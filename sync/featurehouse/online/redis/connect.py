@@ -8,6 +8,7 @@ from __future__ import annotations
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from featurehouse.online.redis.cluster import open_client
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.store import RedisStore
 
@@ -16,7 +17,8 @@ def serving_store(url: str, prefix: str, timeout: float = 1.0) -> RedisStore:
     """A RedisStore whose every call gives up after `timeout` seconds (connect and read)."""
     where = endpoint(url)
     tcp = {} if where.unix_path else {"socket_keepalive": True}
-    client = where.client(
+    client = open_client(
+        where,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1),

@@ -143,3 +143,16 @@ def data_key_array(key_prefix: str, entity: str, buckets_col: pa.Array, tags: in
     return pc.binary_join_element_wise(
         f"{key_prefix}{{{entity}:", tag, "}:", pc.cast(buckets_col, pa.string()), ""
     )
+
+
+def live_key(key_prefix: str, entity: str, tag: int) -> str:
+    """On a cluster: the generation's marker in the slot of tag group `tag` (a hash whose
+    `gen` field the merge function checks, as it checks the meta key on one Redis); it exists
+    while the generation's keys do."""
+    return f"{key_prefix}{{{entity}:{tag}}}:live"
+
+
+def live_key_array(key_prefix: str, entity: str, buckets_col: pa.Array, tags: int) -> pa.Array:
+    """`live_key` of the tag group of every bucket (column-wise)."""
+    tag = pc.cast(pc.bit_wise_and(buckets_col, pa.scalar(tags - 1, buckets_col.type)), pa.string())
+    return pc.binary_join_element_wise(f"{key_prefix}{{{entity}:", tag, "}:live", "")

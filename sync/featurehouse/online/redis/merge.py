@@ -19,7 +19,6 @@ from featurehouse.online.records import PublishResult, ViewSchema
 from featurehouse.online.redis import functions, layout, resp
 from featurehouse.online.redis.prepare import Progress, chunks, prepare
 from featurehouse.online.redis.publish import Options, Publisher, Target, iso, result
-from featurehouse.online.redis.wire import Wire
 
 
 def same_layout(a: ViewSchema, b: ViewSchema) -> bool:
@@ -43,11 +42,11 @@ class Merger(Publisher):
         target = self._current(schema)
         functions.load(self.client)
         prog = Progress()
-        wire = Wire(self.client)
+        wire = self._wire(target)
         try:
             header = resp.fcall_header(
                 functions.function_name("merge"),
-                [target.meta],
+                self._generation_keys(target),
                 target.key_names,
                 [str(target.generation), "1" if schema.created else "0"],
             )

@@ -24,10 +24,10 @@ from featurehouse.errors import OnlineStoreError
 from featurehouse.online.clock import window_start_us
 from featurehouse.online.encoding import ENCODING, naive_utc, to_epoch_us
 from featurehouse.online.records import PublishResult, ViewSchema
-from featurehouse.online.redis import functions, layout, resp
+from featurehouse.online.redis import cluster, functions, layout, resp
 from featurehouse.online.redis.listpack import listpack_limits, listpack_warning
 from featurehouse.online.redis.prepare import Prepared, Progress, bucket_sorted, prepare
-from featurehouse.online.redis.wire import Job, Wire, describe, translate
+from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Wire, describe, translate
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,9 @@ class Target:
 
     def key_names(self, buckets: pa.Array) -> pa.Array:
         return layout.data_key_array(self.key_prefix, self.schema.entity, buckets, self.tags)
+
+    def live_names(self, buckets: pa.Array) -> pa.Array:
+        return layout.live_key_array(self.key_prefix, self.schema.entity, buckets, self.tags)
 
     def entry(self, started: float) -> str:
         """The `syncing` hash value: what a cleanup needs to delete this generation."""
@@ -216,6 +219,10 @@ def unlink_generation(
     """Delete every key a generation may have, by name (no SCAN)."""
     keys = layout.all_data_keys(key_prefix, entity, buckets, tags)
     pipe = client.pipeline(transaction=False)
+    if cluster.is_cluster(client):  # one key per command: the pipeline groups them per node
+        for key in keys + [layout.live_key(key_prefix, entity, t) for t in range(tags)]:
+            pipe.unlink(key)
+        return sum(pipe.execute()[: len(keys)])  # data keys (the markers go with them)
     for i in range(0, len(keys), 1000):
         pipe.unlink(*keys[i : i + 1000])
     return sum(pipe.execute())
@@ -237,7 +244,7 @@ class Publisher:
         action = f"publishing {schema.view} v{schema.version}"
         try:
             return self._publish(schema, batches, opts)
-        except (redis.RedisError, OSError) as exc:
+        except REDIS_ERRORS as exc:
             raise translate(exc, self.where, action) from exc
 
     def _publish(
@@ -300,7 +307,7 @@ class Publisher:
         limits = listpack_limits(self.client)
         header = resp.hset_header(target.key_names)
         prog = Progress()
-        wire = Wire(self.client)
+        wire = self._wire(target)
         try:
             ordered = bucket_sorted(target.schema, batches, target.buckets, opts.chunk_rows)
             window = opts.window_us(target.schema)
@@ -310,6 +317,7 @@ class Publisher:
                 self._send(wire, p, header, "count")
                 if opts.progress:
                     opts.progress(p.rows)
+            cluster.mark_live(wire, target.live_names, target.generation)
             totals = wire.finish()
         except BaseException:
             wire.abort()
@@ -319,26 +327,27 @@ class Publisher:
             log.warning(warning)
         return prog, totals, (warning,) if warning else ()
 
-    def _send(self, wire: Wire, p: Prepared, header: resp.Header, kind: str) -> None:
+    def _generation_keys(self, target: Target) -> Any:
+        """The key whose `gen` the merge checks: meta, or a cluster slot's `layout.live_key`."""
+        return target.live_names if cluster.is_cluster(self.client) else [target.meta]
+
+    def _wire(self, target: Target) -> Wire | cluster.NodeWires:
+        """The writer of a publish: one connection, or one per node of a cluster."""
+        return cluster.writer(self.client, target.schema.entity, target.tags)
+
+    def _send(self, wire: Any, p: Prepared, header: resp.Header, kind: str) -> None:
         if p.rows - p.dropped == 0:
             return
-        data, commands = resp.payload(p.buckets, p.fields, p.items, p.record_length, header)
-        wire.submit(Job(data, commands, kind))
+        for node, part in cluster.routed(wire, p):
+            data, commands = resp.payload(
+                part.buckets, part.fields, part.items, part.record_length, header
+            )
+            node.submit(Job(data, commands, kind))
 
     def _commit(self, target: Target, opts: Options, fields: dict[str, str]) -> int | None:
         s = target.schema
-        keys = [
-            target.meta,
-            *(
-                f(self.root)
-                for f in (
-                    layout.syncing_key,
-                    layout.retired_key,
-                    layout.latest_key,
-                    layout.views_key,
-                )
-            ),
-        ]
+        ctl = (layout.syncing_key, layout.retired_key, layout.latest_key, layout.views_key)
+        keys = [target.meta, *(f(self.root) for f in ctl)]
         args = [
             target.field,
             s.view,

@@ -189,9 +189,13 @@ class Reader(ReadSteps):
         call = next(steps)
         while True:
             try:
-                call = steps.send(functions.fcall(self.client, "read", *call))
+                call = steps.send(self.fcall(*call))
             except StopIteration as done:
                 return done.value
+
+    def fcall(self, keys: list[str], args: list[Any]) -> Any:
+        """The read function's reply (a cluster reader reads the data keys per node)."""
+        return functions.fcall(self.client, "read", keys, args)
 
 
 def _key_sig(meta: ViewMeta) -> tuple:

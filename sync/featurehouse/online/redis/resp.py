@@ -45,22 +45,25 @@ def hset_header(key_names: Callable[[pa.Array], pa.Array]) -> Header:
 
 def fcall_header(
     function: str,
-    fixed_keys: Sequence[str],
+    fixed_keys: Sequence[str] | Callable[[pa.Array], pa.Array],
     key_names: Callable[[pa.Array], pa.Array],
     leading_args: Sequence[str],
 ) -> Header:
     """`FCALL <function> <n> <fixed keys...> <bucket key> <leading args...>`, then the rows'
-    field/record pairs."""
-    nkeys = len(fixed_keys) + 1
-    fixed = b"".join(bulk(k) for k in fixed_keys).decode()
+    field/record pairs; `fixed_keys` may instead name one key per bucket (a cluster's
+    per-slot marker)."""
+    per_bucket = callable(fixed_keys)
+    nkeys = 2 if per_bucket else len(fixed_keys) + 1
+    fixed = "" if per_bucket else b"".join(bulk(k) for k in fixed_keys).decode()
     start = "\r\n" + (bulk("FCALL") + bulk(function) + bulk(str(nkeys))).decode() + fixed
     lead = b"".join(bulk(a) for a in leading_args).decode()
     base = 3 + nkeys + len(leading_args)
 
     def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
         count = pc.cast(pc.add(pc.multiply(lengths, 2), base), pa.string())
+        first = bulk_array(fixed_keys(buckets)) if per_bucket else ""
         return pc.binary_join_element_wise(
-            "*", count, start, bulk_array(key_names(buckets)), lead, ""
+            "*", count, start, first, bulk_array(key_names(buckets)), lead, ""
         )
 
     return header

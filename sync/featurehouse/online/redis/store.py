@@ -20,11 +20,12 @@ from featurehouse.online.records import (
     ViewState,
     to_table,
 )
-from featurehouse.online.redis import admin, layout, usage
+from featurehouse.online.redis import admin, cluster, layout, usage
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.merge import Merger
 from featurehouse.online.redis.publish import Options, Publisher
 from featurehouse.online.redis.read import Reader
+from featurehouse.online.redis.server import ServerInfo, probe
 from featurehouse.online.redis.wire import translated
 from featurehouse.online.store import Location
 from featurehouse.online.usage import LoggedRow, Tally, UsageCount
@@ -41,12 +42,25 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self._active: set[int] = set()  # generations this process is writing
-        self._reader = Reader(client, prefix)
+        self._reader = (cluster.ClusterReader if self.cluster else Reader)(client, prefix)
+
+    @property
+    def cluster(self) -> bool:
+        """Whether the store is a Redis Cluster (detected when the client was opened)."""
+        return cluster.is_cluster(self.client)
+
+    def server(self) -> ServerInfo:
+        """What the server is (HELLO): Redis or Valkey, version, cluster, per-field expiry."""
+        with translated(self.client, "asking the server what it is"):
+            if self.cluster:
+                return probe(self.client.get_redis_connection(self.client.get_default_node()))
+            return probe(self.client)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> RedisStore:
-        """A store on the Redis `url` names (TLS and credentials: `connection.endpoint`)."""
-        return cls(endpoint(url).client(**client_options), prefix)
+        """A store on the Redis `url` names (TLS and credentials: `connection.endpoint`); a
+        cluster client when that server is a cluster node."""
+        return cls(cluster.open_client(endpoint(url), **client_options), prefix)
 
     def publish(
         self,

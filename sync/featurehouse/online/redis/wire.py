@@ -16,14 +16,25 @@ from typing import Any
 
 import hiredis
 import redis
-from redis.exceptions import NoPermissionError
+from redis.exceptions import (
+    AskError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    MovedError,
+    NoPermissionError,
+    RedisClusterException,
+)
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
 from featurehouse.online.redis.connection import PASSWORD_ENV, setting
 
 
-def describe(client: redis.Redis) -> str:
+def describe(client: redis.Redis | redis.RedisCluster) -> str:
     """`redis://host:port/db` (`rediss://` over TLS) of a client, never with its password."""
+    if isinstance(client, redis.RedisCluster):
+        node = client.get_default_node()
+        scheme = "rediss" if client.get_connection_kwargs().get("ssl") else "redis"
+        return f"{scheme}://{node.host}:{node.port}/0 (cluster)"
     pool = client.connection_pool
     kw = pool.connection_kwargs
     if "path" in kw:
@@ -77,6 +88,17 @@ def _tls_hint(exc: BaseException, text: str, where: str) -> str | None:
     return None
 
 
+# What a Redis call may raise: redis-py's errors, its cluster client's, the socket's.
+REDIS_ERRORS = (redis.RedisError, RedisClusterException, OSError)
+_CLUSTER_ERRORS = (
+    MovedError,
+    AskError,
+    ClusterCrossSlotError,
+    ClusterDownError,
+    RedisClusterException,
+)
+
+
 def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
     """A one-line featurehouse error for a redis-py/socket exception."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -103,6 +125,22 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
         return RedisUnavailable(
             f"Redis at {where} is unavailable while {action} ({text}); is it running?{hint}"
         )
+    if where.endswith("(cluster)") and (
+        isinstance(exc, MovedError | AskError | ClusterDownError)
+        or text.startswith(("MOVED", "ASK ", "CLUSTERDOWN"))
+    ):
+        return OnlineStoreError(
+            f"Redis Cluster at {where} moved slots while {action} ({text}): a failover or a "
+            "resharding is under way; once `redis-cli --cluster check <host:port>` shows every "
+            "slot served, retry (a full sync writes a new generation: nothing half-published)"
+        )
+    if isinstance(exc, _CLUSTER_ERRORS) or text.startswith(("MOVED", "ASK ", "CROSSSLOT")):
+        return OnlineStoreError(
+            f"Redis at {where} is a Redis Cluster that refused a command while {action} "
+            f"({text}): connect with the plain redis:// URL of any of its nodes (featurehouse "
+            "detects the cluster), and check that every slot is served (`redis-cli --cluster "
+            "check <host:port>`)"
+        )
     if text.startswith("MISCONF") or "Errors writing to the AOF" in text:
         return OnlineStoreError(
             f"Redis at {where} cannot write its data to disk while {action} ({text}); free disk "
@@ -118,12 +156,12 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
 
 
 @contextlib.contextmanager
-def translated(client: redis.Redis, action: str) -> Iterator[None]:
+def translated(client: redis.Redis | redis.RedisCluster, action: str) -> Iterator[None]:
     try:
         yield
     except OnlineStoreError:
         raise
-    except (redis.RedisError, OSError) as exc:
+    except REDIS_ERRORS as exc:
         raise translate(exc, describe(client), action) from exc
 
 

@@ -1,9 +1,11 @@
 """Crashes and failures, each on a redis-server of the test's own: SIGKILLed publishers while a
-reader process keeps reading, Redis restarts and kills, OOM, bad passwords, listpack settings.
+reader process keeps reading (on the session's Redis Cluster too), Redis restarts and kills,
+OOM, bad passwords, listpack settings.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,6 +27,8 @@ from featurehouse.online import (
     RedisUnavailable,
 )
 from featurehouse.online.redis import RedisStore, layout
+from featurehouse.online.redis.cluster import open_client
+from featurehouse.online.redis.connection import endpoint
 from online_support import AS_OF, batch, own_server, prefixed_keys, schema, simple_batch
 
 WORKER = str(Path(__file__).resolve().parents[2] / "online_worker.py")
@@ -53,18 +58,31 @@ def read_one(store: OnlineStore, customer_id: int = 7) -> tuple:
     return res.values[0]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("kill_point", ["mid-stream", "after-commit"])
-def test_sigkilled_publish_never_shows_a_mixed_state(kill_point: str, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def engine(name: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, redis.Redis]]:
+    """A redis-server of the test's own, or the session's 3-master cluster: URL and client."""
+    if name == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
+        yield url, open_client(endpoint(url))
+        return
     with own_server() as server:
-        client = redis.Redis(port=server.port)
+        yield server.url, redis.Redis(port=server.port)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_name", ["redis", "cluster"])
+@pytest.mark.parametrize("kill_point", ["mid-stream", "after-commit"])
+def test_sigkilled_publish_never_shows_a_mixed_state(
+    kill_point: str, engine_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with engine(engine_name, request) as (url, client):
         prefix = f"fhtest:{uuid.uuid4().hex[:8]}"
         store = RedisStore(client, prefix)
         publish(store, [simple_batch(ENTITIES, tag=1)])
         stop = tmp_path / "stop"
-        reader = worker("read", server.url, prefix, ENTITIES, stop)
+        reader = worker("read", url, prefix, ENTITIES, stop)
         time.sleep(0.5)
-        victim = worker("publish", server.url, prefix, ENTITIES, 2, kill_point)
+        victim = worker("publish", url, prefix, ENTITIES, 2, kill_point)
         if kill_point == "mid-stream":
             for _ in range(5):
                 assert victim.stdout.readline().startswith("sent")

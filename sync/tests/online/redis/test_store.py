@@ -21,6 +21,8 @@ from featurehouse.online import (
 from featurehouse.online.clock import ClockError
 from featurehouse.online.encoding import to_epoch_us as to_us
 from featurehouse.online.redis import RedisStore, layout
+from featurehouse.online.redis.cluster import is_cluster, open_client
+from featurehouse.online.redis.connection import endpoint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from online_support import (
@@ -30,15 +32,15 @@ from online_support import (
     batch,
     prefixed_keys,
     schema,
-    shared_client,
     simple_batch,
 )
 from online_support import test_store as make_store
 
 
 @pytest.fixture(scope="module")
-def client() -> redis.Redis:
-    return shared_client()
+def client(engine_url: str) -> redis.Redis:
+    """A client of each engine (Redis, Valkey, a cluster), as the store opens it."""
+    return open_client(endpoint(engine_url))
 
 
 @pytest.fixture
@@ -316,7 +318,8 @@ def test_records_of_a_view_with_created_time_end_with_its_load_delay(
     b = batch([7], event, amount=pa.array([1.5]), count=pa.array([2]))
     b = b.append_column("__created_at", pa.array([created], pa.timestamp("us")))
     publish(store, schema(created=True), [b])
-    [raw] = [v for k in prefixed_keys(client, store.prefix) if ":d:" in k for v in client.hvals(k)]
+    data = [k for k in prefixed_keys(client, store.prefix) if ":d:" in k]
+    [raw] = [v for k in data if not k.endswith(":live") for v in client.hvals(k)]  # cluster
     record = json.loads(raw)
     assert record[1:3] == [1.5, 2]
     assert record[-1] == (created - event) // timedelta(microseconds=1)  # the load delay
@@ -441,3 +444,16 @@ def test_missing_columns_fail_with_the_column_named(store: OnlineStore) -> None:
     b = batch([1], AS_OF, amount=pa.array([1.0]))
     with pytest.raises(OnlineStoreError, match=r"lacks columns \['count'\]"):
         publish(store, schema(), [b])
+
+
+def test_the_server_is_known_at_connect_time(client: redis.Redis, store: RedisStore) -> None:
+    """HELLO says Redis or Valkey, its version, cluster mode and whether it expires single
+    hash fields (HEXPIRE: Valkey 9, Redis 7.4+; not the Redis 7.0 of this machine)."""
+    info = store.server()
+    assert info.cluster == is_cluster(client) == store.cluster
+    assert info.name in ("redis", "valkey") and info.version >= (7,)
+    assert info.hexpire == (info.name == "valkey" or info.version[:2] >= (7, 4))
+    if info.hexpire:  # the command exists: per-field TTL is available (README: why unused)
+        key = f"{store.prefix}:probe"
+        client.hset(key, "f", "1")
+        assert client.execute_command("HPEXPIRE", key, 60_000, "FIELDS", 1, "f") == [1]

@@ -1,0 +1,259 @@
+"""Redis Cluster: the cluster client (detected at connect time from a plain redis:// URL), reads
+that fetch data keys per node and then check the view's generation, and writes per node.
+
+A view version's control keys share the hash tag `{ctl}` (one slot); its data keys are spread
+over slots by `{<entity>:<bucket % tags>}`. The generation in the control slot is switched
+last (the `commit` function), so a reader that reads a generation's data keys and then finds
+that generation still current has read one generation only: generations only move forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import redis
+import redis.asyncio.cluster as aiocluster
+
+from featurehouse.online.redis import functions, resp
+from featurehouse.online.redis.aio import AsyncReader
+from featurehouse.online.redis.connection import Endpoint, endpoint
+from featurehouse.online.redis.prepare import Prepared
+from featurehouse.online.redis.read import Reader, ReadSteps
+from featurehouse.online.redis.server import probe
+from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Totals, Wire, translate
+
+Client = redis.Redis | redis.RedisCluster
+
+
+def cluster_kwargs(point: Endpoint, **options: Any) -> dict[str, Any]:
+    """redis.RedisCluster(**these): the endpoint's address, credentials and TLS settings."""
+    host, port = point.address
+    kwargs = {k: v for k, v in point.options.items() if k not in ("db", "host", "port", "path")}
+    kwargs |= {"host": host, "port": port, **options}
+    if point.tls is not None:
+        kwargs |= point.tls.redis_kwargs()
+    retry = kwargs.pop("retry", None)
+    if retry is not None:  # a fail-fast reader: no retries across the cluster either
+        kwargs["cluster_error_retry_attempts"] = 1
+    return kwargs
+
+
+def open_client(point: Endpoint, **options: Any) -> Client:
+    """A client of the URL's server: a redis.Redis, or a redis.RedisCluster when the server
+    says (HELLO) that it is a cluster node. A server that does not answer gets the plain
+    client, whose first command fails with the reason (on a cluster: the one-line redirect
+    error of `wire.translate`)."""
+    plain = point.client(**options)
+    if point.unix_path:
+        return plain
+    try:
+        info = probe(plain)
+    except REDIS_ERRORS:
+        return plain  # unreachable or refused: the first command reports it, naming its action
+    if not info.cluster:
+        return plain
+    plain.close()
+    return redis.RedisCluster(**cluster_kwargs(point, **options))
+
+
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, redis.RedisCluster | aiocluster.RedisCluster)
+
+
+# --- reads ---------------------------------------------------------------------------------
+# The read function (functions.py) takes KEYS = latest, then per view: meta, n data keys, and
+# ARGV = nviews, then per view: view, asked, expected version, expected generation, n, fields.
+# On a cluster the data keys are in other slots: they are read here, per node, and the
+# function is called with n = 0 (control slot only) to check the generation afterwards.
+
+
+def split_read(keys: Sequence[str], args: Sequence[Any]) -> tuple[list, list, list]:
+    """(control keys, control args with n = 0, [(data key, field), ...] in order)."""
+    ctl_keys, ctl_args, data = [keys[0]], [args[0]], []
+    k, a = 1, 1
+    for _ in range(int(args[0])):
+        n = int(args[a + 4])
+        ctl_keys.append(keys[k])
+        ctl_args += [*args[a : a + 4], 0]
+        data += list(zip(keys[k + 1 : k + 1 + n], args[a + 5 : a + 5 + n], strict=True))
+        k, a = k + 1 + n, a + 5 + n
+    return ctl_keys, ctl_args, data
+
+
+def join_read(args: Sequence[Any], ctl_reply: Sequence[Any], values: Sequence[Any]) -> list:
+    """The reply the single-node function would give: the control reply, each view's records
+    appended when its generation is the expected one (else its metadata, to refresh)."""
+    out, a, v = [], 1, 0
+    for res in ctl_reply:
+        n = int(args[a + 4])
+        current = res[1] is not None and not res[2]
+        out.append([*res[:3], *(values[v : v + n] if current else ())])
+        a, v = a + 5 + n, v + n
+    return out
+
+
+def _hgets(client: Any, data: Sequence[tuple[str, str]]) -> Any:
+    """A cluster pipeline (sync or asyncio) of one HGET per (key, field): redis-py sends each
+    node its commands and follows MOVED/ASK."""
+    pipe = client.pipeline(transaction=False)
+    for key, field in data:
+        pipe.hget(key, field)
+    return pipe
+
+
+def read_sync(client: redis.RedisCluster, fcall: Any, keys: list, args: list) -> list:
+    """The read function's reply on a cluster: data keys (pipelined per node), then the
+    generation check in the control slot."""
+    ctl_keys, ctl_args, data = split_read(keys, args)
+    values = _hgets(client, data).execute() if data else []
+    return join_read(args, fcall(client, "read", ctl_keys, ctl_args), values)
+
+
+async def read_async(client: aiocluster.RedisCluster, fcall: Any, keys: list, args: list) -> list:
+    """`read_sync` on the asyncio cluster client."""
+    ctl_keys, ctl_args, data = split_read(keys, args)
+    values = await _hgets(client, data).execute() if data else []
+    reply = await fcall(client.execute_command, "read", ctl_keys, ctl_args)
+    return join_read(args, reply, values)
+
+
+def async_client(url: str, timeout: float) -> aiocluster.RedisCluster:
+    """The asyncio cluster client of the server's reads (fail fast: one attempt, short
+    timeouts)."""
+    point = endpoint(url)
+    kwargs = cluster_kwargs(point, socket_timeout=timeout, socket_connect_timeout=timeout)
+    kwargs.pop("driver_info", None)
+    return aiocluster.RedisCluster(**kwargs)
+
+
+# --- writes --------------------------------------------------------------------------------
+
+
+class NodeWires:
+    """One `Wire` per primary; a chunk's buckets go to the node that owns their slot (the
+    slot of `{<entity>:<tag>}` depends on the entity and the tag only)."""
+
+    def __init__(self, client: redis.RedisCluster, entity: str, tags: int) -> None:
+        self.tags = tags
+        client.nodes_manager.initialize()  # the slot map now (a failover may have moved it)
+        self.wires: list[Wire] = []
+        index: dict[str, int] = {}
+        owner = []
+        for tag in range(tags):
+            node = client.get_node_from_key(f"{{{entity}:{tag}}}")
+            if node.name not in index:
+                index[node.name] = len(self.wires)
+                self.wires.append(Wire(client.get_redis_connection(node)))
+            owner.append(index[node.name])
+        self.owner = pa.array(owner, pa.int32())
+
+    def parts(self, p: Prepared) -> list[tuple[Wire, Prepared]]:
+        """The chunk split per node (each part still sorted by bucket)."""
+        tag = pc.bit_wise_and(p.buckets, pa.scalar(self.tags - 1, p.buckets.type))
+        node = pc.take(self.owner, tag)
+        out = []
+        for i, wire in enumerate(self.wires):
+            mask = pc.equal(node, i)
+            rows = pc.sum(mask).as_py() or 0
+            if rows:
+                out.append((wire, _filtered(p, mask, rows)))
+        return out
+
+    def key_wire(self, key: str) -> Wire:
+        """The wire of a data key's node (by its hash tag)."""
+        tag = int(key[key.index("{") : key.index("}")].rsplit(":", 1)[1])
+        return self.wires[self.owner[tag].as_py()]
+
+    def finish(self) -> Totals:
+        total = Totals()
+        for wire in self.wires:
+            t = wire.finish()
+            total.count += t.count
+            total.first += t.first
+            total.second += t.second
+            total.commands += t.commands
+            total.bytes_sent += t.bytes_sent
+        return total
+
+    def abort(self) -> None:
+        for wire in self.wires:
+            wire.abort()
+
+
+def writer(client: Client, entity: str, tags: int) -> Wire | NodeWires:
+    """The writer of a publish: one `Wire`, or one per primary of a cluster."""
+    return NodeWires(client, entity, tags) if is_cluster(client) else Wire(client)
+
+
+def routed(wire: Wire | NodeWires, p: Prepared) -> list[tuple[Wire, Prepared]]:
+    """(wire, rows) to send: the whole chunk on one wire, or its part of each node."""
+    return wire.parts(p) if isinstance(wire, NodeWires) else [(wire, p)]
+
+
+def key_wire(wire: Wire | NodeWires, key: str) -> Wire:
+    return wire.key_wire(key) if isinstance(wire, NodeWires) else wire
+
+
+def send_commands(wire: Wire | NodeWires, commands: Sequence[tuple]) -> None:
+    """Commands on one key each (the key second), in one payload per node; replies ignored
+    (a failure is raised by `finish`)."""
+    per_node: dict[int, tuple[Wire, list[bytes]]] = {}
+    for command in commands:
+        node = key_wire(wire, command[1])
+        per_node.setdefault(id(node), (node, []))[1].append(resp.command(*command))
+    for node, parts in per_node.values():
+        node.submit(Job([b"".join(parts)], len(parts), "ignore"))
+
+
+def mark_live(wire: Wire | NodeWires, live_names: Any, generation: int) -> None:
+    """On a cluster: the generation's marker in every tag group's slot (`layout.live_key`),
+    written with its data, before the commit."""
+    if isinstance(wire, NodeWires):
+        names = live_names(pa.array(range(wire.tags), pa.int32())).to_pylist()
+        send_commands(wire, [("HSET", name, "gen", generation) for name in names])
+
+
+def _filtered(p: Prepared, mask: pa.Array, rows: int) -> Prepared:
+    """A node's rows of a chunk (its counters stay with the whole chunk's `Progress`)."""
+    return replace(
+        p,
+        buckets=pc.filter(p.buckets, mask),
+        fields=pc.filter(p.fields, mask),
+        items=[pc.filter(i, mask) for i in p.items],
+        record_length=pc.filter(p.record_length, mask),
+        rows=rows,
+        dropped=0,
+    )
+
+
+class ClusterReader(Reader):
+    """`Reader` on a cluster client: data keys per node, then the generation check."""
+
+    def fcall(self, keys: list[str], args: list[Any]) -> Any:
+        return read_sync(self.client, functions.fcall, keys, args)
+
+
+class AsyncClusterReader(AsyncReader):
+    """The server's reads on a cluster: redis-py's asyncio cluster client (it follows MOVED
+    and ASK after a failover or a resharding), the same read steps."""
+
+    def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
+        self.cluster = async_client(url, timeout)
+        self.where = f"{endpoint(url).shown} (cluster)"
+        self.steps = ReadSteps(prefix)
+
+    async def fcall(self, keys: list[str], args: list[Any]) -> Any:
+        return await read_async(self.cluster, functions.fcall_async, keys, args)
+
+    async def ping(self) -> None:
+        try:
+            await self.cluster.ping()
+        except REDIS_ERRORS as exc:
+            raise translate(exc, self.where, "checking health") from exc
+
+    def close(self) -> None:
+        pass  # the event loop's end closes its connections
