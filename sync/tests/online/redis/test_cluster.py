@@ -46,11 +46,10 @@ def api_rows(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, 
 
 def test_the_cluster_serves_the_demo_as_one_redis_does(
     cluster_env: dict[str, str],
-    base_env: dict[str, str],
-    synced: Any,
+    single_env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    on_cluster, single = api_rows(cluster_env, monkeypatch), api_rows(base_env, monkeypatch)
+    on_cluster, single = api_rows(cluster_env, monkeypatch), api_rows(single_env, monkeypatch)
     assert on_cluster == single
     assert any(v is not None for v in on_cluster[FEATURES[0].replace(":", "__")])
     got = run_featurehouse("get", VIEW, "1151", "1031", "--json", env=cluster_env, cwd=REPO_ROOT)
@@ -65,11 +64,11 @@ def test_the_cluster_serves_the_demo_as_one_redis_does(
 
 
 def test_the_server_reads_the_cluster(
-    cluster_env: dict[str, str], base_env: dict[str, str], tmp_path: Path
+    cluster_env: dict[str, str], single_env: dict[str, str], tmp_path: Path
 ) -> None:
     body = {"features": FEATURES, "entities": {"customer_id": IDS}}
     answers = []
-    for env in (cluster_env, base_env):
+    for env in (cluster_env, single_env):
         url, prefix = env["FEATUREHOUSE_REDIS_URL"], env["FEATUREHOUSE_REDIS_PREFIX"]
         with serve(url, prefix, tmp_path) as server:
             response = server.post("/get-online-features", body)
