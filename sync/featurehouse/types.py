@@ -72,7 +72,7 @@ _SCALARS = (
         "timestamp",
     ),
 )
-# Arrays: a contract `<float type>[]`.
+# Arrays: a contract `<float type>[]` (Spark: `array<double>`).
 _LIST = OnlineType(
     "list<float64>", pa.list_(pa.float64()), "double precision[]", (), "array", floats=True
 )
@@ -86,8 +86,9 @@ def online_type(data_type: str | None) -> str | None:
     if not data_type:
         return None
     text = re.sub(r"\s+", " ", data_type.strip().lower())
-    if text.endswith("[]"):
-        inner = online_type(text[:-2])
+    array = re.fullmatch(r"array<(.*)>", text)  # Spark's spelling of `<type>[]`
+    if text.endswith("[]") or array:
+        inner = online_type(array.group(1) if array else text[:-2])
         return _LIST.name if inner == "float64" else None
     base = re.sub(r"\(.*\)$", "", text).strip()
     for kind in _SCALARS:

@@ -23,11 +23,23 @@
         Each event adds +v at its time and -v at time + window; deltas are grouped
         by (keys, ts) so ties are one row, and a running sum gives the exact window
         value. -#}
+    {{ return(featurehouse._fh_rolling_window_sql(spec, recursive=true)) }}
+{% endmacro %}
+
+
+{% macro spark__rolling_window_agg(spec) %}
+    {#- Spark 4.0 has no recursive CTE: the same SQL with the tick grid from sequence(). -#}
+    {{ return(featurehouse._fh_rolling_window_sql(spec, recursive=false)) }}
+{% endmacro %}
+
+
+{% macro _fh_rolling_window_sql(spec, recursive) %}
+    {#- rolling_window_agg's SQL; `recursive` only changes how the tick grid is made. -#}
     {%- set keys = spec.key_columns -%}
     {%- set key_list = keys | join(', ') -%}
     {%- set as_of = "cast('" ~ spec.as_of ~ "' as timestamp)" -%}
     {%- set columns = spec.columns -%}
-with recursive
+with{{ ' recursive' if recursive }}
 
 _fh_events as (
     select
@@ -57,8 +69,12 @@ _fh_first_events as (
     group by {{ key_list }}
 ),
 
+{%- set first_tick -%}
+    cast({{ dbt.date_trunc(spec.tick.datepart, 'min(_fh_ts)') }} as timestamp)
+{%- endset %}
+{%- if recursive %}
 _fh_tick_grid (_fh_tick) as (
-    select cast({{ dbt.date_trunc(spec.tick.datepart, 'min(_fh_ts)') }} as timestamp)
+    select {{ first_tick }}
     from _fh_events
 
     union all
@@ -68,6 +84,14 @@ _fh_tick_grid (_fh_tick) as (
     from _fh_tick_grid
     where {{ next_tick }} <= {{ as_of }}
 ),
+{%- else %}
+_fh_tick_grid as (
+    select explode(sequence(
+        _fh_first_tick, {{ as_of }}, interval 1 {{ spec.tick.datepart }}
+    )) as _fh_tick
+    from (select {{ first_tick }} as _fh_first_tick from _fh_events) as _fh_bounds
+),
+{%- endif %}
 
 _fh_ticks as (
     select
