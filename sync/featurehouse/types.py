@@ -26,6 +26,7 @@ class OnlineType:
     kind: str  # numeric | categorical | timestamp | array (how drift measures it)
     key: str | None = None  # as an entity key, what it accepts ("a 64-bit integer"); None: no key
     floats: bool = False  # holds doubles (NaN and infinities need spelling out in JSON)
+    spark: str | None = None  # Spark's spelling of `sql` where it differs
 
 
 _SCALARS = (
@@ -54,6 +55,7 @@ _SCALARS = (
         ),
         "numeric",
         floats=True,
+        spark="double",
     ),
     OnlineType(
         "string",
@@ -62,6 +64,7 @@ _SCALARS = (
         ("varchar", "text", "string", "character varying", "char", "character"),
         "categorical",
         key="a string",
+        spark="string",
     ),
     OnlineType("bool", pa.bool_(), "boolean", ("boolean", "bool"), "categorical"),
     OnlineType(
@@ -74,7 +77,13 @@ _SCALARS = (
 )
 # Arrays: a contract `<float type>[]` (Spark: `array<double>`).
 _LIST = OnlineType(
-    "list<float64>", pa.list_(pa.float64()), "double precision[]", (), "array", floats=True
+    "list<float64>",
+    pa.list_(pa.float64()),
+    "double precision[]",
+    (),
+    "array",
+    floats=True,
+    spark="array<double>",
 )
 TYPES: dict[str, OnlineType] = {t.name: t for t in (*_SCALARS, _LIST)}
 FEATURE_TYPES = tuple(TYPES)
@@ -102,9 +111,11 @@ def arrow_type(name: str) -> pa.DataType:
     return TYPES[name].arrow
 
 
-def sql_type(name: str) -> str:
-    """The SQL type values of an online type are cast to when read."""
-    return TYPES[name].sql
+def sql_type(name: str, dialect: str | None = None) -> str:
+    """The SQL type values of an online type are cast to when read from a warehouse of
+    `dialect` (dbt's adapter type)."""
+    kind = TYPES[name]
+    return kind.spark if dialect == "spark" and kind.spark else kind.sql
 
 
 def accepts_key(name: str, arrow: pa.DataType) -> bool:

@@ -48,7 +48,7 @@ SERVICE_FIXTURES = frozenset(
     {
         "dbt_runner", "fixtures_build", "pg_schema", "pg_connection", "redis_client",
         "kafka_broker", "lineage_build", "mini_env", "docs_target", "server", "store",
-        "demo_server", "rendered", "compile_inline", "dbt_deps",
+        "demo_server", "rendered", "compile_inline", "dbt_deps", "dbt_build_spark",
     }
 )  # fmt: skip
 INTEGRATION_DIR = REPO_ROOT / "integration_tests"
@@ -157,7 +157,7 @@ def run_dbt(
     pg_schema: str | None = None,
 ) -> DbtRun:
     """Run `dbt <args>` in project_dir (its profiles.yml) with target, logs and warehouse
-    inside workdir."""
+    (the DuckDB file, the Spark warehouse and metastore) inside workdir."""
     target_dir = workdir / "target"
     env = {
         **os.environ,
@@ -167,6 +167,7 @@ def run_dbt(
         "DBT_LOG_PATH": str(workdir / "logs"),
         "FEATUREHOUSE_DUCKDB_PATH": str(duckdb_path or workdir / "featurehouse.duckdb"),
         "FEATUREHOUSE_PG_SCHEMA": pg_schema or "fh_pytest_unused",
+        **spark_environment(workdir),
     }
     env.pop("FEATUREHOUSE_TARGET", None)
     completed = subprocess.run(
@@ -189,6 +190,11 @@ def run_dbt(
         pg_schema=pg_schema,
         run_results=run_results,
     )
+
+
+def spark_environment(workdir: Path) -> dict[str, str]:
+    """The variables the `spark` target reads: its warehouse and metastore under workdir."""
+    return {"FEATUREHOUSE_SPARK_DIR": str(workdir / "spark"), "SPARK_LOCAL_IP": "127.0.0.1"}
 
 
 def _require_artifacts(run: DbtRun) -> DbtRun:
@@ -308,6 +314,13 @@ def dbt_build_postgres(dbt_runner: Callable[..., DbtRun], pg_schema: str) -> Dbt
     return _require_artifacts(
         dbt_runner(["build", "--target", "pg"], "dbt_postgres", pg_schema=pg_schema)
     )
+
+
+@pytest.fixture(scope="session")
+def dbt_build_spark(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
+    """One full `dbt build --target spark` (a local Spark session in the dbt process,
+    Parquet tables and a Derby metastore in the run's temp dir): about a minute."""
+    return _require_artifacts(dbt_runner(["build", "--target", "spark"], "dbt_spark"))
 
 
 @pytest.fixture(scope="session")

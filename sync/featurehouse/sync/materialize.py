@@ -6,6 +6,7 @@ sync merges the rows whose event or created timestamp is newer than the stored w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +23,8 @@ from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
-from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats, read_latest
+from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats
+from featurehouse.warehouse.partitioned import WAREHOUSE_MEMORY_MB, read_partitioned
 
 log = logging.getLogger(__name__)
 Mode = Literal["full", "incremental"]
@@ -88,6 +90,7 @@ def sync(
     summaries = []
     # A second connection: the first is closed while dbt may render (it locks the file).
     with connect(project, target) as warehouse:
+        warehouse.limit_memory(WAREHOUSE_MEMORY_MB)
         for view in views:
             state = _state(states, view)
             summaries.append(
@@ -226,18 +229,20 @@ def sync_view(
                 )
             if progress is not None:
                 progress.start(view.ref, stats.changed)
-            batches = read_latest(
-                warehouse, view, latest.sql, options.as_of, since=since,
+            batches = contextlib.closing(read_partitioned(
+                warehouse, view, latest.sql, options.as_of, rows=stats.changed, since=since,
                 batch_size=options.batch_size, encoded=latest.encoded,
-            )  # fmt: skip
-            result = store.publish(
-                schema, batches, as_of=options.as_of, clock=options.clock, mode=mode,
-                watermark=_watermark(since, stats), expected_rows=stats.changed,
-                is_latest=view.is_latest,
-                progress=progress.advance if progress is not None else None,
-                stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
-                               "tie_breaks": stats.tie_breaks.result(), "forced": list(forced)},
-            )  # fmt: skip
+            ))  # fmt: skip
+            with batches as read:  # its thread stops before the held rows are dropped
+                result = store.publish(
+                    schema, read, as_of=options.as_of, clock=options.clock, mode=mode,
+                    watermark=_watermark(since, stats), expected_rows=stats.changed,
+                    is_latest=view.is_latest,
+                    progress=progress.advance if progress is not None else None,
+                    stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
+                                   "tie_breaks": stats.tie_breaks.result(),
+                                   "forced": list(forced)},
+                )  # fmt: skip
         finally:
             futures.wait([stats.tie_breaks])  # the held rows stay until the count is done
     summary = ViewSummary(
