@@ -164,9 +164,21 @@ def fh_executable(name: str) -> str:
     return str(local) if local.exists() else name
 
 
-def build(root: Path, entities: int, per_entity: int) -> float:
+def build(root: Path, entities: int, per_entity: int, *, keep: bool = False) -> float:
     """Fill raw.events, install the featurehouse dbt package (`dbt deps`) and `dbt build`
-    the view; seconds of the build (not part of any ratio)."""
+    the view; seconds of the build (not part of any ratio). `keep`: reuse a finished build
+    of the same size in `root` (0 s)."""
+    marker = root / "built.json"
+    size = json.dumps([entities, per_entity])
+    if keep and marker.exists() and marker.read_text() == size:
+        return 0.0
+    marker.unlink(missing_ok=True)
+    seconds = _build(root, entities, per_entity)
+    marker.write_text(size)
+    return seconds
+
+
+def _build(root: Path, entities: int, per_entity: int) -> float:
     with duckdb.connect(str(root / "bench.duckdb")) as con:
         con.execute(source_sql(entities, per_entity))
     dbt(root, "deps")
@@ -244,10 +256,12 @@ def entity_count(path: Path) -> float:
     return float("nan")
 
 
-def variant(root: Path, entities: int, per_entity: int, port: int, client: redis.Redis) -> dict:
+def variant(
+    root: Path, entities: int, per_entity: int, port: int, client: redis.Redis, keep: bool
+) -> dict:
     """Build one source size, sync it cold and cached on a flushed server."""
     make_project(root)
-    figures: dict[str, float] = {"build_s": build(root, entities, per_entity)}
+    figures: dict[str, float] = {"build_s": build(root, entities, per_entity, keep=keep)}
     base = flush(client)
     cold = run_sync(root, port, cold=True)
     figures["ours_mem"] = used_memory(client) - base
@@ -349,6 +363,11 @@ def main(argv: list[str] | None = None) -> None:
         help="floor loads and cached syncs, interleaved; medians are compared (default 3)",
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/benchsync"))
+    parser.add_argument(
+        "--keep-build",
+        action="store_true",
+        help="reuse the source and dbt build of an earlier run of the same size in --workdir",
+    )
     args = parser.parse_args(argv)
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -356,7 +375,9 @@ def main(argv: list[str] | None = None) -> None:
     server = Server.start(128)
     try:
         client = redis.Redis(port=server.port)
-        main_run = variant(main_root, args.entities, args.rows_per_entity, server.port, client)
+        main_run = variant(
+            main_root, args.entities, args.rows_per_entity, server.port, client, args.keep_build
+        )
         plain = args.workdir / "plain.resp"
         plain_hset_file(latest_rows(main_root), plain)
         floors, syncs = [], [main_run["cached_s"]]
@@ -376,7 +397,14 @@ def main(argv: list[str] | None = None) -> None:
         flat = None
         if args.flat_rows_per_entity:
             flat_root = args.workdir / f"e{args.entities}x{args.flat_rows_per_entity}"
-            flat = variant(flat_root, args.entities, args.flat_rows_per_entity, server.port, client)
+            flat = variant(
+                flat_root,
+                args.entities,
+                args.flat_rows_per_entity,
+                server.port,
+                client,
+                args.keep_build,
+            )
     finally:
         server.stop()
     report(args, floor, main_run, flat)
