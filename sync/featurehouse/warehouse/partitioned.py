@@ -23,7 +23,7 @@ from featurehouse.warehouse.latest import read_latest
 PARTITION_ROWS = 1_000_000
 # What an embedded warehouse (DuckDB) may use while a sync reads it, unless the profile says
 # otherwise; beyond it DuckDB spills to disk, so that the sync's memory stays bounded.
-WAREHOUSE_MEMORY_MB = 1024
+WAREHOUSE_MEMORY_MB = 512
 # Batches the reading thread may be ahead of the caller (DEFAULT_BATCH_SIZE rows each).
 AHEAD_BATCHES = 8
 _POLL_SECONDS = 0.1
