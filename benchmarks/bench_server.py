@@ -3,6 +3,7 @@
     python -m benchmarks server                             # 10 s per run, then 60 s soaks
     python -m benchmarks server --duration 5 --soak 0 --connections 1
     python -m benchmarks server --isolate 1 --repeat 3 --duration 5   # on a shared machine
+    python -m benchmarks server --redis-tls --soak 0       # also a server on Redis over TLS
 
 Starts a redis-server of its own (free loopback port, no persistence), publishes an N-entity x
 8-feature view (4 float, 3 int, 1 string) with OnlineStore.publish, starts `featurehouse serve`
@@ -16,6 +17,9 @@ measured on this machine (1 entity p50 1.2 ms / p99 1.8 ms; 100 entities p50 10 
 Then soak runs (--soak seconds, 1 entity, at 1 and 16 connections: --soak-connections) check
 p99.9 <= 5x p50, each beside the same soak of the machine's own references (the no-op endpoint,
 a raw ASGI app, redis-benchmark PING): see bench_server_soak.
+--redis-tls adds a second `featurehouse serve` reaching the same Redis on its tls-port (mutual
+TLS, a private CA made for the run): its 1- and 100-entity reads are measured interleaved with
+the plain TCP server's, and compared line by line.
 On a machine others are using, --isolate CPU keeps the benchmark on one CPU at niceness -20
 and --repeat N measures each case N times, interleaved, showing the run with the median p99
 (or with --pick best the least disturbed one).
@@ -164,7 +168,7 @@ def wrk(url: str, body_file: Path, script: Path, connections: int, seconds: floa
 
 def measure(
     base: str, pids: list[int], files: dict[str, Path], script: Path, case: str, conns: int,
-    seconds: float,
+    seconds: float, label: str | None = None,
 ) -> Run:  # fmt: skip
     path = "/v1/noop" if case == "noop" else "/get-online-features"
     cpu = sum(cpu_seconds(p) for p in pids)
@@ -172,7 +176,7 @@ def measure(
     cpu = sum(cpu_seconds(p) for p in pids) - cpu
     took = out["duration_us"] / 1e6
     return Run(
-        case=case,
+        case=label or case,
         connections=conns,
         seconds=took,
         requests=out["requests"],
@@ -222,6 +226,16 @@ def verdicts(runs: list[Run]) -> list[tuple[str, bool | None]]:
                 else:
                     label = f"{case} p99 / no-op p99 at {conns} conn: {ratio:.2f}x (100x the work)"
                     out.append((label, None))
+        for case in ("1 entity", "100 entities"):
+            plain, tls = by.get((case, conns)), by.get((f"{case} TLS", conns))
+            if plain and tls:
+                label = (
+                    f"{case} at {conns} conn, Redis over TLS vs TCP: p50 {tls.p50_ms:.3f} vs "
+                    f"{plain.p50_ms:.3f} ms, p99 {tls.p99_ms:.3f} vs {plain.p99_ms:.3f} ms, "
+                    f"{tls.rps:,.0f} vs {plain.rps:,.0f} req/s, server CPU {tls.cpu_us:.0f} vs "
+                    f"{plain.cpu_us:.0f} us/req"
+                )
+                out.append((label, None))
     for case, (p50, p99) in FEAST_REFERENCE.items():
         run = by.get((case, 1))
         if run:
@@ -272,6 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-unix", action="store_true", help="the server reaches Redis by a Unix socket"
     )
+    parser.add_argument(
+        "--redis-tls",
+        action="store_true",
+        help="also measure a second server that reaches the same Redis over mutual TLS "
+        "(private CA, tls-port), beside the plain TCP one in the same run",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -294,13 +314,14 @@ def start(cmd: list[str], port: int, what: str, log: Path, prefix: list[str]) ->
 
 def bench(args: argparse.Namespace, tmp: Path) -> int:
     redis_port, http_port = free_port(), free_port()
+    tls_args, tls_url = _redis_tls(tmp) if args.redis_tls else ([], "")
     procs: list[subprocess.Popen] = []
     try:
         procs.append(
             start(
                 ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                  "--appendonly", "no", "--hash-max-listpack-value", "256",
-                 "--unixsocket", str(tmp / "redis.sock")],
+                 "--unixsocket", str(tmp / "redis.sock"), *tls_args],
                 redis_port, "redis-server", tmp / "redis.log", NICE,
             )
         )  # fmt: skip
@@ -314,18 +335,40 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             watermark=AS_OF,
             is_latest=True,
         )
-        serve = str(Path(sys.executable).with_name("featurehouse"))
-        cmd = [serve, "serve", "--port", str(http_port), "--workers", str(args.workers)]
         url = (
             f"unix://{tmp / 'redis.sock'}" if args.redis_unix else f"redis://127.0.0.1:{redis_port}"
         )
-        cmd += ["--redis-url", url, "--redis-prefix", "fhbench"]
-        procs.append(start(cmd, http_port, "featurehouse serve", tmp / "serve.log", NICE))
-        return measure_all(args, tmp, f"http://127.0.0.1:{http_port}", procs[-1], client)
+        procs.append(_serve(args, url, http_port, tmp / "serve.log"))
+        servers = {"": (f"http://127.0.0.1:{http_port}", procs[-1])}
+        if tls_url:
+            tls_http = free_port()
+            procs.append(_serve(args, tls_url, tls_http, tmp / "serve-tls.log"))
+            servers[" TLS"] = (f"http://127.0.0.1:{tls_http}", procs[-1])
+        return measure_all(args, tmp, servers, client)
     finally:
         for proc in reversed(procs):
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def _serve(args: argparse.Namespace, url: str, port: int, log: Path) -> subprocess.Popen:
+    serve = str(Path(sys.executable).with_name("featurehouse"))
+    cmd = [serve, "serve", "--port", str(port), "--workers", str(args.workers)]
+    cmd += ["--redis-url", url, "--redis-prefix", "fhbench"]
+    return start(cmd, port, "featurehouse serve", log, NICE)
+
+
+def _redis_tls(tmp: Path) -> tuple[list[str], str]:
+    """redis-server arguments of a tls-port requiring client certificates (a private CA made
+    here), and the rediss:// URL of a client that has one."""
+    from dev.redis_tls import make_certs
+
+    c, port = make_certs(tmp / "tls"), free_port()
+    args = ["--tls-port", str(port), "--tls-cert-file", str(c.server_crt),
+            "--tls-key-file", str(c.server_key), "--tls-ca-cert-file", str(c.ca_crt),
+            "--tls-auth-clients", "yes"]  # fmt: skip
+    query = f"ssl_ca_certs={c.ca_crt}&ssl_certfile={c.client_crt}&ssl_keyfile={c.client_key}"
+    return args, f"rediss://127.0.0.1:{port}/0?{query}"
 
 
 def _placement(args: argparse.Namespace) -> str:
@@ -335,8 +378,12 @@ def _placement(args: argparse.Namespace) -> str:
 
 
 def measure_all(
-    args: argparse.Namespace, tmp: Path, base: str, server: subprocess.Popen, client: redis.Redis
+    args: argparse.Namespace,
+    tmp: Path,
+    servers: dict[str, tuple[str, subprocess.Popen]],
+    client: redis.Redis,
 ) -> int:
+    """`servers`: label suffix -> (base URL, process); "" is the plain one (no-op, soaks)."""
     script = tmp / "bench.lua"
     script.write_text(WRK_SCRIPT)
     files = {
@@ -347,20 +394,27 @@ def measure_all(
     for (case, path), entities in zip(files.items(), (0, 1, 100), strict=True):
         bodies(path, args.entities, entities, seed=len(case))
     time.sleep(1.0)
-    pids = server_pids(server)
-    for case in files:  # warm up: metadata cached, function loaded, connections open
+    # label -> (base, pids, case): every case on the plain server, the reads on the others
+    targets = {}
+    for suffix, (url, proc) in servers.items():
+        for case in files if not suffix else ("1 entity", "100 entities"):
+            targets[case + suffix] = (url, server_pids(proc), case)
+    for base, pids, case in targets.values():  # warm up: metadata, function, connections
         measure(base, pids, files, script, case, 4, 1)
     runs, every = [], []
     for conns in [int(c) for c in args.connections.split(",")]:
-        tries: dict[str, list[Run]] = {case: [] for case in files}
+        tries: dict[str, list[Run]] = {label: [] for label in targets}
         for _ in range(args.repeat):
-            for case in files:
-                tries[case].append(measure(base, pids, files, script, case, conns, args.duration))
-                print(table(tries[case][-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+            for label, (base, pids, case) in targets.items():
+                run = measure(base, pids, files, script, case, conns, args.duration, label)
+                tries[label].append(run)
+                print(table([run]).splitlines()[-1], file=sys.stderr, flush=True)
         for got in tries.values():
             ordered = sorted(got, key=lambda r: r.p99_ms)
             runs.append(ordered[0] if args.pick == "best" else ordered[len(got) // 2])
             every += got
+    base, server = servers[""]
+    pids = server_pids(server)
     soaks = []
     if args.soak:
         from benchmarks import bench_server_soak

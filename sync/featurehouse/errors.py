@@ -54,8 +54,16 @@ class ValidationGateError(FeaturehouseError):
 
 
 _PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
+# query parameters that hold a secret (`?password=`, `&ssl_password=`)
+_PASSWORD_IN_QUERY = re.compile(r"(?P<name>[?&](?:ssl_)?password=)[^&#\s]*", re.IGNORECASE)
 
 
 def redact(url: str) -> str:
-    """Return `url` with any password replaced by `***`."""
-    return _PASSWORD_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    """Return `url` (or a text holding URLs) with any password replaced by `***`."""
+    url = _PASSWORD_IN_URL.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    return _PASSWORD_IN_QUERY.sub(lambda m: f"{m['name']}***", url)
+
+
+def shown_url(url: str) -> str:
+    """A store URL for messages and reports: no password, no query (TLS file paths)."""
+    return redact(url.partition("?")[0])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -176,8 +177,10 @@ def serve(
     *args: str,
     env: dict[str, str] | None = None,
     port: int | None = None,
+    https_ca: Path | None = None,
 ) -> Iterator[ServerProcess]:
-    """`featurehouse serve` in a directory without a dbt project, until the block ends."""
+    """`featurehouse serve` in a directory without a dbt project, until the block ends;
+    `https_ca`: it serves HTTPS (--tls-* in `args`), the client trusts this CA."""
     port = port or free_port()
     log = workdir / f"serve-{port}.log"
     args = ("serve", "--port", str(port), "--redis-url", redis_url, "--redis-prefix", prefix, *args)
@@ -185,8 +188,9 @@ def serve(
         proc = start_featurehouse(
             *args, cwd=workdir, env=env or clean_env(), stdout=out, stderr=subprocess.STDOUT
         )
-    url = f"http://127.0.0.1:{port}"
-    client = httpx.Client(base_url=url, timeout=30)
+    url = f"{'https' if https_ca else 'http'}://127.0.0.1:{port}"
+    verify = ssl.create_default_context(cafile=str(https_ca)) if https_ca else True
+    client = httpx.Client(base_url=url, timeout=30, verify=verify)
     server = ServerProcess(url, proc, log, client)
     try:
         _wait_started(server)

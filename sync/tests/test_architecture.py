@@ -61,6 +61,7 @@ LIBRARIES = {
     "httptools": "server",
     "prometheus_client": "server",
     "click": "cli",
+    "setproctitle": "cli",
     "jinja2": "project",
     "yaml": "project",
     "dbt": "",  # dbt runs as a process (`project.render`), never imported

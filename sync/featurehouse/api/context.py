@@ -16,7 +16,7 @@ from typing import Any
 from featurehouse import lineage as lineage_lib
 from featurehouse.api.describe import describe_dict
 from featurehouse.api.location import StoreLocation, locate
-from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, redact
+from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, shown_url
 from featurehouse.online import OnlineStore, ViewState, open_store
 from featurehouse.project.manifest import Artifacts, load_artifacts
 from featurehouse.project.package import check_package_version
@@ -140,7 +140,8 @@ class Context:
 
     @property
     def redis_shown(self) -> str:
-        return redact(self.redis_url)
+        """The store's URL for people: no password, no TLS parameters."""
+        return shown_url(self.redis_url)
 
     @cached_property
     def store(self) -> OnlineStore:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from featurehouse.errors import redact
+from featurehouse.errors import shown_url
 from featurehouse.online.redis import embedded
 from featurehouse.project.settings import ONLINE_DIR_ENV, URL_ENV, OnlineSettings
 
@@ -30,7 +30,7 @@ class StoreLocation:
     def describe(self) -> str:
         """One line for people: `online store: ...`."""
         if self.data_dir is None:
-            return f"online store: {redact(self.url)} (from {self.source})"
+            return f"online store: {shown_url(self.url)} (from {self.source})"
         state = "started now" if self.started else f"running, pid {self.pid}"
         return (
             f"online store: embedded valkey-server at {self.url} ({state}; data in "

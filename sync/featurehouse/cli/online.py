@@ -12,7 +12,7 @@ from featurehouse.api.context import Context
 from featurehouse.api.location import StoreLocation, locate
 from featurehouse.cli.output import to_json
 from featurehouse.cli.shared import common
-from featurehouse.errors import ConfigError, redact
+from featurehouse.errors import ConfigError, redact, shown_url
 from featurehouse.online.redis import embedded
 
 
@@ -54,6 +54,7 @@ def status(context: Context, *, as_json: bool) -> None:
         report = {"kind": "configured", "url": where.url, "source": where.source}
         report.update(embedded.server_info(where.url))
         report["running"] = True
+        report["url"] = shown_url(where.url)  # no password, no TLS file paths
     report["url"] = redact(report["url"])
     click.echo(to_json(report) if as_json else _status_text(report))
 
@@ -67,6 +68,8 @@ def _status_text(report: dict[str, Any]) -> str:
     else:
         head = f"embedded store: not running (the next command starts it at {report['url']})"
     lines = [head]
+    if "info" in report:
+        lines.append(f"  memory      {report['info']}")
     if "used_memory_bytes" in report:
         lines.append(
             f"  memory      {_size(report['used_memory_bytes'])} used, "

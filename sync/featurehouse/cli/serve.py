@@ -10,6 +10,8 @@ import click
 from featurehouse.api.context import Context
 from featurehouse.cli.shared import redis_options
 
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -26,7 +28,7 @@ from featurehouse.cli.shared import redis_options
 )
 @click.option(
     "--api-key-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=FILE,
     help="Require one of these API keys (one a line; also env FEATUREHOUSE_API_KEYS).",
 )
 @click.option(
@@ -64,6 +66,12 @@ from featurehouse.cli.shared import redis_options
     type=click.FloatRange(0.01),
     help="Seconds before a Redis call gives up (the request gets a 503).",
 )
+@click.option(
+    "--tls-certfile",
+    type=FILE,
+    help="Serve HTTPS with this certificate (PEM, chain after it); needs --tls-keyfile.",
+)
+@click.option("--tls-keyfile", type=FILE, help="The certificate's private key (PEM).")
 def serve(
     host: str,
     port: int,
@@ -76,6 +84,8 @@ def serve(
     max_body_bytes: int,
     refresh_seconds: float,
     redis_timeout: float,
+    tls_certfile: Path | None,
+    tls_keyfile: Path | None,
 ) -> None:
     """Serve online features over HTTP (Feast-compatible), straight from Redis.
 
@@ -86,18 +96,18 @@ def serve(
     \b
     Examples:
       featurehouse serve --port 6566 --workers 2 --api-key-file keys.txt
+      featurehouse serve --host 0.0.0.0 --tls-certfile server.crt --tls-keyfile server.key
       curl -s localhost:6566/get-online-features -d '{"features":
         ["feat_customer__orders:count_orders_7d"], "entities": {"customer_id": [1, 2]}}'
     """
     from featurehouse.server import run
-    from featurehouse.server.state import ServerConfig, parse_keys
+    from featurehouse.server.app import Https
+    from featurehouse.server.state import ServerConfig
 
-    keys = parse_keys(os.environ.get("FEATUREHOUSE_API_KEYS", ""))
-    if api_key_file is not None:
-        from_file = parse_keys(api_key_file.read_text())
-        if not from_file:
-            raise click.BadParameter(f"{api_key_file} holds no key", param_hint="--api-key-file")
-        keys = tuple(dict.fromkeys((*keys, *from_file)))
+    if (tls_certfile is None) != (tls_keyfile is None):
+        raise click.UsageError("--tls-certfile and --tls-keyfile go together (HTTPS needs both)")
+    https = Https(str(tls_certfile), str(tls_keyfile)) if tls_certfile and tls_keyfile else None
+    keys = _api_keys(api_key_file)
     context = Context(redis_url_flag=redis_url, prefix_flag=redis_prefix)
     config = ServerConfig(
         redis_url=context.redis_url,
@@ -113,7 +123,20 @@ def serve(
     click.echo(context.online.describe(), err=True)
     click.echo(
         f"featurehouse serving {context.redis_shown} (prefix {context.prefix!r}) on "
-        f"http://{host}:{port} with {workers} worker(s), {auth}",
+        f"{'https' if https else 'http'}://{host}:{port} with {workers} worker(s), {auth}",
         err=True,
     )
-    run(config, host, port, workers)
+    run(config, host, port, workers, https)
+
+
+def _api_keys(api_key_file: Path | None) -> tuple[str, ...]:
+    """FEATUREHOUSE_API_KEYS and the keys of --api-key-file."""
+    from featurehouse.server.state import parse_keys
+
+    keys = parse_keys(os.environ.get("FEATUREHOUSE_API_KEYS", ""))
+    if api_key_file is not None:
+        from_file = parse_keys(api_key_file.read_text())
+        if not from_file:
+            raise click.BadParameter(f"{api_key_file} holds no key", param_hint="--api-key-file")
+        keys = tuple(dict.fromkeys((*keys, *from_file)))
+    return keys

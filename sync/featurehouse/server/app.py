@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -236,8 +237,19 @@ def app_from_env() -> Starlette:
     return create_app(ServerConfig.from_env())
 
 
-def run(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
-    """Serve until interrupted: one process, or `workers` processes sharing the port."""
+@dataclass(frozen=True)
+class Https:
+    """The server's own TLS (uvicorn's): a certificate chain and its private key, PEM files."""
+
+    certfile: str
+    keyfile: str
+
+
+def run(
+    config: ServerConfig, host: str, port: int, workers: int = 1, https: Https | None = None
+) -> None:
+    """Serve until interrupted: one process, or `workers` processes sharing the port; HTTPS
+    with `https`."""
     import uvicorn
 
     options: dict[str, Any] = {
@@ -250,6 +262,8 @@ def run(config: ServerConfig, host: str, port: int, workers: int = 1) -> None:
         "log_level": "warning",
         "server_header": False,
     }
+    if https is not None:
+        options |= {"ssl_certfile": https.certfile, "ssl_keyfile": https.keyfile}
     if workers <= 1:
         uvicorn.run(create_app(config), **options)
         return

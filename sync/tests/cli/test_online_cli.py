@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from conftest import REPO_ROOT
 from featurehouse.api.context import Context
 from featurehouse.cli import cli
-from featurehouse.online.redis import embedded
+from featurehouse.online.redis import embedded, embedded_files
 from featurehouse.online.redis.embedded_files import EmbeddedStoreError, server_binary
 from online_support import SHARED_URL
 
@@ -43,7 +43,7 @@ def test_no_url_means_the_embedded_store_under_the_target_dir(no_url_env: dict[s
     online = Context(project_dir=REPO_ROOT, env=no_url_env).online
     expected = Path(no_url_env["DBT_TARGET_PATH"]) / "featurehouse" / "online"
     assert online.embedded and online.data_dir == expected and online.started
-    assert online.url == f"unix://{expected}/valkey.sock"
+    assert online.url == embedded_files.store_files(expected).url
     again = Context(project_dir=REPO_ROOT, env=no_url_env).online
     assert not again.started and again.pid == online.pid
     assert "running, pid" in again.describe() and "online status" in again.describe()

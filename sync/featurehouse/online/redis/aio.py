@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -19,11 +18,11 @@ from typing import Any
 
 import hiredis
 import redis
-from redis.connection import SSLConnection, parse_url
 
-from featurehouse.errors import ConfigError, OnlineStoreError, redact
+from featurehouse.errors import OnlineStoreError
 from featurehouse.online.records import ReadRequest, ReadResult
 from featurehouse.online.redis import functions
+from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.read import ReadSteps
 from featurehouse.online.redis.wire import translate
 
@@ -89,21 +88,14 @@ class _Protocol(asyncio.Protocol):
 
 class AsyncRedis:
     """A minimal async Redis client for the server's reads: `call(*command)` on one
-    pipelined connection, (re)connected on demand with the URL's credentials and database.
+    pipelined connection, (re)connected on demand with the endpoint's credentials, database
+    and TLS context (`connection.endpoint`, shared with every other client).
     A command whose connection closes is sent again once: for read-only commands only."""
 
     def __init__(self, url: str, timeout: float) -> None:
-        try:
-            self.options = parse_url(url)
-        except ValueError as exc:
-            raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
+        self.endpoint = endpoint(url)  # address, credentials and TLS context, as every client
         self.timeout = timeout
-        opts = self.options
-        if "path" in opts:
-            self.where = f"unix://{opts['path']}"
-        else:
-            host, port = opts.get("host", "localhost"), opts.get("port", 6379)
-            self.where = f"redis://{host}:{port}/{opts.get('db', 0)}"
+        self.where = self.endpoint.shown
         self._proto: _Protocol | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -142,26 +134,24 @@ class AsyncRedis:
             return proto
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Protocol:
-        opts = self.options
-        if "path" in opts:
-            _, proto = await loop.create_unix_connection(_Protocol, opts["path"])
+        point = self.endpoint
+        if point.unix_path:
+            _, proto = await loop.create_unix_connection(_Protocol, point.unix_path)
         else:
-            tls = (
-                ssl.create_default_context()
-                if opts.get("connection_class") is SSLConnection
-                else None
+            host, port = point.address
+            tls = point.tls_context
+            transport, proto = await loop.create_connection(
+                _Protocol, host, port, ssl=tls, server_hostname=host if tls else None
             )
-            host, port = opts.get("host", "localhost"), opts.get("port", 6379)
-            transport, proto = await loop.create_connection(_Protocol, host, port, ssl=tls)
             sock = transport.get_extra_info("socket")
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         try:
-            if opts.get("password"):
-                auth = [opts["username"]] if opts.get("username") else []
-                await self._send(proto, ("AUTH", *auth, opts["password"]))
-            if opts.get("db"):
-                await self._send(proto, ("SELECT", opts["db"]))
+            if point.password:
+                auth = [point.username] if point.username else []
+                await self._send(proto, ("AUTH", *auth, point.password))
+            if point.db:
+                await self._send(proto, ("SELECT", point.db))
         except BaseException:
             proto.close(redis.ConnectionError("handshake failed"))
             raise

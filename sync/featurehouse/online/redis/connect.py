@@ -5,26 +5,22 @@ again as soon as Redis is back. The server's feature reads are async (`online.ai
 
 from __future__ import annotations
 
-import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from featurehouse.errors import ConfigError, redact
+from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.store import RedisStore
 
 
 def serving_store(url: str, prefix: str, timeout: float = 1.0) -> RedisStore:
     """A RedisStore whose every call gives up after `timeout` seconds (connect and read)."""
-    tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
-    try:
-        client = redis.Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 1),
-            health_check_interval=30,
-            **tcp,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
+    where = endpoint(url)
+    tcp = {} if where.unix_path else {"socket_keepalive": True}
+    client = where.client(
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+        **tcp,
+    )
     return RedisStore(client, prefix)

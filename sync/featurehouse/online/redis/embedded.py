@@ -221,16 +221,22 @@ def status(data_dir: Path) -> dict[str, Any]:
 
 
 def server_info(url: str) -> dict[str, Any]:
-    """Version, memory and key count of a Redis-protocol server, from INFO."""
-    import redis
+    """Version, memory and key count of a Redis-protocol server, from INFO; a user without
+    that right (featurehouse-reader, -writer) gets `{"info": <why not>}` once PING answers."""
+    from redis.exceptions import NoPermissionError
 
+    from featurehouse.online.redis.connection import client as connect
     from featurehouse.online.redis.wire import translated
 
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    client = connect(url, socket_timeout=5, socket_connect_timeout=5)
     try:
         with translated(client, "reading its INFO"):
-            info = client.info()
-            keys = int(client.dbsize())
+            try:
+                info = client.info()
+                keys = int(client.dbsize())
+            except NoPermissionError:
+                client.ping()  # it answers: running, only INFO is not this user's
+                return {"info": "not shown: this Redis user may not run INFO and DBSIZE"}
     finally:
         client.close()
     return {

@@ -95,9 +95,9 @@ def private_dir(path: Path, what: str) -> None:
             )
         if info.st_mode & 0o077:
             path.chmod(0o700)
-        probe = path / ".featurehouse-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        # one probe per process: concurrent starters must not remove each other's
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".featurehouse-write-test-"):
+            pass
     except OSError as exc:
         raise EmbeddedStoreError(
             f"cannot use {path} as the {what} ({exc.strerror or exc}): set FEATUREHOUSE_ONLINE_DIR "

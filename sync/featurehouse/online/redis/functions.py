@@ -12,6 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
+from redis.exceptions import NoPermissionError
+
+from featurehouse.errors import OnlineStoreError
 
 _SOURCE = r"""#!lua name=featurehouse_@H@
 
@@ -153,43 +156,65 @@ LIBRARY_HASH = hashlib.sha1(_SOURCE.encode()).hexdigest()[:8]
 SOURCE = _SOURCE.replace("@H@", LIBRARY_HASH)
 
 
+READ_ONLY = frozenset({"read"})  # registered with flags={'no-writes'}: called by FCALL_RO
+
+
 def function_name(verb: str) -> str:
     return f"fh_{LIBRARY_HASH}_{verb}"
+
+
+def _fcall_command(verb: str) -> str:
+    """FCALL_RO for the read-only functions: a user with read-only rights (featurehouse-reader)
+    may call them, and Redis runs them on replicas and under OOM."""
+    return "FCALL_RO" if verb in READ_ONLY else "FCALL"
+
+
+def _not_loaded(exc: redis.ResponseError) -> OnlineStoreError:
+    """The library is missing and this user may not load it (featurehouse-reader)."""
+    return OnlineStoreError(
+        f"Redis has no function library featurehouse_{LIBRARY_HASH} (this featurehouse "
+        f"version's) and this user may not load it ({' '.join(str(exc).split())}): run "
+        "`featurehouse acl --load-functions` or `featurehouse sync` as featurehouse-writer"
+    )
 
 
 def load(client: redis.Redis) -> None:
     try:
         client.function_load(SOURCE)
     except redis.ResponseError as exc:
+        if isinstance(exc, NoPermissionError) or "NOPERM" in str(exc):
+            raise _not_loaded(exc) from None
         if "already exists" not in str(exc):
             raise
 
 
 def fcall(client: redis.Redis, verb: str, keys: list[str], args: list[Any]) -> Any:
     """FCALL the library's `verb`, loading the library when Redis does not have it."""
-    name = function_name(verb)
+    command = (_fcall_command(verb), function_name(verb), len(keys), *keys, *args)
     try:
-        return client.fcall(name, len(keys), *keys, *args)
+        return client.execute_command(*command)
     except redis.ResponseError as exc:
         if "Function not found" not in str(exc):
             raise
     load(client)
-    return client.fcall(name, len(keys), *keys, *args)
+    return client.execute_command(*command)
 
 
 async def fcall_async(
     call: Callable[..., Awaitable[Any]], verb: str, keys: list[str], args: list[Any]
 ) -> Any:
     """`fcall` on an async connection (`call(*command)` sends one command, awaits its reply)."""
-    name = function_name(verb)
+    command = (_fcall_command(verb), function_name(verb), len(keys), *keys, *args)
     try:
-        return await call("FCALL", name, len(keys), *keys, *args)
+        return await call(*command)
     except redis.ResponseError as exc:
         if "Function not found" not in str(exc):
             raise
     try:
         await call("FUNCTION", "LOAD", SOURCE)
     except redis.ResponseError as exc:
+        if isinstance(exc, NoPermissionError) or "NOPERM" in str(exc):
+            raise _not_loaded(exc) from None
         if "already exists" not in str(exc):
             raise
-    return await call("FCALL", name, len(keys), *keys, *args)
+    return await call(*command)

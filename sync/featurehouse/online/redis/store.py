@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 import redis
 
-from featurehouse.errors import ConfigError, redact
+from featurehouse.errors import ConfigError
 from featurehouse.online.encoding import JSON_ARRAY, RecordFormat
 from featurehouse.online.records import (
     PublishResult,
@@ -20,6 +20,7 @@ from featurehouse.online.records import (
     to_table,
 )
 from featurehouse.online.redis import admin, layout
+from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.merge import Merger
 from featurehouse.online.redis.publish import Options, Publisher
 from featurehouse.online.redis.read import Reader
@@ -42,11 +43,8 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fh", **client_options: Any) -> RedisStore:
-        try:
-            client = redis.Redis.from_url(url, **client_options)
-        except ValueError as exc:
-            raise ConfigError(f"bad Redis URL {redact(url)}: {exc}") from None
-        return cls(client, prefix)
+        """A store on the Redis `url` names (TLS and credentials: `connection.endpoint`)."""
+        return cls(endpoint(url).client(**client_options), prefix)
 
     def publish(
         self,

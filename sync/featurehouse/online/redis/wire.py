@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,16 +16,58 @@ from typing import Any
 
 import hiredis
 import redis
+from redis.exceptions import NoPermissionError
 
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
+from featurehouse.online.redis.connection import PASSWORD_ENV, setting
 
 
 def describe(client: redis.Redis) -> str:
-    """`redis://host:port/db` of a client, never with its password."""
-    kw = client.connection_pool.connection_kwargs
+    """`redis://host:port/db` (`rediss://` over TLS) of a client, never with its password."""
+    pool = client.connection_pool
+    kw = pool.connection_kwargs
     if "path" in kw:
         return f"unix://{kw['path']}"
-    return f"redis://{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+    scheme = "rediss" if issubclass(pool.connection_class, redis.SSLConnection) else "redis"
+    return f"{scheme}://{kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+# (what the error says, what it means and the fix): TLS failures, the most specific first.
+_TLS_HINTS = (
+    (
+        ("Hostname mismatch", "IP address mismatch"),
+        "the server's certificate does not name this host; connect by a name it has, or set "
+        f"{setting('ssl_check_hostname')} to false",
+    ),
+    (
+        ("CERTIFICATE_VERIFY_FAILED",),
+        "the server's certificate is not signed by a CA this client trusts; set "
+        f"{setting('ssl_ca_certs')} to the file of the CA that signed it",
+    ),
+    (
+        ("CERTIFICATE_REQUIRED", "certificate required", "EOF occurred in violation"),
+        "Redis ended the handshake, as it does when it requires a client certificate (mutual "
+        f"TLS, tls-auth-clients yes); set {setting('ssl_certfile', 'ssl_keyfile')}",
+    ),
+    (
+        ("UNKNOWN_CA", "BAD_CERTIFICATE", "unknown ca", "bad certificate"),
+        "Redis does not trust this client's certificate; use one signed by the CA of Redis's "
+        f"tls-ca-cert-file ({setting('ssl_certfile', 'ssl_keyfile')})",
+    ),
+    (
+        ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"),
+        "this port does not speak TLS; write redis:// (or use Redis's tls-port)",
+    ),
+)
+
+
+def _tls_hint(exc: BaseException, text: str, where: str) -> str | None:
+    """What a TLS failure means and how to fix it; None when it is no TLS failure."""
+    if isinstance(exc, ssl.SSLError) or "SSL" in text or where.startswith("rediss:"):
+        for needles, hint in _TLS_HINTS:
+            if any(n in text for n in needles):
+                return hint
+    return None
 
 
 def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
@@ -33,11 +76,25 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
     if isinstance(exc, redis.AuthenticationError) or "NOAUTH" in text or "WRONGPASS" in text:
         return RedisUnavailable(
             f"Redis at {where} refused the credentials while {action} ({text}); check the "
-            "password in --redis-url / FEATUREHOUSE_REDIS_URL"
+            f"user and password in --redis-url / FEATUREHOUSE_REDIS_URL (or {PASSWORD_ENV})"
         )
+    if isinstance(exc, NoPermissionError) or "NOPERM" in text:
+        return OnlineStoreError(
+            f"Redis at {where} refused a command while {action}: this user lacks the ACL "
+            f"right ({text}); reads need featurehouse-reader's rules, writes (sync, delete, "
+            "cleanup) featurehouse-writer's: `featurehouse acl` prints them"
+        )
+    tls = _tls_hint(exc, text, where)
+    if tls is not None:
+        return RedisUnavailable(f"TLS to Redis at {where} failed while {action} ({text}): {tls}")
     if isinstance(exc, redis.ConnectionError | redis.TimeoutError | OSError):
+        hint = ""
+        if where.startswith("redis:") and ("closed" in text or "reset" in text):
+            hint = " If that port speaks TLS, write rediss://."
+        elif where.startswith("rediss:") and "imeout" in text:
+            hint = " If that port does not speak TLS, write redis://."
         return RedisUnavailable(
-            f"Redis at {where} is unavailable while {action} ({text}); is it running?"
+            f"Redis at {where} is unavailable while {action} ({text}); is it running?{hint}"
         )
     if text.startswith("MISCONF") or "Errors writing to the AOF" in text:
         return OnlineStoreError(

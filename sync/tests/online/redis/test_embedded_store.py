@@ -51,7 +51,7 @@ def mode(path: Path) -> int:
 
 def test_starts_private_with_the_sync_settings_and_is_reused(data_dir: Path) -> None:
     first = embedded.ensure_running(data_dir)
-    assert first.started and first.files.url == f"unix://{data_dir}/valkey.sock"
+    assert first.started and first.files == embedded.store_files(data_dir)
     assert mode(data_dir) == 0o700 and mode(first.files.conffile) == 0o600
     assert stat.S_ISSOCK(first.files.socket.stat().st_mode) and mode(first.files.socket) == 0o700
     client = client_of(first)
@@ -161,7 +161,7 @@ def test_a_pid_file_naming_another_live_process_is_stale_and_that_process_untouc
     try:
         (data_dir / "valkey.pid").write_text(f"{bystander.pid}\n")
         with socket.socket(socket.AF_UNIX) as leftover:  # a socket file nobody listens on
-            leftover.bind(str(data_dir / "valkey.sock"))
+            leftover.bind(str(embedded.store_files(data_dir).socket))
         running = embedded.ensure_running(data_dir)
         assert running.started and running.pid != bystander.pid
         assert bystander.poll() is None

@@ -169,7 +169,7 @@ def test_several_views_and_entities_in_one_round_trip(client: redis.Redis) -> No
         store.read(requests, entities)  # warms the schema cache
         counting.sent.clear()
         orders_res, visits_res = store.read(requests, entities)
-        assert counting.sent == ["FCALL"]
+        assert counting.sent == ["FCALL_RO"]  # read-only: allowed to featurehouse-reader
         assert orders_res.values == ((3.1, 1), (77.1, 1))
         assert visits_res.values == ((3,), (None,))
         assert visits_res.statuses[1] == ("not_found",)

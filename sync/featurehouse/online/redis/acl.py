@@ -1,0 +1,106 @@
+"""Least-privilege Redis ACL users for one key prefix: `featurehouse-writer` (sync, delete,
+cleanup, the stream consumer) and `featurehouse-reader` (the server and Python API reads),
+written as `ACL SETUSER` lines; the exact commands each needs, nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from featurehouse.errors import ConfigError
+from featurehouse.online.redis import connection, functions
+from featurehouse.online.redis.wire import translated
+
+WRITER, READER = "featurehouse-writer", "featurehouse-reader"
+PASSWORD_ENV = {
+    WRITER: "FEATUREHOUSE_ACL_WRITER_PASSWORD",
+    READER: "FEATUREHOUSE_ACL_READER_PASSWORD",
+}
+# Every connection (AUTH and HELLO need no right; our clients send no CLIENT SETINFO).
+CONNECTION = ("ping", "select")
+# Reads: the catalog and describe (admin.py), entity keys (parity), the read function.
+READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro")
+# Writes: publish, merge, delete and cleanup, and loading the function library.
+WRITES = ("hset", "hdel", "incrby", "unlink", "pexpireat", "fcall", "function|load")
+# What the library's functions call (each call is checked against the caller's rights).
+IN_FUNCTIONS = ("del", "hexists", "sadd", "srem", "hincrby", "pexpiretime")
+# The stream consumer (issue #16): Redis Streams under <prefix>:stream:*.
+STREAMS = (
+    "xadd", "xreadgroup", "xack", "xautoclaim", "xclaim", "xpending", "xgroup|create",
+    "xgroup|createconsumer", "xinfo|groups", "xlen",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AclUser:
+    """One Redis user: who it is for, the keys it may touch and the commands it may run."""
+
+    name: str
+    purpose: str
+    keys: tuple[str, ...]  # ACL key rules: ~pattern (read and write), %R~pattern (read only)
+    commands: tuple[str, ...]
+
+    def setuser(self, password_rule: str) -> str:
+        """The `ACL SETUSER` line; `password_rule` is `#<sha256>` or `>password`."""
+        allowed = " ".join(f"+{c}" for c in self.commands)
+        keys = " ".join(self.keys)
+        return (
+            f"ACL SETUSER {self.name} reset on {password_rule} {keys} resetchannels -@all {allowed}"
+        )
+
+
+def _pattern(prefix: str) -> str:
+    """The prefix as a glob of its keys: Redis's glob characters escaped."""
+    if not prefix or any(c in prefix for c in "{} \t\r\n\"'"):
+        raise ConfigError(f"online store prefix {prefix!r} must be non-empty, no braces/spaces")
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix)
+
+
+def key_patterns(prefix: str) -> dict[str, str]:
+    """The key patterns of a prefix: all of its keys, and its streams (within them)."""
+    p = _pattern(prefix)
+    return {"all": f"{p}:*", "streams": f"{p}:stream:*"}
+
+
+def users(prefix: str) -> tuple[AclUser, AclUser]:
+    """The writer and the reader of `prefix`."""
+    keys = key_patterns(prefix)
+    writer = AclUser(
+        WRITER,
+        "featurehouse sync, delete, cleanup and the stream consumer: reads and writes its "
+        "prefix's keys, loads the function library",
+        (f"~{keys['all']}",),
+        _unique(CONNECTION + READS + WRITES + IN_FUNCTIONS + STREAMS),
+    )
+    reader = AclUser(
+        READER,
+        "featurehouse serve and the Python API's reads: reads its prefix's keys, calls the "
+        "read-only function (FCALL_RO); writes nothing",
+        (f"%R~{keys['all']}",),
+        _unique(CONNECTION + READS),
+    )
+    return writer, reader
+
+
+def _unique(commands: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(commands))
+
+
+def password_rule(user: str, password: str | None) -> str:
+    """`#<sha256 hex>` of a password (Redis stores only that), else a placeholder to replace."""
+    if password:
+        return "#" + hashlib.sha256(password.encode()).hexdigest()
+    return f">REPLACE-WITH-{user.upper()}-PASSWORD"
+
+
+def load_library(url: str) -> str:
+    """Load this version's function library into the Redis at `url` (the writer's right, not
+    the reader's: run after an upgrade, before the servers); returns its name."""
+    client = connection.client(url)
+    try:
+        with translated(client, "loading the function library"):
+            functions.load(client)
+    finally:
+        client.close()
+    return f"featurehouse_{functions.LIBRARY_HASH}"
