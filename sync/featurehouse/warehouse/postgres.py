@@ -57,7 +57,8 @@ class Postgres:
         """SQL of a row's partition (0..partitions-1) from its (quoted) key columns."""
         text = ", ".join(f"{k}::text" for k in keys)
         hashed = f"hashtextextended(concat_ws(chr(31), {text}), 0)"
-        return f"(({hashed} % {partitions}) + {partitions}) % {partitions}"
+        # mod(), not %: the SQL goes through psycopg2's %(name)s parameter formatting.
+        return f"mod(mod({hashed}, {partitions}) + {partitions}, {partitions})"
 
     def limit_memory(self, megabytes: int) -> None:
         """The server's memory is its own: nothing to cap here."""
