@@ -41,14 +41,14 @@ test-fast: setup
 		$(BIN)/python -m pytest -m fast -q -p no:cacheprovider
 
 lint: deps
-	$(BIN)/ruff check sync seeds benchmarks dev
-	$(BIN)/ruff format --check sync seeds benchmarks dev
+	$(BIN)/ruff check sync seeds benchmarks dev examples
+	$(BIN)/ruff format --check sync seeds benchmarks dev examples
 	$(BIN)/sqlfluff lint models macros tests
 	cd integration_tests && ../$(BIN)/sqlfluff lint models tests
 
 format: setup
-	$(BIN)/ruff format sync seeds benchmarks dev
-	$(BIN)/ruff check --fix sync seeds benchmarks dev
+	$(BIN)/ruff format sync seeds benchmarks dev examples
+	$(BIN)/ruff check --fix sync seeds benchmarks dev examples
 
 bench: deps
 	$(BIN)/python -m benchmarks

@@ -9,9 +9,12 @@ from benchmarks import (
     bench_online,
     bench_pit,
     bench_quickstart,
+    bench_run,
     bench_server,
+    bench_stream,
     bench_sync,
     bench_training,
+    bench_usage,
 )
 
 
@@ -31,6 +34,10 @@ BENCHMARKS = {
     "pit": _no_args(bench_pit.main),
     "lineage": bench_lineage.main,
     "drift": bench_drift.main,
+    "usage": bench_usage.main,
+    "stream": bench_stream.main,
+    # Not in the default run: dbt builds of the demo, several minutes.
+    "run": bench_run.main,
     # Not in the default run: it clones the repo and installs it twice.
     "quickstart": bench_quickstart.main,
 }
@@ -40,6 +47,6 @@ if __name__ == "__main__":
         if sys.argv[1] not in BENCHMARKS:
             sys.exit(f"usage: python -m benchmarks [{'|'.join(BENCHMARKS)} [args]]")
         sys.exit(BENCHMARKS[sys.argv[1]](sys.argv[2:]))
-    for name in ("online", "server", "training", "lineage", "drift"):
+    for name in ("online", "server", "training", "lineage", "drift", "stream"):
         print(f"\n=== {name} ===", flush=True)
         BENCHMARKS[name]([])

@@ -53,6 +53,10 @@ class ValidationGateError(FeaturehouseError):
     """dbt tests of a view (or its upstream models) failed or did not run."""
 
 
+class StreamError(FeaturehouseError):
+    """A stream is declared wrongly, or its broker, offline log or recompute failed."""
+
+
 _PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
 # query parameters that hold a secret (`?password=`, `&ssl_password=`)
 _PASSWORD_IN_QUERY = re.compile(r"(?P<name>[?&](?:ssl_)?password=)[^&#\s]*", re.IGNORECASE)

@@ -1,6 +1,7 @@
 """References people write and the column names they become: one grammar for both.
 
-A view is `name` (its latest version) or `name.vN` (pinned); a feature is `<view>:<feature>`.
+A view is `name` (its latest version) or `name.vN` (pinned; Feast's spelling `name@vN` is read
+too, and `name@latest` is `name`); a feature is `<view>:<feature>`.
 A feature's qualified column name, wherever one is needed (training sets, the Python API, the
 feature server's full feature names), is the reference with `.` and `:` written `__`:
 `<view>__<feature>`, or `<view>__vN__<feature>` when the reference pins a version.
@@ -9,13 +10,13 @@ feature server's full feature names), is the reference with `.` and `:` written 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from featurehouse.errors import RegistryError
 
 SEPARATOR = "__"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_VIEW = rf"(?P<name>{_NAME})(?:\.v(?P<version>[0-9]{{1,9}}))?"
+_VIEW = rf"(?P<name>{_NAME})(?:(?P<spelling>\.v|@v)(?P<version>[0-9]{{1,9}})|@latest)?"
 _VIEW_REF = re.compile(rf"^{_VIEW}$")
 _FEATURE_REF = re.compile(rf"^{_VIEW}:(?P<feature>[^:\s]+)$")
 
@@ -50,6 +51,7 @@ class FeatureRef:
 
     view: ViewRef
     feature: str
+    feast: bool = field(default=False, compare=False)  # written `view@vN:feature` (Feast's)
 
     def __str__(self) -> str:
         return f"{self.view}:{self.feature}"
@@ -58,6 +60,14 @@ class FeatureRef:
     def column(self) -> str:
         """The qualified column name: `<view>__[vN__]<feature>`."""
         return self.view.column(self.feature)
+
+    @property
+    def feast_column(self) -> str:
+        """Feast's full feature name: `<view>@vN__<feature>` for a ref written with `@vN`,
+        else the qualified column name."""
+        if self.feast and self.view.version is not None:
+            return f"{self.view.name}@v{self.view.version}{SEPARATOR}{self.feature}"
+        return self.column
 
 
 def format_view(name: str, version: int | None) -> str:
@@ -86,7 +96,8 @@ def parse_feature(text: str) -> FeatureRef:
         raise BadReference(
             f"{text!r} is not a feature reference; use `view:feature` or `view.vN:feature`"
         )
-    return FeatureRef(ViewRef(match["name"], _version(match["version"])), match["feature"])
+    view = ViewRef(match["name"], _version(match["version"]))
+    return FeatureRef(view, match["feature"], feast=match["spelling"] == "@v")
 
 
 def parse_ref(text: str) -> tuple[ViewRef, str | None]:
@@ -103,3 +114,24 @@ def is_view_ref(text: str) -> bool:
 
 def _version(text: str | None) -> int | None:
     return None if text is None else int(text)
+
+
+@dataclass(frozen=True)
+class ServiceRefs:
+    """A feature service as a reader needs it: its name and its features' references in order
+    (`view:feature`, or `view.vN:feature` where it pins the version; `*` already expanded)."""
+
+    name: str
+    features: tuple[FeatureRef, ...]
+
+    def columns(self, full: bool = False) -> list[str]:
+        """Its feature columns, in order, named alike in the training set and the online read:
+        the feature name; the qualified name when `full` or two of its features share it."""
+        names = [f.feature for f in self.features]
+        return [
+            f.column if full or names.count(f.feature) > 1 else f.feature for f in self.features
+        ]
+
+    @property
+    def refs(self) -> list[str]:
+        return [str(f) for f in self.features]

@@ -4,13 +4,15 @@ Every layer speaks online types (`int64`, `float64`, `string`, `bool`, `timestam
 `list<float64>`): the registry classifies contract types here, warehouses cast to `sql`,
 encoders and readers use `arrow`, the feature server and training sets check keys with it.
 The Jinja check of feature view metadata (`featurehouse._fh_online_type`) mirrors
-`online_type`; a test renders both over every spelling below.
+`online_type`; a test renders both over every spelling below. `json_safe` is how values of
+every type travel as JSON (non-finite floats as strings).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -123,3 +125,30 @@ def accepts_key(name: str, arrow: pa.DataType) -> bool:
     if name == "int64":
         return pa.types.is_integer(arrow)
     return pa.types.is_string(arrow) or pa.types.is_large_string(arrow) or arrow == pa.string_view()
+
+
+# --- floats in JSON: the one rule every JSON answer follows (CLI --json, the HTTP server) ---
+
+NON_FINITE_JSON = ("NaN", "Infinity", "-Infinity")  # proto3's JSON mapping, as Feast sends
+
+
+def json_float(value: float) -> float | str:
+    """A float as JSON carries it: a number (`-0.0` stays `-0.0`), or for NaN and the
+    infinities the strings "NaN", "Infinity", "-Infinity" (bare NaN is not JSON)."""
+    if value - value == 0.0:  # finite
+        return value
+    if value != value:
+        return NON_FINITE_JSON[0]
+    return NON_FINITE_JSON[1] if value > 0 else NON_FINITE_JSON[2]
+
+
+def json_safe(value: Any) -> Any:
+    """`value` ready for any JSON writer: every non-finite float, however deep in dicts,
+    lists and tuples, replaced by its `json_float` string; everything else as it was."""
+    if isinstance(value, float):
+        return json_float(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

@@ -39,6 +39,7 @@ pytest_plugins = (
     "server_support",
     "kafka_support",
     "consumer_support",
+    "stream_support",
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,6 +58,7 @@ PACKAGE_DIR = REPO_ROOT / "sync" / "featurehouse" / "dbt_package"
 FIXTURE_PROJECTS = (
     REPO_ROOT / "sync" / "tests" / "fixtures" / "mini",
     REPO_ROOT / "sync" / "tests" / "fixtures" / "lineage",
+    REPO_ROOT / "sync" / "tests" / "fixtures" / "runs",
 )
 DBT_TIMEOUT_SECONDS = 1200
 PG_SETTINGS = {

@@ -1,7 +1,8 @@
 with
 
+{# The seed plus the events that `featurehouse stream` appended. #}
 source as (
-    select * from {{ ref('raw_page_views') }}
+    {{ featurehouse.streamed(ref('raw_page_views')) }}
 ),
 
 renamed as (

@@ -17,10 +17,11 @@ from featurehouse import lineage as lineage_lib
 from featurehouse.api.describe import describe_dict
 from featurehouse.api.location import StoreLocation, locate
 from featurehouse.errors import ConfigError, FeaturehouseError, OnlineStoreError, shown_url
-from featurehouse.online import OnlineStore, ViewState, open_store
+from featurehouse.online import OnlineStore, ServiceRecord, ViewState, open_store
 from featurehouse.project.manifest import Artifacts, load_artifacts
 from featurehouse.project.package import check_package_version
 from featurehouse.project.registry import FeatureView, Registry, build_registry
+from featurehouse.project.services import load_services
 from featurehouse.project.settings import (
     OnlineSettings,
     Project,
@@ -31,6 +32,7 @@ from featurehouse.project.settings import (
     parse_timestamp,
 )
 from featurehouse.refs import format_view, parse_view
+from featurehouse.sync.services import service_record
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,16 @@ class Context:
     @cached_property
     def store(self) -> OnlineStore:
         return open_store(self.redis_url, self.prefix)
+
+    @property
+    def opened_store(self) -> OnlineStore | None:
+        """The store, if this context opened it already (None: it never needed it)."""
+        return self.__dict__.get("store")
+
+    def services(self) -> list[ServiceRecord]:
+        """The project's feature services, as a sync stores them."""
+        registry = self.registry
+        return [service_record(s) for s in load_services(self.artifacts.manifest, registry)]
 
     def online_view(self, ref: str) -> ViewState:
         """The published state of `name` (the latest version) or `name.vN`."""

@@ -10,10 +10,11 @@ import functools
 import http.server
 import os
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from featurehouse.catalog.pages import (
     Site,
@@ -21,8 +22,10 @@ from featurehouse.catalog.pages import (
     ViewPage,
     feature_page,
     index_page,
+    page,
     view_page,
 )
+from featurehouse.catalog.services import ServicePage, readers, service_body, services_table
 from featurehouse.errors import FeaturehouseError
 from featurehouse.lineage import ProjectLineage, ViewLineage, view_lineage
 from featurehouse.online import ViewState
@@ -46,8 +49,11 @@ def build_catalog(
     lineage: ProjectLineage,
     states: Sequence[ViewState],
     redis: str,
+    services: Sequence[ServicePage] = (),
+    runs: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> CatalogSummary:
-    """Write the catalog into `out` (created; files of an earlier catalog are replaced)."""
+    """Write the catalog into `out` (created; files of an earlier catalog are replaced);
+    `runs`: per view ref, its last `featurehouse run` rows."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "assets").mkdir(exist_ok=True)
     for name in ("catalog.css", "catalog.js"):
@@ -61,13 +67,24 @@ def build_catalog(
         generated_at=datetime.now(UTC),
     )
     docs = _docs_links(out, artifacts, lineage)
-    items = [_view_page(v, artifacts, lineage, states, docs) for v in registry.views]
-    written = [_write(out / "index.html", index_page(site, items))]
+    items = [
+        replace(
+            _view_page(v, artifacts, lineage, states, docs), runs=tuple((runs or {}).get(v.ref, ()))
+        )
+        for v in registry.views
+    ]
+    section = services_table(services, site.generated_at)
+    written = [_write(out / "index.html", index_page(site, items, section))]
+    files = {(i.view.ref, f.name): i.feature_file(f.name) for i in items for f in i.view.features}
+    for service in services:
+        body = service_body(service, files, site.generated_at)
+        written.append(_write(out / service.file, page(site, service.service.name, body, 1)))
     for item in items:
         written.append(_write(out / item.file, view_page(site, item)))
         deep = {uid: f"../../{href}" for uid, href in docs.items()}
         for feature in item.view.features:
-            html = feature_page(site, item, feature.name, deep)
+            read_by = readers(services, item.view, feature.name)
+            html = feature_page(site, item, feature.name, deep, read_by)
             written.append(_write(out / item.feature_file(feature.name), html))
     return CatalogSummary(out, len(items), len(written))
 

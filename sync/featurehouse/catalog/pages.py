@@ -36,6 +36,7 @@ class ViewPage:
     build_status: str  # the model's status in run_results.json, or "not run"
     state: ViewState | None
     docs_href: str | None  # relative link to the dbt docs page, from the catalog root
+    runs: tuple[Mapping[str, Any], ...] = ()  # its last `featurehouse run` rows (run_views)
 
     @property
     def file(self) -> str:
@@ -96,7 +97,7 @@ def online_text(view: FeatureView, state: ViewState | None) -> str:
     )
 
 
-def index_page(site: Site, views: Sequence[ViewPage]) -> str:
+def index_page(site: Site, views: Sequence[ViewPage], services: str = "") -> str:
     rows = []
     for item in views:
         v = item.view
@@ -118,7 +119,8 @@ def index_page(site: Site, views: Sequence[ViewPage]) -> str:
 <th>Owner</th><th>Features</th><th>Tests</th><th>Online</th><th>Description</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
-</tbody></table>"""
+</tbody></table>
+{services}"""
     return page(site, "Feature catalog", body, 0)
 
 
@@ -173,8 +175,37 @@ def view_page(site: Site, item: ViewPage) -> str:
 <table id="tests"><thead><tr><th>Test</th><th>Last status</th><th>Message</th></tr></thead>
 <tbody>{tests}</tbody></table>
 <h2>Freshness</h2>{freshness}
-<h2>Online</h2>{online}"""
+<h2>Online</h2>{online}
+<h2>Last runs</h2>{_runs(item)}"""
     return page(site, v.ref, body, 1)
+
+
+def _published(published: bool) -> str:
+    return (
+        '<span class="badge ok">published</span>'
+        if published
+        else ('<span class="badge bad">not published</span>')
+    )
+
+
+def _runs(item: ViewPage) -> str:
+    """The view's rows of the last `featurehouse run`s (the run_views table)."""
+    if not item.runs:
+        return '<p class="muted">no `featurehouse run` recorded for this view version</p>'
+    rows = "".join(
+        f"<tr><td>{escape(_ts(r.get('recorded_at')))}</td><td>{escape(_ts(r.get('as_of')))}</td>"
+        f"<td>{badge(str(r.get('build_status')))}</td>"
+        f"<td>{r.get('tests_passed') or 0} passed, {r.get('tests_failed') or 0} failed</td>"
+        f"<td>{_published(bool(r.get('published')))}</td>"
+        f"<td>{escape(str(r.get('generation') or '-'))}</td>"
+        f"<td>{escape(str(r.get('problems') or ''))}</td></tr>"
+        for r in item.runs
+    )
+    return (
+        '<table id="runs"><thead><tr><th>Run ended</th><th>As of</th><th>Build</th>'
+        "<th>Tests</th><th>Publish</th><th>Generation</th><th>Why not</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def _view_facts(item: ViewPage) -> str:
@@ -206,7 +237,9 @@ def _sources(item: ViewPage, feature: str) -> str:
     return "<br>".join(f"<code>{escape(s)}</code>" for s in item.lineage.sources(feature))
 
 
-def feature_page(site: Site, item: ViewPage, feature: str, docs: Mapping[str, str]) -> str:
+def feature_page(
+    site: Site, item: ViewPage, feature: str, docs: Mapping[str, str], read_by: str = ""
+) -> str:
     v = item.view
     spec = v.feature(feature)
     if item.lineage is None:
@@ -233,6 +266,7 @@ def feature_page(site: Site, item: ViewPage, feature: str, docs: Mapping[str, st
             }
         )
     }
+{read_by}
 <h2>Lineage graph</h2>
 {graph}
 {tree}"""

@@ -1,9 +1,10 @@
 """The `featurehouse` command: the only package that imports click.
 
 One module per command group (`sync`, `views`, `lineage`, `catalog`, `drift`, `training`,
-`serve`, `online`, `init`, `acl`), each with the output formatting it needs; `shared` holds the
-options every command takes. Commands are registered here, explicitly. Exit codes: 0 ok, 1 a
-FeaturehouseError (one line on stderr naming the cause), 2 bad usage.
+`serve`, `online`, `init`, `acl`, `run`, `stream`, `services`), each with the output
+formatting it needs; `shared` holds the options every command takes. Commands are registered
+here, explicitly. Exit codes: 0 ok, 1 a FeaturehouseError (one line on stderr naming the
+cause), 2 bad usage.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from featurehouse.cli import (
     init,
     lineage,
     online,
+    run,
     serve,
+    services,
+    stream,
     sync,
     training,
     views,
@@ -55,10 +59,16 @@ for command in (
     serve.serve,
     training.dataset,
     sync.parity,
+    services.services,
+    services.usage,
+    services.deprecations,
     online.online,
     init.init,
     init.deps,
     acl.acl,
+    run.run,
+    run.runs,
+    stream.stream,
 ):
     cli.add_command(command)
 

@@ -11,6 +11,7 @@ import click
 
 from featurehouse.api.context import Context
 from featurehouse.cli.output import to_json
+from featurehouse.cli.services import reader_lines, readers, service_records
 from featurehouse.cli.shared import common
 from featurehouse.errors import FeaturehouseError
 from featurehouse.lineage import Impact, ViewLineage
@@ -46,7 +47,31 @@ def lineage(context: Context, *, as_json: bool, ref: str, fmt: str | None) -> No
     found = context.view_lineage(str(view_ref))
     features = [feature] if feature else found.feature_names()
     output = lineage_output(found, features, "json" if as_json else fmt or "text")
-    click.echo(to_json(output) if as_json else output)
+    served = _served(context, found.view, feature) if fmt is None else None
+    if as_json:
+        assert isinstance(output, dict)
+        click.echo(to_json({**output, "feature_services": served or []}))
+    elif served:
+        click.echo(f"{output}\nread by feature services (dbt exposures):")
+        click.echo("\n".join(reader_lines(served)))
+    else:
+        click.echo(output)
+
+
+def _served(context: Context, view: str, feature: str | None) -> list[dict[str, Any]]:
+    """The services (exposures) reading the view version or feature, and how recently; the
+    last step of the lineage, from raw column to the model served."""
+    try:
+        return readers(service_records(context), _usage_or_none(context), view, feature)
+    except FeaturehouseError:
+        return []
+
+
+def _usage_or_none(context: Context) -> list[Any]:
+    try:
+        return context.store.usage()
+    except FeaturehouseError:
+        return []
 
 
 @click.command()
@@ -64,10 +89,25 @@ def impact(context: Context, *, as_json: bool, target: str) -> None:
     """
     found = find_impact(context.lineage, context.registry, context.artifacts.manifest, target)
     entries, problem = online_entries(found.views, context.store)
+    served = _impact_services(context, found)
     if as_json:
-        click.echo(to_json(impact_dict(found, entries, problem)))
+        click.echo(to_json({**impact_dict(found, entries, problem), "feature_services": served}))
     else:
-        click.echo(impact_text(found, entries, problem))
+        text = impact_text(found, entries, problem)
+        click.echo(f"{text}\nfeature services ({len(served)}):")
+        if served:
+            click.echo("\n".join(reader_lines(served)))
+
+
+def _impact_services(context: Context, found: Impact) -> list[dict[str, Any]]:
+    """Per service, the affected features it reads and its usage."""
+    records, usage = service_records(context), _usage_or_none(context)
+    merged: dict[str, dict[str, Any]] = {}
+    for hit in found.features:
+        for row in readers(records, usage, hit.view.ref, hit.feature):
+            entry = merged.setdefault(row["service"], {**row, "features": []})
+            entry["features"] += [f for f in row["features"] if f not in entry["features"]]
+    return list(merged.values())
 
 
 def lineage_output(lineage: ViewLineage, features: Sequence[str], fmt: str) -> str | dict:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from featurehouse.api.context import Context
 from featurehouse.cli.shared import redis_options
+
+if TYPE_CHECKING:
+    from featurehouse.server.app import Https
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -72,6 +76,25 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Serve HTTPS with this certificate (PEM, chain after it); needs --tls-keyfile.",
 )
 @click.option("--tls-keyfile", type=FILE, help="The certificate's private key (PEM).")
+@click.option(
+    "--usage/--no-usage",
+    default=True,
+    show_default=True,
+    help="Count reads per feature service and view version (usage history, in Redis).",
+)
+@click.option(
+    "--usage-flush-seconds",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="How often the counted usage is added to Redis.",
+)
+@click.option(
+    "--push-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FEATUREHOUSE_PUSH_DIR",
+    help="Where POST /push lands offline rows (Parquet) [env FEATUREHOUSE_PUSH_DIR].",
+)
 def serve(
     host: str,
     port: int,
@@ -86,12 +109,17 @@ def serve(
     redis_timeout: float,
     tls_certfile: Path | None,
     tls_keyfile: Path | None,
+    usage: bool,
+    usage_flush_seconds: float,
+    push_dir: Path | None,
 ) -> None:
     """Serve online features over HTTP (Feast-compatible), straight from Redis.
 
     Needs no dbt project: the views come from what `featurehouse sync` published. Endpoints:
-    POST /get-online-features (Feast's shape), POST /v1/features (one row per entity),
-    GET /v1/views, /health, /metrics (Prometheus), /openapi.json.
+    POST /get-online-features and POST /push (Feast's shapes), POST /v1/features (one row
+    per entity), GET /v1/views, /health, /metrics (Prometheus), /openapi.json. Feature
+    services by name (`"feature_service": "churn_model"`); reads are counted per service and
+    view version.
 
     \b
     Examples:
@@ -101,12 +129,9 @@ def serve(
         ["feat_customer__orders:count_orders_7d"], "entities": {"customer_id": [1, 2]}}'
     """
     from featurehouse.server import run
-    from featurehouse.server.app import Https
     from featurehouse.server.state import ServerConfig
 
-    if (tls_certfile is None) != (tls_keyfile is None):
-        raise click.UsageError("--tls-certfile and --tls-keyfile go together (HTTPS needs both)")
-    https = Https(str(tls_certfile), str(tls_keyfile)) if tls_certfile and tls_keyfile else None
+    https = _https(tls_certfile, tls_keyfile)
     keys = _api_keys(api_key_file)
     context = Context(redis_url_flag=redis_url, prefix_flag=redis_prefix)
     config = ServerConfig(
@@ -118,6 +143,9 @@ def serve(
         max_body_bytes=max_body_bytes,
         refresh_seconds=refresh_seconds,
         redis_timeout=redis_timeout,
+        usage=usage,
+        usage_flush_seconds=usage_flush_seconds,
+        push_dir=None if push_dir is None else str(push_dir.resolve()),
     )
     auth = f"{len(keys)} API key(s)" if keys else "no API keys"
     click.echo(context.online.describe(), err=True)
@@ -127,6 +155,15 @@ def serve(
         err=True,
     )
     run(config, host, port, workers, https)
+
+
+def _https(certfile: Path | None, keyfile: Path | None) -> Https | None:
+    """The server's TLS files, both or neither."""
+    from featurehouse.server.app import Https
+
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--tls-certfile and --tls-keyfile go together (HTTPS needs both)")
+    return Https(str(certfile), str(keyfile)) if certfile and keyfile else None
 
 
 def _api_keys(api_key_file: Path | None) -> tuple[str, ...]:

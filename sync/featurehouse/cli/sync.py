@@ -114,6 +114,8 @@ def summary_dict(summary: ViewSummary) -> dict[str, Any]:
         "mode": summary.mode,
         "as_of": summary.as_of,
         "rows_read": summary.rows_read,
+        "entities": summary.entities,
+        "expired": summary.expired,
         "entities_written": summary.entities_written,
         "skipped": dict(summary.skipped),
         "watermark": summary.watermark,
@@ -128,9 +130,10 @@ def summary_text(summaries: Sequence[ViewSummary], redis: str, prefix: str) -> s
     lines = [f"synced {len(summaries)} view version(s) to {redis} (prefix {prefix!r})"]
     for s in summaries:
         skipped = ", ".join(f"{n} {reason}" for reason, n in s.skipped.items()) or "none"
+        written = "" if s.mode == "full" else f", {s.entities_written:,} written"
         lines.append(
             f"  {s.view:<36} {s.mode:<11} as of {ts(s.as_of)}  "
-            f"{s.entities_written:>8,} entities  skipped: {skipped}  "
+            f"{s.entities:>8,} entities ({s.expired:,} expired){written}  skipped: {skipped}  "
             f"generation {s.generation}  {s.seconds:.1f}s"
         )
         lines.extend(f"    note: {note}" for note in s.notes)
@@ -143,11 +146,9 @@ def summary_text(summaries: Sequence[ViewSummary], redis: str, prefix: str) -> s
     "--sample",
     type=click.IntRange(1),
     metavar="N",
-    help=f"Compare N random entities per view [default: {parity_check.DEFAULT_SAMPLE:,}].",
+    help="Compare N random warehouse entities per view instead of all (no extra-record count).",
 )
-@click.option(
-    "--all", "every", is_flag=True, help="Compare every entity; also finds entities only Redis has."
-)
+@click.option("--all", "every", is_flag=True, help="Compare every entity and record (the default).")
 @click.option("--examples", default=10, show_default=True, type=click.IntRange(0))
 @click.option("--seed", default=0, show_default=True, type=int, help="Sampling seed.")
 @click.option("--batch-size", default=10_000, show_default=True, type=click.IntRange(1))
@@ -165,25 +166,26 @@ def parity(
     batch_size: int,
     quiet: bool,
 ) -> None:
-    """Check that Redis serves what the warehouse says (training-serving skew).
+    """Check that the online store answers what the warehouse says (training-serving skew).
 
-    Per published view version: the warehouse's value of every feature at the sync's as-of
-    (the dbt macro latest_feature_rows, as the sync reads it) against what Redis serves at
-    that as-of, exactly (floats bit for bit, arrays element-wise). Exit 1 on any mismatch.
+    Per published view version, at the sync's as-of: every entity the warehouse has a row
+    for (the dbt macro latest_feature_rows, as the sync reads it) against the store's answer:
+    its status (present or expired), its event time, and for present entities every feature,
+    exactly (floats bit for bit, arrays element-wise); then every record the store holds for
+    an entity the warehouse has no row for. Names the first mismatching entities; exit 1 on
+    any mismatch.
 
     \b
     Examples:
       featurehouse parity
-      featurehouse parity --select feat_customer__orders.v1 --all --json
+      featurehouse parity --select feat_customer__orders.v1 --json
+      featurehouse parity --sample 1000
     """
     if sample is not None and every:
         raise click.UsageError("--sample and --all exclude each other")
     configure_logging(quiet or as_json)
     options = parity_check.ParityOptions(
-        sample=None if every else (sample or parity_check.DEFAULT_SAMPLE),
-        batch_size=batch_size,
-        examples=examples,
-        seed=seed,
+        sample=sample, batch_size=batch_size, examples=examples, seed=seed
     )
     results = parity_check.check(
         context.project,
@@ -198,11 +200,12 @@ def parity(
     click.echo(to_json(parity_dict(results)) if as_json else parity_text(results))
     bad = [r for r in results if not r.ok]
     if bad:
-        values = sum(r.mismatched for r in bad)
+        entities = sum(r.entities_mismatched for r in bad)
+        extra = sum(r.extra or 0 for r in bad)
         raise ParityError(
-            f"{values:,} value(s) differ between Redis and the warehouse in "
-            f"{', '.join(r.view for r in bad)}: re-sync with `featurehouse sync`, and if it "
-            "persists, report it (the sync lost data)"
+            f"{entities:,} entit(ies) answered differently and {extra:,} record(s) the "
+            f"warehouse does not justify in {', '.join(r.view for r in bad)}: re-sync with "
+            "`featurehouse sync`, and if it persists, report it (the sync lost data)"
         )
 
 
@@ -226,7 +229,9 @@ def _view_dict(r: ViewParity) -> dict[str, Any]:
         "entities_compared": r.entities,
         "warehouse_entities": r.warehouse_entities,
         "redis_entities": r.redis_entities,
-        "not_served": r.not_served,
+        "expired": r.expired,
+        "entities_mismatched": r.entities_mismatched,
+        "status_mismatched": r.status_mismatched,
         "extra_in_redis": r.extra,
         "values_compared": r.compared,
         "mismatched": r.mismatched,
@@ -255,10 +260,10 @@ def parity_text(results: Sequence[ViewParity]) -> str:
         verdict = "ok" if r.ok else "MISMATCH"
         extra = "" if r.extra is None else f", {r.extra:,} extra in Redis"
         lines.append(
-            f"{r.view:<36} {verdict:<8} {r.mismatched:,}/{r.compared:,} values differ "
-            f"({r.mismatch_rate:.4%}); {r.entities:,} of {r.warehouse_entities:,} entities "
-            f"{'sampled' if r.sampled else 'checked'}, {r.not_served:,} not served{extra}; "
-            f"as of {r.as_of} ({r.clock} clock), {r.seconds:.1f}s"
+            f"{r.view:<36} {verdict:<8} {r.entities_mismatched:,} of {r.entities:,} entities "
+            f"differ ({r.status_mismatched:,} in status){extra}; "
+            f"{'sampled' if r.sampled else 'all'} of {r.warehouse_entities:,}, "
+            f"{r.expired:,} expired; as of {ts(r.as_of)} ({r.clock} clock), {r.seconds:.1f}s"
         )
         lines.extend(
             f"    {f.feature}: {f.mismatched:,} of {f.compared:,}"
@@ -266,12 +271,16 @@ def parity_text(results: Sequence[ViewParity]) -> str:
             if f.mismatched
         )
         lines.extend(
-            f"    e.g. {_keys(e.keys)} {e.feature}: warehouse {e.warehouse!r}, "
-            f"redis {e.redis!r} ({e.status})"
+            f"    e.g. {_keys(e.keys)} {e.feature}: warehouse {_shown(e.warehouse)}, "
+            f"redis {_shown(e.redis)} ({e.status})"
             for e in r.examples
         )
         lines.extend(f"    note: {note}" for note in r.notes)
     return "\n".join(lines)
+
+
+def _shown(value: Any) -> str:
+    return value.isoformat(sep=" ") if isinstance(value, datetime) else repr(value)
 
 
 def _keys(keys: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ import click
 
 from featurehouse import training
 from featurehouse.api.context import Context
+from featurehouse.api.services import find_record
 from featurehouse.cli.output import to_json
 from featurehouse.cli.shared import BarProgress, common, configure_logging
 from featurehouse.training.parquet import write_parquet
@@ -25,9 +26,11 @@ from featurehouse.training.parquet import write_parquet
 @click.option(
     "--features",
     "-f",
-    required=True,
     metavar="REF,...",
     help="Comma-separated `view[.vN]:feature` references (`view:*`: all its features).",
+)
+@click.option(
+    "--service", "-s", metavar="NAME", help="A feature service's features, in its columns."
 )
 @click.option(
     "--out",
@@ -50,7 +53,8 @@ def dataset(
     *,
     as_json: bool,
     spine: Path,
-    features: str,
+    features: str | None,
+    service: str | None,
     out: Path,
     as_known_at: bool,
     timestamp_column: str | None,
@@ -70,11 +74,17 @@ def dataset(
           feat_customer__orders.v1:count_orders_7d,feat_customer__activity:count_sessions_1h
       featurehouse dataset --spine spine.parquet -f 'feat_customer__orders:*' -o train.parquet \\
           --as-known-at --json
+      featurehouse dataset --spine spine.parquet --service churn_model -o train.parquet
     """
     started = time.monotonic()
     configure_logging(quiet or as_json)
     show = not (quiet or as_json)
-    refs = [ref.strip() for ref in features.split(",") if ref.strip()]
+    if (features is None) == (service is None):
+        raise click.UsageError("pass --features or --service (one of them)")
+    record = find_record(context.services(), service, "the dbt project") if service else None
+    refs = (
+        record.refs.refs if record else [r.strip() for r in str(features).split(",") if r.strip()]
+    )
     if show:
         click.echo(f"checking {len(refs)} feature(s) and {spine.name}", err=True)
     prepared = training.prepare(
@@ -90,6 +100,8 @@ def dataset(
     if show:
         click.echo(f"joining {prepared.spine.rows or 0:,} spine rows in DuckDB", err=True)
     reader = training.execute(context.project, context.target, prepared, batch_size)
+    if record is not None:
+        reader = training.as_service(reader, prepared, record.refs)
     summary = write_parquet(reader, out, prepared, started, BarProgress() if show else None)
     if as_json:
         click.echo(to_json(summary.to_dict()))

@@ -11,6 +11,8 @@ import click
 
 from featurehouse.api.context import Context
 from featurehouse.cli.output import to_json, ts
+from featurehouse.cli.services import service_get
+from featurehouse.cli.shared import as_of as as_of_option
 from featurehouse.cli.shared import common
 from featurehouse.online import ReadRequest, ReadResult, ViewSchema, ViewState
 from featurehouse.online.keys import parse_entity
@@ -20,29 +22,57 @@ from featurehouse.refs import format_view
 
 @click.command()
 @click.argument("view", metavar="VIEW[.vN]")
-@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.argument("keys", nargs=-1, metavar="KEY...")
 @click.option("--features", "-f", metavar="a,b", help="Only these features (comma-separated).")
+@click.option("--service", "-s", metavar="NAME", help="A feature service's features (no VIEW).")
+@click.option(
+    "--now",
+    callback=as_of_option,
+    metavar="TS",
+    help="Answer at this UTC time (not before the sync's as-of) [default: the store's clock: "
+    "the sync's as-of for a replay, else the current time].",
+)
 @common
 def get(
-    context: Context, *, as_json: bool, view: str, keys: Sequence[str], features: str | None
+    context: Context,
+    *,
+    as_json: bool,
+    view: str,
+    keys: Sequence[str],
+    features: str | None,
+    service: str | None,
+    now: datetime | None,
 ) -> None:
-    """Read the served features of one or more entities of VIEW.
+    """Read the served features of one or more entities of VIEW (or of a feature service).
 
-    Each KEY names one entity: its key value (`42`); for composite keys its values in key
-    order, comma separated (`42,de`); or `name=value` pairs (`customer_id=42,country_code=de`).
+    Each KEY names one entity. A view with one key takes KEY verbatim as its value, any
+    text (`42`, `a=b,c`); for an int64 key `customer_id=42` works too. A composite key: its
+    values in key order, comma separated (`42,de`), or `name=value` pairs
+    (`customer_id=42,country_code=de`); a backslash escapes a `,` or `=` inside a value.
+    Each entity answers `present` (its values), `expired` (its latest row is older than the
+    TTL: no values, its event time) or `not_found` (no row), at the clock shown.
 
     \b
     Examples:
-      featurehouse get feat_customer__orders 42 43
-      featurehouse get feat_customer__orders.v1 42 --features count_orders_30d --json
-      featurehouse get feat_customer_country__orders customer_id=42,country_code=de
+      featurehouse get feat_customer__orders 1151 1152
+      featurehouse get feat_customer__orders.v1 1151 --features count_orders_30d --json
+      featurehouse get feat_customer__orders 1151 --now 2026-06-01
+      featurehouse get --service churn_model 1151 1152
     """
+    if service is not None:
+        if features:
+            raise click.UsageError("pass --features or --service, not both")
+        service_get(context, service, (view, *keys), as_json=as_json, now=now)
+        return
+    if not keys:
+        raise click.UsageError("give at least one KEY after VIEW (or --service NAME KEY...)")
     state = context.online_view(view)
-    entity_rows = [parse_entity(key, state.schema.keys) for key in keys]
+    schema = state.schema
+    entity_rows = [parse_entity(key, schema.keys, schema.key_types) for key in keys]
     names = tuple(n.strip() for n in features.split(",") if n.strip()) if features else None
-    request = ReadRequest(view=state.schema.view, version=state.schema.version, features=names)
-    result = context.store.read([request], entity_rows)[0]
-    rows = get_rows(state.schema, entity_rows, result)
+    request = ReadRequest(view=schema.view, version=schema.version, features=names)
+    result = context.store.read([request], entity_rows, now=now)[0]
+    rows = get_rows(schema, entity_rows, result)
     click.echo(to_json(rows) if as_json else get_text(state, rows))
 
 
@@ -111,6 +141,7 @@ def get_rows(
                     for k, t in zip(schema.keys, schema.key_types, strict=True)
                 },
                 "event_at": result.event_at[i],
+                "clock": result.clock,
                 "features": features,
             }
         )
@@ -127,7 +158,10 @@ def get_text(state: ViewState, rows: Sequence[Mapping[str, Any]]) -> str:
     lines: list[str] = []
     for row in rows:
         keys = ", ".join(f"{k}={v}" for k, v in row["keys"].items())
-        lines.append(f"{row['view']}  {keys}  event_at {ts(row['event_at'])}")
+        lines.append(
+            f"{row['view']}  {keys}  event_at {_time(row['event_at'])}  "
+            f"(at {_time(row.get('clock'))})"
+        )
         width = max((len(n) for n in row["features"]), default=0)
         for name, cell in row["features"].items():
             value = "null" if cell["value"] is None else _cell(cell["value"])
@@ -135,11 +169,16 @@ def get_text(state: ViewState, rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _time(value: datetime | None) -> str:
+    """A timestamp as served: to the microsecond when it has them."""
+    return "-" if value is None else value.isoformat(sep=" ")
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return repr(value)  # the shortest text that reads back as the same double
     if isinstance(value, datetime):
-        return ts(value)
+        return _time(value)
     if isinstance(value, list):
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)

@@ -13,6 +13,7 @@ from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
     ReadResult,
+    ServiceRecord,
     ViewSchema,
     ViewState,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ReadRequest",
     "ReadResult",
     "RedisUnavailable",
+    "ServiceRecord",
     "ViewSchema",
     "ViewState",
     "open_async_reader",

@@ -3,7 +3,9 @@
 A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order, then, for a
 view with a created timestamp (`ViewSchema.created`), `<created_at - event_at in µs, or null>`
 (the load delay, shorter than a second epoch time): an incremental merge breaks ties on
-event_at with it, as the point-in-time macro does. Floats are
+event_at with it, as the point-in-time macro does. An entity whose latest row is older than
+the TTL at the writer's clock is a tombstone: the record without its features,
+`[<event_at>]` (`[<event_at>,<load delay>]`), read as `expired`. Floats are
 JSON numbers with the fewest digits that read back as exactly the same double, always with a `.`
 or an exponent (`3.0`, `-0.0`, `1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as
 Python's json writes them), so they parse back as floats; timestamps epoch microseconds; lists
@@ -33,7 +35,8 @@ from featurehouse.types import TYPES
 EVENT_AT = "__event_at"
 CREATED_AT = "__created_at"
 RECORD = "__record"  # a pre-encoded record without its brackets (`RecordFormat.sql`)
-ENCODING = "json-array-v1"
+ENCODING = "json-array-v2"  # v2: tombstones; v1 stores read alike
+ENCODINGS = ("json-array-v1", ENCODING)  # what readers understand
 _EPOCH = datetime(1970, 1, 1)
 _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
@@ -149,6 +152,27 @@ def record_items(
     for item in items:
         length = pc.add(length, pc.fill_null(pc.binary_length(item), len(NULL)))
     return items, length
+
+
+def tombstone_length(created: bool) -> int:
+    """Elements of a tombstone (event_at, and the load delay when the view has a created
+    timestamp); a record of a view with features always has more."""
+    return 2 if created else 1
+
+
+def with_tombstones(
+    items: Sequence[pa.Array], batch: pa.RecordBatch, expired: pa.Array, created: bool
+) -> tuple[list[pa.Array], pa.Array]:
+    """The record bodies (one text item per row) with the `expired` rows' replaced by their
+    tombstones, and each record's length in bytes (brackets included)."""
+    body = items[0] if len(items) == 1 else join(items, ",")
+    event = _timestamp_us(batch.column(EVENT_AT))
+    parts = [pc.cast(event, pa.string())]
+    if created:
+        parts.append(pc.subtract(_timestamp_us(batch.column(CREATED_AT)), event))
+    tombstone = join([pc.cast(p, pa.string()) for p in parts], ",") if created else parts[0]
+    body = pc.if_else(expired, tombstone, body)
+    return [body], pc.add(pc.binary_length(body), 2)
 
 
 def encode_records(

@@ -1,5 +1,6 @@
-"""Entity keys: as people type them (`42`, `42,de` in key order, `customer_id=42,country=de`)
-and as a store holds them (canonical key text: `42`, `abc`, `[42,"US"]`)."""
+"""Entity keys: as people type them (`42`, any text for a single string key, `42,de` in key
+order, `customer_id=42,country=de`) and as a store holds them (canonical key text: `42`, `abc`,
+`[42,"US"]`)."""
 
 from __future__ import annotations
 
@@ -15,31 +16,76 @@ from featurehouse.online.encoding import json_escape
 from featurehouse.online.records import InvalidKeyError, ViewSchema
 
 
-def parse_entity(text: str, keys: Sequence[str]) -> dict[str, str]:
-    """One entity's key values by name; values stay strings (the online store coerces them)."""
-    if "=" in text:
-        return _named(text, keys)
+def parse_entity(
+    text: str, keys: Sequence[str], key_types: Sequence[str] | None = None
+) -> dict[str, str]:
+    """One entity's key values by name, as a person types them; values stay strings (the
+    online store coerces them to the key types).
+
+    A single key: the text is the value, verbatim, whatever it holds (`=` and `,` too); an
+    int64 key also takes `name=value`. Composite keys: the values in key order separated by
+    `,` (`42,de`), or `name=value` pairs (`customer_id=42,country_code=de`); a backslash
+    takes the next character literally (`\\,` `\\=` `\\\\`), spaces around a part are dropped."""
     if len(keys) == 1:
-        return {keys[0]: text}
-    values = [v.strip() for v in text.split(",")]
+        name = keys[0]
+        if key_types and key_types[0] == "int64" and text.startswith(f"{name}="):
+            return {name: text[len(name) + 1 :]}
+        return {name: text}
+    parts = _split(text, ",")
+    pairs = [_split(part, "=", 1) for part in parts]
+    if any(len(pair) > 1 for pair in pairs):
+        return _named(text, keys, pairs)
+    values = [_unescape(p).strip() for p in parts]
     if len(values) != len(keys):
         raise ConfigError(
             f"entity {text!r} has {len(values)} value(s) but the view's key is "
-            f"({', '.join(keys)}): give them in that order, comma separated, or as name=value"
+            f"({', '.join(keys)}): give them in that order, comma separated, or as name=value "
+            "(a backslash escapes a `,` or `=` inside a value)"
         )
     return dict(zip(keys, values, strict=True))
 
 
-def _named(text: str, keys: Sequence[str]) -> dict[str, str]:
+def _split(text: str, separator: str, most: int = -1) -> list[str]:
+    """`text` split at each `separator` not preceded by a backslash (escapes kept)."""
+    parts, current, escaped = [], [], False
+    for char in text:
+        if escaped:
+            current.append("\\" + char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == separator and most != 0:
+            parts.append("".join(current))
+            current, most = [], most - 1
+        else:
+            current.append(char)
+    if escaped:
+        current.append("\\")
+    parts.append("".join(current))
+    return parts
+
+
+def _unescape(text: str) -> str:
+    out, escaped = [], False
+    for char in text:
+        if escaped or char != "\\":
+            out.append(char)
+            escaped = False
+        else:
+            escaped = True
+    return "".join(out) + ("\\" if escaped else "")
+
+
+def _named(text: str, keys: Sequence[str], pairs: list[list[str]]) -> dict[str, str]:
     result: dict[str, str] = {}
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        name = name.strip()
-        if not sep or name not in keys:
+    for pair in pairs:
+        name = _unescape(pair[0]).strip()
+        if len(pair) < 2 or name not in keys:
             raise ConfigError(
-                f"entity {text!r}: {name!r} is not a key of the view (keys: {', '.join(keys)})"
+                f"entity {text!r}: {name!r} is not a key of the view (keys: {', '.join(keys)}); "
+                "name every key, name=value, or give the values in key order"
             )
-        result[name] = value.strip()
+        result[name] = _unescape(pair[1]).strip()
     missing = [k for k in keys if k not in result]
     if missing:
         raise ConfigError(f"entity {text!r} lacks key(s) {', '.join(missing)}")

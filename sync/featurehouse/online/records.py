@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.encoding import CREATED_AT
-from featurehouse.refs import format_view, qualified
+from featurehouse.refs import ServiceRefs, format_view, parse_feature, qualified
 from featurehouse.types import FEATURE_TYPES, KEY_TYPES, arrow_type
 
 STATUSES = ("present", "not_found", "expired")
@@ -138,10 +138,11 @@ class ReadRequest:
 class ReadResult:
     """One request's answer for every entity row, in the order given.
 
-    `values[i][j]` is feature `features[j]` of entity row i; `statuses[i][j]` is its status:
-    "present" (value served, may be None when the feature itself is null), "not_found" (no
-    record for the entity) or "expired" (older than the view's TTL; value None).
-    `event_at[i]` is the record's event timestamp (naive UTC) or None when not found.
+    `values[i][j]` is feature `features[j]` of entity row i; `statuses[i][j]` is its status
+    at the read's clock (`online.clock`): "present" (value served, may be None when the
+    feature itself is null), "expired" (its latest row is older than the view's TTL; value
+    None) or "not_found" (no row). `event_at[i]` is that row's event timestamp (naive UTC),
+    None when not found. `clock` is the time the answer is for (naive UTC).
     """
 
     view: str
@@ -152,6 +153,7 @@ class ReadResult:
     values: tuple[tuple[Any, ...], ...]
     statuses: tuple[tuple[str, ...], ...]
     event_at: tuple[datetime | None, ...]
+    clock: datetime | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         """Each entity row as {feature: value}."""
@@ -176,6 +178,7 @@ class PublishResult:
     seconds: float
     is_latest: bool
     warnings: tuple[str, ...] = ()
+    expired: int = 0  # of the rows written (full) or sent (incremental): tombstones
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,40 @@ class ViewState:
     max_record_bytes: int
     stats: Mapping[str, Any]
     syncing: tuple[int, ...] = ()  # generations being written right now (or left by dead syncs)
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """A feature service as the store keeps it beside the views (`featurehouse sync` writes
+    it), so readers without the dbt project serve it by name."""
+
+    refs: ServiceRefs
+    description: str = ""
+    owner: str = ""
+    sample_rate: float | None = None  # feature logging: the share of served rows logged
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.refs.name
+
+    def to_json(self) -> str:
+        body = {
+            "name": self.name,
+            "features": self.refs.refs,
+            "description": self.description,
+            "owner": self.owner,
+            "sample_rate": self.sample_rate,
+            "extra": dict(self.extra),
+        }
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ServiceRecord:
+        d = json.loads(text)
+        refs = ServiceRefs(d["name"], tuple(parse_feature(f) for f in d["features"]))
+        return cls(refs, d.get("description", ""), d.get("owner", ""), d.get("sample_rate"),
+                   d.get("extra", {}))  # fmt: skip
 
 
 def to_table(

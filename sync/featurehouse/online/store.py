@@ -21,9 +21,11 @@ from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
     ReadResult,
+    ServiceRecord,
     ViewSchema,
     ViewState,
 )
+from featurehouse.online.usage import LoggedRow, Tally, UsageCount
 
 # URL scheme -> the module implementing it (its `open_store` and `open_async_reader`).
 SCHEMES = {
@@ -96,6 +98,16 @@ class OnlineStore(Protocol):
     def locate(
         self, view: str, version: int | None, entity: str, generation: int | None
     ) -> Location: ...
+
+    # feature services (written by sync) and usage history (counted by readers)
+    def publish_services(self, services: Sequence[ServiceRecord]) -> None: ...
+    def services(self) -> list[ServiceRecord]: ...
+    def add_usage(
+        self, tallies: Mapping[tuple[str, str], Tally], rows: Sequence[LoggedRow]
+    ) -> None: ...
+    def usage(self) -> list[UsageCount]: ...
+    def logged_rows(self, count: int) -> list[tuple[str, LoggedRow]]: ...
+    def drop_logged(self, ids: Sequence[str]) -> None: ...
 
 
 class AsyncReader(Protocol):

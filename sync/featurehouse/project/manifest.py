@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from featurehouse.errors import ManifestError
+from featurehouse.project.exposures import Exposure, exposure
 from featurehouse.refs import format_view
 
 SUPPORTED_MANIFEST_VERSION = 12
@@ -60,6 +61,8 @@ class Node:
     test_name: str | None = None  # generic tests: the test's name (e.g. distribution_drift)
     test_kwargs: Mapping[str, Any] = field(default_factory=dict)  # and its arguments
     column_name: str | None = None  # column tests: the column
+    freshness: bool = False  # sources only: declares a warn_after or error_after
+    macros: tuple[str, ...] = ()  # unique ids of the macros the node's SQL calls
 
     @property
     def label(self) -> str:
@@ -81,6 +84,7 @@ class Manifest:
     checksum: str  # of the file: changes with every dbt invocation
     code_key: str  # of what renders SQL (see _code_key): the same across builds of the same code
     nodes: Mapping[str, Node]
+    exposures: Mapping[str, Exposure] = field(default_factory=dict)
 
     def models(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.resource_type == "model"]
@@ -205,6 +209,7 @@ def load_manifest(path: Path) -> Manifest:
         checksum=hashlib.sha256(raw).hexdigest(),
         code_key=_code_key(doc),
         nodes=nodes,
+        exposures={uid: exposure(data) for uid, data in (doc.get("exposures") or {}).items()},
     )
 
 
@@ -224,11 +229,10 @@ _STABLE_FIELDS = (
 
 
 def _code_key(doc: Mapping[str, Any]) -> str:
-    """A checksum of what rendering a macro call can depend on: the dbt and adapter versions,
-    every macro's SQL, and every node's and source's file checksum, relation, config,
-    columns and versions. Unlike the file's checksum it leaves out what each dbt invocation
-    changes (generated_at, invocation_id, created_at, compiled code), so SQL rendered after
-    one `dbt build` serves the next build of the same code."""
+    """A checksum of what rendering a macro call can depend on: dbt and adapter versions, every
+    macro's SQL, every node's and source's file checksum, relation, config, columns, versions.
+    Unlike the file's checksum it leaves out what each dbt invocation changes (generated_at,
+    invocation_id, compiled code), so SQL rendered after one build serves the next build."""
     meta = doc.get("metadata") or {}
     parts = {
         "dbt": meta.get("dbt_version"),
@@ -280,6 +284,7 @@ def _node(data: Mapping[str, Any]) -> Node:
         test_name=test.get("name"),
         test_kwargs=test.get("kwargs") or {},
         column_name=data.get("column_name"),
+        macros=tuple((data.get("depends_on") or {}).get("macros", ())),
     )
 
 
@@ -298,7 +303,17 @@ def _source(data: Mapping[str, Any]) -> Node:
         original_file_path=data.get("original_file_path", ""),
         relation_name=data.get("relation_name"),
         source_name=data.get("source_name"),
+        freshness=_declares_freshness(data),
     )
+
+
+def _declares_freshness(source: Mapping[str, Any]) -> bool:
+    """Whether `dbt source freshness` checks the source (a warn_after or error_after count)."""
+    for found in (source.get("freshness"), (source.get("config") or {}).get("freshness")):
+        for key in ("warn_after", "error_after"):
+            if ((found or {}).get(key) or {}).get("count") is not None:
+                return True
+    return False
 
 
 def _columns(data: Mapping[str, Any]) -> tuple[Column, ...]:

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from featurehouse.errors import OfflineStoreError
-from featurehouse.project.manifest import Manifest, load_run_results
+from featurehouse.project.manifest import Manifest, load_manifest, load_run_results
 from featurehouse.project.registry import FeatureView
 from featurehouse.project.settings import Project, Target
 
@@ -29,13 +29,17 @@ _BEGIN = "-- featurehouse:begin "
 _END = "-- featurehouse:end"
 
 
+EXPIRED = "_pit_expired"  # the macro's column (with_expired): older than the TTL at as_of
+
+
 def macro_call(view: FeatureView, placeholder: str, *, as_known_at: bool = False) -> str:
-    """The Jinja that asks the macro for `view`'s latest rows at the bound as-of."""
+    """The Jinja that asks the macro for `view`'s latest rows at the bound as-of: every
+    entity with a row at or before it, those older than the TTL flagged in EXPIRED."""
     version = "none" if view.version is None else str(view.version)
     known = ", as_known_at=true" if as_known_at else ""
     return (
         f"{{{{ featurehouse.latest_feature_rows('{view.name}', version={version}, "
-        f"as_of='{placeholder}'{known}) }}}}"
+        f"as_of='{placeholder}'{known}, with_expired=true) }}}}"
     )
 
 
@@ -117,7 +121,7 @@ def render_calls(
 def _cache_dir(
     project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
 ) -> Path:
-    mode = "known" if as_known_at else "all"
+    mode = ("known" if as_known_at else "all") + "-expired"  # macro_call's shape
     style = "dollar" if placeholder.startswith("$") else "pyformat"
     key = render_key(project, manifest)
     return project.cache_dir / "sql" / key / f"{target.name}-{style}-{mode}"
@@ -171,18 +175,7 @@ def _dbt_compile(
     project: Project, target: Target, inline: str, what: str = "latest_feature_rows"
 ) -> str:
     """`dbt compile --inline` into Featurehouse's own target dir (the build's stays intact)."""
-    env = {**(project.env or os.environ), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    try:
-        done = subprocess.run(
-            _compile_command(project, target, inline), cwd=project.project_dir, env=env,
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise OfflineStoreError(f"cannot run dbt to render {what} ({exc})") from exc
-    if done.returncode != 0:
-        raise OfflineStoreError(
-            f"dbt could not render {what}: {_dbt_error(done.stdout + done.stderr)}"
-        )
+    done = _run_dbt(project, _compile_command(project, target, inline), f"render {what}")
     try:
         return str(json.loads(done.stdout)["compiled"])
     except (ValueError, KeyError) as exc:
@@ -245,3 +238,41 @@ def _prune(root: Path, keep: Path) -> None:
     for child in root.iterdir():
         if child.is_dir() and child != keep:
             shutil.rmtree(child, ignore_errors=True)
+
+
+def compile_models(
+    project: Project,
+    target: Target,
+    selection: Sequence[str],
+    variables: Mapping[str, object],
+    target_path: Path,
+    what: str,
+) -> Manifest:
+    """`dbt compile --select ... --full-refresh` with the build's vars plus `variables`, into
+    its own target path; its manifest holds each selected model's compiled SQL."""
+    results = project.target_dir / "run_results.json"
+    build_vars = dict(load_run_results(results).vars) if results.exists() else {}
+    command = [
+        dbt_executable(), "compile", "--quiet", "--full-refresh", "--select", *selection,
+        "--vars", json.dumps({**build_vars, **variables}, default=str),
+        "--project-dir", str(project.project_dir), "--profiles-dir", str(project.profiles_dir),
+        "--target", target.name, "--target-path", str(target_path),
+    ]  # fmt: skip
+    log.info("compiling %s with dbt", what)
+    _run_dbt(project, command, f"compile {what}")
+    return load_manifest(target_path / "manifest.json")
+
+
+def _run_dbt(project: Project, command: list[str], action: str) -> subprocess.CompletedProcess:
+    """Run a dbt command from the project; a failure is one line naming dbt's error."""
+    env = {**(project.env or os.environ), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    try:
+        done = subprocess.run(
+            command, cwd=project.project_dir, env=env, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise OfflineStoreError(f"cannot run dbt to {action} ({exc})") from exc
+    if done.returncode != 0:
+        raise OfflineStoreError(f"dbt could not {action}: {_dbt_error(done.stdout + done.stderr)}")
+    return done

@@ -251,6 +251,19 @@ def parse_timestamp(value: Any, what: str) -> datetime:
     return parsed
 
 
+def parse_vars(text: str | None, what: str = "--vars") -> dict[str, Any]:
+    """dbt's `--vars` text (a YAML or JSON mapping) as a dict; empty for none."""
+    if not text:
+        return {}
+    try:
+        found = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {text!r}: not YAML ({exc}); e.g. '{{my_var: 1}}'") from exc
+    if not isinstance(found, dict):
+        raise ConfigError(f"{what} {text!r}: write a mapping, e.g. '{{my_var: 1}}'")
+    return found
+
+
 def as_int(value: Any, what: str) -> int:
     try:
         return int(value)

@@ -1,6 +1,6 @@
 """The HTTP feature server: a Starlette app on uvicorn (uvloop, httptools), answers in orjson.
 
-Endpoints: POST /get-online-features (Feast's shape), POST /v1/features (row-oriented),
+Endpoints: POST /get-online-features and /push (Feast's shapes), POST /v1/features (row-oriented),
 GET /v1/views, POST /v1/noop (latency baseline), GET /health, GET /metrics, GET /openapi.json.
 The view catalog comes from Redis metadata, so no dbt project is needed.
 """
@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from featurehouse.errors import OnlineStoreError
 from featurehouse.online import OnlineStore
 from featurehouse.server.catalog import Catalog, RequestError, bad_request
 from featurehouse.server.metrics import CONTENT_TYPE
@@ -135,12 +137,12 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
     async def feast(_: Request, body: Any) -> Response:
         asked = parse_feast(body, service.limits)
         service.metrics.asked("get-online-features", len(asked.rows))
-        return json_response(await service.answer(asked, feast=True))
+        return _answer(*await service.answer_with_warnings(asked, feast=True))
 
     async def native(_: Request, body: Any) -> Response:
         asked = parse_native(body, service.limits)
         service.metrics.asked("features", len(asked.rows))
-        return json_response(await service.answer(asked, feast=False))
+        return _answer(*await service.answer_with_warnings(asked, feast=False))
 
     async def health(_: Request, __: Any) -> Response:
         status, body = await service.health()
@@ -155,6 +157,7 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
 
         table: list[tuple[str, str, str, Handler, bool, str | None]] = [
             ("/get-online-features", "POST", "get-online-features", feast, True, "json"),
+            ("/push", "POST", "push", _push(service), True, "json"),
             ("/v1/features", "POST", "features", native, True, "json"),
             ("/v1/views", "GET", "views", views, True, None),
             ("/v1/noop", "POST", "noop", noop, True, "raw"),
@@ -176,21 +179,44 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
     return app
 
 
+def _answer(body: dict[str, Any], deprecated: tuple[str, ...]) -> Response:
+    """The answer; reads of deprecated view versions carry a `Warning` header (RFC 9111's
+    299, "miscellaneous persistent warning") naming them."""
+    if not deprecated:
+        return json_response(body)
+    text = "; ".join(deprecated).replace('"', "'")
+    return json_response(body, headers={"warning": f'299 featurehouse "{text}"'})
+
+
 def _lifespan(service: Service) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         with contextlib.suppress(RequestError):
             await asyncio.to_thread(service.refresh)
-        task = asyncio.create_task(_refresh_forever(service))
+        tasks = [asyncio.create_task(_refresh_forever(service))]
+        if service.config.usage:
+            tasks.append(asyncio.create_task(_flush_forever(service)))
         gc.collect()
         gc.freeze()  # the startup heap (imports, pyarrow) is never scanned again: no long pauses
         yield
         service.reads.close()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.to_thread(service.flush_usage)  # what was counted since the last flush
 
     return lifespan
+
+
+async def _flush_forever(service: Service) -> None:
+    """Usage counters to Redis every --usage-flush-seconds (a few commands, in a thread)."""
+    while True:
+        await asyncio.sleep(service.config.usage_flush_seconds)
+        try:
+            await asyncio.to_thread(service.flush_usage)
+        except Exception:
+            log.exception("writing usage counters failed; trying again later")
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
@@ -206,6 +232,24 @@ def _metrics(service: Service) -> Handler:
         return Response(service.metrics.render(), 200, media_type=CONTENT_TYPE)
 
     return render
+
+
+def _push(service: Service) -> Handler:
+    """POST /push (server_push.py): Feast's push of precomputed values."""
+    from featurehouse.server.push import handle_push
+
+    async def push(_: Request, body: Any) -> Response:
+        catalog = await service.current()
+        push_dir = Path(service.config.push_dir) if service.config.push_dir else None
+        try:
+            answer = await handle_push(
+                service.store, catalog, body, push_dir, service.config.max_entities
+            )
+        except OnlineStoreError as exc:
+            raise service.failed(exc) from None
+        return json_response(answer)
+
+    return push
 
 
 def _example(catalog: Catalog | None) -> Example | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from featurehouse.errors import FeaturehouseError
-from featurehouse.online import ReadRequest, ViewState
+from featurehouse.online import ReadRequest, ServiceRecord, ViewState
 from featurehouse.refs import BadReference, FeatureRef, format_view, parse_feature
 
 _PLAN_CACHE_SIZE = 1024
@@ -51,6 +52,8 @@ class Plan:
     requests: tuple[ReadRequest, ...]
     columns: tuple[Column, ...]
     keys: tuple[tuple[str, str, str], ...]  # (key column, key type, view) every view needs
+    views: tuple[str, ...] = ()  # the view versions read (`view.vN`), for usage
+    deprecated: tuple[str, ...] = ()  # of those, the ones past their deprecation date
     short_names: tuple[str, ...] = ()  # Feast column names: the features'
     full_names: tuple[str, ...] = ()  # with full_feature_names: `view[__vN]__feature`
 
@@ -72,6 +75,7 @@ class Catalog:
     """An immutable snapshot of the published view versions (and a cache of read plans)."""
 
     states: tuple[ViewState, ...]
+    services: tuple[ServiceRecord, ...] = ()
     loaded_at: float = field(default_factory=time.time)
     _plans: dict[tuple[str, ...], Plan] = field(default_factory=dict, repr=False)
 
@@ -88,6 +92,14 @@ class Catalog:
         state = self.latest.get(view) if version is None else self.by_version.get((view, version))
         if state is not None:
             return state
+        if not self.states:  # the store's loss (a flush, a restart without its data), or none yet
+            raise RequestError(
+                503,
+                "nothing_published",
+                "the online store holds no published feature view: it lost its data (a "
+                "restart without persistence, a flush) or nothing was synced yet; run "
+                "`featurehouse sync`",
+            )
         if view not in self.latest:
             raise bad_request(
                 "unknown_view",
@@ -98,6 +110,18 @@ class Catalog:
             "unknown_version",
             f"{view}.v{version} is not published; published versions of {view}: "
             f"{_listing(versions)}",
+        )
+
+    def service(self, name: str) -> ServiceRecord:
+        """A published feature service (raises RequestError listing the known ones)."""
+        for service in self.services:
+            if service.name == name:
+                return service
+        names = sorted(s.name for s in self.services)
+        raise bad_request(
+            "unknown_feature_service",
+            f"unknown feature service {name!r}; published services: {_listing(names)} "
+            "(services are published by `featurehouse sync`)",
         )
 
     def plan(self, refs: Sequence[str]) -> Plan:
@@ -125,7 +149,7 @@ class Catalog:
             seen.add(ref)
             at = (state.schema.view, state.schema.version)
             wanted.setdefault(at, []).append(feature)
-            placed.append((ref, at, feature, asked.column))
+            placed.append((ref, at, feature, asked.feast_column))
         order = list(wanted)
         requests = tuple(
             ReadRequest(view=v, version=n, features=tuple(wanted[(v, n)])) for v, n in order
@@ -141,7 +165,20 @@ class Catalog:
             schema = self.by_version[at].schema
             for name, kind in zip(schema.keys, schema.key_types, strict=True):
                 keys.setdefault((name, kind), format_view(*at))
-        return Plan(requests, tuple(columns), tuple((n, k, v) for (n, k), v in keys.items()))
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        deprecated = tuple(
+            f"{format_view(*at)} is deprecated since {since}"
+            for at in order
+            if (since := _day(self.by_version[at].schema.extra.get("deprecation_date")))
+            and since <= today
+        )
+        return Plan(
+            requests,
+            tuple(columns),
+            tuple((n, k, v) for (n, k), v in keys.items()),
+            views=tuple(format_view(*at) for at in order),
+            deprecated=deprecated,
+        )
 
     def _resolve(self, ref: str) -> tuple[ViewState, FeatureRef]:
         try:
@@ -158,3 +195,8 @@ class Catalog:
                 f"{_listing(state.schema.feature_names)}",
             )
         return state, asked
+
+
+def _day(value: object) -> str | None:
+    """A dbt deprecation_date (`2026-12-31`, `2026-12-31T00:00:00Z`, ...) as YYYY-MM-DD."""
+    return str(value)[:10] if value else None

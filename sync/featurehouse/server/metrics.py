@@ -19,6 +19,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from featurehouse.server.catalog import Catalog
+from featurehouse.server.stream_metrics import StreamGauges
+from featurehouse.streaming.status import Status
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (
@@ -34,6 +36,7 @@ class Snapshot:
 
     redis_up: bool
     catalog: Catalog | None
+    streams: tuple[Status, ...] = ()  # the stream consumers' latest reports
 
 
 class ViewGauges:
@@ -137,8 +140,10 @@ class ServerMetrics:
             registry=reg,
         )
         self._gauges = ViewGauges(snapshot)
+        self._streams = StreamGauges(lambda: snapshot().streams)
         if not self.multiprocess:
             reg.register(self._gauges)
+            reg.register(self._streams)
         self._children: dict[tuple[str, int], tuple[Callable, Callable]] = {}
         self._asked: dict[str, Callable[[float], None]] = {}
 
@@ -166,4 +171,5 @@ class ServerMetrics:
         exposition = CollectorRegistry(auto_describe=True)
         MultiProcessCollector(exposition)
         exposition.register(self._gauges)
+        exposition.register(self._streams)
         return generate_latest(exposition)

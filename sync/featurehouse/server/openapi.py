@@ -10,10 +10,15 @@ from featurehouse import __version__
 _REF = "#/components/schemas/"
 _ANY: dict[str, Any] = {}
 _KEY_VALUE = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+_SERVICE = {
+    "type": "string",
+    "description": "A feature service's name, instead of `features` (one of the two)",
+}
 _FEATURE_REF = {
     "type": "string",
-    "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.v[0-9]{1,9})?:[^:\s]+$",
-    "description": "`view:feature` (the view's latest version) or `view.vN:feature`",
+    "pattern": r"^[A-Za-z_][A-Za-z0-9_]*([.@]v[0-9]{1,9}|@latest)?:[^:\s]+$",
+    "description": "`view:feature` (the view's latest version), `view.vN:feature` or Feast's "
+    "`view@vN:feature`",
 }
 
 
@@ -39,7 +44,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or invalid API key",
         404: "The view version is no longer published",
         413: "A limit was exceeded (body size, entities, features); `limit` says which value",
-        503: "Redis is unavailable or the registry could not be read; retry",
+        503: "Redis is unavailable, the registry could not be read, or the store holds no "
+        "published view (it lost its data, or nothing was synced: nothing_published); retry",
     }
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
 
@@ -58,12 +64,14 @@ def _request_schemas(example: Example) -> dict[str, Any]:
     }
     native_example = {"features": list(example.features), "entities": [dict(example.keys)]}
     return {
+        **_push_schemas(),
         "FeastRequest": {
             "type": "object",
             "example": feast_example,
-            "required": ["features", "entities"],
+            "required": ["entities"],
             "properties": {
                 "features": {"type": "array", "minItems": 1, "items": _FEATURE_REF},
+                "feature_service": _SERVICE,
                 "entities": {
                     "type": "object",
                     "minProperties": 1,
@@ -75,14 +83,20 @@ def _request_schemas(example: Example) -> dict[str, Any]:
                     "default": False,
                     "description": "Name columns `view__feature` (`view__vN__feature` if pinned)",
                 },
+                "include_feature_view_version_metadata": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Add metadata.feature_view_metadata: [{name, version}]",
+                },
             },
         },
         "FeaturesRequest": {
             "type": "object",
             "example": native_example,
-            "required": ["features", "entities"],
+            "required": ["entities"],
             "properties": {
                 "features": {"type": "array", "minItems": 1, "items": _FEATURE_REF},
+                "feature_service": _SERVICE,
                 "entities": {
                     "type": "array",
                     "items": {"type": "object", "additionalProperties": _KEY_VALUE},
@@ -180,7 +194,42 @@ def _other_schemas() -> dict[str, Any]:
     }
 
 
-def _post(summary: str, request: str, response: str) -> dict[str, Any]:
+def _push_schemas() -> dict[str, Any]:
+    column = {"type": "array", "items": {}}
+    return {
+        "PushRequest": {
+            "type": "object",
+            "required": ["push_source_name", "df"],
+            "properties": {
+                "push_source_name": {"type": "string", "description": "The view: view or view.vN"},
+                "df": {
+                    "type": "object",
+                    "description": "Columns: the keys, the event (and created) timestamp, "
+                    "every feature; lists of equal length",
+                    "additionalProperties": column,
+                },
+                "to": {"type": "string", "enum": ["online", "offline", "online_and_offline"]},
+                "allow_registry_cache": {"type": "boolean", "description": "Ignored (Feast)"},
+            },
+        },
+        "PushResponse": {
+            "type": "object",
+            "properties": {
+                "view": {"type": "string"},
+                "version": {"type": "integer", "nullable": True},
+                "rows": {"type": "integer"},
+                "to": {"type": "string"},
+                "written": {"type": "integer", "description": "Rows merged online"},
+                "skipped_older": {"type": "integer", "description": "Older than served"},
+                "file": {"type": "string", "description": "The offline Parquet file"},
+            },
+        },
+    }
+
+
+def _post(
+    summary: str, request: str, response: str, answer: str = "Feature values"
+) -> dict[str, Any]:
     return {
         "post": {
             "summary": summary,
@@ -189,11 +238,19 @@ def _post(summary: str, request: str, response: str) -> dict[str, Any]:
                 "content": {"application/json": {"schema": _ref(request)}},
             },
             "responses": {
-                "200": _json(_ref(response), "Feature values"),
+                "200": _json(_ref(response), answer),
                 **_errors(*_FEATURE_ERRORS),
             },
         }
     }
+
+
+_PUSH = (
+    "Write precomputed feature values (Feast's push)",
+    "PushRequest",
+    "PushResponse",
+    "Written",
+)
 
 
 def _paths() -> dict[str, Any]:
@@ -205,6 +262,7 @@ def _paths() -> dict[str, Any]:
         "/v1/features": _post(
             "Feature values, one row per entity", "FeaturesRequest", "FeaturesResponse"
         ),
+        "/push": _post(*_PUSH),
         "/v1/views": {
             "get": {
                 "summary": "Published view versions, their keys and features",

@@ -16,12 +16,11 @@ from typing import Any, NamedTuple
 
 from featurehouse.online import ReadResult
 from featurehouse.server.catalog import Plan, RequestError, bad_request
-from featurehouse.types import TYPES
+from featurehouse.types import TYPES, json_float
 
 FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTSIDE_MAX_AGE"}
 EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,8 @@ class Asked(NamedTuple):
     rows: list[dict[str, Any]]  # the same, row-wise
     full_names: bool = False
     values_only: bool = False
+    service: str | None = None  # a feature service's name (its features: `features`, empty)
+    version_metadata: bool = False  # Feast's include_feature_view_version_metadata
 
 
 def _object(body: Any) -> Mapping[str, Any]:
@@ -46,11 +47,21 @@ def _object(body: Any) -> Mapping[str, Any]:
     return body
 
 
+def _service(body: Mapping[str, Any]) -> str | None:
+    """Feast's `feature_service`: a service's name, instead of `features`."""
+    if "feature_service" not in body:
+        return None
+    name = body["feature_service"]
+    if "features" in body:
+        raise bad_request("bad_features", "send features or feature_service, not both")
+    if not isinstance(name, str) or not name:
+        raise bad_request("bad_feature_service", "feature_service must be a service's name")
+    return name
+
+
 def _features(body: Mapping[str, Any], limits: Limits) -> tuple[str, ...]:
-    if "feature_service" in body and "features" not in body:
-        raise bad_request(
-            "unsupported", "feature_service is not supported; list the features instead"
-        )
+    if _service(body) is not None:
+        return ()
     features = body.get("features")
     if not isinstance(features, list) or not features:
         raise bad_request(
@@ -113,7 +124,14 @@ def parse_feast(body: Any, limits: Limits) -> Asked:
     else:
         columns = zip(*entities.values(), strict=True)
         rows = [dict(zip(names, values, strict=True)) for values in columns]
-    return Asked(features, entities, rows, full_names=_flag(body, "full_feature_names"))
+    return Asked(
+        features,
+        entities,
+        rows,
+        full_names=_flag(body, "full_feature_names"),
+        service=_service(body),
+        version_metadata=_flag(body, "include_feature_view_version_metadata"),
+    )
 
 
 def parse_native(body: Any, limits: Limits) -> Asked:
@@ -132,7 +150,9 @@ def parse_native(body: Any, limits: Limits) -> Asked:
             raise bad_request("bad_entities", f"entity row {row!r} is not an object")
         names.update(dict.fromkeys(row))
     columns = {name: [row[name] for row in rows if name in row] for name in names}
-    return Asked(features, columns, rows, values_only=_flag(body, "values_only"))
+    return Asked(
+        features, columns, rows, values_only=_flag(body, "values_only"), service=_service(body)
+    )
 
 
 def check_keys(plan: Plan, asked: Asked) -> None:
@@ -190,26 +210,18 @@ def _string_ok(value: Any) -> bool:
 
 
 def _json_floats(values: Sequence[Any], kind: str) -> Sequence[Any]:
-    """NaN and infinities as proto3 JSON writes them ("NaN", "Infinity", "-Infinity")."""
+    """NaN and infinities as `types.json_float` writes them ("NaN", "Infinity", "-Infinity",
+    proto3's JSON mapping); the fast path leaves columns without them as they are."""
     if kind == "float64":
         if math.isfinite(sum(filter(None, values), 0.0)):  # a C loop: no NaN, no infinity
             return values
-        return [_float(v) for v in values]
+        return [None if v is None else json_float(v) for v in values]
     return [
-        [_float(x) for x in v] if v is not None and any(_odd(x) for x in v) else v for v in values
+        [None if x is None else json_float(x) for x in v]
+        if v is not None and not math.isfinite(sum(filter(None, v), 0.0))
+        else v
+        for v in values
     ]
-
-
-def _odd(v: Any) -> bool:
-    return v is not None and (v != v or v in _NON_FINITE)
-
-
-def _float(v: Any) -> Any:
-    if v is None:
-        return None
-    if v != v:
-        return "NaN"
-    return _NON_FINITE.get(v, v)
 
 
 def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dict[str, Any]:
@@ -228,7 +240,12 @@ def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dic
             values = _json_floats(values, col.type)
         out.append({"values": values, "statuses": statuses, "event_timestamps": times})
     names = [*asked.columns, *plan.names(asked.full_names)]
-    return {"metadata": {"feature_names": names}, "results": out}
+    metadata: dict[str, Any] = {"feature_names": names}
+    if asked.version_metadata:
+        metadata["feature_view_metadata"] = [
+            {"name": r.view, "version": r.version or 0} for r in results
+        ]
+    return {"metadata": metadata, "results": out}
 
 
 def _feast_columns(res: ReadResult) -> tuple[list[Sequence[Any]], list[str], list[datetime]]:

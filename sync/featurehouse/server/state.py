@@ -26,8 +26,10 @@ from featurehouse.online import (
     open_async_reader,
     open_store,
 )
+from featurehouse.online.redis import streams
+from featurehouse.online.usage import LoggedRow, UsageRecorder
 from featurehouse.project.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_URL
-from featurehouse.server.catalog import Catalog, RequestError, bad_request
+from featurehouse.server.catalog import Catalog, Plan, RequestError, bad_request
 from featurehouse.server.metrics import ServerMetrics, Snapshot
 from featurehouse.server.payloads import (
     Asked,
@@ -37,13 +39,18 @@ from featurehouse.server.payloads import (
     feast_answer,
     native_answer,
 )
+from featurehouse.streaming.status import Status
 
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "FEATUREHOUSE_SERVER_CONFIG"
 KEYS_ENV = "FEATUREHOUSE_API_KEYS"
 _FORCED_REFRESH_GAP = 0.1  # unknown features re-read the catalog at most 10 times a second
-_UNKNOWN = ("unknown_view", "unknown_version", "unknown_feature")
+_UNKNOWN = (
+    "unknown_view", "unknown_version", "unknown_feature", "unknown_feature_service",
+    "nothing_published",
+)  # fmt: skip
+_WARN_EVERY = 600.0  # seconds between two log lines about one deprecated version
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,9 @@ class ServerConfig:
     max_body_bytes: int = 1 << 20
     refresh_seconds: float = 10.0
     redis_timeout: float = 1.0
+    usage: bool = True  # count reads per service and view version (usage history)
+    usage_flush_seconds: float = 5.0
+    push_dir: str | None = None  # where POST /push lands offline rows (None: online only)
 
     def to_env(self) -> dict[str, str]:
         """The config for worker processes (API keys travel in their own variable)."""
@@ -90,9 +100,14 @@ class Service:
         self.limits = Limits(config.max_entities, config.max_features)
         self.catalog: Catalog | None = None
         self.redis_up: bool | None = None  # unknown until the first Redis call
-        self.metrics = ServerMetrics(lambda: Snapshot(bool(self.redis_up), self.catalog))
+        self.streams: tuple[Status, ...] = ()
+        self.metrics = ServerMetrics(
+            lambda: Snapshot(bool(self.redis_up), self.catalog, self.streams)
+        )
         self._keys = tuple(hashlib.sha256(k.encode()).digest() for k in config.api_keys)
         self._refreshed_at = -1e9
+        self.usage = UsageRecorder(config.usage_flush_seconds)
+        self._warned: dict[str, float] = {}
 
     # --- security ---
 
@@ -112,7 +127,7 @@ class Service:
 
     # --- Redis ---
 
-    def _failed(self, exc: OnlineStoreError) -> RequestError:
+    def failed(self, exc: OnlineStoreError) -> RequestError:
         unavailable = isinstance(exc, RedisUnavailable)
         self.metrics.redis_errors.labels("unavailable" if unavailable else "error").inc()
         if self.redis_up is not False or not unavailable:  # an outage is logged once
@@ -128,11 +143,29 @@ class Service:
             states = self.store.views()
         except OnlineStoreError as exc:
             self.metrics.refreshes.labels("failed").inc()
-            raise self._failed(exc) from None
+            raise self.failed(exc) from None
         self.redis_up = True
+        try:
+            services = self.store.services()
+        except OnlineStoreError as exc:
+            self.metrics.refreshes.labels("failed").inc()
+            raise self._failed(exc) from None
         self.metrics.refreshes.labels("ok").inc()
-        self.catalog = Catalog(tuple(states))
+        self.catalog = Catalog(tuple(states), tuple(services))
+        self.streams = self._stream_statuses()
         return self.catalog
+
+    def _stream_statuses(self) -> tuple[Status, ...]:
+        """The stream consumers' reports (best effort: /metrics must not fail over them)."""
+        client = getattr(self.store, "client", None)  # stream reports live in Redis
+        if client is None:
+            return ()
+        pattern = streams.control_key(self.store.prefix, "*", "status")
+        try:
+            found = streams.read_status(client, pattern)
+        except OnlineStoreError:
+            return self.streams
+        return tuple(Status(f.get("source", k), f) for k, f in sorted(found.items()))
 
     async def refreshed(self) -> Catalog:
         """`refresh` in a thread: the event loop keeps serving meanwhile."""
@@ -149,7 +182,7 @@ class Service:
             if self.catalog is None:
                 await self.refreshed()
         except OnlineStoreError as exc:
-            redis = {"ok": False, "detail": str(self._failed(exc))}
+            redis = {"ok": False, "detail": str(self.failed(exc))}
         except RequestError as exc:
             redis = {"ok": False, "detail": exc.message}
         catalog = self.catalog
@@ -166,12 +199,19 @@ class Service:
     # --- features ---
 
     async def answer(self, asked: Asked, feast: bool) -> dict[str, Any]:
+        return (await self.answer_with_warnings(asked, feast))[0]
+
+    async def answer_with_warnings(
+        self, asked: Asked, feast: bool
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
         """Plan, check and read; a reference the catalog does not know (or Redis no longer
-        has) re-reads the catalog once and tries again."""
+        has) re-reads the catalog once and tries again. Also: the deprecated view versions
+        read (for a warning header)."""
         catalog = await self.current()
         for attempt in range(2):
             try:
-                plan = catalog.plan(asked.features)
+                service = catalog.service(asked.service) if asked.service else None
+                plan = catalog.plan(service.refs.refs if service else asked.features)
                 check_keys(plan, asked)
                 if feast:
                     check_names(plan, asked)
@@ -187,10 +227,53 @@ class Service:
                 raise bad_request("bad_entity_key", str(exc)) from None
             except OnlineStoreError as exc:  # e.g. a feature gone from a republished view
                 if isinstance(exc, RedisUnavailable) or attempt or not self._may_refresh():
-                    raise self._failed(exc) from None
+                    raise self.failed(exc) from None
             catalog = await self.refreshed()
         self.redis_up = True
-        return (feast_answer if feast else native_answer)(plan, asked, results)
+        if self.config.usage:
+            self._count(plan, asked, results, service)
+        if plan.deprecated:
+            self._warn(plan.deprecated, asked.service)
+        body = (feast_answer if feast else native_answer)(plan, asked, results)
+        return body, plan.deprecated
+
+    def _count(self, plan: Plan, asked: Asked, results: Any, service: Any) -> None:
+        """Usage history (in memory; flushed by `flush_usage`) and the feature log sample."""
+        self.usage.record(asked.service, plan.views, len(asked.rows))
+        if service is not None and service.sample_rate:
+            names = service.refs.columns()
+            now = time.time()
+
+            def rows(chosen: list[int]) -> list[LoggedRow]:
+                return [
+                    LoggedRow(
+                        service.name,
+                        now,
+                        asked.rows[i],
+                        {n: results[c.request].values[i][c.index]
+                         for n, c in zip(names, plan.columns, strict=True)},
+                        {n: results[c.request].statuses[i][c.index]
+                         for n, c in zip(names, plan.columns, strict=True)},
+                    )
+                    for i in chosen
+                ]  # fmt: skip
+
+            self.usage.sample(service.sample_rate, len(asked.rows), rows)
+
+    def _warn(self, deprecated: tuple[str, ...], service: str | None) -> None:
+        now = time.monotonic()
+        for message in deprecated:
+            if now - self._warned.get(message, -_WARN_EVERY) >= _WARN_EVERY:
+                self._warned[message] = now
+                by = f" (feature service {service})" if service else ""
+                log.warning("read of a deprecated version%s: %s", by, message)
+
+    def flush_usage(self) -> None:
+        """Add the counted usage to Redis (in a thread: the sync client)."""
+        try:
+            self.usage.flush(self.store)
+        except OnlineStoreError as exc:
+            log.warning("usage not recorded yet (kept for the next flush): %s", exc)
 
     def _may_refresh(self) -> bool:
         return time.monotonic() - self._refreshed_at >= _FORCED_REFRESH_GAP

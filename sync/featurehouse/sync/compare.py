@@ -67,8 +67,6 @@ def same_list(a: list[float | None] | None, b: list[float | None] | None) -> boo
 
 
 def to_python(value: pa.Scalar) -> Any:
-    """A scalar for reports (JSON-able after the report's own datetime handling)."""
-    result = value.as_py()
-    if isinstance(result, float) and not math.isfinite(result):
-        return str(result)
-    return result
+    """A scalar for reports: the Python value (floats stay floats, NaN included; JSON
+    output spells them with `types.json_safe`)."""
+    return value.as_py()

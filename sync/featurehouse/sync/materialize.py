@@ -17,14 +17,17 @@ from typing import Any, Literal, Protocol
 
 from featurehouse import lineage as column_lineage
 from featurehouse.errors import FeaturehouseError, RegistryError, ValidationGateError
-from featurehouse.online import FeatureSpec, OnlineStore, PublishResult, ViewSchema, ViewState
+from featurehouse.online import OnlineStore, PublishResult, ViewSchema, ViewState
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
+from featurehouse.project.services import load_services
 from featurehouse.project.settings import Project, Target
+from featurehouse.sync.services import publish_services
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats
 from featurehouse.warehouse.partitioned import WAREHOUSE_MEMORY_MB, read_partitioned
+from featurehouse.warehouse.schema import view_schema
 
 log = logging.getLogger(__name__)
 Mode = Literal["full", "incremental"]
@@ -64,6 +67,8 @@ class ViewSummary:
     seconds: float
     forced: tuple[str, ...] = ()  # gate problems --force overrode
     notes: tuple[str, ...] = field(default=())
+    entities: int = 0  # entities with a row at or before the as-of (what is served)
+    expired: int = 0  # of which expired at the as-of (served as tombstones: no values)
 
 
 def sync(
@@ -80,6 +85,7 @@ def sync(
     views = registry.select(refs)
     if not views:
         raise RegistryError("no online feature views in the manifest: nothing to sync")
+    services = load_services(artifacts.manifest, registry)  # a wrong one: before any write
     states = store.views()  # fails fast (one line) when Redis is down
     with connect(project, target) as warehouse:
         validate_built(views, artifacts, lambda view: relation_exists(warehouse, view.relation))
@@ -106,6 +112,7 @@ def sync(
                     lineages.get(view.ref),
                 )
             )
+    publish_services(store, services)
     return summaries
 
 
@@ -175,32 +182,6 @@ def view_lineages(
         return {v.ref: {"error": " ".join(str(exc).split())[:300]} for v in views}
 
 
-def view_schema(view: FeatureView, lineage: Mapping[str, Any] | None = None) -> ViewSchema:
-    """What Redis stores to decode the view version (built from the manifest's contract)."""
-    extra: dict[str, Any] = {
-        "unique_id": view.unique_id,
-        "relation": str(view.relation),
-        "event_timestamp": view.event_timestamp,
-        "created_timestamp": view.created_timestamp,
-        "ttl": view.ttl,
-    }
-    if lineage is not None:
-        extra["lineage"] = dict(lineage)
-    return ViewSchema(
-        view=view.name,
-        version=view.version,
-        entity=view.entity,
-        keys=tuple(k.name for k in view.keys),
-        key_types=tuple(k.online_type for k in view.keys),
-        features=tuple(FeatureSpec(f.name, f.online_type) for f in view.features),
-        ttl_seconds=view.ttl_seconds,
-        description=view.description,
-        owner=view.owner,
-        extra=extra,
-        created=view.created_timestamp is not None,
-    )
-
-
 def sync_view(
     view: FeatureView,
     macro_sql: str,
@@ -240,8 +221,8 @@ def sync_view(
                     is_latest=view.is_latest,
                     progress=progress.advance if progress is not None else None,
                     stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
-                                   "tie_breaks": stats.tie_breaks.result(),
-                                   "forced": list(forced)},
+                                   "expired": stats.expired, "forced": list(forced),
+                                   "tie_breaks": stats.tie_breaks.result()},
                 )  # fmt: skip
         finally:
             futures.wait([stats.tie_breaks])  # the held rows stay until the count is done
@@ -251,6 +232,7 @@ def sync_view(
         watermark=_watermark(since, stats), generation=result.generation,
         seconds=time.monotonic() - started, forced=forced,
         notes=(*notes, *_empty(view, stats, options), *result.warnings),
+        entities=stats.rows - stats.null_keys, expired=stats.expired,
     )  # fmt: skip
     if progress is not None:
         progress.finish(summary)
@@ -262,10 +244,14 @@ def _watermark(since: Since | None, stats: LatestStats) -> datetime | None:
 
 
 def _empty(view: FeatureView, stats: LatestStats, options: SyncOptions) -> list[str]:
-    if stats.rows:
-        return []
-    ttl = f" within its TTL ({view.ttl})" if view.ttl else ""
-    return [f"no rows at or before {options.as_of}{ttl}: nothing is served; is --as-of right?"]
+    if not stats.rows:
+        return [f"no rows at or before {options.as_of}: nothing is served; is --as-of right?"]
+    if stats.expired and stats.expired == stats.rows - stats.null_keys:
+        return [
+            f"every entity's latest row is older than the TTL ({view.ttl}) at {options.as_of}: "
+            "all are served as expired; is --as-of right?"
+        ]
+    return []
 
 
 def _skipped(mode: Mode, stats: LatestStats, result: PublishResult) -> dict[str, int]:

@@ -1,9 +1,12 @@
-"""Online/offline parity: does Redis serve what the warehouse says, at the sync's as-of time?
+"""Online/offline parity: does the online store answer what the warehouse says, at the sync's
+as-of, for every entity the warehouse has and every record the store holds?
 
-Per published view version: the warehouse's rows come from the dbt macro `latest_feature_rows`
-at the as-of stored with the sync (rendered like the sync renders it); Redis is read through
-`OnlineStore.read` with its clock at that same as-of. Values compare exactly (floats bit for bit,
-NaN equal to NaN; arrays element-wise), feature by feature, plus the event timestamp.
+Per published view version: the warehouse's answer comes from the dbt macro
+`latest_feature_rows` at the as-of stored with the sync (rendered as the sync renders it, with
+its expired flag); the store is read through `OnlineStore.read` at that same clock. Per entity:
+the status (present or expired), the event time, and for present entities every feature,
+exactly (floats bit for bit, NaN equal to NaN; arrays element-wise). Then every record the
+store holds for an entity the warehouse has no row for is counted as extra.
 """
 
 from __future__ import annotations
@@ -27,18 +30,20 @@ from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
 from featurehouse.sync.compare import differs, to_python
-from featurehouse.sync.materialize import Progress, view_schema
+from featurehouse.sync.materialize import Progress
 from featurehouse.types import arrow_type
 from featurehouse.warehouse import Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import read_latest
+from featurehouse.warehouse.schema import view_schema
 
-DEFAULT_SAMPLE = 1_000
 DEFAULT_BATCH = 10_000
+STATUS, EXTRA = "status", "extra in Redis"  # what an Example's `feature` says besides names
 
 
 @dataclass(frozen=True)
 class Example:
-    """One value that differs: the entity, the feature, both sides, Redis's status."""
+    """One entity whose answer differs: its keys, what differs first (`status`, the event
+    timestamp's name, a feature, or `extra in Redis`), both sides, the store's status."""
 
     keys: dict[str, Any]
     feature: str
@@ -56,8 +61,8 @@ class FeatureParity:
 
 @dataclass(frozen=True)
 class ViewParity:
-    """One view version's check. `extra` (entities Redis serves that the warehouse has no row
-    for at the as-of) is counted only when every entity is checked (`sampled` false)."""
+    """One view version's check. `extra` (records the store holds for entities the warehouse
+    has no row for at the as-of) is counted only when every entity is checked."""
 
     view: str
     as_of: datetime
@@ -67,12 +72,14 @@ class ViewParity:
     entities: int  # warehouse entities compared
     warehouse_entities: int
     redis_entities: int
-    not_served: int  # of the compared, Redis returned not_found or expired
+    expired: int  # of the compared, expired at the as-of by the warehouse's rows
+    status_mismatched: int  # of the compared, served with another status
     extra: int | None
-    features: tuple[FeatureParity, ...]
+    features: tuple[FeatureParity, ...]  # the event timestamp first
     examples: tuple[Example, ...]
     seconds: float
     notes: tuple[str, ...] = ()
+    entities_mismatched: int = 0  # of the compared, any difference (status, time, value)
 
     @property
     def compared(self) -> int:
@@ -80,11 +87,13 @@ class ViewParity:
 
     @property
     def mismatched(self) -> int:
-        return sum(f.mismatched for f in self.features) + (self.extra or 0)
+        """Entities answered differently, plus records the warehouse does not justify."""
+        return self.entities_mismatched + (self.extra or 0)
 
     @property
     def mismatch_rate(self) -> float:
-        return self.mismatched / self.compared if self.compared else 0.0
+        checked = self.entities + (self.extra or 0)
+        return self.mismatched / checked if checked else 0.0
 
     @property
     def ok(self) -> bool:
@@ -93,7 +102,7 @@ class ViewParity:
 
 @dataclass(frozen=True)
 class ParityOptions:
-    sample: int | None = DEFAULT_SAMPLE  # None: every entity
+    sample: int | None = None  # None: every entity (and the store's extra records)
     batch_size: int = DEFAULT_BATCH
     examples: int = 10
     seed: int = 0
@@ -101,11 +110,18 @@ class ParityOptions:
 
 @dataclass
 class _Tally:
-    names: list[str]
+    names: list[str]  # the event timestamp, then the features compared
     counts: dict[str, list[int]] = field(default_factory=dict)  # name -> [compared, mismatched]
     examples: list[Example] = field(default_factory=list)
     entities: int = 0
-    not_served: int = 0
+    expired: int = 0
+    status: int = 0
+    mismatched: int = 0
+
+    def count(self, name: str, compared: int, mismatched: int) -> None:
+        counts = self.counts.setdefault(name, [0, 0])
+        counts[0] += compared
+        counts[1] += mismatched
 
 
 def check(
@@ -163,12 +179,13 @@ def check_view(
     """Compare one view version; `state` is what Redis says about it (read when not given)."""
     started = time.monotonic()
     state = state or store.describe(view.name, view.version)
-    notes = _schema_notes(view, state.schema)
     names = [f.name for f in view.features if f.name in state.schema.feature_names]
     tally = _Tally(names=[view.event_timestamp, *names])
     counted: list[int] = [0]
-    batches = _counting(
-        read_latest(warehouse, view, macro_sql, state.as_of, batch_size=options.batch_size),
+    batches: Iterable[pa.RecordBatch] = _counting(
+        read_latest(
+            warehouse, view, macro_sql, state.as_of, batch_size=options.batch_size, expired=True
+        ),
         counted,
     )
     if options.sample is not None:
@@ -186,23 +203,16 @@ def check_view(
             progress.advance(batch.num_rows)
     redis_entities, extra = _extras(view, state, store, seen, tally, options)
     result = ViewParity(
-        view=view.ref,
-        as_of=state.as_of,
-        clock=state.clock,
-        generation=state.generation,
-        sampled=options.sample is not None,
-        entities=tally.entities,
-        warehouse_entities=counted[0],
-        redis_entities=redis_entities,
-        not_served=tally.not_served,
-        extra=extra,
+        view=view.ref, as_of=state.as_of, clock=state.clock, generation=state.generation,
+        sampled=options.sample is not None, entities=tally.entities,
+        warehouse_entities=counted[0], redis_entities=redis_entities, expired=tally.expired,
+        status_mismatched=tally.status, extra=extra,
         features=tuple(FeatureParity(n, *tally.counts.get(n, [0, 0])) for n in tally.names),
-        examples=tuple(tally.examples),
-        seconds=time.monotonic() - started,
-        notes=notes,
-    )
+        examples=tuple(tally.examples), seconds=time.monotonic() - started,
+        notes=_schema_notes(view, state.schema), entities_mismatched=tally.mismatched,
+    )  # fmt: skip
     if progress is not None:
-        progress.finish(result)  # type: ignore[arg-type]
+        progress.finish(result)
     return result
 
 
@@ -224,38 +234,52 @@ def _compare(
     tally: _Tally,
     options: ParityOptions,
 ) -> None:
-    keys = [k.name for k in view.keys]
-    entity_rows = batch.select(keys).to_pylist()
+    """One batch of warehouse entities against the store's answers for them."""
+    entity_rows = batch.select([k.name for k in view.keys]).to_pylist()
     request = ReadRequest(view.name, view.version, tuple(tally.names[1:]))
     result = store.read([request], entity_rows, now=state.as_of)[0]
-    status = pa.array([s[0] if s else _status(result, i) for i, s in enumerate(result.statuses)])
-    served = pc.equal(status, "present")
+    served = pa.array([_status(result, i) for i in range(batch.num_rows)], pa.string())
+    expected = pc.if_else(batch.column(render.EXPIRED), "expired", "present")
+    present = pc.and_(pc.equal(served, "present"), pc.equal(expected, "present"))
+    bad_status = pc.not_equal(served, expected)
+    theirs = _redis_columns(result, batch.num_rows)
+    event = differs(batch.column(EVENT_AT), theirs[EVENT_AT], "timestamp")
+    bad_event = pc.and_(pc.not_equal(served, "not_found"), event)
+    tally.count(view.event_timestamp, batch.num_rows, pc.sum(bad_event).as_py() or 0)
+    bad_values = {}
+    for name in tally.names[1:]:
+        kind = _kind(state.schema, name)
+        bad = pc.and_(present, differs(batch.column(name), theirs[name], kind))
+        tally.count(name, pc.sum(present).as_py() or 0, pc.sum(bad).as_py() or 0)
+        bad_values[name] = bad
+    any_bad = pc.or_(bad_status, bad_event)
+    for bad in bad_values.values():
+        any_bad = pc.or_(any_bad, bad)
     tally.entities += batch.num_rows
-    tally.not_served += batch.num_rows - (pc.sum(served).as_py() or 0)
-    redis_columns = _redis_columns(result, batch.num_rows)
-    for name in tally.names:
-        column = EVENT_AT if name == view.event_timestamp else name
-        kind = "timestamp" if column == EVENT_AT else _kind(state.schema, name)
-        ours, theirs = batch.column(column), redis_columns[column]
-        bad = pc.or_(pc.invert(served), differs(ours, theirs, kind))
-        counts = tally.counts.setdefault(name, [0, 0])
-        counts[0] += batch.num_rows
-        counts[1] += pc.sum(bad).as_py() or 0
-        if len(tally.examples) < options.examples:
-            for i in pc.indices_nonzero(bad).to_pylist()[: options.examples - len(tally.examples)]:
-                tally.examples.append(
-                    Example(
-                        entity_rows[i],
-                        name,
-                        to_python(ours[i]),
-                        to_python(theirs[i]),
-                        status[i].as_py(),
-                    )
-                )
+    tally.expired += pc.sum(batch.column(render.EXPIRED)).as_py() or 0
+    tally.status += pc.sum(bad_status).as_py() or 0
+    tally.mismatched += pc.sum(any_bad).as_py() or 0
+    room = options.examples - len(tally.examples)
+    for i in pc.indices_nonzero(any_bad).to_pylist()[: max(room, 0)]:
+        status = served[i].as_py()
+        if bad_status[i].as_py():
+            what, ours, redis = STATUS, expected[i].as_py(), status
+        elif bad_event[i].as_py():
+            what, ours, redis = view.event_timestamp, batch.column(EVENT_AT)[i], theirs[EVENT_AT][i]
+        else:
+            what = next(n for n, bad in bad_values.items() if bad[i].as_py())
+            ours, redis = batch.column(what)[i], theirs[what][i]
+        tally.examples.append(Example(entity_rows[i], what, _py(ours), _py(redis), status))
+
+
+def _py(value: Any) -> Any:
+    return to_python(value) if isinstance(value, pa.Scalar) else value
 
 
 def _status(result: ReadResult, i: int) -> str:
-    return "present" if result.event_at[i] is not None else "not_found"
+    if result.statuses[i]:
+        return result.statuses[i][0]
+    return "not_found" if result.event_at[i] is None else "present"  # no feature asked
 
 
 def _kind(schema: ViewSchema, name: str) -> str:
@@ -277,7 +301,8 @@ def _extras(
     tally: _Tally,
     options: ParityOptions,
 ) -> tuple[int, int | None]:
-    """Redis's entity count; with every entity checked, how many it serves beyond them."""
+    """The store's entity count; with every entity checked, how many records it holds for
+    entities the warehouse has no row for at the as-of (present or expired alike)."""
     if seen is None:
         return state.rows, None
     total, extra = 0, 0
@@ -286,11 +311,11 @@ def _extras(
         unknown = [key for key in chunk if key not in seen]
         for start in range(0, len(unknown), options.batch_size):
             part = unknown[start : start + options.batch_size]
-            extra += _served_extras(view, state, store, part, tally, options)
+            extra += _held(view, state, store, part, tally, options)
     return total, extra
 
 
-def _served_extras(
+def _held(
     view: FeatureView,
     state: ViewState,
     store: OnlineStore,
@@ -298,17 +323,14 @@ def _served_extras(
     tally: _Tally,
     options: ParityOptions,
 ) -> int:
-    """Entities Redis holds but the warehouse has no row for: a mismatch unless expired."""
+    """How many of these entities (unknown to the warehouse) the store has a record for."""
     rows = [_entity_row(view, key) for key in keys]
     request = ReadRequest(view.name, view.version, tuple(tally.names[1:]))
     result = store.read([request], rows, now=state.as_of)[0]
-    served = [i for i, s in enumerate(result.statuses) if not s or s[0] == "present"]
-    served = [i for i in served if result.event_at[i] is not None]
-    for i in served[: max(0, options.examples - len(tally.examples))]:
-        tally.examples.append(
-            Example(rows[i], view.event_timestamp, None, result.event_at[i], "extra in Redis")
-        )
-    return len(served)
+    held = [i for i in range(len(rows)) if result.event_at[i] is not None]
+    for i in held[: max(0, options.examples - len(tally.examples))]:
+        tally.examples.append(Example(rows[i], EXTRA, None, result.event_at[i], _status(result, i)))
+    return len(held)
 
 
 def _entity_row(view: FeatureView, key: str) -> dict[str, Any]:

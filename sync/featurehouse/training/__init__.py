@@ -1,6 +1,7 @@
 """Training sets: the point-in-time macro over a spine, run in the warehouse (`sets`), written
 to Parquet with match rates (`parquet`)."""
 
+from featurehouse.training.services import as_service
 from featurehouse.training.sets import (
     ROW,
     SPINE,
@@ -21,6 +22,7 @@ __all__ = [
     "Prepared",
     "Spine",
     "ViewRequest",
+    "as_service",
     "execute",
     "macro_call",
     "match_counts",

@@ -72,6 +72,59 @@ SYNC_HISTORY: dict[str, str] = {
     "forced": "varchar",  # gate problems --force overrode ('; '-separated), else null
     "redis_prefix": "varchar",
 }
+RUN_HISTORY: dict[str, str] = {
+    "run_id": "varchar",  # one id per `featurehouse run`; a row when it starts, one at its end
+    "recorded_at": "timestamp",  # when the row was written (UTC)
+    "status": "varchar",  # running | ok | failed (a view refused, a node failed, an error)
+    "started_at": "timestamp",
+    "ended_at": "timestamp",  # null while running
+    "seconds": "double precision",
+    "target": "varchar",
+    "as_of": "timestamp",  # the as-of the views were built and published at
+    "clock": "varchar",  # as_of (a fixed --as-of) | wall (now)
+    "selection": "varchar",  # the --select given ('' for every online view)
+    "views_built": "bigint",  # view versions whose model built
+    "views_published": "bigint",
+    "views_refused": "bigint",  # view versions the gate refused
+    "tests_passed": "bigint",  # tests of the build (dbt's results)
+    "tests_failed": "bigint",
+    "entities_written": "bigint",  # over the published views
+    "message": "varchar",  # what failed, in one line (null when ok)
+    "host": "varchar",
+    "pid": "bigint",
+    "redis_prefix": "varchar",
+}
+RUN_VIEWS: dict[str, str] = {
+    "run_id": "varchar",
+    "recorded_at": "timestamp",
+    "view": "varchar",
+    "version": "integer",
+    "as_of": "timestamp",
+    "build_status": "varchar",  # the model's dbt status: success | error | skipped | not run
+    "tests_passed": "bigint",  # tests of the view and its upstream models
+    "tests_failed": "bigint",
+    "published": "boolean",
+    "problems": "varchar",  # why the gate refused it, or why the publish failed ('; ')
+    "generation": "bigint",  # the online generation now served (published views)
+    "entities_written": "bigint",
+    "seconds": "double precision",
+}
+FEATURE_LOG: dict[str, str] = {
+    "log_id": "varchar",  # the row's id in the online store's log (for de-duplication)
+    "served_at": "timestamp",  # when it was served (UTC)
+    "service": "varchar",  # the feature service
+    "entity": "varchar",  # its entity keys, as JSON
+    "features": "varchar",  # column -> value served, as JSON
+    "statuses": "varchar",  # column -> present | not_found | expired, as JSON
+    "redis_prefix": "varchar",
+}
+TABLES = {
+    "drift_history": DRIFT_HISTORY,
+    "sync_history": SYNC_HISTORY,
+    "run_history": RUN_HISTORY,
+    "run_views": RUN_VIEWS,
+    "feature_log": FEATURE_LOG,
+}
 
 
 # The column types above as Spark spells them (it has no `varchar` without a length).
@@ -108,7 +161,7 @@ def append(
     """Insert `rows` into `<schema>.<table>` (created if missing); returns the table's name.
 
     Retries for a few seconds while another process (a dbt run) holds a DuckDB file."""
-    columns = {"drift_history": DRIFT_HISTORY, "sync_history": SYNC_HISTORY}[table]
+    columns = TABLES[table]
     schema = monitoring_schema(project)
     qualified = f'"{schema}"."{table}"'
     if not rows:

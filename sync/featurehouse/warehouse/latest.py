@@ -16,8 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from featurehouse.online.clock import window_start
 from featurehouse.online.encoding import CREATED_AT, EVENT_AT, RecordFormat
 from featurehouse.project.registry import FeatureView
+from featurehouse.project.render import EXPIRED
 from featurehouse.types import arrow_type, sql_type
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, relation_sql
 from featurehouse.warehouse import quote as _q
@@ -27,27 +29,34 @@ from featurehouse.warehouse import quote as _q
 class LatestStats:
     """What the macro's rows at one as-of look like before publishing."""
 
-    rows: int  # rows the macro returned
+    rows: int  # rows the macro returned: entities with a row at or before the as-of
     null_keys: int  # of which have a null key: skipped
     duplicate_keys: int  # entities returned more than once (a broken grain)
     changed: int  # rows with a key that an incremental read returns (all of them when full)
     watermark: datetime | None  # greatest created (else event) timestamp of those rows
     tie_breaks: Future[int]  # rows of the view that lost the tie-break on created timestamp
+    expired: int = 0  # rows with a key older than the TTL at the as-of (served as expired)
 
 
 @dataclass(frozen=True)
 class Since:
-    """Incremental reads: rows whose event ts > as_of or created/event ts > watermark."""
+    """Incremental reads: rows whose event ts > as_of or created/event ts > watermark, and
+    rows the TTL served at as_of that it no longer serves (now tombstones)."""
 
     as_of: datetime
     watermark: datetime | None
 
 
-def arrow_schema(view: FeatureView, *, encoded: RecordFormat | None = None) -> pa.Schema:
-    """The batches' schema: keys, __event_at, __created_at, then the features (or, encoded,
-    their online record in one column, `RecordFormat.column`)."""
+def arrow_schema(
+    view: FeatureView, *, encoded: RecordFormat | None = None, expired: bool = False
+) -> pa.Schema:
+    """The batches' schema: keys, __event_at, __created_at, (`expired`: the macro's EXPIRED
+    flag), then the features (or, encoded, their online record in one column,
+    `RecordFormat.column`)."""
     fields = [pa.field(k.name, arrow_type(k.online_type)) for k in view.keys]
     fields += [pa.field(EVENT_AT, pa.timestamp("us")), pa.field(CREATED_AT, pa.timestamp("us"))]
+    if expired:
+        fields.append(pa.field(EXPIRED, pa.bool_()))
     if encoded is not None:
         fields.append(pa.field(encoded.column, pa.string()))
     else:
@@ -118,11 +127,11 @@ def latest_stats(
     row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
     if together:
         ties: Future[int] = Future()
-        ties.set_result(int(row[5]))
+        ties.set_result(int(row[6]))
     else:
         ties = _count(warehouse.submit(_ties_sql(view, f"({latest}) as latest"), {"as_of": as_of}))
     counts = (int(v) for v in row[:4])
-    return LatestStats(*counts, watermark=row[4], tie_breaks=ties)
+    return LatestStats(*counts, watermark=row[4], tie_breaks=ties, expired=int(row[5]))
 
 
 def _ties_sql(view: FeatureView, latest: str) -> str:
@@ -184,23 +193,28 @@ select
     (select count(*) from latest where {null_key}) as n_null_keys,
     (select count(*) from entities where n > 1) as n_duplicate_keys,
     (select count(*) from latest where {not_null} and {changed}) as n_changed,
-    (select max({created}) from latest where {not_null} and {changed}) as watermark{ties}
+    (select max({created}) from latest where {not_null} and {changed}) as watermark,
+    (select count(*) from latest where {not_null} and {EXPIRED}) as n_expired{ties}
 """
 
 
 def _changed(
     warehouse: Warehouse, view: FeatureView, since: Since | None
 ) -> tuple[str, dict[str, Any]]:
-    """The incremental condition: a newer event than the last as-of, or a newer load."""
-    if since is None:
+    """The incremental condition: a newer event than the last as-of, or a newer load, or a
+    row that was within the TTL at the last as-of and is expired now (its record shrinks to a
+    tombstone; the answer would be the same without, the memory not)."""
+    if since is None or since.watermark is None:  # no watermark: the last sync saw no row
         return "true", {}
     event = _q(view.event_timestamp)
     created = _q(view.created_timestamp or view.event_timestamp)
     condition = f"{event} > {warehouse.param('since')}"
-    params: dict[str, Any] = {"since": since.as_of}
-    if since.watermark is not None:
-        condition += f" or coalesce({created}, {event}) > {warehouse.param('watermark')}"
-        params["watermark"] = since.watermark
+    condition += f" or coalesce({created}, {event}) > {warehouse.param('watermark')}"
+    params: dict[str, Any] = {"since": since.as_of, "watermark": since.watermark}
+    served_then = window_start(since.as_of, view.ttl_seconds)
+    if served_then is not None:
+        condition += f" or ({EXPIRED} and {event} >= {warehouse.param('served_then')})"
+        params["served_then"] = served_then
     return f"({condition})", params
 
 
@@ -213,12 +227,14 @@ def read_latest(
     since: Since | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     encoded: RecordFormat | None = None,
+    expired: bool = False,
     partition: tuple[int, int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`;
     `encoded`: the rows carry their records (`latest_rows`), read instead of the features;
+    `expired`: with the macro's flag of rows older than the TTL (EXPIRED);
     `partition` (i, n): only the entities whose key hash falls in partition i of n."""
-    schema = arrow_schema(view, encoded=encoded)
+    schema = arrow_schema(view, encoded=encoded, expired=expired)
     created = _q(view.created_timestamp or view.event_timestamp)
     event = _q(view.event_timestamp)
     columns = [
@@ -229,6 +245,8 @@ def read_latest(
         f"cast({event} as timestamp) as {_q(EVENT_AT)}",
         f"cast({created} as timestamp) as {_q(CREATED_AT)}",
     ]
+    if expired:
+        columns.append(EXPIRED)
     if encoded is not None:
         columns.append(_q(encoded.column))
     else:
@@ -248,8 +266,9 @@ def read_latest(
         + f"\nfrom (\n{warehouse.prepare(macro_sql)}\n) as latest\nwhere "
         + "\n    and ".join(where)
     )
-    for batch in warehouse.stream(sql, params, batch_size):
-        yield _conform(batch, schema)
+    with contextlib.closing(warehouse.stream(sql, params, batch_size)) as batches:
+        for batch in batches:
+            yield _conform(batch, schema)
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

@@ -12,6 +12,7 @@ import re
 import shutil
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ import pytest
 from cli_process import start_featurehouse
 from featurehouse.api.context import Context
 from featurehouse.catalog import build_catalog
+from featurehouse.catalog.services import ServicePage
 from featurehouse.lineage import compute_lineage
+from featurehouse.online.usage import UsageCount
 from featurehouse.project.manifest import load_artifacts
 from featurehouse.project.registry import build_registry
+from featurehouse.project.services import load_services
 from monitoring_support import CHROMIUM_FLAGS
 from sync_fixtures import REPO_ROOT
 
@@ -35,13 +39,17 @@ def site(docs_target: Path, base_env: dict[str, str], synced: Any, tmp_path_fact
     artifacts = load_artifacts(docs_target)
     states = Context(env=base_env, project_dir=REPO_ROOT).store.views()
     out = tmp_path_factory.mktemp("catalog") / "site"
+    registry = build_registry(artifacts.manifest)
+    reads = UsageCount("service", "churn_model", 12, 30, datetime(2026, 5, 2, 9, 30))
+    services = [ServicePage(s, reads) for s in load_services(artifacts.manifest, registry)]
     build_catalog(
         out,
-        build_registry(artifacts.manifest),
+        registry,
         artifacts,
         compute_lineage(artifacts.manifest, artifacts.catalog),
         states,
         "online status from the test Redis",
+        services,
     )
     return out
 
@@ -88,6 +96,32 @@ def test_index_lists_every_view_version(site: Path, browser: Any, docs_target: P
     docs = v2.find_element(By.LINK_TEXT, "dbt docs").get_attribute("href")
     assert docs.endswith(f"#!/model/model.featurehouse_demo.{FEATURE[0]}")
     assert Path(urllib.request.url2pathname(docs.split("#")[0][len("file://") :])).exists()
+
+
+def test_services_beside_views(site: Path, browser: Any) -> None:
+    """The index lists the feature services; a service's page lists its pinned features and
+    links to their pages, which say who reads them."""
+    from selenium.webdriver.common.by import By
+
+    browser.get((site / "index.html").as_uri())
+    [row] = browser.find_elements(By.CSS_SELECTOR, "#services tr.service-row")
+    assert row.get_attribute("data-service") == "churn_model"
+    assert "Growth analytics" in row.text and "12 reads, last 2026-05-02 09:30" in row.text
+    assert "feat_customer__orders.v1 deprecated on 2026-12-31" in row.text
+    row.find_element(By.LINK_TEXT, "churn_model").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Churn model"
+    features = browser.find_elements(By.CSS_SELECTOR, "#service-features tbody tr")
+    assert len(features) == 12
+    assert features[2].text.split()[:2] == [
+        "feat_customer__orders.v1:days_since_last_order",
+        "days_since_last_order",
+    ]
+    features[2].find_element(By.TAG_NAME, "a").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "days_since_last_order"
+    [reader] = browser.find_elements(By.CSS_SELECTOR, "li.reader")
+    assert reader.text.startswith("churn_model (Growth analytics): 12 reads")
+    browser.get((site / "features" / "feat_customer__orders.v2" / "count_orders_7d.html").as_uri())
+    assert "no feature service reads it" in browser.page_source
 
 
 def test_feature_page_draws_an_interactive_lineage_graph(

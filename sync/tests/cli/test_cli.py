@@ -27,6 +27,11 @@ COMMANDS = (
     "dataset",
     "parity",
     "drift",
+    "services",
+    "usage",
+    "deprecations",
+    "run",
+    "runs",
 )
 V2 = "feat_customer__orders.v2"
 
@@ -251,5 +256,9 @@ def test_as_of_defaults_to_the_dbt_var_then_env(fh_env: dict[str, str], redis_pr
     assert default["as_of"] == "2026-05-01T00:00:00"  # dbt_project.yml vars: as_of
     later = run("sync", *prefix, env={**fh_env, "FEATUREHOUSE_AS_OF": "2027-01-01"})
     view = json.loads(later.stdout)["views"][0]
-    assert view["as_of"] == "2027-01-01T00:00:00" and view["entities_written"] == 0
-    assert "no rows at or before 2027-01-01 00:00:00 within its TTL (1d)" in view["notes"][0]
+    assert view["as_of"] == "2027-01-01T00:00:00"
+    assert view["entities_written"] == view["entities"] == view["expired"] == default["entities"]
+    assert (
+        "older than the TTL (1d) at 2027-01-01 00:00:00: all are served as expired"
+        in (view["notes"][0])
+    )

@@ -130,10 +130,17 @@ def shop(
 
 
 def user_nodes(manifest_path: Path) -> set[str]:
-    """What `dbt ls` lists, from a manifest: nodes, sources, unit tests and the like."""
+    """What `dbt ls` lists, from a manifest: nodes, sources, unit tests and the like (not the
+    project hooks, operation nodes, which `dbt ls` leaves out: the package's on-run-start hook
+    that checks feature services is one)."""
     manifest = json.loads(manifest_path.read_text())
     sections = ("nodes", "sources", "unit_tests", "exposures", "metrics", "semantic_models")
-    return {uid for section in sections for uid in manifest.get(section, {})}
+    return {
+        uid
+        for section in sections
+        for uid in manifest.get(section, {})
+        if not uid.startswith("operation.")
+    }
 
 
 @pytest.mark.slow

@@ -33,12 +33,12 @@ STATE = ViewState(SCHEMA, 3, AT, AT, "as_of", AT, 1151, 1024, True, "full", 40, 
 def test_sync_summary_text_and_json() -> None:
     summary = ViewSummary(
         "feat_customer__orders.v2", "full", AT, 2000, 1151, {"null keys": 2}, AT, 3, 1.234,
-        notes=("one note",),
+        notes=("one note",), entities=1151, expired=12,
     )  # fmt: skip
     text = summary_text([summary], "redis://127.0.0.1:6379/0", "fh")
     first = "synced 1 view version(s) to redis://127.0.0.1:6379/0 (prefix 'fh')"
     assert text.splitlines()[0] == first
-    assert "1,151 entities  skipped: 2 null keys  generation 3  1.2s" in text
+    assert "1,151 entities (12 expired)  skipped: 2 null keys  generation 3  1.2s" in text
     assert text.endswith("    note: one note")
     row = json.loads(to_json(summary_dict(summary)))
     assert row["as_of"] == "2026-05-01T00:00:00" and row["seconds"] == 1.234
@@ -73,14 +73,15 @@ def test_list_and_describe_from_the_store_alone() -> None:
 
 def test_parity_text_and_json() -> None:
     bad = ViewParity(
-        "feat_customer__orders.v2", AT, "as_of", 3, True, 100, 1151, 1151, 1, None,
-        (FeatureParity("avg_7d", 100, 2), FeatureParity("count_7d", 100, 0)),
+        "feat_customer__orders.v2", AT, "as_of", 3, True, 100, 1151, 1151, 4, 1, None,
+        (FeatureParity("avg_7d", 96, 2), FeatureParity("count_7d", 96, 0)),
         (Example({"customer_id": 7}, "avg_7d", 1.5, 1.25, "present"),), 0.5,
+        entities_mismatched=3,
     )  # fmt: skip
     text = parity_text([bad])
-    assert "MISMATCH 2/200 values differ (1.0000%); 100 of 1,151 entities sampled" in text
-    assert "    avg_7d: 2 of 100" in text and "count_7d" not in text.split("\n", 1)[1]
+    assert "MISMATCH 3 of 100 entities differ (1 in status); sampled of 1,151, 4 expired" in text
+    assert "    avg_7d: 2 of 96" in text and "count_7d" not in text.split("\n", 1)[1]
     assert "e.g. customer_id=7 avg_7d: warehouse 1.5, redis 1.25 (present)" in text
     report = parity_dict([bad])
-    assert (report["ok"], report["mismatched"], report["compared"]) == (False, 2, 200)
+    assert (report["ok"], report["mismatched"], report["compared"]) == (False, 3, 192)
     assert report["views"][0]["mode"] == "sample"

@@ -19,14 +19,34 @@ def test_full_duckdb_build_succeeds(dbt_build_duckdb: DbtRun) -> None:
 
 
 def test_the_demo_holds_only_its_own_nodes(dbt_build_duckdb: DbtRun) -> None:
-    """The package adds macros and generic tests, no node; no fixture is part of the demo."""
+    """The package adds macros, generic tests and its one on-run-start hook (which checks
+    feature services), no model, seed or test; no fixture is part of the demo."""
     manifest = dbt_build_duckdb.manifest()
     nodes = [*manifest["nodes"].values(), *manifest["unit_tests"].values()]
+    hooks = [n["unique_id"] for n in nodes if n["resource_type"] == "operation"]
+    assert hooks == ["operation.featurehouse.featurehouse-on-run-start-0"]
+    nodes = [n for n in nodes if n["resource_type"] != "operation"]
     assert {n["package_name"] for n in nodes} == {"featurehouse_demo"}
     fixtures = ("fix_", "pit_fixture", "must_fail", "must_pass", "bad_arguments")
     assert not [n["name"] for n in nodes if n["name"].startswith(fixtures)]
     macros = {m["package_name"] for m in manifest["macros"].values()}
     assert "featurehouse" in macros
+
+
+def test_the_demo_feature_service_is_in_the_dag(dbt_build_duckdb: DbtRun) -> None:
+    """churn_model is an exposure of type ml downstream of the two views it reads, one
+    pinned to orders v1: what `dbt docs` draws in the lineage graph; the build ran its check."""
+    manifest = dbt_build_duckdb.manifest()
+    exposure = manifest["exposures"]["exposure.featurehouse_demo.churn_model"]
+    assert exposure["type"] == "ml" and exposure["owner"]["name"] == "Growth analytics"
+    assert sorted(exposure["depends_on"]["nodes"]) == [
+        "model.featurehouse_demo.feat_customer__activity.v1",
+        "model.featurehouse_demo.feat_customer__orders.v1",
+    ]
+    features = exposure["config"]["meta"]["feature_service"]["features"]
+    assert "feat_customer__orders.v1:days_since_last_order" in features
+    hook = [r for r in dbt_build_duckdb.results if r["unique_id"].startswith("operation.")]
+    assert [r["status"] for r in hook] == ["success"], hook
 
 
 def test_integration_build_is_clean_but_for_the_failing_cases(fixtures_build: DbtRun) -> None:
@@ -39,7 +59,8 @@ def test_integration_build_is_clean_but_for_the_failing_cases(fixtures_build: Db
         and not EXPECTED_TO_FAIL & set(nodes[r["unique_id"]].get("tags", []))
     ]
     assert not unexpected, "\n".join(unexpected)
-    assert {n["package_name"] for n in nodes.values()} == {"featurehouse_integration_tests"}
+    packages = {n["package_name"] for n in nodes.values() if n["resource_type"] != "operation"}
+    assert packages == {"featurehouse_integration_tests"}
 
 
 def test_each_latest_version_has_its_unversioned_view(dbt_build_duckdb: DbtRun) -> None:

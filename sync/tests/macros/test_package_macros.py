@@ -29,6 +29,7 @@ CALLS = {
     "featurehouse_duration_seconds": "featurehouse.featurehouse_duration_seconds('36h')",
     "array_element": "featurehouse.array_element('vector', 2)",
     "create_latest_version_view": "'hook:' ~ featurehouse.create_latest_version_view()",
+    "check_feature_services": "'hook:' ~ featurehouse.check_feature_services()",
     "rolling_window_agg": (
         "featurehouse.rolling_window_agg(relation='orders', keys=['customer_id'], "
         "event_timestamp='ordered_at', measures=[{'name': 'orders', 'agg': 'count'}, "
@@ -40,6 +41,7 @@ CALLS = {
         "'feat_customer__orders'], as_known_at=true)"
     ),
     "latest_feature_rows": "featurehouse.latest_feature_rows('feat_customer__orders', as_of='?')",
+    "streamed": "featurehouse.streamed(ref('raw_orders'))",
     "drift_summary": f"featurehouse.drift_summary('t', 'x', {WINDOWS})",
     "drift_buckets": f"featurehouse.drift_buckets('t', 'x', {WINDOWS}, kind='categorical')",
     "drift_histogram": f"featurehouse.drift_histogram('t', 'x', {WINDOWS})",
@@ -106,13 +108,17 @@ def test_every_public_macro_renders_in_a_consumer_project(rendered: dict[str, st
     assert rendered["featurehouse_duration_seconds"] == str(36 * 3600)
     assert rendered["array_element"] == "(vector)[2]"
     assert rendered["create_latest_version_view"] == "hook:"  # not a versioned model here
+    assert rendered["check_feature_services"] == "hook:"  # no feature service here
     for name, text in rendered.items():
         if name not in {"as_of", "version", "type_double", "type_double_array",
                         "featurehouse_duration_seconds", "array_element",
-                        "create_latest_version_view"}:  # fmt: skip
+                        "create_latest_version_view", "check_feature_services"}:  # fmt: skip
             assert text.lower().lstrip().startswith(("with", "select")), (name, text[:300])
     assert "v1__count_orders_lifetime" in rendered["point_in_time_join"]
     assert "feat_customer__orders_v2" in rendered["latest_feature_rows"]
+    assert (
+        "raw_orders" in rendered["streamed"] and "union" not in rendered["streamed"]
+    )  # none landed
 
 
 def package_version_literal() -> str:

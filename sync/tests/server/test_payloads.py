@@ -119,6 +119,14 @@ def test_bad_references_are_refused_with_a_code(ref: str, code: str, words: str)
     assert words in error.value.message
 
 
+def test_a_store_that_lost_its_data_is_a_server_error() -> None:
+    """No view published at all (Redis flushed or restarted empty): 503, not the client's 400."""
+    with pytest.raises(RequestError) as error:
+        Catalog(()).plan(["feat_customer__orders:avg_7d"])
+    assert (error.value.status, error.value.code) == (503, "nothing_published")
+    assert "`featurehouse sync`" in error.value.message
+
+
 def test_keys_of_the_wrong_type_and_clashing_names_are_refused() -> None:
     asked = parse_native({"features": ["feat_customer__orders:avg_7d"], "entities": [{}]}, LIMITS)
     with pytest.raises(RequestError, match="needs entity key customer_id"):

@@ -335,6 +335,7 @@ def test_openapi_document(server: ServerProcess) -> None:
     assert doc["openapi"] == "3.0.3"
     assert set(doc["paths"]) == {
         "/get-online-features",
+        "/push",
         "/v1/features",
         "/v1/views",
         "/v1/noop",

@@ -95,7 +95,21 @@ CASES: list[tuple[str, Any, int, str, tuple[str, ...]]] = [
         FEAST,
         {"feature_service": "svc", "entities": {"customer_id": [1]}},
         400,
-        "unsupported",
+        "unknown_feature_service",
+        ("'svc'", "featurehouse sync"),
+    ),
+    (
+        FEAST,
+        ok_feast(feature_service="svc"),
+        400,
+        "bad_features",
+        ("features or feature_service",),
+    ),
+    (
+        FEAST,
+        {"feature_service": 3, "entities": {"customer_id": [1]}},
+        400,
+        "bad_feature_service",
         ("feature_service",),
     ),
     (

@@ -75,7 +75,7 @@ def next_float(x: float) -> float:
 
 
 def test_zero_mismatches_after_a_sync(parity_env: dict[str, str]) -> None:
-    every = run(parity_env, "--all", "--json")
+    every = run(parity_env, "--json")  # every entity and record is the default
     assert every.exit_code == 0, every.output
     report = json.loads(every.stdout)
     assert report["ok"] and report["mismatched"] == 0
@@ -84,8 +84,9 @@ def test_zero_mismatches_after_a_sync(parity_env: dict[str, str]) -> None:
     for view in report["views"]:
         assert view["mode"] == "all" and view["as_of"] == AS_OF.isoformat()
         assert view["entities_compared"] == view["warehouse_entities"] == view["redis_entities"]
-        assert view["extra_in_redis"] == 0 and view["not_served"] == 0
+        assert view["extra_in_redis"] == 0 and view["entities_mismatched"] == 0
         assert view["values_compared"] > 0 and view["mismatch_rate"] == 0.0
+    assert sum(v["expired"] for v in report["views"]) > 0  # expired entities compared too
     sampled = run(parity_env, "--sample", "50", "--select", V2, "--json")
     assert sampled.exit_code == 0, sampled.output
     [view] = json.loads(sampled.stdout)["views"]
@@ -95,54 +96,79 @@ def test_zero_mismatches_after_a_sync(parity_env: dict[str, str]) -> None:
     assert text.exit_code == 0 and f"{V2}" in text.stdout and " ok " in text.stdout
 
 
-def test_one_corrupted_float_is_found_exactly(parity_env: dict[str, str]) -> None:
-    key = record_key(parity_env, "feat_customer__orders", 2, "1151")
-    client = Context(project_dir=REPO_ROOT, env=parity_env).store.client
-    record = json.loads(client.hget(key, "1151"))
-    names = ["count_orders_1d", "sum_order_amount_1d", "count_orders_7d", "sum_order_amount_7d"]
-    position = 2 + names.index("sum_order_amount_7d")  # [event_at, last_ordered_at, features...]
-    assert isinstance(record[position], float) and record[position] > 0
-    original = record[position]
-    record[position] = next_float(original)  # one ulp: only an exact comparison sees it
-    corrupted = json.dumps(record, separators=(",", ":")).encode()
-    with edited(parity_env, key, "1151", corrupted):
-        for args in (["--all"], ["--sample", "5000"]):
+def _record(env: dict[str, str], entity: str) -> tuple[str, list]:
+    key = record_key(env, "feat_customer__orders", 2, entity)
+    client = Context(project_dir=REPO_ROOT, env=env).store.client
+    return key, json.loads(client.hget(key, entity))
+
+
+def _dumps(record: list) -> bytes:
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
+def _fault(env: dict[str, str], kind: str) -> tuple[str, str, bytes | None, str]:
+    """(data key, field, value to write or None to delete, what parity must name)."""
+    key, record = _record(env, "1151")
+    if kind == "changed value":  # one float ulp: only an exact comparison sees it
+        names = ["count_orders_1d", "sum_order_amount_1d", "count_orders_7d", "sum_order_amount_7d"]
+        position = 2 + names.index("sum_order_amount_7d")  # [event_at, last_ordered_at, ...]
+        assert isinstance(record[position], float) and record[position] > 0
+        record[position] = next_float(record[position])
+        return key, "1151", _dumps(record), "sum_order_amount_7d"
+    if kind == "stale record":  # an older row's event time
+        record[0] -= 86_400_000_000
+        return key, "1151", _dumps(record), "effective_at"
+    if kind == "wrong status":  # a tombstone (expired) for an entity the warehouse serves
+        created = (
+            Context(project_dir=REPO_ROOT, env=env)
+            .store.describe("feat_customer__orders", 2)
+            .schema.created
+        )
+        return key, "1151", _dumps([record[0], *record[-1:]] if created else [record[0]]), "status"
+    if kind == "missing record":
+        return key, "1151", None, "status"
+    ghost = record_key(env, "feat_customer__orders", 2, "987654321")  # an extra record
+    return ghost, "987654321", _dumps(record), parity.EXTRA
+
+
+@pytest.mark.parametrize(
+    "kind", ["changed value", "stale record", "wrong status", "missing record", "extra record"]
+)
+def test_each_injected_fault_fails_parity_naming_the_entity(
+    parity_env: dict[str, str], kind: str
+) -> None:
+    key, entity, value, named = _fault(parity_env, kind)
+    with edited(parity_env, key, entity, value):
+        result = run(parity_env, "--select", V2, "--json")
+        assert result.exit_code == 1, (kind, result.output)
+        [view] = json.loads(result.stdout)["views"]
+        assert view["mismatched"] == 1 and not view["ok"], (kind, view)
+        [example] = view["examples"]
+        assert example["keys"] == {"customer_id": int(entity)} and example["feature"] == named
+        assert view["status_mismatched"] == (named == "status")
+        assert view["extra_in_redis"] == (named == parity.EXTRA)
+        assert "answered differently" in result.stderr and V2 in result.stderr
+        text = run(parity_env, "--select", V2, "-q")
+        assert text.exit_code == 1 and f"customer_id={entity} {named}" in text.stdout
+    assert run(parity_env, "--select", V2, "-q").exit_code == 0  # restored
+
+
+def test_a_changed_float_is_reported_bit_for_bit(parity_env: dict[str, str]) -> None:
+    key, entity, value, _ = _fault(parity_env, "changed value")
+    _, original = _record(parity_env, entity)
+    with edited(parity_env, key, entity, value):
+        for args in ([], ["--sample", "5000"]):
             result = run(parity_env, "--select", V2, "--json", *args)
             assert result.exit_code == 1, result.output
             [view] = json.loads(result.stdout)["views"]
-            assert view["mismatched"] == 1, view
             bad = {n: f for n, f in view["features"].items() if f["mismatched"]}
-            assert bad == {
-                "sum_order_amount_7d": {"compared": view["entities_compared"], "mismatched": 1}
-            }
+            assert (
+                list(bad) == ["sum_order_amount_7d"]
+                and bad["sum_order_amount_7d"]["mismatched"] == 1
+            )
             [example] = view["examples"]
-            assert example["keys"] == {"customer_id": 1151}
-            assert example["warehouse"] == original and example["redis"] == next_float(original)
-            assert example["status"] == "present"
-            assert "1 value(s) differ" in result.stderr and V2 in result.stderr
-    assert run(parity_env, "--select", V2, "--all").exit_code == 0  # restored
-
-
-def test_a_missing_and_an_invented_entity_are_found(parity_env: dict[str, str]) -> None:
-    key = record_key(parity_env, "feat_customer__orders", 2, "1151")
-    with edited(parity_env, key, "1151", None):
-        result = run(parity_env, "--select", V2, "--all", "--json")
-        assert result.exit_code == 1
-        [view] = json.loads(result.stdout)["views"]
-        assert view["not_served"] == 1 and view["redis_entities"] == view["warehouse_entities"] - 1
-        assert all(f["mismatched"] == 1 for f in view["features"].values())
-        assert {e["status"] for e in view["examples"]} == {"not_found"}
-    ghost_key = record_key(parity_env, "feat_customer__orders", 2, "987654321")
-    client = Context(project_dir=REPO_ROOT, env=parity_env).store.client
-    record = client.hget(key, "1151")
-    with edited(parity_env, ghost_key, "987654321", record):
-        result = run(parity_env, "--select", V2, "--all", "--json")
-        assert result.exit_code == 1
-        [view] = json.loads(result.stdout)["views"]
-        assert view["extra_in_redis"] == 1 and view["mismatched"] == 1
-        [example] = view["examples"]
-        assert example["keys"] == {"customer_id": 987654321}
-        assert example["status"] == "extra in Redis"
+            assert example["warehouse"] == original[5] and example["status"] == "present"
+            assert example["redis"] == next_float(original[5])
 
 
 def test_library_results_and_bad_usage(parity_env: dict[str, str]) -> None:

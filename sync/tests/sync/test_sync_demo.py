@@ -51,7 +51,9 @@ def test_sync_publishes_every_online_view_version(synced: list[Any], context: Co
 
 
 def test_every_entity_and_version_matches_the_macro(synced: list[Any], context: Context) -> None:
-    checked = 0
+    """Every entity with a row at or before the as-of is served: present with the macro's
+    values, or expired (older than the TTL, the macro's _pit_expired) with its event time."""
+    checked = expired = 0
     for view in online_views(context):
         expected = reference_rows(context, view)
         assert expected, f"{view.ref}: the macro returned no rows at {AS_OF}"
@@ -62,8 +64,13 @@ def test_every_entity_and_version_matches_the_macro(synced: list[Any], context: 
         assert result.features == tuple(f.name for f in view.features)
         for i, row in enumerate(expected):
             assert result.event_at[i] == row[view.event_timestamp], (view.ref, entity_rows[i])
+            status = "expired" if row[render.EXPIRED] else "present"
+            expired += row[render.EXPIRED]
             for j, name in enumerate(result.features):
-                assert result.statuses[i][j] == "present", (view.ref, entity_rows[i], name)
+                assert result.statuses[i][j] == status, (view.ref, entity_rows[i], name)
+                if status == "expired":
+                    assert result.values[i][j] is None
+                    continue
                 assert same(result.values[i][j], row[name]), (
                     view.ref,
                     entity_rows[i],
@@ -78,7 +85,9 @@ def test_every_entity_and_version_matches_the_macro(synced: list[Any], context: 
             if (s.schema.view, s.schema.version) == (view.name, view.version)
         )
         assert state.rows == len(expected) and state.as_of == AS_OF
-    assert checked > 10_000
+    assert checked > 10_000 and expired > 0
+    by_view = {s.view: s for s in synced}
+    assert sum(s.expired for s in by_view.values()) == expired
 
 
 def test_unknown_entities_are_not_found(synced: list[Any], context: Context) -> None:

@@ -1,6 +1,7 @@
 """Least-privilege Redis ACL users for one key prefix: `featurehouse-writer` (sync, delete,
-cleanup, the stream consumer) and `featurehouse-reader` (the server and Python API reads),
-written as `ACL SETUSER` lines; the exact commands each needs, nothing more.
+cleanup, the stream consumer) and `featurehouse-reader` (the server and Python API reads, and
+the usage counters they add under <prefix>:usage:*), written as `ACL SETUSER` lines; the exact
+commands each needs, nothing more.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro")
 WRITES = ("hset", "hdel", "incrby", "unlink", "pexpireat", "fcall", "function|load")
 # What the library's functions call (each call is checked against the caller's rights).
 IN_FUNCTIONS = ("del", "hexists", "sadd", "srem", "hincrby", "pexpiretime")
+# Usage history (online/redis/usage.py): readers add their counts and sampled rows under
+# <prefix>:usage:* (the only keys the reader may write); `featurehouse usage` reads them.
+USAGE_ADD = ("hincrby", "zadd", "expire", "xadd", "zrange")
+# The writer's part of feature services and usage: publish services (MULTI), export the log.
+USAGE_ADMIN = ("multi", "exec", "del", "xrange", "xdel")
 # The stream consumer (issue #16): Redis Streams under <prefix>:stream:*.
 STREAMS = (
     "xadd", "xreadgroup", "xack", "xautoclaim", "xclaim", "xpending", "xgroup|create",
@@ -60,7 +66,7 @@ def _pattern(prefix: str) -> str:
 def key_patterns(prefix: str) -> dict[str, str]:
     """The key patterns of a prefix: all of its keys, and its streams (within them)."""
     p = _pattern(prefix)
-    return {"all": f"{p}:*", "streams": f"{p}:stream:*"}
+    return {"all": f"{p}:*", "streams": f"{p}:stream:*", "usage": f"{p}:usage:*"}
 
 
 def users(prefix: str) -> tuple[AclUser, AclUser]:
@@ -71,14 +77,14 @@ def users(prefix: str) -> tuple[AclUser, AclUser]:
         "featurehouse sync, delete, cleanup and the stream consumer: reads and writes its "
         "prefix's keys, loads the function library",
         (f"~{keys['all']}",),
-        _unique(CONNECTION + READS + WRITES + IN_FUNCTIONS + STREAMS),
+        _unique(CONNECTION + READS + WRITES + IN_FUNCTIONS + USAGE_ADD + USAGE_ADMIN + STREAMS),
     )
     reader = AclUser(
         READER,
         "featurehouse serve and the Python API's reads: reads its prefix's keys, calls the "
-        "read-only function (FCALL_RO); writes nothing",
-        (f"%R~{keys['all']}",),
-        _unique(CONNECTION + READS),
+        "read-only function (FCALL_RO); writes only the usage counters under <prefix>:usage:*",
+        (f"%R~{keys['all']}", f"~{keys['usage']}"),
+        _unique(CONNECTION + READS + USAGE_ADD),
     )
     return writer, reader
 

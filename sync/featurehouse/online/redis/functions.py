@@ -75,24 +75,19 @@ local function read(keys, args)
 end
 
 -- KEYS = meta, data key; ARGV = generation, records end with created_at ('1'/'0'),
--- expire_at_ms (0 = none), field, record, ...
+-- field, record, ... (a record or a tombstone: the merge compares only their heads and tails)
 -- Writes a record unless the one Redis holds wins (`wins`). Returns {new, written}.
 local function merge(keys, args)
   if redis.call('HGET', keys[1], 'gen') ~= args[1] then
     return redis.error_reply('FHSTALE generation ' .. args[1] .. ' is no longer current')
   end
   local added, written = 0, 0
-  for j = 4, #args, 2 do
+  for j = 3, #args, 2 do
     local old = redis.call('HGET', keys[2], args[j])
     if (not old) or wins(args[j + 1], old, args[2]) then
       added = added + redis.call('HSET', keys[2], args[j], args[j + 1])
       written = written + 1
     end
-  end
-  local exp = tonumber(args[3])
-  if exp > 0 and written > 0 then
-    local cur = redis.call('PEXPIRETIME', keys[2])
-    if cur < exp then redis.call('PEXPIREAT', keys[2], exp) end
   end
   return {added, written}
 end

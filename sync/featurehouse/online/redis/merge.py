@@ -12,13 +12,12 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import redis
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.records import PublishResult, ViewSchema
 from featurehouse.online.redis import functions, layout, resp
-from featurehouse.online.redis.prepare import Prepared, Progress, chunks, prepare
+from featurehouse.online.redis.prepare import Progress, chunks, prepare
 from featurehouse.online.redis.publish import Options, Publisher, Target, iso, result
 from featurehouse.online.redis.wire import Wire
 
@@ -34,16 +33,6 @@ def same_layout(a: ViewSchema, b: ViewSchema) -> bool:
     )
 
 
-def expiry_arg(schema: ViewSchema, clock: str, p: Prepared):
-    """Per bucket run: the key's expiry (epoch ms) for wall-clock views with a TTL, else 0."""
-    if clock != "wall" or schema.ttl_seconds is None:
-        return lambda runs: pa.repeat(pa.scalar("0"), len(runs))
-    t = pa.table({"b": p.buckets, "e": p.events}).group_by("b").aggregate([("e", "max")])
-    ms = pc.add(pc.divide(t["e_max"], 1000), schema.ttl_seconds * 1000).combine_chunks()
-    found = t["b"].combine_chunks()
-    return lambda runs: pc.cast(pc.take(ms, pc.index_in(runs, value_set=found)), pa.string())
-
-
 class Merger(Publisher):
     """Incremental: merge into the current generation (which must exist)."""
 
@@ -56,16 +45,16 @@ class Merger(Publisher):
         prog = Progress()
         wire = Wire(self.client)
         try:
+            header = resp.fcall_header(
+                functions.function_name("merge"),
+                [target.meta],
+                target.key_names,
+                [str(target.generation), "1" if schema.created else "0"],
+            )
+            window = opts.window_us(schema)
             for chunk in chunks(schema, batches, opts.chunk_rows):
-                p = prepare(schema, chunk, target.buckets)
+                p = prepare(schema, chunk, target.buckets, window)
                 prog.add(p)
-                header = resp.fcall_header(
-                    functions.function_name("merge"),
-                    [target.meta],
-                    target.key_names,
-                    [str(target.generation), "1" if schema.created else "0"],
-                    expiry_arg(schema, opts.clock, p),
-                )
                 self._send(wire, p, header, "pair")
                 if opts.progress:
                     opts.progress(p.rows)

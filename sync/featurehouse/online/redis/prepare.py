@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online.encoding import EVENT_AT, RECORD, event_us, record_items
+from featurehouse.online.clock import expired_mask
+from featurehouse.online.encoding import (
+    CREATED_AT,
+    EVENT_AT,
+    RECORD,
+    event_us,
+    record_items,
+    with_tombstones,
+)
 from featurehouse.online.keys import canonical_key_array
 from featurehouse.online.records import ViewSchema
 from featurehouse.online.redis import layout
@@ -24,11 +32,11 @@ class Prepared:
     fields: pa.Array
     items: list[pa.Array]  # elements of each row's record (encoding.record_items)
     record_length: pa.Array
-    events: pa.Array
     rows: int
     dropped: int
     max_record: int
     max_field: int
+    expired: int = 0  # rows written as tombstones
 
 
 @dataclass
@@ -37,13 +45,14 @@ class Progress:
     dropped: int = 0
     max_record: int = 0
     max_field: int = 0
-    bucket_max_event: dict[int, int] = field(default_factory=dict)
+    expired: int = 0
 
     def add(self, p: Prepared) -> None:
         self.rows_received += p.rows
         self.dropped += p.dropped
         self.max_record = max(self.max_record, p.max_record)
         self.max_field = max(self.max_field, p.max_field)
+        self.expired += p.expired
 
 
 _FIELD, _BUCKET = "__field", "__bucket"  # columns bucket_sorted adds for prepare
@@ -56,7 +65,8 @@ def _checked(schema: ViewSchema, batch: pa.RecordBatch) -> pa.RecordBatch:
     """The batch's columns a publish needs: keys, EVENT_AT, then the record's other columns
     (features, created timestamp) or the record itself (RECORD)."""
     encoded = RECORD in batch.schema.names
-    rest = [RECORD] if encoded else schema.record_columns
+    created = [CREATED_AT] if schema.created else []  # tombstones keep the load delay
+    rest = [RECORD, *created] if encoded else schema.record_columns
     need = [*schema.keys, EVENT_AT, *rest]
     missing = [c for c in need if c not in batch.schema.names]
     if missing:
@@ -126,8 +136,11 @@ def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return table.to_batches(max_chunksize=table.num_rows)[0]
 
 
-def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared:
-    """Drop rows without key or event_at, sort by bucket, encode."""
+def prepare(
+    schema: ViewSchema, batch: pa.RecordBatch, buckets: int, window_us: int | None = None
+) -> Prepared:
+    """Drop rows without key or event_at, sort by bucket, encode; rows with an event before
+    `window_us` (the TTL window's start at the writer's clock) become tombstones."""
     rows = batch.num_rows
     valid = pc.is_valid(batch.column(EVENT_AT))
     for name in schema.keys:
@@ -143,32 +156,41 @@ def prepare(schema: ViewSchema, batch: pa.RecordBatch, buckets: int) -> Prepared
         order = pc.sort_indices(bucket)
         batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
         bucket, fields = pc.take(bucket, order), pc.take(fields, order)
-    if RECORD in batch.schema.names:
-        inner = batch.column(RECORD)
-        items, length = [inner], pc.add(pc.binary_length(inner), 2)
-    else:
-        features = [(f.name, f.type) for f in schema.features]
-        items, length = record_items(batch, features, created=schema.created)
+    items, length, expired = _encode(schema, batch, window_us)
     n = batch.num_rows
     return Prepared(
         buckets=bucket,
         fields=fields,
         items=items,
         record_length=length,
-        events=event_us(batch),
         rows=rows,
         dropped=rows - n,
         max_record=(pc.max(length).as_py() or 0) if n else 0,
         max_field=(pc.max(pc.binary_length(fields)).as_py() or 0) if n else 0,
+        expired=expired,
     )
+
+
+def _encode(
+    schema: ViewSchema, batch: pa.RecordBatch, window_us: int | None
+) -> tuple[list[pa.Array], pa.Array, int]:
+    """Each row's record as text items, their lengths, and how many are tombstones."""
+    if RECORD in batch.schema.names:
+        inner = batch.column(RECORD)
+        items, length = [inner], pc.add(pc.binary_length(inner), 2)
+    else:
+        features = [(f.name, f.type) for f in schema.features]
+        items, length = record_items(batch, features, created=schema.created)
+    if window_us is None or not batch.num_rows:
+        return items, length, 0
+    expired = expired_mask(event_us(batch), window_us)
+    count = pc.sum(expired).as_py() or 0
+    if count:
+        items, length = with_tombstones(items, batch, expired, schema.created)
+    return items, length, count
 
 
 def _ascending(values: pa.Array) -> bool:
     """Already in order (as `bucket_sorted` hands them)?"""
     v = np.asarray(values)
     return bool(np.all(v[1:] >= v[:-1]))
-
-
-def bucket_max_events(p: Prepared) -> dict[int, int]:
-    table = pa.table({"b": p.buckets, "e": p.events}).group_by("b").aggregate([("e", "max")])
-    return dict(zip(table["b"].to_pylist(), table["e_max"].to_pylist(), strict=True))

@@ -21,17 +21,12 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online.encoding import ENCODING, naive_utc
+from featurehouse.online.clock import window_start_us
+from featurehouse.online.encoding import ENCODING, naive_utc, to_epoch_us
 from featurehouse.online.records import PublishResult, ViewSchema
 from featurehouse.online.redis import functions, layout, resp
 from featurehouse.online.redis.listpack import listpack_limits, listpack_warning
-from featurehouse.online.redis.prepare import (
-    Prepared,
-    Progress,
-    bucket_max_events,
-    bucket_sorted,
-    prepare,
-)
+from featurehouse.online.redis.prepare import Prepared, Progress, bucket_sorted, prepare
 from featurehouse.online.redis.wire import Job, Wire, describe, translate
 
 log = logging.getLogger(__name__)
@@ -51,6 +46,10 @@ class Options:
     stats: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
     is_latest: bool
     chunk_rows: int = CHUNK_ROWS
+
+    def window_us(self, schema: ViewSchema) -> int | None:
+        """Rows with an older event are expired at this publish's clock (its as-of)."""
+        return window_start_us(to_epoch_us(self.as_of), schema.ttl_seconds)
 
 
 @dataclass(frozen=True)
@@ -144,13 +143,6 @@ def check_options(schema: ViewSchema, opts: Options) -> None:
         raise OnlineStoreError(f"{where}: mode must be 'full' or 'incremental', not {opts.mode!r}")
 
 
-def expire_ms(schema: ViewSchema, clock: str, max_event_us: int) -> int:
-    """Wall-clock views: a bucket key expires once its newest record is older than the TTL."""
-    if clock != "wall" or schema.ttl_seconds is None:
-        return 0
-    return max_event_us // 1000 + schema.ttl_seconds * 1000
-
-
 def meta_fields(
     target: Target, opts: Options, prog: Progress, rows: int, started: float
 ) -> dict[str, str]:
@@ -214,6 +206,7 @@ def result(
         seconds=time.time() - started,
         is_latest=opts.is_latest,
         warnings=warnings,
+        expired=prog.expired,
     )
 
 
@@ -310,16 +303,13 @@ class Publisher:
         wire = Wire(self.client)
         try:
             ordered = bucket_sorted(target.schema, batches, target.buckets, opts.chunk_rows)
+            window = opts.window_us(target.schema)
             for chunk in ordered:
-                p = prepare(target.schema, chunk, target.buckets)
+                p = prepare(target.schema, chunk, target.buckets, window)
                 prog.add(p)
                 self._send(wire, p, header, "count")
-                if expire_ms(target.schema, opts.clock, 0):
-                    for b, e in bucket_max_events(p).items():
-                        prog.bucket_max_event[b] = max(e, prog.bucket_max_event.get(b, e))
                 if opts.progress:
                     opts.progress(p.rows)
-            self._send_expiry(wire, target, opts, prog)
             totals = wire.finish()
         except BaseException:
             wire.abort()
@@ -334,14 +324,6 @@ class Publisher:
             return
         data, commands = resp.payload(p.buckets, p.fields, p.items, p.record_length, header)
         wire.submit(Job(data, commands, kind))
-
-    def _send_expiry(self, wire: Wire, target: Target, opts: Options, prog: Progress) -> None:
-        parts = []
-        for b, e in prog.bucket_max_event.items():
-            key = layout.data_key(target.key_prefix, target.schema.entity, b, target.tags)
-            parts.append(resp.command("PEXPIREAT", key, expire_ms(target.schema, opts.clock, e)))
-        if parts:
-            wire.submit(Job([b"".join(parts)], len(parts), "ignore"))
 
     def _commit(self, target: Target, opts: Options, fields: dict[str, str]) -> int | None:
         s = target.schema

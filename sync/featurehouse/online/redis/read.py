@@ -16,7 +16,14 @@ from typing import Any
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online.encoding import decode_records, from_epoch_us, to_epoch_us
+from featurehouse.online.clock import is_expired, read_clock_us, window_start_us
+from featurehouse.online.encoding import (
+    ENCODINGS,
+    decode_records,
+    from_epoch_us,
+    to_epoch_us,
+    tombstone_length,
+)
 from featurehouse.online.keys import keyer
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 from featurehouse.online.redis import functions, layout
@@ -43,6 +50,12 @@ class ViewMeta:
     @classmethod
     def from_flat(cls, flat: Sequence[bytes]) -> ViewMeta:
         d = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        if d.get("encoding", ENCODINGS[0]) not in ENCODINGS:
+            raise OnlineStoreError(
+                f"{d.get('view')} {d.get('version')} is stored as {d['encoding']}, which this "
+                f"featurehouse does not read ({', '.join(ENCODINGS)}): upgrade it, or rerun "
+                "`featurehouse sync` with this one"
+            )
         return cls(
             vtoken=d["version"],
             generation=int(d["gen"]),
@@ -90,12 +103,13 @@ class ReadSteps:
         now: datetime | None,
     ) -> Generator[tuple[list[str], list[Any]], Any, list[ReadResult]]:
         """Yields the (keys, args) of each FCALL `read`, is sent its reply, returns the
-        results (a stale metadata cache costs a second call)."""
-        now_us = to_epoch_us(now) if now is not None else time.time_ns() // 1000
+        results (a stale metadata cache costs a second call). `now`: the clock to answer at
+        (`clock.read_clock_us`; None: the store's)."""
+        clock = Clock(None if now is None else to_epoch_us(now), time.time_ns() // 1000)
         for _ in range(_MAX_ATTEMPTS):
             plan = [self._guess(r) for r in requests]
             out = yield self._call(requests, plan, entity_rows)
-            results = self._decode(requests, plan, out, now_us)
+            results = self._decode(requests, plan, out, clock)
             if results is not None:
                 return results
         raise OnlineStoreError(
@@ -137,7 +151,7 @@ class ReadSteps:
         requests: Sequence[ReadRequest],
         plan: Sequence[ViewMeta | None],
         out: Sequence[Any],
-        now_us: int,
+        clock: Clock,
     ) -> list[ReadResult] | None:
         results, complete = [], True
         for req, meta, res in zip(requests, plan, out, strict=True):
@@ -154,7 +168,7 @@ class ReadSteps:
                     self.latest[req.view] = fresh.vtoken
                 complete = False
                 continue
-            results.append(_result(req, meta, records, now_us))
+            results.append(_result(req, meta, records, clock))
         return results if complete else None
 
 
@@ -217,17 +231,34 @@ def _picker(positions: list[int], kinds: list[str]) -> Callable[[list], tuple]:
     return pick
 
 
-def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], now_us: int) -> ReadResult:
+@dataclass(frozen=True)
+class Clock:
+    """A read's clocks: the one asked for (`now=`, epoch µs) and the wall clock's."""
+
+    asked_us: int | None
+    wall_us: int
+
+    def for_view(self, meta: ViewMeta, where: str) -> int:
+        return read_clock_us(self.asked_us, meta.clock, meta.as_of_us, self.wall_us, where)
+
+
+def _picks(req: ReadRequest, meta: ViewMeta) -> tuple[list[int], list[str], Callable]:
     cached = meta.picks.get(req.features)
     if cached is None:
         positions, kinds = _columns(req, meta.schema)
         if len(meta.picks) >= _PICKS_CACHED:
             meta.picks.clear()
         cached = meta.picks[req.features] = (positions, kinds, _picker(positions, kinds))
-    positions, kinds, pick = cached
-    ttl = meta.schema.ttl_seconds
-    ref = meta.as_of_us if meta.clock == "as_of" else now_us
-    oldest = None if ttl is None else ref - ttl * 1_000_000
+    return cached
+
+
+def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], clock: Clock) -> ReadResult:
+    """The answer at the read's clock: no record, not_found; a tombstone (no features) or a
+    record older than the TTL, expired; else present."""
+    positions, kinds, pick = _picks(req, meta)
+    at = clock.for_view(meta, _where(req))
+    oldest = window_start_us(at, meta.schema.ttl_seconds)
+    tombstone = tombstone_length(meta.schema.created)
     n = len(positions)
     missing, present, expired = (None,) * n, ("present",) * n, ("expired",) * n
     not_found = ("not_found",) * n
@@ -239,7 +270,7 @@ def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], now_us: in
             events.append(None)
             continue
         events.append(from_epoch_us(rec[0]))
-        if oldest is not None and rec[0] < oldest:
+        if len(rec) <= tombstone or is_expired(rec[0], oldest):
             values.append(missing)
             statuses.append(expired)
         else:
@@ -254,4 +285,5 @@ def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], now_us: in
         values=tuple(values),
         statuses=tuple(statuses),
         event_at=tuple(events),
+        clock=from_epoch_us(at),
     )

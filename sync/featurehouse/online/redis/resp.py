@@ -48,25 +48,19 @@ def fcall_header(
     fixed_keys: Sequence[str],
     key_names: Callable[[pa.Array], pa.Array],
     leading_args: Sequence[str],
-    trailing_arg: Callable[[pa.Array], pa.Array],
 ) -> Header:
-    """`FCALL <function> <n> <fixed keys...> <bucket key> <leading args...> <per-bucket arg>`."""
+    """`FCALL <function> <n> <fixed keys...> <bucket key> <leading args...>`, then the rows'
+    field/record pairs."""
     nkeys = len(fixed_keys) + 1
     fixed = b"".join(bulk(k) for k in fixed_keys).decode()
     start = "\r\n" + (bulk("FCALL") + bulk(function) + bulk(str(nkeys))).decode() + fixed
     lead = b"".join(bulk(a) for a in leading_args).decode()
-    base = 3 + nkeys + len(leading_args) + 1
+    base = 3 + nkeys + len(leading_args)
 
     def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
         count = pc.cast(pc.add(pc.multiply(lengths, 2), base), pa.string())
         return pc.binary_join_element_wise(
-            "*",
-            count,
-            start,
-            bulk_array(key_names(buckets)),
-            lead,
-            bulk_array(trailing_arg(buckets)),
-            "",
+            "*", count, start, bulk_array(key_names(buckets)), lead, ""
         )
 
     return header

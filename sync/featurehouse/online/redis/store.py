@@ -15,17 +15,19 @@ from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
     ReadResult,
+    ServiceRecord,
     ViewSchema,
     ViewState,
     to_table,
 )
-from featurehouse.online.redis import admin, layout
+from featurehouse.online.redis import admin, layout, usage
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.merge import Merger
 from featurehouse.online.redis.publish import Options, Publisher
 from featurehouse.online.redis.read import Reader
 from featurehouse.online.redis.wire import translated
 from featurehouse.online.store import Location
+from featurehouse.online.usage import LoggedRow, Tally, UsageCount
 
 
 class RedisStore:
@@ -143,3 +145,33 @@ class RedisStore:
         """Remove generations left by dead or failed syncs; returns how many."""
         with translated(self.client, "cleaning up"):
             return admin.cleanup(self.client, self.prefix, self._active)
+
+    # --- feature services and usage history (online/redis/usage.py) ---
+
+    def publish_services(self, services: Sequence[ServiceRecord]) -> None:
+        """Replace the feature services readers serve by name."""
+        with translated(self.client, "publishing feature services"):
+            usage.publish_services(self.client, self.prefix, services)
+
+    def services(self) -> list[ServiceRecord]:
+        with translated(self.client, "listing feature services"):
+            return usage.services(self.client, self.prefix)
+
+    def add_usage(
+        self, tallies: Mapping[tuple[str, str], Tally], rows: Sequence[LoggedRow]
+    ) -> None:
+        """Add reads, entities and last-read times (and logged rows) in one pipeline."""
+        with translated(self.client, "recording feature usage"):
+            usage.add_usage(self.client, self.prefix, tallies, rows)
+
+    def usage(self) -> list[UsageCount]:
+        with translated(self.client, "reading feature usage"):
+            return usage.usage(self.client, self.prefix)
+
+    def logged_rows(self, count: int) -> list[tuple[str, LoggedRow]]:
+        with translated(self.client, "reading logged feature rows"):
+            return usage.logged_rows(self.client, self.prefix, count)
+
+    def drop_logged(self, ids: Sequence[str]) -> None:
+        with translated(self.client, "trimming logged feature rows"):
+            usage.drop_logged(self.client, self.prefix, ids)

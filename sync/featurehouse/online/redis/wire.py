@@ -50,6 +50,13 @@ _TLS_HINTS = (
         f"TLS, tls-auth-clients yes); set {setting('ssl_certfile', 'ssl_keyfile')}",
     ),
     (
+        # TLS 1.3: the client's handshake ends before Redis checks its certificate, so a refused
+        # client may see only a reset or a closed connection, whichever comes first.
+        ("reset by peer", "Errno 104", "Connection closed by"),
+        "Redis ended the TLS connection, as it does when it requires a client certificate "
+        f"(mutual TLS, tls-auth-clients yes); set {setting('ssl_certfile', 'ssl_keyfile')}",
+    ),
+    (
         ("UNKNOWN_CA", "BAD_CERTIFICATE", "unknown ca", "bad certificate"),
         "Redis does not trust this client's certificate; use one signed by the CA of Redis's "
         f"tls-ca-cert-file ({setting('ssl_certfile', 'ssl_keyfile')})",
@@ -105,7 +112,7 @@ def translate(exc: BaseException, where: str, action: str) -> OnlineStoreError:
     if text.startswith("OOM") or "OOM command not allowed" in text:
         return OnlineStoreError(
             f"Redis at {where} is out of memory (maxmemory) while {action}; raise maxmemory "
-            "or delete unused views (`featurehouse online delete`)"
+            "or delete unused view versions (`featurehouse delete VIEW.vN`)"
         )
     return OnlineStoreError(f"Redis at {where} failed while {action}: {text}")
 

@@ -17,8 +17,10 @@ import pytest
 import redis
 from cli_process import run_featurehouse
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online import ReadRequest
+from featurehouse.online import ReadRequest, ServiceRecord
 from featurehouse.online.redis import AsyncReader, RedisStore, acl, functions, layout
+from featurehouse.online.usage import SERVICE, LoggedRow, Tally
+from featurehouse.refs import ServiceRefs, parse_feature
 from online_support import AS_OF, Server, own_server, prefixed_keys, schema, simple_batch
 
 PREFIX = "fhacl"
@@ -215,23 +217,44 @@ def test_the_reader_cannot_load_functions_or_write_keys(users: Users) -> None:
         lambda c: c.hset(meta, "gen", "0"),
         lambda c: c.unlink(meta),
         lambda c: c.xadd(f"{PREFIX}:stream:orders", {"x": "1"}),
-        lambda c: c.hincrby(f"{PREFIX}:usage:2026-05-01", "feat_customer__orders", 1),
+        lambda c: c.hincrby(meta, "gen", 1),
+        lambda c: c.zadd(f"{PREFIX}:{{ctl}}:latest", {"x": 1}),
         lambda c: c.execute_command("FCALL", functions.function_name("drop"), 0),
     ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             refused(reader.client)
 
 
+def test_the_reader_counts_usage_and_the_writer_publishes_services_and_exports_the_log(
+    users: Users,
+) -> None:
+    users.denied()  # earlier tests' refusals
+    writer, reader = users.store(acl.WRITER), users.store(acl.READER)
+    service = ServiceRecord(ServiceRefs("churn", (parse_feature("feat_customer__orders.v1:n"),)))
+    writer.publish_services([service])
+    assert [s.name for s in reader.services()] == ["churn"]
+    row = LoggedRow("churn", 1.0e9, {"customer_id": 1}, {"n": 2}, {"n": "present"})
+    reader.add_usage({(SERVICE, "churn"): Tally(3, 5, 1.0e9)}, [row])
+    [count] = reader.usage()
+    assert (count.name, count.reads, count.entities) == ("churn", 3, 5)
+    [(row_id, logged)] = writer.logged_rows(10)
+    assert logged == row
+    writer.drop_logged([row_id])
+    assert writer.logged_rows(10) == [] and users.denied() == []
+
+
 @pytest.mark.fast
 def test_rules_are_exact_and_scoped_to_the_prefix() -> None:
     writer, reader = acl.users("team*a")
     assert writer.keys == ("~team\\*a:*",)
-    assert reader.keys == ("%R~team\\*a:*",)  # read only: no key it may write
+    # read only, but for the usage counters it adds
+    assert reader.keys == ("%R~team\\*a:*", "~team\\*a:usage:*")
     line = reader.setuser(acl.password_rule(reader.name, "pw"))
     assert shlex.split(line)[:6] == ["ACL", "SETUSER", acl.READER, "reset", "on", line.split()[5]]
     assert "pw" not in line.split()[5] and line.split()[5].startswith("#")
     assert "-@all" in line and "+fcall_ro" in line and "+fcall " not in line
     assert set(reader.commands) == {
         "ping", "select", "hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro",
+        "hincrby", "zadd", "expire", "xadd", "zrange",
     }  # fmt: skip
     assert {"hset", "unlink", "function|load", "fcall", "xreadgroup"} <= set(writer.commands)

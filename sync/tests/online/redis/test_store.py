@@ -18,6 +18,8 @@ from featurehouse.online import (
     OnlineStoreError,
     ReadRequest,
 )
+from featurehouse.online.clock import ClockError
+from featurehouse.online.encoding import to_epoch_us as to_us
 from featurehouse.online.redis import RedisStore, layout
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -327,55 +329,74 @@ def test_incremental_needs_a_full_sync_first(store: OnlineStore) -> None:
         publish(store, schema(), [simple_batch(3, tag=1)], mode="incremental")
 
 
-def test_ttl_as_of_clock_ignores_the_wall_clock(store: OnlineStore) -> None:
+def test_the_read_clock_an_explicit_now_wins_never_before_the_sync(store: OnlineStore) -> None:
+    """`as_of` clock: without now=, the answer is at the sync's as-of; a later now= ages the
+    values; an earlier one is refused (the store holds only the latest rows as of its sync)."""
     sch = schema(ttl=3600)
     events = [AS_OF - timedelta(minutes=59), AS_OF - timedelta(minutes=61)]
     publish(
         store, sch, [batch([1, 2], events, amount=pa.array([1.0, 2.0]), count=pa.array([1, 2]))]
     )
     rows = [{"customer_id": 1}, {"customer_id": 2}]
-    for now in (None, datetime(2030, 1, 1), AS_OF - timedelta(days=1)):
+    for now, statuses in (
+        (None, ["present", "expired"]),
+        (AS_OF, ["present", "expired"]),
+        (AS_OF + timedelta(minutes=1), ["present", "expired"]),  # exactly on the boundary
+        (AS_OF + timedelta(minutes=1, microseconds=1), ["expired", "expired"]),
+        (datetime(2030, 1, 1), ["expired", "expired"]),
+    ):
         [res] = store.read([ReadRequest(sch.view)], rows, now=now)
-        assert [s[0] for s in res.statuses] == ["present", "expired"]
+        assert [s[0] for s in res.statuses] == statuses, now
+        assert res.event_at == tuple(events) and res.clock == (now or AS_OF)
+        assert res.values[1] == (None, None)
+    with pytest.raises(ClockError, match="before its sync's as-of 2026-05-01 00:00:00"):
+        store.read([ReadRequest(sch.view)], rows, now=AS_OF - timedelta(days=1))
 
 
-def test_ttl_wall_clock_ages_with_now_and_reclaims_memory(
+def test_expired_entities_are_tombstones_and_no_key_expires(
     client: redis.Redis, store: OnlineStore
 ) -> None:
+    """An entity whose latest row is older than the TTL at the sync's clock is stored as
+    `[event_at]`: read as expired with that event time, forever after; no bucket key has an
+    expiry (it would turn expired entities into not_found)."""
     sch = schema(ttl=3600)
     now = datetime.now(UTC).replace(tzinfo=None)
     fresh, stale = now - timedelta(minutes=10), now - timedelta(hours=2)
-    ids = [1, 2]
-    b = batch(ids, [fresh, stale], amount=pa.array([1.0, 2.0]), count=pa.array([1, 2]))
-    publish(store, sch, [b], clock="wall", as_of=now)
-    [res] = store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in ids])
-    # customer 2's bucket held only expired records: Redis dropped the key (memory reclaimed)
-    assert [s[0] for s in res.statuses] == ["present", "not_found"]
-    [res] = store.read([ReadRequest(sch.view)], [{"customer_id": 1}], now=now + timedelta(hours=1))
-    assert res.statuses == (("expired", "expired"),)
-    meta = client.hgetall(layout.meta_key(store.prefix, sch.view, 1))
-    key = layout.data_key(meta[b"key_prefix"].decode(), "customer", layout.bucket_of("1", 1024))
-    expire_ms = client.pexpiretime(key)
-    assert abs(expire_ms / 1000 - (fresh.replace(tzinfo=UTC).timestamp() + 3600)) < 1
+    b = batch([1, 2], [fresh, stale], amount=pa.array([1.0, 2.0]), count=pa.array([1, 2]))
+    res = publish(store, sch, [b], clock="wall", as_of=now)
+    assert (res.rows, res.expired) == (2, 1)
+    rows = [{"customer_id": 1}, {"customer_id": 2}]
+    [got] = store.read([ReadRequest(sch.view)], rows)
+    assert [s[0] for s in got.statuses] == ["present", "expired"]
+    assert got.event_at == (fresh, stale) and got.values == ((1.0, 1), (None, None))
+    [got] = store.read([ReadRequest(sch.view)], rows, now=now + timedelta(days=365))
+    assert got.statuses == (("expired",) * 2,) * 2 and got.event_at == (fresh, stale)
+    data = [k for k in prefixed_keys(client, store.prefix) if ":d:" in k]
+    records = {f.decode(): json.loads(v) for k in data for f, v in client.hgetall(k).items()}
+    assert records["2"] == [to_us(stale)] and len(records["1"]) == 3
+    assert all(client.pttl(k) == -1 for k in data)
 
 
-def test_incremental_wall_clock_extends_bucket_expiry(client: redis.Redis, store: OnlineStore):
-    sch = schema(ttl=3600)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    publish(
-        store,
-        sch,
-        [simple_batch(1, tag=1, event=now - timedelta(minutes=50))],
-        clock="wall",
-        as_of=now,
-    )
-    key_prefix = client.hget(layout.meta_key(store.prefix, sch.view, 1), "key_prefix").decode()
-    key = layout.data_key(key_prefix, "customer", layout.bucket_of("0", 1024))
-    before = client.pexpiretime(key)
-    publish(
-        store, sch, [simple_batch(1, tag=2, event=now)], clock="wall", as_of=now, mode="incremental"
-    )
-    assert client.pexpiretime(key) - before == 50 * 60 * 1000
+def test_incremental_writes_expired_rows_as_tombstones(store: OnlineStore) -> None:
+    """A merge compares a tombstone as a record: the greater (event_at, created_at) wins, a
+    full tie goes to the later write, so an incremental sync can shrink a record in place."""
+    sch = schema(ttl=3600, created=True)
+    event = AS_OF - timedelta(minutes=30)
+
+    def rows(ids: list[int], events: list[datetime]) -> pa.RecordBatch:
+        b = batch(ids, events, amount=pa.array([float(i) for i in ids]), count=pa.array(ids))
+        return b.append_column("__created_at", pa.array(events, pa.timestamp("us")))
+
+    publish(store, sch, [rows([1, 2], [event, event])])
+    later = AS_OF + timedelta(hours=2)
+    newer = AS_OF + timedelta(minutes=10)  # entity 2 has a newer row, expired by `later` too
+    res = publish(store, sch, [rows([1, 2], [event, newer])], mode="incremental", as_of=later)
+    assert (res.rows, res.expired, res.skipped_older) == (2, 2, 0)
+    [got] = store.read([ReadRequest(sch.view)], [{"customer_id": 1}, {"customer_id": 2}])
+    assert got.statuses == (("expired",) * 2,) * 2 and got.event_at == (event, newer)
+    assert got.clock == later
+    again = publish(store, sch, [rows([1], [event])], mode="incremental", as_of=later)
+    assert again.rows == 1  # a full tie: rewritten, the same tombstone
 
 
 def test_metadata_lets_a_reader_need_nothing_but_redis(store: OnlineStore) -> None:

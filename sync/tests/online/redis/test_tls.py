@@ -12,7 +12,7 @@ import pytest
 import redis
 from featurehouse.errors import ConfigError, OnlineStoreError, RedisUnavailable
 from featurehouse.online import ReadRequest
-from featurehouse.online.redis import AsyncReader, RedisStore, connection, open_store
+from featurehouse.online.redis import AsyncReader, RedisStore, connection, open_store, wire
 from online_support import schema, simple_batch
 from redis_tls import Certs, TLSRedis, make_certs
 from server_support import publish
@@ -115,6 +115,26 @@ def test_missing_client_certificate_names_certfile_and_keyfile(
     text = _one_line(exc)
     assert "TLS" in text and "mutual TLS" in text
     assert "FEATUREHOUSE_REDIS_SSL_CERTFILE" in text and "ssl_keyfile" in text
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [
+        ConnectionResetError(104, "Connection reset by peer"),
+        redis.ConnectionError("Connection closed by Redis: [Errno 104] Connection reset by peer"),
+        redis.ConnectionError("Connection closed by server."),
+    ],
+)
+def test_a_refused_client_certificate_reads_the_same_whichever_way_the_socket_ends(
+    raised: Exception,
+) -> None:
+    """Under TLS 1.3 Redis refuses a client certificate after the client's handshake has
+    ended: the client sees an alert, a reset or a closed socket depending on timing."""
+    text = str(wire.translate(raised, "rediss://127.0.0.1:6380/0", "checking health"))
+    assert text.startswith("TLS to Redis at rediss://127.0.0.1:6380/0 failed")
+    assert "mutual TLS" in text and "FEATUREHOUSE_REDIS_SSL_CERTFILE" in text
+    plain = str(wire.translate(raised, "redis://127.0.0.1:6379/0", "checking health"))
+    assert plain.startswith("Redis at redis://127.0.0.1:6379/0 is unavailable")
 
 
 def test_scheme_and_port_mix_ups_say_which_scheme(tls_redis: TLSRedis, certs: Certs) -> None:

@@ -28,13 +28,14 @@
 
 
 {% macro spark__rolling_window_agg(spec) %}
-    {#- Spark 4.0 has no recursive CTE: the same SQL with the tick grid from sequence(). -#}
+    {#- Spark 4.0 has no recursive CTE: the same SQL with each entity's ticks from
+        sequence(). -#}
     {{ return(featurehouse._fh_rolling_window_sql(spec, recursive=false)) }}
 {% endmacro %}
 
 
 {% macro _fh_rolling_window_sql(spec, recursive) %}
-    {#- rolling_window_agg's SQL; `recursive` only changes how the tick grid is made. -#}
+    {#- rolling_window_agg's SQL; `recursive` only changes how the ticks are made. -#}
     {%- set keys = spec.key_columns -%}
     {%- set key_list = keys | join(', ') -%}
     {%- set as_of = "cast('" ~ spec.as_of ~ "' as timestamp)" -%}
@@ -60,49 +61,66 @@ _fh_events as (
 ),
 
 {%- if spec.tick is not none %}
-{#- Ticks from each entity's first event to as_of keep rows fresh for the TTL check. #}
+{#- Ticks from each entity's own first event to as_of keep rows fresh for the TTL
+    check. Generated per entity (never from a global minimum), every CTE here is
+    partitioned by the keys: an entity's rows depend on its events alone, which lets
+    the stream recompute a few entities exactly (README "Real-time features"). -#}
 _fh_first_events as (
     select
         {{ key_list }},
-        min(_fh_ts) as _fh_first_ts
+        min(_fh_ts) as _fh_first_ts,
+        cast({{ dbt.date_trunc(spec.tick.datepart, 'min(_fh_ts)') }} as timestamp)
+            as _fh_first_period
     from _fh_events
     group by {{ key_list }}
 ),
 
+{%- set next_tick = dbt.dateadd(spec.tick.datepart, 1, '_fh_ts') | trim %}
+{%- set period_end = dbt.dateadd(spec.tick.datepart, 1, '_fh_first_period') | trim %}
 {%- set first_tick -%}
-    cast({{ dbt.date_trunc(spec.tick.datepart, 'min(_fh_ts)') }} as timestamp)
+        case
+            when _fh_first_period < _fh_first_ts then cast({{ period_end }} as timestamp)
+            else _fh_first_period
+        end
 {%- endset %}
 {%- if recursive %}
-_fh_tick_grid (_fh_tick) as (
-    select {{ first_tick }}
-    from _fh_events
+_fh_ticks ({{ key_list }}, _fh_ts) as (
+    select
+        {{ key_list }},
+        {{ first_tick }} as _fh_ts
+    from _fh_first_events
+    where
+        _fh_first_period = _fh_first_ts
+        or {{ period_end }} <= {{ as_of }}
 
     union all
 
-    {%- set next_tick = dbt.dateadd(spec.tick.datepart, 1, '_fh_tick') | trim %}
-    select cast({{ next_tick }} as timestamp)
-    from _fh_tick_grid
+    select
+        {{ key_list }},
+        cast({{ next_tick }} as timestamp) as _fh_ts
+    from _fh_ticks
     where {{ next_tick }} <= {{ as_of }}
 ),
 {%- else %}
-_fh_tick_grid as (
-    select explode(sequence(
-        _fh_first_tick, {{ as_of }}, interval 1 {{ spec.tick.datepart }}
-    )) as _fh_tick
-    from (select {{ first_tick }} as _fh_first_tick from _fh_events) as _fh_bounds
-),
-{%- endif %}
-
 _fh_ticks as (
     select
-        {%- for key in keys %}
-        _fh_first_events.{{ key }},
-        {%- endfor %}
-        _fh_tick_grid._fh_tick as _fh_ts
-    from _fh_first_events
-    inner join _fh_tick_grid
-        on _fh_tick_grid._fh_tick >= _fh_first_events._fh_first_ts
+        {{ key_list }},
+        explode(
+            case
+                when _fh_first_tick <= {{ as_of }} then sequence(
+                    _fh_first_tick, {{ as_of }}, interval 1 {{ spec.tick.datepart }}
+                )
+                else cast(array() as array<timestamp>)
+            end
+        ) as _fh_ts
+    from (
+        select
+            {{ key_list }},
+            {{ first_tick }} as _fh_first_tick
+        from _fh_first_events
+    ) as _fh_first_ticks
 ),
+{%- endif %}
 {% endif %}
 
 {#- One delta column per output column: entries feed every window, exits only

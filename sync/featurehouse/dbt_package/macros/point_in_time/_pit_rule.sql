@@ -3,6 +3,8 @@
     point_in_time_join and latest_feature_rows:
       _pit_predicate          the rows a point may see: event ts <= t,
                               >= t - ttl (with a TTL), created ts <= t (as known at)
+      _pit_within_ttl         the TTL part of it, alone: a row is expired at t when
+                              it fails this (Python's mirror: online/clock.py)
       _pit_preference_columns among those, the greatest (event ts, created ts) wins
 -#}
 
@@ -16,16 +18,29 @@
 {% endmacro %}
 
 
-{% macro _pit_predicate(view, point, feature, as_known_at) %}
-    {#- The rule, part 1 (both bounds inclusive). -#}
+{% macro _pit_predicate(view, point, feature, as_known_at, within_ttl=true) %}
+    {#-
+        The rule, part 1 (both bounds inclusive). `within_ttl=false` leaves the TTL
+        bound out: the latest row at or before the point, however old (online answers
+        tell expired from never seen).
+    -#}
     {{ feature }}.{{ view.event_ts }} <= {{ point }}._pit_point_at
-    {%- if view.ttl_seconds is not none %}
-    and {{ feature }}.{{ view.event_ts }} >= {{ point }}._pit_window_start
+    {%- if within_ttl and view.ttl_seconds is not none %}
+    and {{ featurehouse._pit_within_ttl(view, point, feature) }}
     {%- endif -%}
     {%- if as_known_at %}
     and {{ feature }}.{{ view.created_ts }} <= {{ point }}._pit_point_at
     {%- endif -%}
 {% endmacro %}
+
+
+{% macro _pit_within_ttl(view, point, feature) %}
+    {#-
+        THE TTL boundary, inclusive: a row whose event ts is exactly t - ttl is still
+        served; one microsecond older is expired. Only for views with a TTL.
+    -#}
+    {{ feature }}.{{ view.event_ts }} >= {{ point }}._pit_window_start
+{%- endmacro %}
 
 
 {% macro _pit_preference_columns(view) %}

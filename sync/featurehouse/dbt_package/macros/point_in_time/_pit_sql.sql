@@ -102,13 +102,16 @@ select * from _pit_joined
 {%- endmacro %}
 
 
-{% macro _pit_latest_sql(model, version, as_of, as_known_at, arg_max=false) %}
+{% macro _pit_latest_sql(
+    model, version, as_of, as_known_at, arg_max=false, with_expired=false
+) %}
     {#-
         latest_feature_rows' shape: one point, as_of, rendered exactly once (it may be a
         bind placeholder); per entity the row _pit_predicate and _pit_preference pick.
         `arg_max` (DuckDB) keeps it with one hash aggregate over _pit_preference_key
         instead of a row_number() window; the rule is the same. On a table the aggregate
-        carries only the row id, and the picked rows are fetched by it.
+        carries only the row id, and the picked rows are fetched by it. `with_expired`:
+        the latest row however old, flagged by _pit_expired (not _pit_within_ttl).
     -#}
     {%- set view = featurehouse._pit_view(
         {'model': model, 'version': version},
@@ -122,7 +125,8 @@ select * from _pit_joined
     {%- set source -%}
         from {{ view.relation }} as feature
         inner join _pit_point as point
-            on {{ featurehouse._pit_predicate(view, 'point', 'feature', as_known_at) }}
+            on {{ featurehouse._pit_predicate(
+                view, 'point', 'feature', as_known_at, within_ttl=not with_expired) }}
     {%- endset -%}
 with
 
@@ -175,5 +179,21 @@ _pit_latest as (
     {%- endif %}
 )
 
+{%- if with_expired %}
+
+select
+    {%- for column in view.columns %}
+    _pit_latest.{{ column }},
+    {%- endfor %}
+    {%- if view.ttl_seconds is none %}
+    false as _pit_expired
+    {%- else %}
+    not ({{ featurehouse._pit_within_ttl(view, 'point', '_pit_latest') }}) as _pit_expired
+    {%- endif %}
+from _pit_latest
+cross join _pit_point as point
+{%- else %}
+
 select {{ view.columns | join(', ') }} from _pit_latest
+{%- endif %}
 {%- endmacro %}

@@ -1,23 +1,27 @@
-{% macro latest_feature_rows(model, version=none, as_of=none, as_known_at=false) %}
+{% macro latest_feature_rows(
+    model, version=none, as_of=none, as_known_at=false, with_expired=false
+) %}
     {#-
-        Per entity, the feature row the point-in-time rule picks at `as_of` (what the
-        Python sync publishes). Arguments: _macros.yml.
+        Per entity, the feature row the point-in-time rule picks at `as_of`; with
+        `with_expired`, also the entities whose latest row is older than the TTL, flagged
+        (what the Python sync publishes). Arguments: _macros.yml.
     -#}
     {{ return(adapter.dispatch('latest_feature_rows', 'featurehouse')(
-        model, version, as_of, as_known_at)) }}
+        model, version, as_of, as_known_at, with_expired)) }}
 {% endmacro %}
 
 
 {% macro default__latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false
+    model, version=none, as_of=none, as_known_at=false, with_expired=false
 ) %}
     {#- Portable SQL (Postgres, Spark): row_number(), rank 1 kept by a subquery. -#}
-    {{ return(featurehouse._pit_latest_sql(model, version, as_of, as_known_at)) }}
+    {{ return(featurehouse._pit_latest_sql(
+        model, version, as_of, as_known_at, with_expired=with_expired)) }}
 {% endmacro %}
 
 
 {% macro duckdb__latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false
+    model, version=none, as_of=none, as_known_at=false, with_expired=false
 ) %}
     {#-
         DuckDB: the same rule as one hash aggregate, arg_max(row, _pit_preference_key)
@@ -25,5 +29,5 @@
         benchmarks/bench_sync.py).
     -#}
     {{ return(featurehouse._pit_latest_sql(
-        model, version, as_of, as_known_at, arg_max=true)) }}
+        model, version, as_of, as_known_at, arg_max=true, with_expired=with_expired)) }}
 {% endmacro %}
