@@ -157,6 +157,7 @@ def run_dbt(
     project_dir: Path = REPO_ROOT,
     duckdb_path: Path | None = None,
     pg_schema: str | None = None,
+    timeout: int = DBT_TIMEOUT_SECONDS,
 ) -> DbtRun:
     """Run `dbt <args>` in project_dir (its profiles.yml) with target, logs and warehouse
     (the DuckDB file, the Spark warehouse and metastore) inside workdir."""
@@ -178,7 +179,7 @@ def run_dbt(
         env=env,
         capture_output=True,
         text=True,
-        timeout=DBT_TIMEOUT_SECONDS,
+        timeout=timeout,
         check=False,
     )
     results_path = target_dir / "run_results.json"
@@ -195,8 +196,16 @@ def run_dbt(
 
 
 def spark_environment(workdir: Path) -> dict[str, str]:
-    """The variables the `spark` target reads: its warehouse and metastore under workdir."""
-    return {"FEATUREHOUSE_SPARK_DIR": str(workdir / "spark"), "SPARK_LOCAL_IP": "127.0.0.1"}
+    """The variables the `spark` target reads: its warehouse and metastore under workdir, and
+    a Spark sized for the suite's 2-core machine and the demo's few thousand rows."""
+    return {
+        "FEATUREHOUSE_SPARK_DIR": str(workdir / "spark"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "FEATUREHOUSE_SPARK_MASTER": "local[2]",
+        "FEATUREHOUSE_SPARK_SHUFFLE_PARTITIONS": "2",
+        "FEATUREHOUSE_SPARK_DRIVER_MEMORY": "1g",
+        "FEATUREHOUSE_SPARK_THREADS": "2",
+    }
 
 
 def _require_artifacts(run: DbtRun) -> DbtRun:
@@ -320,6 +329,8 @@ def dbt_build_postgres(dbt_runner: Callable[..., DbtRun], pg_schema: str) -> Dbt
 
 # dbt's own generic tests, which the DuckDB and Postgres builds run: on Spark (a second or
 # more each) the build runs ours, the unit tests and the singular tests.
+# 14 minutes under a load average of 12-18 on the 2-core machine (every model a Spark job).
+SPARK_BUILD_TIMEOUT_SECONDS = 2400
 SPARK_EXCLUDED = tuple(
     f"test_name:{name}" for name in ("not_null", "unique", "accepted_values", "relationships")
 )
@@ -331,7 +342,7 @@ def dbt_build_spark(dbt_runner: Callable[..., DbtRun]) -> DbtRun:
     tables and a Derby metastore in the run's temp dir): every seed and model, our generic
     tests (the monitoring macros), the unit tests and the singular tests."""
     args = ["build", "--target", "spark", "--exclude", *SPARK_EXCLUDED]
-    return _require_artifacts(dbt_runner(args, "dbt_spark"))
+    return _require_artifacts(dbt_runner(args, "dbt_spark", timeout=SPARK_BUILD_TIMEOUT_SECONDS))
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,8 @@ class Warehouse(Protocol):
 class SpineWarehouse(Warehouse, Protocol):
     """A warehouse that joins training spines: Arrow tables registered as relations."""
 
+    reads_parquet: ClassVar[bool]  # reads a Parquet spine in place (else loaded as Arrow)
+
     def reader(
         self, sql: str, params: Mapping[str, Any], batch_size: int
     ) -> pa.RecordBatchReader: ...

@@ -32,6 +32,7 @@ class DuckDB:
     concurrent = True
     collects = False
     reads_spines = True
+    reads_parquet = True
 
     def __init__(self, connection: Any, settings: Mapping[str, Any] | None = None) -> None:
         self._connection = connection

@@ -33,7 +33,8 @@ class Spark:
     adapter = "spark"
     param_style = "colon"
     concurrent = False
-    reads_spines = False
+    reads_spines = True
+    reads_parquet = False
     collects = True
 
     def __init__(self, session: Any) -> None:
@@ -118,6 +119,22 @@ class Spark:
         need bounded memory read it partition by partition (`partition`)."""
         yield from self._arrow(sql, params).to_batches(max_chunksize=batch_size)
 
+    def reader(self, sql: str, params: Mapping[str, Any], batch_size: int) -> pa.RecordBatchReader:
+        """The query's whole result (collected), as a reader of `batch_size` batches."""
+        table = self._arrow(sql, params)
+        return pa.RecordBatchReader.from_batches(
+            table.schema, table.to_batches(max_chunksize=batch_size)
+        )
+
+    def register(self, name: str, table: pa.Table) -> None:
+        """Make an Arrow table queryable as the temporary view `name` (naive timestamps are
+        UTC, as everywhere in Featurehouse)."""
+        try:
+            frame = self._session.createDataFrame(_utc(table))
+            frame.createOrReplaceTempView(name)
+        except Exception as exc:  # py4j and Arrow conversion errors have no common base
+            raise OfflineStoreError(f"Spark cannot read the spine: {_first_line(exc)}") from exc
+
     def _arrow(self, sql: str, params: Mapping[str, Any]) -> pa.Table:
         try:
             table = self._session.sql(bind(sql, params)).toArrow()
@@ -174,6 +191,18 @@ def _literal(value: Any) -> str:
     if isinstance(value, date):
         return f"date '{value.isoformat()}'"
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _utc(table: pa.Table) -> pa.Table:
+    """Naive timestamps marked UTC, so that Spark does not read them in a local time zone."""
+    fields = [
+        pa.field(f.name, pa.timestamp(f.type.unit, "UTC"))
+        if pa.types.is_timestamp(f.type) and f.type.tz is None
+        else f
+        for f in table.schema
+    ]
+    schema = pa.schema(fields)
+    return table if schema.equals(table.schema) else table.cast(schema)
 
 
 def _naive(table: pa.Table) -> pa.Table:
