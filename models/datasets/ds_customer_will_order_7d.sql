@@ -13,11 +13,23 @@ orders as (
     select * from {{ ref('stg_shop__orders') }}
 ),
 
+weeks as (
+    {%- for week in range(12) %}
+        select {{ week }} as week_number
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
 mondays as (
-    {#- date_spine's end is exclusive: the last Monday is 2026-04-20. -#}
-    {{ dbt.date_spine(
-        'week', "cast('2026-02-02' as date)", "cast('2026-04-27' as date)"
-    ) }}
+    {#- Not dbt.date_spine: dbt-spark's dateadd drops the parentheses around
+        date_spine's `row_number() - 1`, so on Spark its weeks come out as days. -#}
+    select
+        {{ dbt.dateadd(
+            'day', '7 * weeks.week_number', "cast('2026-02-02' as date)"
+        ) }} as date_week
+    from weeks
 ),
 
 spine as (

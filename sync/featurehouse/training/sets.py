@@ -3,7 +3,8 @@
 The SQL is the dbt macro `featurehouse.point_in_time_join`, rendered by dbt once per request
 shape (views, features, as_known_at) over fixed relation names and cached per manifest
 (`render.inline_sql`); the spine (Arrow, pandas, Parquet or a SQL query) is bound to those names
-in the target's DuckDB file, opened read-only. Everything is validated before dbt or the join run.
+in the target's DuckDB file, opened read-only, or in the Spark session (as Arrow). Everything
+is validated before dbt or the join run.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class Spine:
     select: str  # the select list adding ROW
     table: pa.Table | None = None
     rows: int | None = None  # when known before the join (Arrow, Parquet metadata)
+    path: Path | None = None  # the Parquet file
 
     @property
     def what(self) -> str:
@@ -111,14 +113,17 @@ def prepare(
     as_known_at: bool = False,
 ) -> Prepared:
     """Validate everything (one TrainingSetError listing every problem), then render the SQL."""
-    if not adapter(target).reads_spines:
+    kind = adapter(target)
+    if not kind.reads_spines:
         raise TrainingSetError(
-            f"target {target.name!r} is {target.type}: training sets from Python read DuckDB; "
-            "on other warehouses build a dbt model with featurehouse.point_in_time_join"
+            f"target {target.name!r} is {target.type}: training sets from Python read DuckDB "
+            "or Spark; here build a dbt model with featurehouse.point_in_time_join"
         )
     problems: list[str] = []
     requests = plan_requests(registry, features, as_known_at, problems)
     source = spine_input(spine)
+    if source.kind == "parquet" and not cast(type[SpineWarehouse], kind).reads_parquet:
+        source = spine_input(pq.read_table(source.path))  # the warehouse reads Arrow only
     with connect(project, target) as warehouse:
         schema = _spine_schema(_duck(warehouse, source), source, problems)
         column = check_spine(schema, timestamp_column, requests, source, problems)
@@ -149,12 +154,13 @@ def execute(
     except BaseException:
         stack.close()
         raise
-    schema = reader.schema.with_metadata(prepared.metadata)
+    kept = [i for i, f in enumerate(reader.schema) if f.name not in (SPINE_AT, ROW)]
+    schema = pa.schema([reader.schema.field(i) for i in kept], metadata=prepared.metadata)
 
     def batches() -> Iterator[pa.RecordBatch]:
         with stack:
             for batch in reader:
-                yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+                yield pa.RecordBatch.from_arrays([batch.column(i) for i in kept], schema=schema)
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
@@ -211,9 +217,8 @@ def spine_input(spine: Any) -> Spine:
             raise TrainingSetError(f"spine file {path} is not Parquet ({exc})") from exc
         quoted = "'" + str(path).replace("'", "''") + "'"
         select = f"* exclude (file_row_number), file_row_number as {ROW}"
-        return Spine(
-            "parquet", f"read_parquet({quoted}, file_row_number = true)", select, None, rows
-        )
+        source = f"read_parquet({quoted}, file_row_number = true)"
+        return Spine("parquet", source, select, None, rows, path)
     if isinstance(spine, str) and spine.strip():
         query = spine.strip().rstrip(";")
         return Spine(
@@ -309,7 +314,8 @@ def macro_call(requests: Sequence[ViewRequest], as_known_at: bool) -> str:
 
 
 def wrap(macro_sql: str, spine: Spine, timestamp_column: str) -> str:
-    """Bind the spine to the names the macro was rendered over; keep the spine's row order."""
+    """Bind the spine to the names the macro was rendered over; keep the spine's row order
+    (SPINE_AT and ROW stay in the result: `execute` drops them, in every SQL dialect)."""
     quoted = '"' + timestamp_column.replace('"', '""') + '"'
     return f"""with
 
@@ -320,7 +326,7 @@ def wrap(macro_sql: str, spine: Spine, timestamp_column: str) -> str:
     from {spine.source}
 )
 
-select * exclude ({SPINE_AT}, {ROW})
+select *
 from (
 {macro_sql}
 ) as __featurehouse_training

@@ -1,5 +1,5 @@
 """The warehouse seam: a `Warehouse` protocol and one module per adapter (duckdb.py,
-postgres.py), the only importers of duckdb and psycopg2.
+postgres.py, spark.py), the only importers of duckdb, psycopg2 and pyspark.
 
 Callers ask `adapter(target)` what a warehouse can do (bind parameter style, building records
 in SQL, joining a spine) and `connect` for a connection; no one else looks at `target.type`.
@@ -25,20 +25,25 @@ DEFAULT_BATCH_SIZE = 10_000
 ADAPTERS = {
     "duckdb": ("featurehouse.warehouse.duckdb", "DuckDB"),
     "postgres": ("featurehouse.warehouse.postgres", "Postgres"),
+    "spark": ("featurehouse.warehouse.spark", "Spark"),
 }
 
 
 class Warehouse(Protocol):
     """An open, read-only (unless opened writable) warehouse connection."""
 
-    adapter: ClassVar[str]  # dbt's adapter type: duckdb, postgres
+    adapter: ClassVar[str]  # dbt's adapter type: duckdb, postgres, spark
     param_style: ClassVar[str]  # how rendered SQL binds parameters: dollar, pyformat
     concurrent: ClassVar[bool]  # can `submit` a query that runs beside this connection's own
     reads_spines: ClassVar[bool]  # can join a training spine (`SpineWarehouse`)
+    collects: ClassVar[bool]  # holds a query's whole result before its first batch (Spark)
 
     @classmethod
     def param(cls, name: str) -> str: ...
+    @classmethod
+    def partition(cls, keys: list[str], partitions: int) -> str: ...
     def prepare(self, macro_sql: str) -> str: ...
+    def limit_memory(self, megabytes: int) -> None: ...
     def hold(self, sql: str, params: Mapping[str, Any]) -> AbstractContextManager[str]: ...
     def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]: ...
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
@@ -51,6 +56,8 @@ class Warehouse(Protocol):
 
 class SpineWarehouse(Warehouse, Protocol):
     """A warehouse that joins training spines: Arrow tables registered as relations."""
+
+    reads_parquet: ClassVar[bool]  # reads a Parquet spine in place (else loaded as Arrow)
 
     def reader(
         self, sql: str, params: Mapping[str, Any], batch_size: int
@@ -81,7 +88,11 @@ def connect(project: Project, target: Target, *, writable: bool = False) -> Iter
 
 
 def relation_exists(warehouse: Warehouse, relation: Relation) -> bool:
-    """Whether the table or view exists (information_schema; names from the manifest)."""
+    """Whether the table or view exists (information_schema, or the adapter's own `exists`
+    where it has none: Spark; names from the manifest)."""
+    exists = getattr(warehouse, "exists", None)
+    if exists is not None:
+        return bool(exists(relation))
     sql = (
         "select count(*) from information_schema.tables where table_schema = "
         f"{warehouse.param('schema')} and table_name = {warehouse.param('name')}"

@@ -31,11 +31,15 @@ class DuckDB:
     adapter = "duckdb"
     param_style = "dollar"
     concurrent = True
+    collects = False
     reads_spines = True
+    reads_parquet = True
 
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, settings: Mapping[str, Any] | None = None) -> None:
         self._connection = connection
+        self._settings = dict(settings or {})  # the profile's DuckDB settings
         self._held = 0
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
 
     @classmethod
     def open(cls, project: Project, target: Target, writable: bool = False) -> DuckDB:
@@ -44,7 +48,7 @@ class DuckDB:
         try:
             connection = duckdb.connect(str(path), read_only=not writable)
             connection.execute("set TimeZone = 'UTC'")  # timestamptz spines -> naive UTC
-            return cls(connection)
+            return cls(connection, target.settings.get("settings"))
         except duckdb.Error as exc:
             raise OfflineStoreError(
                 f"cannot open {path} {mode} ({_first_line(exc)}); is a dbt run writing to it?"
@@ -54,8 +58,22 @@ class DuckDB:
     def param(cls, name: str) -> str:
         return f"${name}"
 
+    @classmethod
+    def partition(cls, keys: list[str], partitions: int) -> str:
+        """SQL of a row's partition (0..partitions-1) from its (quoted) key columns."""
+        return f"hash({', '.join(keys)}) % {partitions}"
+
     def prepare(self, macro_sql: str) -> str:
         return macro_sql
+
+    def limit_memory(self, megabytes: int) -> None:
+        """Cap DuckDB's memory (unless the profile's `settings` set memory_limit): beyond
+        it, aggregates and held rows spill to a temporary directory of this connection's."""
+        if self._temp is None:
+            self._temp = tempfile.TemporaryDirectory(prefix="featurehouse-duckdb-")
+            self.execute(f"set temp_directory = '{self._temp.name}'", {})
+        if "memory_limit" not in self._settings:
+            self.execute(f"set memory_limit = '{megabytes}MB'", {})
 
     @contextlib.contextmanager
     def hold(self, sql: str, params: Mapping[str, Any]) -> Iterator[str]:
@@ -125,6 +143,8 @@ class DuckDB:
 
     def close(self) -> None:
         self._connection.close()
+        if self._temp is not None:
+            self._temp.cleanup()
 
 
 def duckdb_file(project: Project, target: Target) -> Path:

@@ -127,6 +127,14 @@ TABLES = {
 }
 
 
+# The column types above as Spark spells them (it has no `varchar` without a length).
+_SPARK_TYPES = {"varchar": "string", "double precision": "double"}
+
+
+def _column_type(warehouse: Warehouse, kind: str) -> str:
+    return _SPARK_TYPES.get(kind, kind) if warehouse.adapter == "spark" else kind
+
+
 def monitoring_schema(project: Project) -> str:
     """Env FEATUREHOUSE_MONITORING_SCHEMA, else var featurehouse_monitoring_schema, else default."""
     name = str(
@@ -177,7 +185,9 @@ def append(
 
 def _create(warehouse: Warehouse, schema: str, qualified: str, columns: Mapping[str, str]) -> None:
     warehouse.execute(f'create schema if not exists "{schema}"', {})
-    body = ",\n    ".join(f'"{name}" {kind}' for name, kind in columns.items())
+    body = ",\n    ".join(
+        f'"{name}" {_column_type(warehouse, kind)}' for name, kind in columns.items()
+    )
     warehouse.execute(f"create table if not exists {qualified} (\n    {body}\n)", {})
 
 
@@ -195,7 +205,8 @@ def _insert(
         for j, name in enumerate(names):
             key = f"r{i}c{j}"
             params[key] = row.get(name)
-            placeholders.append(f"cast({warehouse.param(key)} as {columns[name]})")
+            kind = _column_type(warehouse, columns[name])
+            placeholders.append(f"cast({warehouse.param(key)} as {kind})")
         values.append("(" + ", ".join(placeholders) + ")")
     column_list = ", ".join(f'"{n}"' for n in names)
     warehouse.execute(

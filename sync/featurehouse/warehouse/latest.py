@@ -93,10 +93,11 @@ def latest_rows(
         yield Latest(held, records if record is not None else None)
 
 
-def _casts(view: FeatureView) -> list[tuple[str, str]]:
+def _casts(view: FeatureView, dialect: str) -> list[tuple[str, str]]:
     """(SQL of the feature cast to its online type, online type) per feature."""
     return [
-        (f"cast({_q(f.name)} as {sql_type(f.online_type)})", f.online_type) for f in view.features
+        (f"cast({_q(f.name)} as {sql_type(f.online_type, dialect)})", f.online_type)
+        for f in view.features
     ]
 
 
@@ -104,7 +105,7 @@ def _record_sql(warehouse: Warehouse, view: FeatureView, records: RecordFormat) 
     event = f"cast({_q(view.event_timestamp)} as timestamp)"
     created = view.created_timestamp
     created_sql = None if created is None else f"cast({_q(created)} as timestamp)"
-    return records.sql(warehouse.adapter, event, _casts(view), created_sql)
+    return records.sql(warehouse.adapter, event, _casts(view, warehouse.adapter), created_sql)
 
 
 def latest_stats(
@@ -227,15 +228,18 @@ def read_latest(
     batch_size: int = DEFAULT_BATCH_SIZE,
     encoded: RecordFormat | None = None,
     expired: bool = False,
+    partition: tuple[int, int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`;
     `encoded`: the rows carry their records (`latest_rows`), read instead of the features;
-    `expired`: with the macro's flag of rows older than the TTL (EXPIRED)."""
+    `expired`: with the macro's flag of rows older than the TTL (EXPIRED);
+    `partition` (i, n): only the entities whose key hash falls in partition i of n."""
     schema = arrow_schema(view, encoded=encoded, expired=expired)
     created = _q(view.created_timestamp or view.event_timestamp)
     event = _q(view.event_timestamp)
     columns = [
-        f"cast({_q(k.name)} as {sql_type(k.online_type)}) as {_q(k.name)}" for k in view.keys
+        f"cast({_q(k.name)} as {sql_type(k.online_type, warehouse.adapter)}) as {_q(k.name)}"
+        for k in view.keys
     ]
     columns += [
         f"cast({event} as timestamp) as {_q(EVENT_AT)}",
@@ -248,10 +252,13 @@ def read_latest(
     else:
         columns += [
             f"{cast} as {_q(f.name)}"
-            for (cast, _), f in zip(_casts(view), view.features, strict=True)
+            for (cast, _), f in zip(_casts(view, warehouse.adapter), view.features, strict=True)
         ]
     changed, params = _changed(warehouse, view, since)
     where = [*(f"{_q(k.name)} is not null" for k in view.keys), changed]
+    if partition is not None:
+        index, count = partition
+        where.append(f"{warehouse.partition([_q(k.name) for k in view.keys], count)} = {index}")
     params["as_of"] = as_of
     sql = (
         "select\n    "

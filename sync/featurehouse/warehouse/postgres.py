@@ -22,6 +22,7 @@ class Postgres:
     adapter = "postgres"
     param_style = "pyformat"
     concurrent = False
+    collects = False
     reads_spines = False
 
     def __init__(self, connection: Any) -> None:
@@ -50,6 +51,17 @@ class Postgres:
     @classmethod
     def param(cls, name: str) -> str:
         return f"%({name})s"
+
+    @classmethod
+    def partition(cls, keys: list[str], partitions: int) -> str:
+        """SQL of a row's partition (0..partitions-1) from its (quoted) key columns."""
+        text = ", ".join(f"{k}::text" for k in keys)
+        hashed = f"hashtextextended(concat_ws(chr(31), {text}), 0)"
+        # mod(), not %: the SQL goes through psycopg2's %(name)s parameter formatting.
+        return f"mod(mod({hashed}, {partitions}) + {partitions}, {partitions})"
+
+    def limit_memory(self, megabytes: int) -> None:
+        """The server's memory is its own: nothing to cap here."""
 
     def prepare(self, macro_sql: str) -> str:
         return re.sub(r"%%\((\w+)\)s", r"%(\1)s", macro_sql.replace("%", "%%"))

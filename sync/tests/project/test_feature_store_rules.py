@@ -98,6 +98,7 @@ SPELLINGS = sorted(
     {s for t in TYPES.values() for s in (*t.contract, t.sql)}
     | {"BIGINT", "Double  Precision", "varchar(64)", "numeric(12, 2)", "double precision[]"}
     | {"bigint[]", "interval", "date", "timestamptz", "timestamp with time zone", "json", ""}
+    | {"array<double>", "ARRAY<DOUBLE>", "array<bigint>", "array<double"}
 )
 
 

@@ -54,3 +54,18 @@ def test_locate_names_the_meta_key_and_the_data_key_pattern() -> None:
         store.locate("feat_x", None, "c", None).data
         == "fh:d:feat_x:unversioned:g<generation>:{c:*}:*"
     )
+
+
+@pytest.mark.fast
+def test_a_full_publish_sorts_bounded_groups_by_bucket() -> None:
+    """bucket_sorted holds one group at a time: every row once, each group in bucket order."""
+    from featurehouse.online.redis.prepare import _BUCKET, bucket_sorted
+    from online_support import schema, simple_batch
+
+    batches = [simple_batch(1000, tag=1).slice(i, 100) for i in range(0, 1000, 100)]
+    chunks = list(bucket_sorted(schema(), batches, buckets=1024, chunk_rows=50, group_rows=300))
+    ids = sorted(i for c in chunks for i in c.column("customer_id").to_pylist())
+    assert ids == list(range(1000))
+    buckets = [b for c in chunks for b in c.column(_BUCKET).to_pylist()]
+    groups = [buckets[i : i + 300] for i in range(0, 1000, 300)]  # 300, 300, 300, 100 rows
+    assert all(g == sorted(g) for g in groups) and buckets != sorted(buckets)

@@ -178,8 +178,9 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set text = modules.re.sub('\\s+', ' ', data_type | trim | lower) -%}
-    {%- if text.endswith('[]') -%}
-        {%- set inner = featurehouse._fh_online_type(text[:-2]) -%}
+    {%- set array = modules.re.fullmatch('array<(.*)>', text) -%}
+    {%- if text.endswith('[]') or array -%}
+        {%- set inner = featurehouse._fh_online_type(array.group(1) if array else text[:-2]) -%}
         {{ return('list<float64>' if inner == 'float64' else none) }}
     {%- endif -%}
     {%- set base = modules.re.sub('\\(.*\\)$', '', text) | trim -%}

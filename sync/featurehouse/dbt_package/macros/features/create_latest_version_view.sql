@@ -6,20 +6,41 @@
 {% macro default__create_latest_version_view() %}
     {#- Drop, then create: `create or replace view` fails on Postgres when a new version
         changes the column list, and dropping first works on every adapter. -#}
+    {%- set pointer = featurehouse._fh_latest_version_pointer() -%}
+    {%- if pointer is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    drop view if exists {{ pointer }};
+    create view {{ pointer }} as select * from {{ this }}
+{% endmacro %}
+
+
+{% macro spark__create_latest_version_view() %}
+    {#- Spark runs one statement per hook, and its `create or replace view` takes any new
+        column list. -#}
+    {%- set pointer = featurehouse._fh_latest_version_pointer() -%}
+    {%- if pointer is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    create or replace view {{ pointer }} as select * from {{ this }}
+{% endmacro %}
+
+
+{% macro _fh_latest_version_pointer() %}
+    {#- The unversioned view relation when this model is the latest version and dbt does
+        not create it itself; none otherwise. -#}
     {%- if model is not defined or model.resource_type != 'model'
         or model.version is not defined or model.version is none
         or (model.version | string) != (model.latest_version | string)
         or featurehouse._dbt_creates_latest_version_pointer() -%}
-        {{ return('') }}
+        {{ return(none) }}
     {%- endif -%}
-    {%- set pointer = api.Relation.create(
+    {{ return(api.Relation.create(
         database=this.database,
         schema=this.schema,
         identifier=model.name,
         type='view',
-    ) -%}
-    drop view if exists {{ pointer }};
-    create view {{ pointer }} as select * from {{ this }}
+    )) }}
 {% endmacro %}
 
 

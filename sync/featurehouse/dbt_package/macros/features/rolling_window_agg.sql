@@ -23,11 +23,24 @@
         Each event adds +v at its time and -v at time + window; deltas are grouped
         by (keys, ts) so ties are one row, and a running sum gives the exact window
         value. -#}
+    {{ return(featurehouse._fh_rolling_window_sql(spec, recursive=true)) }}
+{% endmacro %}
+
+
+{% macro spark__rolling_window_agg(spec) %}
+    {#- Spark 4.0 has no recursive CTE: the same SQL with each entity's ticks from
+        sequence(). -#}
+    {{ return(featurehouse._fh_rolling_window_sql(spec, recursive=false)) }}
+{% endmacro %}
+
+
+{% macro _fh_rolling_window_sql(spec, recursive) %}
+    {#- rolling_window_agg's SQL; `recursive` only changes how the ticks are made. -#}
     {%- set keys = spec.key_columns -%}
     {%- set key_list = keys | join(', ') -%}
     {%- set as_of = "cast('" ~ spec.as_of ~ "' as timestamp)" -%}
     {%- set columns = spec.columns -%}
-with recursive
+with{{ ' recursive' if recursive }}
 
 _fh_events as (
     select
@@ -64,13 +77,17 @@ _fh_first_events as (
 
 {%- set next_tick = dbt.dateadd(spec.tick.datepart, 1, '_fh_ts') | trim %}
 {%- set period_end = dbt.dateadd(spec.tick.datepart, 1, '_fh_first_period') | trim %}
-_fh_ticks ({{ key_list }}, _fh_ts) as (
-    select
-        {{ key_list }},
+{%- set first_tick -%}
         case
             when _fh_first_period < _fh_first_ts then cast({{ period_end }} as timestamp)
             else _fh_first_period
-        end as _fh_ts
+        end
+{%- endset %}
+{%- if recursive %}
+_fh_ticks ({{ key_list }}, _fh_ts) as (
+    select
+        {{ key_list }},
+        {{ first_tick }} as _fh_ts
     from _fh_first_events
     where
         _fh_first_period = _fh_first_ts
@@ -84,6 +101,26 @@ _fh_ticks ({{ key_list }}, _fh_ts) as (
     from _fh_ticks
     where {{ next_tick }} <= {{ as_of }}
 ),
+{%- else %}
+_fh_ticks as (
+    select
+        {{ key_list }},
+        explode(
+            case
+                when _fh_first_tick <= {{ as_of }} then sequence(
+                    _fh_first_tick, {{ as_of }}, interval 1 {{ spec.tick.datepart }}
+                )
+                else cast(array() as array<timestamp>)
+            end
+        ) as _fh_ts
+    from (
+        select
+            {{ key_list }},
+            {{ first_tick }} as _fh_first_tick
+        from _fh_first_events
+    ) as _fh_first_ticks
+),
+{%- endif %}
 {% endif %}
 
 {#- One delta column per output column: entries feed every window, exits only

@@ -67,10 +67,14 @@
 
 
 {% macro _featurehouse_array_element_type(test_name, model, column_name, data_type) %}
-    {#- DOUBLE[] (DuckDB), double precision[] / _float8 (Postgres) -> the element type. -#}
+    {#- DOUBLE[] (DuckDB), double precision[] / _float8 (Postgres), array<double> (Spark)
+        -> the element type. -#}
     {%- set text = (data_type | lower) | trim -%}
+    {%- set spark = modules.re.fullmatch('array<(.*)>', text) -%}
     {%- if text.endswith('[]') -%}
         {{ return(text[:-2]) }}
+    {%- elif spark -%}
+        {{ return(spark.group(1)) }}
     {%- elif text.startswith('_') -%}
         {{ return(text[1:]) }}
     {%- elif text == 'array' -%}

@@ -1,0 +1,67 @@
+"""Reading the latest rows in pieces: the key-hash partitions of DuckDB and Postgres cover
+every entity exactly once, and the read-ahead thread hands over batches, errors and a stop."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pytest
+from compare_support import assert_partitions_cover_once, keys_by_partition
+from featurehouse.api.context import Context
+from featurehouse.warehouse.partitioned import partition_count, read_ahead
+from sync_fixtures import REPO_ROOT, fh_environment
+
+if TYPE_CHECKING:
+    from conftest import DbtRun
+
+
+def test_duckdb_partitions_cover_every_entity_once(context: Context) -> None:
+    assert_partitions_cover_once(keys_by_partition(context))
+
+
+def test_postgres_partitions_cover_every_entity_once(
+    dbt_build_postgres: DbtRun, pg_schema: str, redis_prefix: str
+) -> None:
+    env = fh_environment(dbt_build_postgres.target_dir, None, f"{redis_prefix}:pgpart")
+    env["FEATUREHOUSE_PG_SCHEMA"] = pg_schema
+    pg = Context(project_dir=REPO_ROOT, target_name="pg", env=env)
+    assert_partitions_cover_once(keys_by_partition(pg))
+
+
+class _Warehouse:
+    def __init__(self, collects: bool) -> None:
+        self.collects = collects
+
+
+@pytest.mark.fast
+def test_partition_count_only_where_results_are_collected() -> None:
+    assert partition_count(_Warehouse(collects=False), 50_000_000) == 1  # type: ignore[arg-type]
+    assert partition_count(_Warehouse(collects=True), 1_000_000) == 1  # type: ignore[arg-type]
+    assert partition_count(_Warehouse(collects=True), 2_500_000) == 3  # type: ignore[arg-type]
+
+
+def _numbered(n: int, fail_at: int | None = None, closed: list[bool] | None = None):
+    try:
+        for i in range(n):
+            if i == fail_at:
+                raise RuntimeError(f"warehouse failed at batch {i}")
+            yield pa.record_batch({"i": [i]})
+    finally:
+        if closed is not None:
+            closed.append(True)
+
+
+@pytest.mark.fast
+def test_read_ahead_hands_over_batches_errors_and_stops() -> None:
+    got = [b.column(0)[0].as_py() for b in read_ahead(_numbered(50), depth=4)]
+    assert got == list(range(50))
+    with pytest.raises(RuntimeError, match="failed at batch 7"):
+        list(read_ahead(_numbered(50, fail_at=7), depth=4))
+    closed: list[bool] = []
+    before = threading.active_count()
+    reader = read_ahead(_numbered(10_000, closed=closed), depth=2)
+    assert next(reader).column(0)[0].as_py() == 0
+    reader.close()  # the consumer stops early (a failed publish): the thread ends, source closed
+    assert closed == [True] and threading.active_count() == before
