@@ -61,8 +61,8 @@
 {% macro _pit_arg_max_matches(view, points, as_known_at) %}
     {#-
         DuckDB matcher: range join on the keys and _pit_predicate, then per point one
-        arg_max over _pit_preference_key (the rule of _pit_ranked_matches, as one
-        aggregate). On a table the aggregate carries only the row id and the picked rows
+        arg_max over _pit_preference_key, the rule of _pit_ranked_matches as one
+        aggregate. On a table the aggregate carries only the row id and the picked rows
         are fetched by it (a fifth less CPU, a third less memory at 1M points); on a view,
         a struct of the asked features and the event ts.
     -#}
