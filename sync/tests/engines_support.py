@@ -46,7 +46,9 @@ def _ready(port: int, seconds: float = 10) -> None:
 
 def _start(binary: str, port: int, folder: Path, *args: str) -> subprocess.Popen:
     cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    cmd += ["no", "--dir", str(folder), *args]
+    # A file of its own: a replica's full sync renames the RDB it received to its dbfilename
+    # and loads that file; two replicas sharing one folder and name load each other's data.
+    cmd += ["no", "--dir", str(folder), "--dbfilename", f"dump-{port}.rdb", *args]
     log = open(folder / f"{port}.log", "wb")  # noqa: SIM115 - kept open by the server
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
@@ -105,6 +107,39 @@ class Cluster:
             with contextlib.suppress(RuntimeError):
                 self.wait(lambda: self.is_master(replica), 10)
         self.wait(lambda: self.ok() and self.agree_on(replica), seconds)
+
+    def node_id(self, port: int) -> str:
+        return self.node(port).execute_command("CLUSTER", "MYID").decode()
+
+    def owner(self, slot: int) -> int:
+        """The port of the master serving `slot`."""
+        for start, end, master, *_ in self.node(self.ports[0]).execute_command("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                return int(master[1])
+        raise RuntimeError(f"slot {slot} is not served")
+
+    def migrate(self, slot: int, target: int, keys_per_step: int = 1, pause: float = 0.0) -> None:
+        """Move `slot` to the master on port `target` as `redis-cli --cluster reshard` does:
+        SETSLOT IMPORTING/MIGRATING, MIGRATE ... KEYS a few at a time (`pause` between
+        steps, so that readers meet the slot half-moved), then SETSLOT NODE on every master."""
+        source = self.owner(slot)
+        src, dst = self.node(source), self.node(target)
+        dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", self.node_id(source))
+        src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", self.node_id(target))
+        while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, keys_per_step):
+            src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
+            time.sleep(pause)
+        for port in [target, source, *self.role_ports("master")]:
+            self.node(port).execute_command(
+                "CLUSTER", "SETSLOT", slot, "NODE", self.node_id(target)
+            )
+        self.wait(lambda: all(self._owner_seen(p, slot) == target for p in self.ports), 30)
+
+    def _owner_seen(self, port: int, slot: int) -> int | None:
+        for start, end, master, *_ in self.node(port).execute_command("CLUSTER", "SLOTS"):
+            if start <= slot <= end:
+                return int(master[1])
+        return None
 
     def is_master(self, port: int) -> bool:
         return self.node(port).info("replication")["role"] == "master"
@@ -166,6 +201,8 @@ def cluster(folder: Path) -> Iterator[Cluster]:
         )
         made = Cluster(folder, ports, procs)
         made.wait(made.ok, 30)
+        # every replica holds its master's data before a test fails one over
+        made.wait(lambda: all(made.replicating(p) for p in made.role_ports("slave")), 60)
         yield made
     finally:
         for proc in procs.values():

@@ -9,15 +9,27 @@ that generation still current has read one generation only: generations only mov
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import redis
 import redis.asyncio.cluster as aiocluster
+from redis.exceptions import (
+    AskError,
+    ClusterDownError,
+    MovedError,
+    SlotNotCoveredError,
+    TryAgainError,
+)
 
+from featurehouse.errors import OnlineStoreError
+from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult
 from featurehouse.online.redis import functions, resp
 from featurehouse.online.redis.aio import AsyncReader
 from featurehouse.online.redis.connection import Endpoint, endpoint
@@ -230,8 +242,45 @@ def _filtered(p: Prepared, mask: pa.Array, rows: int) -> Prepared:
     )
 
 
+# --- reads across a failover or a resharding ---------------------------------------------
+# While slots move (a failover, a migration) a read may meet a redirect redis-py does not
+# follow within its attempts, a node that is going away, TRYAGAIN on a slot being migrated,
+# or (a script reading a control key that was just migrated) no view: the slot map is
+# refreshed and the whole read is asked again, a bounded number of times. Every attempt is
+# one generation's (its data keys, then its generation check), so a retry never mixes two.
+READ_ATTEMPTS = 4
+_BACKOFF_SECONDS = 0.02
+MOVING = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    MovedError,
+    AskError,
+    TryAgainError,
+    ClusterDownError,
+    SlotNotCoveredError,
+    NotPublishedError,
+)
+
+
 class ClusterReader(Reader):
-    """`Reader` on a cluster client: data keys per node, then the generation check."""
+    """`Reader` on a cluster client: data keys per node, then the generation check; a read
+    that meets moving slots is asked again on a refreshed slot map (`READ_ATTEMPTS`)."""
+
+    def read(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        now: datetime | None,
+    ) -> list[ReadResult]:
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return super().read(requests, entity_rows, now)
+            except MOVING:
+                if attempt == READ_ATTEMPTS:
+                    raise
+            time.sleep(_BACKOFF_SECONDS * attempt)
+            self.client.nodes_manager.initialize()
+        raise AssertionError("unreachable")
 
     def fcall(self, keys: list[str], args: list[Any]) -> Any:
         return read_sync(self.client, functions.fcall, keys, args)
@@ -245,6 +294,27 @@ class AsyncClusterReader(AsyncReader):
         self.cluster = async_client(url, timeout)
         self.where = f"{endpoint(url).shown} (cluster)"
         self.steps = ReadSteps(prefix)
+
+    async def read(
+        self,
+        requests: Sequence[ReadRequest],
+        entity_rows: Sequence[Mapping[str, Any]],
+        *,
+        now: datetime | None = None,
+    ) -> list[ReadResult]:
+        """`AsyncReader.read`, asked again on a refreshed slot map while slots move."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return await super().read(requests, entity_rows, now=now)
+            except MOVING:
+                if attempt == READ_ATTEMPTS:
+                    raise
+            except OnlineStoreError as exc:
+                if attempt == READ_ATTEMPTS or not isinstance(exc.__cause__, MOVING):
+                    raise
+            await asyncio.sleep(_BACKOFF_SECONDS * attempt)
+            await self.cluster.nodes_manager.initialize()
+        raise AssertionError("unreachable")
 
     async def fcall(self, keys: list[str], args: list[Any]) -> Any:
         return await read_async(self.cluster, functions.fcall_async, keys, args)

@@ -23,7 +23,8 @@ from engines_support import Cluster
 from featurehouse.api import FeatureStore
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online import ReadRequest
-from featurehouse.online.redis import RedisStore, acl, open_async_reader
+from featurehouse.online.keys import keyer
+from featurehouse.online.redis import RedisStore, acl, layout, open_async_reader
 from featurehouse.online.redis.merge import Merger
 from featurehouse.online.redis.publish import Options
 from online_support import AS_OF, schema, simple_batch
@@ -113,7 +114,7 @@ def test_reads_survive_a_cluster_failover(
     redis_cluster: Cluster, cluster_store: RedisStore
 ) -> None:
     """Reads before, during and after a CLUSTER FAILOVER and a publish on the new map: every
-    answer is one generation's; reads fail only until the client has the new map."""
+    answer is one generation's, and none fails."""
     assert cluster_store.cluster
     sch = schema(view="feat_failover")
     full = {"as_of": AS_OF, "clock": "as_of", "mode": "full", "watermark": AS_OF}
@@ -138,13 +139,10 @@ def test_reads_survive_a_cluster_failover(
         reader.join(timeout=30)
     answers = {v for _, v in seen if not isinstance(v, Exception)}
     assert answers <= {old, new}, answers - {old, new}  # never a mix of two generations
-    # A read may fail while the failover is under way and until the reader's client has
-    # answered once on the new slot map (seen: one read started within a millisecond of the
-    # nodes agreeing, NotPublishedError); from then on, none.
-    recovered = min(t for t, v in seen if t > settled and not isinstance(v, Exception))
-    late = [(t, e) for t, e in seen if isinstance(e, Exception) and not began <= t < recovered]
-    window = {"began": began, "settled": settled, "recovered": recovered, "published": published}
-    assert not late, (window, late[:3])
+    # a read that meets the moving slots is asked again on the new slot map: no errors
+    errors = [(round(t - began, 3), e) for t, e in seen if isinstance(e, Exception)]
+    window = {"settled": settled - began, "published": published - began}
+    assert not errors, (window, errors[:3])
     [res] = cluster_store.read([ReadRequest(sch.view)], [{"customer_id": 7}])
     assert res.values == ((7.2, 2),)
 
@@ -222,3 +220,69 @@ def test_the_least_privilege_users_work_on_the_cluster(redis_cluster: Cluster) -
         for e in redis_cluster.node(port).acl_log()
     }
     assert refused <= {(acl.WRITER, "config|get")}, refused
+
+
+def _slots(store: RedisStore, sch: Any, ids: list[int], buckets: int) -> set[int]:
+    """The slots of these customers' data keys and live markers (`{customer:<tag>}`)."""
+    key = keyer(sch)
+    tags = {layout.bucket_of(key({"customer_id": i}), buckets) % layout.TAGS for i in ids}
+    return {store.client.keyslot(f"{{{sch.entity}:{t}}}") for t in tags}
+
+
+def test_reads_and_syncs_survive_a_resharding(
+    redis_cluster: Cluster, cluster_store: RedisStore
+) -> None:
+    """Slots holding entity data, live markers and the control keys move to another master
+    key by key (MIGRATING/IMPORTING, MIGRATE, SETSLOT NODE) while a reader reads them: every
+    answer is one generation's and no read fails. A sync while a slot is half-moved publishes,
+    or stops in one line naming the resharding with readers kept on the previous generation;
+    the sync after the move publishes what readers then see."""
+    sch = schema(view="feat_failover")
+    full = {"as_of": AS_OF, "clock": "as_of", "mode": "full", "watermark": AS_OF}
+    cluster_store.publish(sch, [simple_batch(2000, 1)], is_latest=True, **full)
+    gens = {g: ((1 + g / 10, g), (2 + g / 10, g)) for g in (1, 2, 3)}
+    moving = sorted(_slots(cluster_store, sch, [1, 2], layout.choose_buckets(2000)))
+    moving.append(cluster_store.client.keyslot(layout.latest_key(cluster_store.prefix)))
+    stop, seen, during = threading.Event(), [], []
+    reader = _reader_thread(
+        RedisStore.from_url(redis_cluster.url, cluster_store.prefix), stop, seen
+    )
+    reader.start()
+    try:
+        _wait_for(lambda: any(v == gens[1] for _, v in seen), "a read before the resharding")
+        for i, slot in enumerate(moving):
+            target = next(
+                p for p in redis_cluster.role_ports("master") if p != redis_cluster.owner(slot)
+            )
+            mover = threading.Thread(
+                target=redis_cluster.migrate, args=(slot, target), kwargs={"pause": 0.01}
+            )
+            mover.start()
+            if i == 0:  # a sync while the first slot is half-moved
+                during.append(_publish_or_error(cluster_store, sch, 2, full))
+            mover.join(timeout=120)
+        cluster_store.publish(sch, [simple_batch(2000, 3)], is_latest=True, **full)
+        done = time.monotonic()
+        _wait_for(lambda: any(t > done and v == gens[3] for t, v in seen), "the last generation")
+    finally:
+        stop.set()
+        reader.join(timeout=30)
+    answers = {v for _, v in seen if not isinstance(v, Exception)}
+    assert answers <= set(gens.values()), answers - set(gens.values())
+    errors = [e for _, e in seen if isinstance(e, Exception)]
+    assert not errors, errors[:3]
+    if during[0] is not None:  # the sync during the move failed: nobody saw its generation
+        assert "moved slots while publishing" in during[0] and "\n" not in during[0]
+        assert gens[2] not in answers
+    fresh = RedisStore.from_url(redis_cluster.url, cluster_store.prefix)
+    [res] = fresh.read([ReadRequest(sch.view)], [{"customer_id": i} for i in (1, 2, 1999)])
+    assert res.values == (*gens[3], (1999.3, 3))
+    assert {redis_cluster.owner(s) for s in moving} <= set(redis_cluster.role_ports("master"))
+
+
+def _publish_or_error(store: RedisStore, sch: Any, tag: int, full: dict) -> str | None:
+    try:
+        store.publish(sch, [simple_batch(2000, tag)], is_latest=True, **full)
+    except OnlineStoreError as exc:
+        return str(exc)
+    return None
