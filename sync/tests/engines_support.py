@@ -10,6 +10,7 @@ import os
 import random
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,14 +119,24 @@ class Cluster:
                 return int(master[1])
         raise RuntimeError(f"slot {slot} is not served")
 
-    def migrate(self, slot: int, target: int, keys_per_step: int = 1, pause: float = 0.0) -> None:
+    def migrate(
+        self,
+        slot: int,
+        target: int,
+        keys_per_step: int = 1,
+        pause: float = 0.0,
+        started: threading.Event | None = None,
+    ) -> None:
         """Move `slot` to the master on port `target` as `redis-cli --cluster reshard` does:
         SETSLOT IMPORTING/MIGRATING, MIGRATE ... KEYS a few at a time (`pause` between
-        steps, so that readers meet the slot half-moved), then SETSLOT NODE on every master."""
+        steps, so that readers meet the slot half-moved), then SETSLOT NODE on every master;
+        `started` is set once the slot is half-moved."""
         source = self.owner(slot)
         src, dst = self.node(source), self.node(target)
         dst.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", self.node_id(source))
         src.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", self.node_id(target))
+        if started is not None:
+            started.set()
         while keys := src.execute_command("CLUSTER", "GETKEYSINSLOT", slot, keys_per_step):
             src.execute_command("MIGRATE", "127.0.0.1", target, "", 0, 5000, "KEYS", *keys)
             time.sleep(pause)

@@ -26,8 +26,11 @@ CONNECTION = ("ping", "select")
 CLUSTER = ("cluster|slots", "command")
 # Reads: the catalog and describe (admin.py), entity keys (parity), the read function.
 READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro")
-# Writes: publish, merge, delete and cleanup, and loading the function library.
-WRITES = ("hset", "hdel", "incrby", "unlink", "pexpireat", "fcall", "function|load")
+# Writes: publish, merge, delete and cleanup, and loading the function library; on a cluster
+# a publish first waits for slots being migrated (cluster.settle: CLUSTER NODES).
+WRITES = (
+    "hset", "hdel", "incrby", "unlink", "pexpireat", "fcall", "function|load", "cluster|nodes",
+)  # fmt: skip
 # What the library's functions call (each call is checked against the caller's rights).
 IN_FUNCTIONS = ("del", "hexists", "sadd", "srem", "hincrby", "pexpiretime")
 # Usage history (online/redis/usage.py): readers add their counts and sampled rows under

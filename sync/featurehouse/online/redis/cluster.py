@@ -145,12 +145,41 @@ def async_client(url: str, timeout: float) -> aiocluster.RedisCluster:
 # --- writes --------------------------------------------------------------------------------
 
 
+# A publish writes a new generation's keys on raw connections, one per primary, which do not
+# follow ASK: a key of a slot being migrated would be refused. So it starts once no primary
+# is migrating or importing a slot, waiting up to SETTLE_SECONDS (a resharding moves slot
+# by slot); a migration that begins during the publish still stops it, in one line.
+SETTLE_SECONDS = 120.0
+_SETTLE_POLL_SECONDS = 0.1
+
+
+def migrating(client: redis.RedisCluster) -> list[str]:
+    """Every slot a primary is migrating or importing, as CLUSTER NODES shows it."""
+    moving = []
+    for node in client.get_primaries():
+        text = client.get_redis_connection(node).execute_command("CLUSTER", "NODES")
+        for line in (text.decode() if isinstance(text, bytes) else str(text)).splitlines():
+            fields = line.split()
+            if len(fields) > 2 and "myself" in fields[2]:  # `[slot->-id]`, `[slot-<-id]`
+                moving += [f for f in fields[8:] if f.startswith("[")]
+    return moving
+
+
+def settle(client: redis.RedisCluster, seconds: float = SETTLE_SECONDS) -> None:
+    """Wait (at most `seconds`) until no slot is being migrated; then the publish starts
+    anyway, and fails in one line if it meets the migration."""
+    deadline = time.monotonic() + seconds
+    while migrating(client) and time.monotonic() < deadline:
+        time.sleep(_SETTLE_POLL_SECONDS)
+
+
 class NodeWires:
     """One `Wire` per primary; a chunk's buckets go to the node that owns their slot (the
     slot of `{<entity>:<tag>}` depends on the entity and the tag only)."""
 
     def __init__(self, client: redis.RedisCluster, entity: str, tags: int) -> None:
         self.tags = tags
+        settle(client)
         client.nodes_manager.initialize()  # the slot map now (a failover may have moved it)
         self.wires: list[Wire] = []
         index: dict[str, int] = {}

@@ -259,3 +259,4 @@ def test_rules_are_exact_and_scoped_to_the_prefix() -> None:
         "cluster|slots", "command",  # a cluster client's slot map and command table
     }  # fmt: skip
     assert {"hset", "unlink", "function|load", "fcall", "xreadgroup"} <= set(writer.commands)
+    assert "cluster|nodes" in writer.commands  # a cluster publish waits for migrating slots
