@@ -95,6 +95,43 @@ def _reader_thread(store: RedisStore, stop: threading.Event, seen: list) -> thre
     return threading.Thread(target=run, daemon=True)
 
 
+def _server_reader_thread(
+    url: str, prefix: str, stop: threading.Event, seen: list, served: list
+) -> threading.Thread:
+    """`_reader_thread` through the server's reader (asyncio cluster client, 1 s timeouts);
+    `served` gets the time of each of its reads."""
+    sch = schema(view="feat_failover")
+
+    async def run() -> None:
+        reader = open_async_reader(url, prefix, 1.0)
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                rows = [{"customer_id": i} for i in (1, 2)]
+                [res] = await reader.read([ReadRequest(sch.view)], rows)
+                seen.append((began, res.values))
+            except Exception as exc:  # any failure is one the test reports
+                seen.append((began, exc))
+            served.append(began)
+            await asyncio.sleep(0.005)
+        reader.close()
+
+    return threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
+
+
+def _readers(
+    url: str, prefix: str, stop: threading.Event, seen: list, served: list
+) -> list[threading.Thread]:
+    """Both readers started: the Python API's (sync cluster client) and the server's."""
+    both = [
+        _reader_thread(RedisStore.from_url(url, prefix), stop, seen),
+        _server_reader_thread(url, prefix, stop, seen, served),
+    ]
+    for reader in both:
+        reader.start()
+    return both
+
+
 def _wait_for(condition: Any, what: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -120,12 +157,9 @@ def test_reads_survive_a_cluster_failover(
     full = {"as_of": AS_OF, "clock": "as_of", "mode": "full", "watermark": AS_OF}
     cluster_store.publish(sch, [simple_batch(2000, 1)], is_latest=True, **full)
     old, new = ((1.1, 1), (2.1, 1)), ((1.2, 2), (2.2, 2))
-    stop, seen = threading.Event(), []
-    # the reader has a client of its own, as `featurehouse serve` beside a sync does
-    reader = _reader_thread(
-        RedisStore.from_url(redis_cluster.url, cluster_store.prefix), stop, seen
-    )
-    reader.start()
+    stop, seen, served = threading.Event(), [], []
+    # the readers have clients of their own, as `featurehouse serve` beside a sync does
+    readers = _readers(redis_cluster.url, cluster_store.prefix, stop, seen, served)
     try:
         _wait_for(lambda: any(v == old for _, v in seen), "a read before the failover")
         began = time.monotonic()
@@ -136,13 +170,15 @@ def test_reads_survive_a_cluster_failover(
         _wait_for(lambda: any(t > published and v == new for t, v in seen), "the new generation")
     finally:
         stop.set()
-        reader.join(timeout=30)
+        for reader in readers:
+            reader.join(timeout=30)
     answers = {v for _, v in seen if not isinstance(v, Exception)}
     assert answers <= {old, new}, answers - {old, new}  # never a mix of two generations
     # a read that meets the moving slots is asked again on the new slot map: no errors
     errors = [(round(t - began, 3), e) for t, e in seen if isinstance(e, Exception)]
     window = {"settled": settled - began, "published": published - began}
     assert not errors, (window, errors[:3])
+    assert served and max(served) > published  # the server's reader read throughout
     [res] = cluster_store.read([ReadRequest(sch.view)], [{"customer_id": 7}])
     assert res.values == ((7.2, 2),)
 
@@ -242,11 +278,8 @@ def test_reads_and_syncs_survive_a_resharding(
     gens = {g: ((1 + g / 10, g), (2 + g / 10, g)) for g in (1, 2, 3)}
     moving = sorted(_slots(cluster_store, sch, [1, 2], layout.choose_buckets(2000)))
     moving.append(cluster_store.client.keyslot(layout.latest_key(cluster_store.prefix)))
-    stop, seen = threading.Event(), []
-    reader = _reader_thread(
-        RedisStore.from_url(redis_cluster.url, cluster_store.prefix), stop, seen
-    )
-    reader.start()
+    stop, seen, served = threading.Event(), [], []
+    readers = _readers(redis_cluster.url, cluster_store.prefix, stop, seen, served)
     try:
         _wait_for(lambda: any(v == gens[1] for _, v in seen), "a read before the resharding")
         masters = redis_cluster.role_ports("master")
@@ -256,7 +289,7 @@ def test_reads_and_syncs_survive_a_resharding(
             mover = threading.Thread(
                 target=redis_cluster.migrate,
                 args=(slot, target),
-                kwargs={"pause": 0.3 if i == 0 else 0.01, "started": half_moved},
+                kwargs={"pause": 0.3 if i in (0, len(moving) - 1) else 0.01, "started": half_moved},
             )
             mover.start()
             if i == 0:  # a sync while the first slot is half-moved: it waits, then publishes
@@ -270,11 +303,13 @@ def test_reads_and_syncs_survive_a_resharding(
         _wait_for(lambda: any(t > done and v == gens[3] for t, v in seen), "the last generation")
     finally:
         stop.set()
-        reader.join(timeout=30)
+        for reader in readers:
+            reader.join(timeout=30)
     answers = {v for _, v in seen if not isinstance(v, Exception)}
     assert answers <= set(gens.values()), answers - set(gens.values())
     errors = [e for _, e in seen if isinstance(e, Exception)]
     assert not errors, errors[:3]
+    assert served and max(served) > done  # the server's reader read throughout
     fresh = RedisStore.from_url(redis_cluster.url, cluster_store.prefix)
     [res] = fresh.read([ReadRequest(sch.view)], [{"customer_id": i} for i in (1, 2, 1999)])
     assert res.values == (*gens[3], (1999.3, 3))
