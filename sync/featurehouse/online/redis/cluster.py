@@ -10,6 +10,7 @@ that generation still current has read one generation only: generations only mov
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -37,6 +38,8 @@ from featurehouse.online.redis.prepare import Prepared
 from featurehouse.online.redis.read import Reader, ReadSteps
 from featurehouse.online.redis.server import probe
 from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Totals, Wire, translate
+
+log = logging.getLogger(__name__)
 
 Client = redis.Redis | redis.RedisCluster
 
@@ -169,8 +172,15 @@ def settle(client: redis.RedisCluster, seconds: float = SETTLE_SECONDS) -> None:
     """Wait (at most `seconds`) until no slot is being migrated; then the publish starts
     anyway, and fails in one line if it meets the migration."""
     deadline = time.monotonic() + seconds
-    while migrating(client) and time.monotonic() < deadline:
+    moving = migrating(client)
+    if moving:
+        log.warning(
+            "the cluster is moving slots (%s): the publish waits up to %.0f s for them",
+            " ".join(moving[:4]), seconds,
+        )  # fmt: skip
+    while moving and time.monotonic() < deadline:
         time.sleep(_SETTLE_POLL_SECONDS)
+        moving = migrating(client)
 
 
 class NodeWires:
