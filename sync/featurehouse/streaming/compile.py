@@ -104,8 +104,8 @@ def _compile_views(
 ) -> dict[str, tuple[Manifest, Manifest]]:
     """Each view's chain compiled twice; in the at-clock rendering where that is exact (a
     view that another view reads is never rendered so)."""
-    inner = {n.unique_id for chain in nodes.values() for n in chain[:-1]}
-    candidates = [v for v in views if v.unique_id not in inner]
+    inner = {n.name for chain in nodes.values() for n in chain[:-1]}  # the var names models
+    candidates = [v for v in views if v.name not in inner]
     selection = sorted({_selector(n) for v in views for n in nodes[v.ref]})
     at_clock = sorted({v.name for v in candidates})
     compiled = _compile_twice(project, target, selection, source, at_clock)

@@ -36,7 +36,7 @@
 
 {% macro _fh_rolling_window_sql(spec, recursive) %}
     {#- rolling_window_agg's SQL; `recursive` only changes how the ticks are made. With
-        featurehouse._fh_at_clock(), only each entity's row at as_of (below). -#}
+        featurehouse._fh_at_clock(), only each entity's row at the clock (see below). -#}
     {%- set at_clock = featurehouse._fh_at_clock() -%}
     {%- set keys = spec.key_columns -%}
     {%- set key_list = keys | join(', ') -%}
