@@ -38,6 +38,7 @@ from pathlib import Path
 
 import orjson
 import redis
+from featurehouse.online.redis import streams
 
 from benchmarks.bench_online import Server
 
@@ -357,7 +358,7 @@ def _wait_started(client: redis.Redis, since: float) -> None:
     """Until the live consumer reports (its start compiles the chain, copies the warehouse)."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        for key in client.scan_iter(match="bench:*stream*status", count=100):
+        for key in client.smembers(streams.status_index("bench")):
             if float(client.hget(key, "updated_at") or 0) > since:
                 return
         time.sleep(0.1)

@@ -211,8 +211,7 @@ def _summary(consumer: StreamConsumer) -> dict[str, Any]:
 
 
 def _print_status(context: Context, names: Sequence[str], as_json: bool) -> None:
-    pattern = streams.control_key(context.prefix, "*", "status")
-    found = streams.read_status(context.store.client, pattern)
+    found = streams.read_status(context.store.client, streams.status_index(context.prefix))
     statuses = [
         Status(fields.get("source", key), fields)
         for key, fields in sorted(found.items())

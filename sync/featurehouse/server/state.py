@@ -160,9 +160,8 @@ class Service:
         client = getattr(self.store, "client", None)  # stream reports live in Redis
         if client is None:
             return ()
-        pattern = streams.control_key(self.store.prefix, "*", "status")
         try:
-            found = streams.read_status(client, pattern)
+            found = streams.read_status(client, streams.status_index(self.store.prefix))
         except OnlineStoreError:
             return self.streams
         return tuple(Status(f.get("source", k), f) for k, f in sorted(found.items()))

@@ -286,7 +286,11 @@ class StreamConsumer:
         try:
             self.metrics.lag = self.broker.lag()
             streams.write_status(
-                self.store.client, self._status_key, self.metrics.to_fields(), STATUS_TTL_SECONDS
+                self.store.client,
+                self._status_key,
+                self.metrics.to_fields(),
+                STATUS_TTL_SECONDS,
+                streams.status_index(self.store.prefix),
             )
         except FeaturehouseError as exc:  # status is best effort; the batch path retries
             log.warning("%s: status not written (%s)", self.source.name, exc)

@@ -51,6 +51,16 @@ def test_the_acl_writer_runs_the_stream_consumer(
         consumer = stream_run.consume(max_batch=2_000)
 
         assert admin.acl_log() == []  # the consumer: not one command or key refused
+        reader = f"redis://{acl.READER}:{PASSWORDS[acl.READER]}@127.0.0.1:{server.port}/0"
+        for url in (writer, reader):  # --status reads known keys: no SCAN, not allowed
+            shown = run_featurehouse(
+                "stream", "--status", "--json", cwd=stream_run.project.directory,
+                env={**stream_run.env, "FEATUREHOUSE_REDIS_URL": url},
+            )  # fmt: skip
+            assert shown.returncode == 0, shown.stderr
+            [status] = json.loads(shown.stdout)
+            assert (status["source"], status["events"]) == ("raw_page_views", rows.num_rows)
+        assert admin.acl_log() == []
         assert consumer.metrics.events == rows.num_rows
         assert dict(consumer.metrics.rejected) == {"not_json": 1}
         assert admin.xlen(stream_run.topic + DEAD_LETTER_SUFFIX) == 1

@@ -213,20 +213,32 @@ def _alive(holder: str) -> bool:
         return True
 
 
-def write_status(client: redis.Redis, key: str, fields: Mapping[str, Any], ttl_s: int) -> None:
+def write_status(
+    client: redis.Redis, key: str, fields: Mapping[str, Any], ttl_s: int, index: str | None = None
+) -> None:
+    """The status hash, and its key in the set `index` (how readers find it: SMEMBERS and
+    HGETALL of known keys, no SCAN, which neither ACL user may run)."""
     with translated(client, f"writing {key}"):
         pipe = client.pipeline(transaction=False)
         pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
         pipe.expire(key, ttl_s)
+        if index is not None:
+            pipe.sadd(index, key)
+            pipe.expire(index, ttl_s)
         pipe.execute()
 
 
-def read_status(client: redis.Redis, pattern: str) -> dict[str, dict[str, str]]:
-    """Every status hash matching `pattern` (SCAN), as text."""
+def read_status(client: redis.Redis, index: str) -> dict[str, dict[str, str]]:
+    """Every status hash listed in the set `index` that still exists, as text."""
     found: dict[str, dict[str, str]] = {}
     with translated(client, "reading stream status"):
-        for key in client.scan_iter(match=pattern, count=1000):
-            found[_text(key)] = {_text(k): _text(v) for k, v in client.hgetall(key).items()}
+        keys = sorted(_text(k) for k in client.smembers(index))
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        for key, fields in zip(keys, pipe.execute() if keys else [], strict=True):
+            if fields:  # expired since (a consumer gone for a day)
+                found[key] = {_text(k): _text(v) for k, v in fields.items()}
     return found
 
 
@@ -243,6 +255,11 @@ def set_field(client: redis.Redis, key: str, field: str, value: str) -> None:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def status_index(prefix: str) -> str:
+    """The set of every stream consumer's status key under `prefix`."""
+    return f"{prefix}:{{ctl}}:streams"
 
 
 def control_key(prefix: str, source: str, what: str) -> str:

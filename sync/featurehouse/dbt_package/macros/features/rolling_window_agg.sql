@@ -35,12 +35,14 @@
 
 
 {% macro _fh_rolling_window_sql(spec, recursive) %}
-    {#- rolling_window_agg's SQL; `recursive` only changes how the ticks are made. -#}
+    {#- rolling_window_agg's SQL; `recursive` only changes how the ticks are made. With
+        featurehouse._fh_at_clock(), only each entity's row at the clock (see below). -#}
+    {%- set at_clock = featurehouse._fh_at_clock() -%}
     {%- set keys = spec.key_columns -%}
     {%- set key_list = keys | join(', ') -%}
     {%- set as_of = "cast('" ~ spec.as_of ~ "' as timestamp)" -%}
     {%- set columns = spec.columns -%}
-with{{ ' recursive' if recursive }}
+with{{ ' recursive' if recursive and not at_clock }}
 
 _fh_events as (
     select
@@ -83,7 +85,23 @@ _fh_first_events as (
             else _fh_first_period
         end
 {%- endset %}
-{%- if recursive %}
+{%- if at_clock %}
+{#- Only the last tick can be the row at as_of: the tick period of as_of itself, once
+    the entity's first tick has come. #}
+_fh_ticks as (
+    select
+        {{ key_list }},
+        _fh_last_tick as _fh_ts
+    from (
+        select
+            {{ key_list }},
+            {{ first_tick }} as _fh_first_tick,
+            cast({{ dbt.date_trunc(spec.tick.datepart, as_of) }} as timestamp) as _fh_last_tick
+        from _fh_first_events
+    ) as _fh_tick_bounds
+    where _fh_last_tick >= _fh_first_tick
+),
+{%- elif recursive %}
 _fh_ticks ({{ key_list }}, _fh_ts) as (
     select
         {{ key_list }},
@@ -171,6 +189,27 @@ _fh_deltas as (
     {%- endif %}
 ),
 
+{%- if at_clock %}
+
+{#- The stream's rendering: the row latest_feature_rows picks at as_of is each entity's
+    last change point (every delta is at or before as_of), whose running totals are the
+    sums of all its deltas: one hash aggregate instead of a running window over the
+    entity's whole history. Same deltas, same columns. #}
+_fh_at_clock as (
+    select
+        {{ key_list }},
+        max(_fh_ts) as _fh_ts,
+        max(_fh_loaded_at) as _fh_loaded_at,
+        max(_fh_event_ts) as _fh_last_event_at,
+        {%- for column in columns %}
+        sum(_fh_delta_{{ loop.index }}) as _fh_total_{{ loop.index }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from _fh_deltas
+    group by {{ key_list }}
+)
+{%- else %}
+
 _fh_change_points as (
     select
         {{ key_list }},
@@ -202,6 +241,7 @@ _fh_running as (
         rows between unbounded preceding and current row
     )
 )
+{%- endif %}
 
 select
     {{ key_list }},
@@ -215,8 +255,17 @@ select
     cast(_fh_total_{{ loop.index }} as {{ column.data_type }}) as {{ column.name }}
     {{- ',' if not loop.last }}
     {%- endfor %}
-from _fh_running
+from {{ '_fh_at_clock' if at_clock else '_fh_running' }}
 {%- endmacro %}
+
+
+{% macro _fh_at_clock() %}
+    {#- Whether to render only each entity's row at as_of: `featurehouse stream` compiles
+        its views with var featurehouse_stream_at_clock listing them (it verifies that the
+        view passes the macro's rows through unchanged, else compiles it in full). -#}
+    {%- set views = var('featurehouse_stream_at_clock', []) -%}
+    {{ return(model is defined and model is not none and model.name in views) }}
+{% endmacro %}
 
 
 {% macro _fh_add_seconds(timestamp_sql, seconds) %}
