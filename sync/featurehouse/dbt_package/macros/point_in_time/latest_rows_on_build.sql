@@ -16,11 +16,19 @@
     {%- endfor -%}
     {%- set rendered = {} -%}
     {%- for node in graph.nodes.values() if node.unique_id in built
-            and (node.config.get('meta') or {}).get('feature_store') is not none
             and (node.config.get('meta') or {}).get('feature_store') is mapping -%}
-        {%- set sql = featurehouse.latest_feature_rows(node.name, version=node.version,
-            as_of='__featurehouse_as_of__', with_expired=true) -%}
-        {%- do rendered.update({node.unique_id: sql | trim}) -%}
+        {%- set columns = {} -%}
+        {%- for name, column in node.get('columns', {}).items() -%}
+            {%- do columns.update({name: column.get('data_type')}) -%}
+        {%- endfor -%}
+        {%- set checked = featurehouse._fh_check_feature_store(
+            node.config.meta.feature_store, columns) -%}
+        {#- a view the sync would refuse fails there, with its message, not the build -#}
+        {%- if checked.online and not checked.problems -%}
+            {%- set sql = featurehouse.latest_feature_rows(node.name, version=node.version,
+                as_of='__featurehouse_as_of__', with_expired=true) -%}
+            {%- do rendered.update({node.unique_id: sql | trim}) -%}
+        {%- endif -%}
     {%- endfor -%}
     {%- if not rendered -%}
         {{ return('') }}
