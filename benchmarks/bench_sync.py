@@ -14,8 +14,8 @@ one online, contract-enforced, versioned feature view `feat_bench__big_v1` selec
   build's on-run-end hook rendered, else runs `dbt compile`), then after another `dbt
   build` of the same code (a new manifest, as a scheduled pipeline makes; the rendered SQL is
   reused), wall time, the peak RSS of its process tree (os.wait4) and the used_memory delta
-  of our layout; the floor and the cached sync run --repeat times, interleaved, and their
-  medians are compared;
+  of our layout; the floor, the cached and the cold sync run --repeat times, interleaved,
+  and their medians are compared;
 - with --flat-rows-per-entity N (default 1; 0 skips it), the same sync on an
   `entities x N` source, so peak RSS can be compared at two source row counts.
 """
@@ -297,8 +297,7 @@ def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | N
     labels = (("cold (first after dbt build)", "cold"), ("after a rebuild (cached SQL)", "cached"))
     for label, key in labels:
         s = main_run[f"{key}_s"]
-        if key == "cached":
-            label += f" (median of {' '.join(f'{x:.2f}' for x in main_run['cached_runs'])})"
+        label += f" (median of {' '.join(f'{x:.2f}' for x in main_run[f'{key}_runs'])})"
         line(f"sync {label}, s", f"{s:.2f}")
         line(f"sync {label}, entities/s", f"{n / s:,.0f}", f"{floor['s'] / s:.2f}x")
     line("sync entities written (from --json)", f"{main_run['cold_entities']:,.0f}")
@@ -382,7 +381,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         plain = args.workdir / "plain.resp"
         plain_hset_file(latest_rows(main_root), plain)
-        floors, syncs = [], [main_run["cached_s"]]
+        floors, syncs, colds = [], [main_run["cached_s"]], [main_run["cold_s"]]
         for i in range(args.repeat):  # interleaved, so that a slow spell hits both sides
             base = flush(client)
             floors.append(load_plain(server.port, plain))
@@ -390,11 +389,15 @@ def main(argv: list[str] | None = None) -> None:
             if i + 1 < args.repeat:
                 flush(client)
                 syncs.append(run_sync(main_root, server.port, cold=False)["s"])
+                flush(client)  # cold again: no SQL cache, the last `dbt build`'s artifacts
+                colds.append(run_sync(main_root, server.port, cold=True)["s"])
         floor = {"s": statistics.median(floors), "mem": mem, "runs": floors}
         floor["redis_version"] = client.info("server")["redis_version"]
         floor["load"] = os.getloadavg()[0]
         main_run["cached_s"] = statistics.median(syncs)
         main_run["cached_runs"] = syncs
+        main_run["cold_s"] = statistics.median(colds)
+        main_run["cold_runs"] = colds
         plain.unlink()
         flat = None
         if args.flat_rows_per_entity:
