@@ -47,6 +47,7 @@ import redis
 from featurehouse.online import FeatureSpec, ViewSchema
 from featurehouse.online.redis import RedisStore
 
+from benchmarks import wrk_latency
 from benchmarks.bench_online import dataset
 
 AS_OF = datetime(2026, 5, 1)
@@ -76,7 +77,9 @@ WRK_INSTALL = (
     "wrk is not installed: on Debian/Ubuntu run `apt-get install -y wrk` "
     "(as root, after `apt-get update`); on macOS `brew install wrk`"
 )
-WRK_SCRIPT = r"""
+WRK_SCRIPT = (
+    wrk_latency.DUMP_LUA
+    + r"""
 local bodies, n, i = {}, 0, 0
 for line in io.lines(os.getenv("BENCH_BODIES")) do n = n + 1; bodies[n] = line end
 wrk.method = "POST"
@@ -89,11 +92,13 @@ done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'WRK {"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, ' ..
-    '"p50_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d}\n',
+    '"p50_us": %d, "p99_us": %d, "p999_us": %d, "max_us": %d, "histogram": "%s"}\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
-    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max,
+    histogram(latency)))
 end
 """
+)
 
 
 def free_port() -> int:
@@ -141,6 +146,7 @@ class Run:
     p999_ms: float
     max_ms: float
     cpu_us: float  # server process CPU (user + system) per request
+    p99_wrk_ms: float  # wrk's own p99, after its coordinated-omission correction (wrk_latency)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -175,6 +181,10 @@ def measure(
     out = wrk(base + path, files[case], script, conns, seconds)
     cpu = sum(cpu_seconds(p) for p in pids) - cpu
     took = out["duration_us"] / 1e6
+    hist = wrk_latency.recorded(
+        wrk_latency.parse(out["histogram"]), out["duration_us"], out["requests"], conns
+    )
+    p50, p99, p999 = (wrk_latency.percentile(hist, p) for p in (50, 99, 99.9))
     return Run(
         case=label or case,
         connections=conns,
@@ -182,11 +192,12 @@ def measure(
         requests=out["requests"],
         errors=out["errors"] + out["non2xx"],
         rps=out["requests"] / took,
-        p50_ms=out["p50_us"] / 1000,
-        p99_ms=out["p99_us"] / 1000,
-        p999_ms=out["p999_us"] / 1000,
+        p50_ms=p50 / 1000,
+        p99_ms=p99 / 1000,
+        p999_ms=p999 / 1000,
         max_ms=out["max_us"] / 1000,
         cpu_us=cpu / max(out["requests"], 1) * 1e6,
+        p99_wrk_ms=out["p99_us"] / 1000,
     )
 
 
@@ -199,13 +210,14 @@ def server_pids(proc: subprocess.Popen) -> list[int]:
 def table(runs: list[Run]) -> str:
     head = (
         f"{'case':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-        f"{'max ms':>9}{'CPU us/req':>12}{'errors':>8}"
+        f"{'max ms':>9}{'CPU us/req':>12}{'errors':>8}{'wrk p99':>9}"
     )
     lines = [head, "-" * len(head)]
     for r in runs:
         lines.append(
             f"{r.case:<16}{r.connections:>6}{r.rps:>10,.0f}{r.p50_ms:>9.3f}{r.p99_ms:>9.3f}"
             f"{r.p999_ms:>10.3f}{r.max_ms:>9.2f}{r.cpu_us:>12.0f}{r.errors:>8}"
+            f"{r.p99_wrk_ms:>9.3f}"
         )
     return "\n".join(lines)
 

@@ -85,6 +85,7 @@ class Manifest:
     code_key: str  # of what renders SQL (see _code_key): the same across builds of the same code
     nodes: Mapping[str, Node]
     exposures: Mapping[str, Exposure] = field(default_factory=dict)
+    invocation_id: str = ""  # the dbt invocation that wrote it (its run_results.json's too)
 
     def models(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.resource_type == "model"]
@@ -134,6 +135,7 @@ class RunResults:
     results: Mapping[str, RunResult]
     vars: Mapping[str, Any] = field(default_factory=dict)  # --vars of that dbt invocation
     target: str | None = None  # its --target (or $DBT_TARGET); None: the profile's default
+    hooks: Mapping[str, str] = field(default_factory=dict)  # on-run-* hook -> compiled code
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ def load_manifest(path: Path) -> Manifest:
         code_key=_code_key(doc),
         nodes=nodes,
         exposures={uid: exposure(data) for uid, data in (doc.get("exposures") or {}).items()},
+        invocation_id=str(meta.get("invocation_id", "")),
     )
 
 
@@ -364,6 +367,11 @@ def load_run_results(path: Path) -> RunResults:
         results=results,
         vars=(doc.get("args") or {}).get("vars") or {},
         target=(doc.get("args") or {}).get("target") or None,
+        hooks={
+            r["unique_id"]: r.get("compiled_code") or ""
+            for r in doc.get("results", [])
+            if r["unique_id"].startswith("operation.")
+        },
     )
 
 

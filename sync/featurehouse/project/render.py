@@ -5,6 +5,8 @@ a training set (`featurehouse.point_in_time_join`) and the drift measures are th
 Python never writes its own. One `dbt compile --inline` renders every call a command needs;
 the result is cached under `<target>/featurehouse/sql/` so repeats do not pay dbt's start-up,
 and a new `dbt build` of unchanged code (macros, models, configs, dbt_project.yml) keeps it.
+The sync's SQL is also rendered by the build itself (the package's on-run-end hook,
+`latest_rows_on_build`, records it in run_results.json): the first sync after it starts no dbt.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from featurehouse.errors import FeaturehouseError, OfflineStoreError
-from featurehouse.project.manifest import Manifest, load_manifest, load_run_results
+from featurehouse.project.manifest import (
+    Manifest,
+    RunResults,
+    load_manifest,
+    load_run_results,
+)
 from featurehouse.project.registry import FeatureView
 from featurehouse.project.settings import Project, Target, load_target
 
@@ -30,6 +37,8 @@ _END = "-- featurehouse:end"
 
 
 EXPIRED = "_pit_expired"  # the macro's column (with_expired): older than the TTL at as_of
+_BUILT = "/* featurehouse:latest_rows "  # the record of the on-run-end hook (run_results.json)
+AS_OF_STAND_IN = "__featurehouse_as_of__"  # the hook's as_of, rendered once: the placeholder's
 
 
 def macro_call(view: FeatureView, placeholder: str, *, as_known_at: bool = False) -> str:
@@ -62,14 +71,59 @@ def latest_rows_sql(
             found[view.ref] = path.read_text()
         else:
             missing.append(view)
+    if missing and not as_known_at:
+        built = rendered_by_build(project, target, manifest)
+        from_build = {v.ref: built[v.unique_id].replace(AS_OF_STAND_IN, placeholder)
+                      for v in missing if v.unique_id in built}  # fmt: skip
+        if from_build:
+            log.info("latest_feature_rows of %s: as the build rendered it", ", ".join(from_build))
+            _store(directory, from_build)
+            found |= from_build
+            missing = [v for v in missing if v.ref not in found]
     if missing:
         rendered = _render(project, target, missing, placeholder, as_known_at)
-        directory.mkdir(parents=True, exist_ok=True)
-        for ref, sql in rendered.items():
-            _write_atomically(directory / f"{ref}.sql", sql)
+        _store(directory, rendered)
         found.update(rendered)
-        _prune(directory.parent.parent, keep=directory.parent)
     return {view.ref: found[view.ref] for view in views}
+
+
+def _store(directory: Path, sqls: Mapping[str, str]) -> None:
+    """Rendered SQL into the cache (one file per view ref); older manifests' caches go."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for ref, sql in sqls.items():
+        _write_atomically(directory / f"{ref}.sql", sql)
+    _prune(directory.parent.parent, keep=directory.parent)
+
+
+def rendered_by_build(project: Project, target: Target, manifest: Manifest) -> dict[str, str]:
+    """unique_id -> the latest rows' SQL (as-of: AS_OF_STAND_IN) that the package's on-run-end
+    hook rendered in the dbt invocation that wrote `manifest`, for `target`; {} when the
+    run results are another invocation's or target's, or hold no such record."""
+    path = project.target_dir / "run_results.json"
+    if not manifest.invocation_id or not path.exists():
+        return {}
+    try:
+        build = load_run_results(path)
+    except FeaturehouseError:
+        return {}
+    if build.invocation_id != manifest.invocation_id or _build_target(project, build) != (
+        target.name
+    ):
+        return {}
+    for code in build.hooks.values():
+        start, end = code.find(_BUILT), code.rfind(" */")
+        if start >= 0 and end > start:
+            try:
+                found = json.loads(code[start + len(_BUILT) : end])
+            except ValueError:
+                return {}
+            return {k: v for k, v in found.items() if isinstance(v, str) and v}
+    return {}
+
+
+def _build_target(project: Project, build: RunResults) -> str | None:
+    """The target the build ran on: its --target, else the profile's default."""
+    return build.target or _default_target(project)
 
 
 def inline_sql(project: Project, target: Target, manifest: Manifest, inline: str) -> str:

@@ -296,11 +296,13 @@ def run(
     with `https`."""
     import uvicorn
 
+    from featurehouse.server.transport import CoalescingHttpTools
+
     options: dict[str, Any] = {
         "host": host,
         "port": port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": CoalescingHttpTools,  # httptools, one socket write per response
         "lifespan": "on",
         "access_log": False,
         "log_level": "warning",

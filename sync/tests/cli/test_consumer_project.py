@@ -132,7 +132,7 @@ def shop(
 def user_nodes(manifest_path: Path) -> set[str]:
     """What `dbt ls` lists, from a manifest: nodes, sources, unit tests and the like (not the
     project hooks, operation nodes, which `dbt ls` leaves out: the package's on-run-start hook
-    that checks feature services is one)."""
+    that checks feature services and its on-run-end hook are)."""
     manifest = json.loads(manifest_path.read_text())
     sections = ("nodes", "sources", "unit_tests", "exposures", "metrics", "semantic_models")
     return {

@@ -19,12 +19,16 @@ def test_full_duckdb_build_succeeds(dbt_build_duckdb: DbtRun) -> None:
 
 
 def test_the_demo_holds_only_its_own_nodes(dbt_build_duckdb: DbtRun) -> None:
-    """The package adds macros, generic tests and its one on-run-start hook (which checks
-    feature services), no model, seed or test; no fixture is part of the demo."""
+    """The package adds macros, generic tests and its two hooks (on-run-start checks feature
+    services, on-run-end records the sync's SQL), no model, seed or test; no fixture is part
+    of the demo."""
     manifest = dbt_build_duckdb.manifest()
     nodes = [*manifest["nodes"].values(), *manifest["unit_tests"].values()]
     hooks = [n["unique_id"] for n in nodes if n["resource_type"] == "operation"]
-    assert hooks == ["operation.featurehouse.featurehouse-on-run-start-0"]
+    assert sorted(hooks) == [
+        "operation.featurehouse.featurehouse-on-run-end-0",
+        "operation.featurehouse.featurehouse-on-run-start-0",
+    ]
     nodes = [n for n in nodes if n["resource_type"] != "operation"]
     assert {n["package_name"] for n in nodes} == {"featurehouse_demo"}
     fixtures = ("fix_", "pit_fixture", "must_fail", "must_pass", "bad_arguments")
@@ -46,7 +50,7 @@ def test_the_demo_feature_service_is_in_the_dag(dbt_build_duckdb: DbtRun) -> Non
     features = exposure["config"]["meta"]["feature_service"]["features"]
     assert "feat_customer__orders.v1:days_since_last_order" in features
     hook = [r for r in dbt_build_duckdb.results if r["unique_id"].startswith("operation.")]
-    assert [r["status"] for r in hook] == ["success"], hook
+    assert [r["status"] for r in hook] == ["success", "success"], hook  # start and end
 
 
 def test_integration_build_is_clean_but_for_the_failing_cases(fixtures_build: DbtRun) -> None:

@@ -30,6 +30,7 @@ CALLS = {
     "array_element": "featurehouse.array_element('vector', 2)",
     "create_latest_version_view": "'hook:' ~ featurehouse.create_latest_version_view()",
     "check_feature_services": "'hook:' ~ featurehouse.check_feature_services()",
+    "latest_rows_on_build": "'hook:' ~ featurehouse.latest_rows_on_build()",
     "rolling_window_agg": (
         "featurehouse.rolling_window_agg(relation='orders', keys=['customer_id'], "
         "event_timestamp='ordered_at', measures=[{'name': 'orders', 'agg': 'count'}, "
@@ -109,10 +110,12 @@ def test_every_public_macro_renders_in_a_consumer_project(rendered: dict[str, st
     assert rendered["array_element"] == "(vector)[2]"
     assert rendered["create_latest_version_view"] == "hook:"  # not a versioned model here
     assert rendered["check_feature_services"] == "hook:"  # no feature service here
+    assert rendered["latest_rows_on_build"] == "hook:"  # outside a hook: no results
     for name, text in rendered.items():
         if name not in {"as_of", "version", "type_double", "type_double_array",
                         "featurehouse_duration_seconds", "array_element",
-                        "create_latest_version_view", "check_feature_services"}:  # fmt: skip
+                        "create_latest_version_view", "check_feature_services",
+                        "latest_rows_on_build"}:  # fmt: skip
             assert text.lower().lstrip().startswith(("with", "select")), (name, text[:300])
     assert "v1__count_orders_lifetime" in rendered["point_in_time_join"]
     assert "feat_customer__orders_v2" in rendered["latest_feature_rows"]

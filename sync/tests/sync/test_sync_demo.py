@@ -4,6 +4,7 @@ rendered SQL run directly in DuckDB)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -170,3 +171,18 @@ def test_render_key_survives_a_rebuild_of_the_same_code(context: Context, tmp_pa
     edited = tmp_path / "edited.json"
     edited.write_text(json.dumps(doc))
     assert load_manifest(edited).code_key != original
+
+
+def test_the_build_renders_the_sync_sql_as_dbt_does(context: Context) -> None:
+    """The package's on-run-end hook recorded every online view's latest-rows SQL in
+    run_results.json, the same text `dbt compile` renders; the first sync after the build
+    reads it instead of starting dbt. Another invocation's manifest gets none of it."""
+    manifest = context.artifacts.manifest
+    built = render.rendered_by_build(context.project, context.target, manifest)
+    views = online_views(context)
+    assert {v.unique_id for v in views} <= set(built)
+    by_dbt = render._render(context.project, context.target, views, "$as_of", False)
+    for view in views:
+        assert built[view.unique_id].replace(render.AS_OF_STAND_IN, "$as_of") == by_dbt[view.ref]
+    other = dataclasses.replace(manifest, invocation_id="another-invocation")
+    assert render.rendered_by_build(context.project, context.target, other) == {}

@@ -161,6 +161,17 @@
 {% endmacro %}
 
 
+{% macro _pit_in_hook() %}
+    {#-
+        Rendering in an on-run-* hook (latest_rows_on_build): ref() there fails (a hook
+        depends on no model), so the view's relation is its node's relation_name, the name
+        ref() renders.
+    -#}
+    {{ return(execute and model is defined and model is not none
+        and model.get('resource_type') == 'operation') }}
+{% endmacro %}
+
+
 {% macro _pit_view(spec, macro_name, argument, as_known_at) %}
     {#-
         One feature_views entry (a model name or a mapping: model, version, features,
@@ -180,7 +191,9 @@
     {%- endfor -%}
     {%- set name = spec['model'] -%}
     {%- set version = spec.get('version') -%}
-    {%- set relation = ref(name, v=version) if version is not none else ref(name) -%}
+    {%- set in_hook = featurehouse._pit_in_hook() -%}
+    {%- set relation = none if in_hook
+        else ref(name, v=version) if version is not none else ref(name) -%}
     {%- if not execute -%}
         {{ return({'name': name, 'relation': relation}) }}
     {%- endif -%}
@@ -191,7 +204,8 @@
         'name': name,
         'version': version,
         'label': name ~ (' v' ~ version if version is not none else ''),
-        'relation': ref(name, v=version) if version is not none else ref(name),
+        'relation': node.relation_name if in_hook
+            else ref(name, v=version) if version is not none else ref(name),
         'prefix': spec.get('prefix') or '',
         'is_table': (node.get('config') or {}).get('materialized')
             in ['table', 'incremental'],
