@@ -24,8 +24,9 @@ PASSWORD_ENV = {
 CONNECTION = ("ping", "select")
 # A Redis Cluster client's start (redis-py): the slot map and the command table (key positions).
 CLUSTER = ("cluster|slots", "command")
-# Reads: the catalog and describe (admin.py), entity keys (parity), the read function.
-READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro")
+# Reads: feature reads (read.py: HGET, HMGET, HGETALL), the catalog and describe (admin.py),
+# entity keys (parity).
+READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers")
 # Writes: publish, merge, delete and cleanup, and loading the function library; on a cluster
 # a publish first waits for slots being migrated (cluster.settle: CLUSTER NODES).
 WRITES = (
@@ -100,8 +101,8 @@ def users(prefix: str, streams: Sequence[str] = ()) -> tuple[AclUser, AclUser]:
     )
     reader = AclUser(
         READER,
-        "featurehouse serve and the Python API's reads: reads its prefix's keys, calls the "
-        "read-only function (FCALL_RO); writes only the usage counters under <prefix>:usage:*",
+        "featurehouse serve and the Python API's reads: reads its prefix's keys (plain "
+        "commands, no function); writes only the usage counters under <prefix>:usage:*",
         (f"%R~{keys['all']}", f"~{keys['usage']}"),
         _unique(CONNECTION + CLUSTER + READS + USAGE_ADD),
     )

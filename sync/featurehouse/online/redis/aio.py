@@ -21,10 +21,35 @@ import redis
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.records import ReadRequest, ReadResult
-from featurehouse.online.redis import functions
 from featurehouse.online.redis.connection import endpoint
-from featurehouse.online.redis.read import ReadSteps
+from featurehouse.online.redis.read import ReadSteps, Round
 from featurehouse.online.redis.wire import REDIS_ERRORS, translate
+
+
+class _Waiter:
+    """A caller awaiting the replies of its `count` commands (sent together, answered in
+    order): resolved with the last one (a single command) or the list of them."""
+
+    __slots__ = ("count", "future", "replies", "timer")
+
+    def __init__(self, future: asyncio.Future, timer: asyncio.TimerHandle, count: int) -> None:
+        self.future, self.timer, self.count = future, timer, count
+        self.replies: list[Any] = []
+
+    def add(self, reply: Any) -> bool:
+        """Take the next reply; True once all are in (the future then resolved)."""
+        self.replies.append(reply)
+        if len(self.replies) < self.count:
+            return False
+        self.timer.cancel()
+        if self.future.done():
+            return True  # its caller gave up (cancelled)
+        error = next((r for r in self.replies if isinstance(r, hiredis.ReplyError)), None)
+        if error is not None:
+            self.future.set_exception(redis.ResponseError(str(error)))
+        else:
+            self.future.set_result(self.replies if self.count > 1 else reply)
+        return True
 
 
 class _Protocol(asyncio.Protocol):
@@ -34,7 +59,7 @@ class _Protocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: Any = None  # asyncio's or uvloop's transport
         self.parser = hiredis.Reader()
-        self.pending: deque[tuple[asyncio.Future, asyncio.TimerHandle]] = deque()
+        self.pending: deque[_Waiter] = deque()
         self.outbox: list[bytes] = []
         self.dead = False
 
@@ -42,7 +67,8 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport
 
     def send(self, packed: bytes) -> None:
-        """Queue a command; the commands of one event-loop turn go out in one write."""
+        """Queue commands; those of one event-loop turn go out in one write, so concurrent
+        requests share a round trip (auto-pipelining)."""
         if not self.outbox:
             asyncio.get_running_loop().call_soon(self.flush)
         self.outbox.append(packed)
@@ -62,14 +88,8 @@ class _Protocol(asyncio.Protocol):
                 return
             if reply is False:
                 return
-            future, timer = self.pending.popleft()
-            timer.cancel()
-            if future.done():
-                continue  # its caller gave up (cancelled)
-            if isinstance(reply, hiredis.ReplyError):
-                future.set_exception(redis.ResponseError(str(reply)))
-            else:
-                future.set_result(reply)
+            if self.pending[0].add(reply):
+                self.pending.popleft()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close(redis.ConnectionError(f"Connection closed by Redis{f': {exc}' if exc else ''}"))
@@ -78,10 +98,10 @@ class _Protocol(asyncio.Protocol):
         """Fail every command in flight with `exc` and drop the connection."""
         self.dead = True
         while self.pending:
-            future, timer = self.pending.popleft()
-            timer.cancel()
-            if not future.done():
-                future.set_exception(exc)
+            waiter = self.pending.popleft()
+            waiter.timer.cancel()
+            if not waiter.future.done():
+                waiter.future.set_exception(exc)
         if self.transport is not None:
             self.transport.abort()
 
@@ -101,13 +121,18 @@ class AsyncRedis:
         self._lock: asyncio.Lock | None = None
 
     async def call(self, *command: Any) -> Any:
+        return await self.call_many([command])
+
+    async def call_many(self, commands: Sequence[tuple[Any, ...]]) -> Any:
+        """The replies of `commands`, sent together (one reply: that reply, else a list)."""
+        packed = b"".join(map(hiredis.pack_command, commands))
         proto = self._alive()
         if proto is not None:
             try:
-                return await self._send(proto, command)
+                return await self._send(proto, packed, len(commands))
             except redis.ConnectionError:
                 pass  # e.g. closed by a Redis restart: reconnect once, now
-        return await self._send(await self._connect(), command)
+        return await self._send(await self._connect(), packed, len(commands))
 
     def _alive(self) -> _Protocol | None:
         proto = self._proto
@@ -115,11 +140,12 @@ class AsyncRedis:
             return None
         return proto
 
-    def _send(self, proto: _Protocol, command: tuple[Any, ...]) -> asyncio.Future:
+    def _send(self, proto: _Protocol, packed: bytes, count: int = 1) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        proto.pending.append((future, loop.call_later(self.timeout, _expire, proto, future)))
-        proto.send(hiredis.pack_command(command))
+        timer = loop.call_later(self.timeout, _expire, proto, future)
+        proto.pending.append(_Waiter(future, timer, count))
+        proto.send(packed)
         return future
 
     async def _connect(self) -> _Protocol:
@@ -149,9 +175,9 @@ class AsyncRedis:
         try:
             if point.password:
                 auth = [point.username] if point.username else []
-                await self._send(proto, ("AUTH", *auth, point.password))
+                await self._send(proto, hiredis.pack_command(("AUTH", *auth, point.password)))
             if point.db:
-                await self._send(proto, ("SELECT", point.db))
+                await self._send(proto, hiredis.pack_command(("SELECT", point.db)))
         except BaseException:
             proto.close(redis.ConnectionError("handshake failed"))
             raise
@@ -171,7 +197,7 @@ def _expire(proto: _Protocol, future: asyncio.Future) -> None:
 
 
 class AsyncReader:
-    """`OnlineStore.read` for the event loop: the same steps, each FCALL awaited."""
+    """`OnlineStore.read` for the event loop: the same steps, each round trip awaited."""
 
     def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
         self.client = AsyncRedis(url, timeout)
@@ -185,14 +211,14 @@ class AsyncReader:
         *,
         now: datetime | None = None,
     ) -> list[ReadResult]:
-        """Features of several views for several entities, in one round trip (one FCALL)."""
+        """Features of several views for several entities, in one round trip."""
         steps = self.steps.steps(requests, entity_rows, now)
-        call = next(steps)
+        trip = next(steps)
         try:
             while True:
-                reply = await self.fcall(*call)
+                replies = await self.execute(trip)
                 try:
-                    call = steps.send(reply)
+                    trip = steps.send(replies)
                 except StopIteration as done:
                     return done.value
         except OnlineStoreError:
@@ -200,9 +226,12 @@ class AsyncReader:
         except REDIS_ERRORS as exc:
             raise translate(exc, self.where, "reading features") from exc
 
-    async def fcall(self, keys: list[str], args: list[Any]) -> Any:
-        """The read function's reply (a cluster reader reads the data keys per node)."""
-        return await functions.fcall_async(self.client.call, "read", keys, args)
+    async def execute(self, trip: Round) -> tuple[list, list]:
+        """A round trip's replies (a cluster reader sends the check after the data)."""
+        commands = trip.data + trip.check
+        replies = await self.client.call_many(commands)
+        replies = replies if len(commands) > 1 else [replies]
+        return replies[: len(trip.data)], replies[len(trip.data) :]
 
     async def ping(self) -> None:
         """Raise RedisUnavailable (or OnlineStoreError) unless Redis answers PING."""

@@ -4,7 +4,8 @@ that fetch data keys per node and then check the view's generation, and writes p
 A view version's control keys share the hash tag `{ctl}` (one slot); its data keys are spread
 over slots by `{<entity>:<bucket % tags>}`. The generation in the control slot is switched
 last (the `commit` function), so a reader that reads a generation's data keys and then finds
-that generation still current has read one generation only: generations only move forward.
+that generation still current has read one generation only: generations only move forward
+(read.ReadSteps says why).
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from redis.exceptions import (
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult
-from featurehouse.online.redis import functions, resp
+from featurehouse.online.redis import resp
 from featurehouse.online.redis.aio import AsyncReader
 from featurehouse.online.redis.connection import Endpoint, endpoint
 from featurehouse.online.redis.prepare import Prepared
-from featurehouse.online.redis.read import Reader, ReadSteps
+from featurehouse.online.redis.read import Reader, ReadSteps, Round
 from featurehouse.online.redis.server import probe
 from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Totals, Wire, translate
 
@@ -80,60 +81,29 @@ def is_cluster(client: Any) -> bool:
 
 
 # --- reads ---------------------------------------------------------------------------------
-# The read function (functions.py) takes KEYS = latest, then per view: meta, n data keys, and
-# ARGV = nviews, then per view: view, asked, expected version, expected generation, n, fields.
-# On a cluster the data keys are in other slots: they are read here, per node, and the
-# function is called with n = 0 (control slot only) to check the generation afterwards.
+# A read's data keys are in other slots than its control keys: each round trip sends its data
+# commands (pipelined per node by redis-py, which follows MOVED/ASK), and only once every data
+# reply is in, its check in the control slot (read.Round: the check must run after the data).
 
 
-def split_read(keys: Sequence[str], args: Sequence[Any]) -> tuple[list, list, list]:
-    """(control keys, control args with n = 0, [(data key, field), ...] in order)."""
-    ctl_keys, ctl_args, data = [keys[0]], [args[0]], []
-    k, a = 1, 1
-    for _ in range(int(args[0])):
-        n = int(args[a + 4])
-        ctl_keys.append(keys[k])
-        ctl_args += [*args[a : a + 4], 0]
-        data += list(zip(keys[k + 1 : k + 1 + n], args[a + 5 : a + 5 + n], strict=True))
-        k, a = k + 1 + n, a + 5 + n
-    return ctl_keys, ctl_args, data
-
-
-def join_read(args: Sequence[Any], ctl_reply: Sequence[Any], values: Sequence[Any]) -> list:
-    """The reply the single-node function would give: the control reply, each view's records
-    appended when its generation is the expected one (else its metadata, to refresh)."""
-    out, a, v = [], 1, 0
-    for res in ctl_reply:
-        n = int(args[a + 4])
-        current = res[1] is not None and not res[2]
-        out.append([*res[:3], *(values[v : v + n] if current else ())])
-        a, v = a + 5 + n, v + n
-    return out
-
-
-def _hgets(client: Any, data: Sequence[tuple[str, str]]) -> Any:
-    """A cluster pipeline (sync or asyncio) of one HGET per (key, field): redis-py sends each
-    node its commands and follows MOVED/ASK."""
+def _pipelined(client: Any, commands: Sequence[tuple]) -> Any:
+    """A cluster pipeline (sync or asyncio) of `commands`."""
     pipe = client.pipeline(transaction=False)
-    for key, field in data:
-        pipe.hget(key, field)
+    for command in commands:
+        pipe.execute_command(*command)
     return pipe
 
 
-def read_sync(client: redis.RedisCluster, fcall: Any, keys: list, args: list) -> list:
-    """The read function's reply on a cluster: data keys (pipelined per node), then the
-    generation check in the control slot."""
-    ctl_keys, ctl_args, data = split_read(keys, args)
-    values = _hgets(client, data).execute() if data else []
-    return join_read(args, fcall(client, "read", ctl_keys, ctl_args), values)
+def read_sync(client: redis.RedisCluster, trip: Round) -> tuple[list, list]:
+    """A round trip's replies on a cluster: the data (per node), then the check."""
+    data = _pipelined(client, trip.data).execute() if trip.data else []
+    return data, _pipelined(client, trip.check).execute()
 
 
-async def read_async(client: aiocluster.RedisCluster, fcall: Any, keys: list, args: list) -> list:
+async def read_async(client: aiocluster.RedisCluster, trip: Round) -> tuple[list, list]:
     """`read_sync` on the asyncio cluster client."""
-    ctl_keys, ctl_args, data = split_read(keys, args)
-    values = await _hgets(client, data).execute() if data else []
-    reply = await fcall(client.execute_command, "read", ctl_keys, ctl_args)
-    return join_read(args, reply, values)
+    data = await _pipelined(client, trip.data).execute() if trip.data else []
+    return data, await _pipelined(client, trip.check).execute()
 
 
 def async_client(url: str, timeout: float) -> aiocluster.RedisCluster:
@@ -321,8 +291,8 @@ class ClusterReader(Reader):
             self.client.nodes_manager.initialize()
         raise AssertionError("unreachable")
 
-    def fcall(self, keys: list[str], args: list[Any]) -> Any:
-        return read_sync(self.client, functions.fcall, keys, args)
+    def execute(self, trip: Round) -> tuple[list, list]:
+        return read_sync(self.client, trip)
 
 
 class AsyncClusterReader(AsyncReader):
@@ -355,8 +325,8 @@ class AsyncClusterReader(AsyncReader):
             await self.cluster.nodes_manager.initialize()
         raise AssertionError("unreachable")
 
-    async def fcall(self, keys: list[str], args: list[Any]) -> Any:
-        return await read_async(self.cluster, functions.fcall_async, keys, args)
+    async def execute(self, trip: Round) -> tuple[list, list]:
+        return await read_async(self.cluster, trip)
 
     async def ping(self) -> None:
         try:

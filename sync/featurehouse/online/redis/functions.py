@@ -1,4 +1,5 @@
-"""The Redis function library (Lua, FUNCTION LOAD): atomic read, merge, commit and drop.
+"""The Redis function library (Lua, FUNCTION LOAD): the writer's atomic merge, commit and drop
+(reads are plain commands: read.ReadSteps).
 
 Function names carry a hash of this source, so stores running different code versions against
 one Redis never call each other's functions; the library is loaded on first use (and again after
@@ -8,7 +9,6 @@ a Redis restart).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
@@ -39,39 +39,6 @@ local function wins(new, old, created)
   if c_old == nil then return true end
   if c_new == nil then return false end
   return c_new >= c_old
-end
-
--- KEYS = latest hash, then per view: its meta key, then its n data keys (computed by the
--- client from cached metadata). ARGV = nviews, then per view: view, asked version ('' =
--- latest), expected version, expected generation, n, then the n fields.
--- Returns per view {version|false, gen|false, meta|false, rec_1..rec_n}: the records when the
--- view's current version and generation are the expected ones, else its metadata (HGETALL), so
--- the client refreshes its cache and asks again. One atomic call: never two generations.
-local function read(keys, args)
-  local ctl = string.sub(keys[1], 1, -7)  -- keys[1] is '<ctl>latest'
-  local out, k, a = {}, 2, 2
-  for v = 1, tonumber(args[1]) do
-    local view, asked, exp_v, exp_g = args[a], args[a + 1], args[a + 2], args[a + 3]
-    local n = tonumber(args[a + 4])
-    a = a + 5
-    local vtoken = asked
-    if asked == '' then vtoken = redis.call('HGET', keys[1], view) end
-    local res = {vtoken or false, false, false}
-    if vtoken then
-      local mkey = keys[k]
-      if vtoken ~= exp_v then mkey = ctl .. 'view:' .. view .. ':' .. vtoken end
-      local gen = redis.call('HGET', mkey, 'gen')
-      res[2] = gen
-      if gen and (vtoken ~= exp_v or gen ~= exp_g) then
-        res[3] = redis.call('HGETALL', mkey)
-      elseif gen then
-        for e = 1, n do res[3 + e] = redis.call('HGET', keys[k + e], args[a + e - 1]) end
-      end
-    end
-    out[v] = res
-    k, a = k + 1 + n, a + n
-  end
-  return out
 end
 
 -- KEYS = meta, data key; ARGV = generation, records end with created_at ('1'/'0'),
@@ -140,7 +107,6 @@ local function drop(keys, args)
   return old
 end
 
-redis.register_function{function_name = 'fh_@H@_read', callback = read, flags = {'no-writes'}}
 redis.register_function('fh_@H@_merge', merge)
 redis.register_function('fh_@H@_commit', commit)
 redis.register_function('fh_@H@_touch', touch)
@@ -151,21 +117,12 @@ LIBRARY_HASH = hashlib.sha1(_SOURCE.encode()).hexdigest()[:8]
 SOURCE = _SOURCE.replace("@H@", LIBRARY_HASH)
 
 
-READ_ONLY = frozenset({"read"})  # registered with flags={'no-writes'}: called by FCALL_RO
-
-
 def function_name(verb: str) -> str:
     return f"fh_{LIBRARY_HASH}_{verb}"
 
 
-def _fcall_command(verb: str) -> str:
-    """FCALL_RO for the read-only functions: a user with read-only rights (featurehouse-reader)
-    may call them, and Redis runs them on replicas and under OOM."""
-    return "FCALL_RO" if verb in READ_ONLY else "FCALL"
-
-
 def _not_loaded(exc: redis.ResponseError) -> OnlineStoreError:
-    """The library is missing and this user may not load it (featurehouse-reader)."""
+    """The library is missing and this user may not load it (a user without FUNCTION LOAD)."""
     return OnlineStoreError(
         f"Redis has no function library featurehouse_{LIBRARY_HASH} (this featurehouse "
         f"version's) and this user may not load it ({' '.join(str(exc).split())}): run "
@@ -185,7 +142,7 @@ def load(client: redis.Redis) -> None:
 
 def fcall(client: redis.Redis, verb: str, keys: list[str], args: list[Any]) -> Any:
     """FCALL the library's `verb`, loading the library when Redis does not have it."""
-    command = (_fcall_command(verb), function_name(verb), len(keys), *keys, *args)
+    command = ("FCALL", function_name(verb), len(keys), *keys, *args)
     try:
         return client.execute_command(*command)
     except redis.ResponseError as exc:
@@ -193,23 +150,3 @@ def fcall(client: redis.Redis, verb: str, keys: list[str], args: list[Any]) -> A
             raise
     load(client)
     return client.execute_command(*command)
-
-
-async def fcall_async(
-    call: Callable[..., Awaitable[Any]], verb: str, keys: list[str], args: list[Any]
-) -> Any:
-    """`fcall` on an async connection (`call(*command)` sends one command, awaits its reply)."""
-    command = (_fcall_command(verb), function_name(verb), len(keys), *keys, *args)
-    try:
-        return await call(*command)
-    except redis.ResponseError as exc:
-        if "Function not found" not in str(exc):
-            raise
-    try:
-        await call("FUNCTION", "LOAD", SOURCE)
-    except redis.ResponseError as exc:
-        if isinstance(exc, NoPermissionError) or "NOPERM" in str(exc):
-            raise _not_loaded(exc) from None
-        if "already exists" not in str(exc):
-            raise
-    return await call(*command)
