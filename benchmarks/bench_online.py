@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import hiredis
 import pyarrow as pa
 import pyarrow.compute as pc
 import redis
@@ -217,18 +218,44 @@ def sample_encoding(client: redis.Redis, match: str) -> str:
     return client.object("encoding", key).decode() if key else "-"
 
 
+class BareClient:
+    """The fastest raw client we can write in Python: one TCP socket, commands packed by
+    hiredis and sent in one write, replies parsed by hiredis (no pool, no retries, no
+    per-reply Python). A second reference beside redis-py's, printed for information."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = hiredis.Reader()
+
+    def call(self, commands: list[tuple]) -> list:
+        self.sock.sendall(b"".join(map(hiredis.pack_command, commands)))
+        out: list = []
+        while len(out) < len(commands):
+            self.reader.feed(self.sock.recv(1 << 20))
+            while (reply := self.reader.gets()) is not False:
+                out.append(reply)
+        return out
+
+
 def latencies(client: redis.Redis, store: OnlineStore, n: int, rounds: int) -> dict[str, list]:
-    """Interleaved rounds of raw HMGET, our read (1 entity), 100 HMGETs, our read (100)."""
+    """Interleaved rounds of raw HMGET, our read (1 entity), 100 HMGETs, our read (100), and
+    the bare client's HMGET and 100 HMGETs."""
     names = [name for name, _ in FEATURES]
     request = [ReadRequest(SCHEMA.view, SCHEMA.version)]
     rng = random.Random(7)
-    out: dict[str, list[int]] = {"raw1": [], "ours1": [], "raw100": [], "ours100": []}
+    keys = ("raw1", "ours1", "raw100", "ours100", "bare1", "bare100")
+    out: dict[str, list[int]] = {k: [] for k in keys}
+    bare = BareClient(client.connection_pool.connection_kwargs["port"])
 
     def raw100(ids: list[int]) -> None:
         pipe = client.pipeline(transaction=False)
         for i in ids:
             pipe.hmget(f"plain:customer:{i}", names)
         pipe.execute()
+
+    def bare_hmgets(ids: list[int]) -> list:
+        return bare.call([("HMGET", f"plain:customer:{i}", *names) for i in ids])
 
     store.read(request, [{"customer_id": 0}])  # schema cache, function loaded
     for _ in range(rounds):
@@ -238,6 +265,9 @@ def latencies(client: redis.Redis, store: OnlineStore, n: int, rounds: int) -> d
         out["ours1"] += timed(lambda one=one: store.read(request, [{"customer_id": one}]), 1)
         out["raw100"] += timed(lambda many=many: raw100(many), 1)
         out["ours100"] += timed(lambda rows=rows: store.read(request, rows), 1)
+        out["bare1"] += timed(lambda one=one: bare_hmgets([one]), 1)
+        out["bare100"] += timed(lambda many=many: bare_hmgets(many), 1)
+    bare.sock.close()
     return out
 
 
@@ -293,12 +323,16 @@ def report(n: int, figures: dict[str, float], lat: dict[str, list], encodings: d
                 f"{b / a:.2f}x",
                 tgt,
             )
+    for label, n_ in (("1 entity", 1), ("100 entities", 100)):
+        a, b = p_us(lat[f"bare{n_}"], 0.99), p_us(lat[f"ours{n_}"], 0.99)
+        line(f"read p99 {label}, bare hiredis socket us", f"{a:.0f}", f"{b:.0f}", f"{b / a:.2f}x")
     line(
         "peak RSS MB (dataset built / after publish)", f"{f['rss_data']:.0f}", f"{f['rss_pub']:.0f}"
     )
     print(
         "\nfloor: redis-cli --pipe of pre-built `HSET plain:customer:<id> <name> <value> x8`;"
         "\nreads: redis-py HMGET / pipeline(transaction=False) of 100 HMGETs of those hashes,"
+        "\n  and the same on a bare socket packed and parsed by hiredis (BareClient),"
         "\ninterleaved with OnlineStore.read rounds on the same server."
     )
 
