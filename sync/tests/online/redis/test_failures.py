@@ -185,6 +185,11 @@ def test_out_of_memory_keeps_the_previous_generation() -> None:
         assert client.hlen(layout.syncing_key("fhtest")) == 0
         generation = store.describe(schema().view, 1).generation
         assert all(f":g{generation}:" in k for k in prefixed_keys(client, "fhtest") if ":d:" in k)
+        client.config_set("maxmemory", 1)  # out of memory now: every write is refused
+        with pytest.raises(redis.ResponseError, match="maxmemory"):
+            client.set("fhtest:probe", "1")
+        cold = RedisStore(redis.Redis(port=server.port), "fhtest")  # metadata read afresh too
+        assert read_one(cold) == (7.1, 1) and read_one(store) == (7.1, 1)
 
 
 @pytest.mark.slow
