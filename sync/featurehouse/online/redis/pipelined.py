@@ -47,7 +47,7 @@ def _replies(conn: Any, count: int) -> list[Any]:
         out.append(conn.read_response(disable_decoding=True))
         while drain and len(out) < count:
             reply = reader.gets(False)
-            if reply is False:
+            if reply is False or type(reply) is object:  # not all in yet (redis-py's sentinel)
                 break
             if isinstance(reply, Exception):
                 raise reply

@@ -80,10 +80,14 @@ class ViewMeta:
     def _slot_prefix(self) -> str:
         return f"{self.key_prefix}{{{self.schema.entity}:"
 
-    def locate(self, text: str) -> str:
-        """The data key holding the entity whose canonical key is `text`."""
-        b = zlib.crc32(text.encode()) % self.buckets
-        return f"{self._slot_prefix}{b % self.tags}}}:{b}"
+    def data_keys(self, texts: Sequence[str]) -> list[str]:
+        """The data key holding each entity whose canonical key is in `texts`."""
+        prefix, buckets, tags, crc = self._slot_prefix, self.buckets, self.tags, zlib.crc32
+        out = []
+        for text in texts:
+            b = crc(text.encode()) % buckets
+            out.append(f"{prefix}{b % tags}}}:{b}")
+        return out
 
 
 def _pairs(flat: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
@@ -200,8 +204,8 @@ class ReadSteps:
             if sig not in texts:
                 key = meta.keyer
                 texts[sig] = [key(row) for row in entity_rows]
-            locate = meta.locate
-            data += [("HGET", locate(t), t) for t in texts[sig]]
+            keys = meta.data_keys(texts[sig])
+            data += [("HGET", k, t) for k, t in zip(keys, texts[sig], strict=True)]
         pairs = zip(requests, plan, strict=True)
         latest = [(r.view, m.vtoken.encode()) for r, m in pairs if r.version is None]
         check: list[Command] = []

@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
-import redis
 from featurehouse.online import NotPublishedError, OnlineStore, ReadRequest, ReadResult
 from featurehouse.online.redis import RedisStore
 from featurehouse.online.redis.cluster import open_client
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.read import Reader, Round
 from online_support import AS_OF, schema, simple_batch
+from online_support import test_store as make_store
 
 VIEW = schema().view
 ROWS = [{"customer_id": i} for i in (3, 41, 97)]
+
+
+@pytest.fixture
+def store(engine_url: str) -> Iterator[RedisStore]:
+    """A store of each engine (Redis, Valkey, a cluster) under a prefix of its own."""
+    with make_store(open_client(endpoint(engine_url))) as s:
+        yield s  # type: ignore[misc]
 
 
 def publish(store: OnlineStore, tag: int, n: int = 100) -> None:
@@ -56,14 +64,14 @@ def whole(result: ReadResult, tag: int) -> bool:
 
 
 def test_a_generation_switched_and_deleted_before_the_data_reads_is_not_served(
-    store: RedisStore, client: redis.Redis
+    store: RedisStore,
 ) -> None:
     publish(store, tag=1)
     reader, steps, trip = planned(store)
     old = store.describe(VIEW, 1).generation
     publish(store, tag=2)  # switches, then unlinks the old generation's keys
     assert [d[1] for d in trip.data if f":g{old}:" in d[1]] and not any(
-        client.exists(d[1]) for d in trip.data
+        store.client.exists(d[1]) for d in trip.data
     )
     result = finish(reader, steps, reader.execute(trip))  # records gone: the check says stale
     assert whole(result, tag=2) and result.generation == old + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -22,7 +23,8 @@ from featurehouse.online import (
 from featurehouse.online.clock import ClockError
 from featurehouse.online.encoding import to_epoch_us as to_us
 from featurehouse.online.redis import RedisStore, layout
-from featurehouse.online.redis.cluster import is_cluster
+from featurehouse.online.redis.cluster import is_cluster, open_client
+from featurehouse.online.redis.connection import endpoint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from online_support import (
@@ -35,6 +37,18 @@ from online_support import (
     simple_batch,
 )
 from online_support import test_store as make_store
+
+
+@pytest.fixture(scope="module")
+def client(engine_url: str) -> redis.Redis:
+    """A client of each engine (Redis, Valkey, a cluster), as the store opens it."""
+    return open_client(endpoint(engine_url))
+
+
+@pytest.fixture
+def store(client: redis.Redis) -> Iterator[OnlineStore]:
+    with make_store(client) as s:
+        yield s
 
 
 def publish(store: OnlineStore, sch, batches, **kw):
@@ -169,6 +183,18 @@ def test_several_views_and_entities_in_one_round_trip(client: redis.Redis) -> No
         assert orders_res.values == ((3.1, 1), (77.1, 1))
         assert visits_res.values == ((3,), (None,))
         assert visits_res.statuses[1] == ("not_found",)
+
+
+def test_replies_split_across_many_socket_reads(client: redis.Redis, engine_url: str) -> None:
+    """A read's replies arrive in pieces (a 16-byte read buffer): each is read whole."""
+    tiny = open_client(endpoint(engine_url), socket_read_size=16)
+    with make_store(client) as store:
+        publish(store, schema(), [simple_batch(200, tag=4)])
+        rows = [{"customer_id": i} for i in range(0, 300, 3)]
+        [want] = store.read([ReadRequest(schema().view)], rows)
+        [got] = RedisStore(tiny, store.prefix).read([ReadRequest(schema().view)], rows)
+        assert got.values == want.values and got.values[3] == (9.4, 4)
+        assert got.statuses[-1] == ("not_found", "not_found")
 
 
 def test_two_versions_side_by_side_and_latest(store: OnlineStore) -> None:
