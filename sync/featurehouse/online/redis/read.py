@@ -177,11 +177,12 @@ class ReadSteps:
             for req, vtoken in zip(unknown.values(), tokens, strict=True):
                 if vtoken is None:
                     raise _unpublished(req, self.root)
-                self.latest[req.view] = vtoken.decode()
+                self.latest[req.view] = _text(vtoken)
         missing = {}
         for req in requests:
             if self._guess(req) is None:
-                vtoken = layout.version_token(req.version) if req.version else self.latest[req.view]
+                asked = req.version
+                vtoken = self.latest[req.view] if asked is None else layout.version_token(asked)
                 missing[(req.view, vtoken)] = req
         if missing:
             keys = [layout.meta_key(self.root, v, layout.token_version(t)) for v, t in missing]
@@ -233,8 +234,8 @@ class ReadSteps:
                 vtoken = next(tokens)
                 if vtoken is None:
                     raise _unpublished(req, self.root)
-                if vtoken.decode() != meta.vtoken:
-                    self.latest[req.view] = vtoken.decode()
+                if _text(vtoken) != meta.vtoken:
+                    self.latest[req.view] = _text(vtoken)
                     current = False
                     continue
             if gen is None:
