@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +39,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import featurehouse
@@ -51,9 +53,11 @@ from benchmarks.bench_online import (
     flush,
     load_plain,
     plain_hset_file,
+    server_cpu,
     used_memory,
 )
 
+T = TypeVar("T")
 AS_OF = datetime(2026, 5, 1)
 # The figures before the sync read in bounded groups (issue #17): 1M entities from 10M rows,
 # after a rebuild, on the idle 2-core dev machine; and the target at any size.
@@ -335,6 +339,11 @@ def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | N
         label += f" (median of {' '.join(f'{x:.2f}' for x in main_run[f'{key}_runs'])})"
         line(f"sync {label}, s", f"{s:.2f}")
         line(f"sync {label}, entities/s", f"{n / s:,.0f}", f"{floor['s'] / s:.2f}x")
+    line(
+        "CPU s (client + Redis server): floor / sync after a rebuild (medians)",
+        f"{floor['cpu']:.2f} / {main_run['cached_cpu']:.2f}",
+        f"{floor['cpu'] / main_run['cached_cpu']:.2f}x",
+    )
     line("sync entities written (from --json)", f"{main_run['cold_entities']:,.0f}")
     reused = "yes" if main_run["cache_reused"] else "NO (rendered again)"
     line("rendered SQL reused after `dbt build` of the same code", reused)
@@ -395,22 +404,41 @@ def reference(n: int, main_run: dict) -> None:
     )
 
 
+def with_cpu(client: redis.Redis, run: Callable[[], T]) -> tuple[T, float]:
+    """`run()`'s result and the CPU seconds it cost: its child processes' (the sync, or
+    redis-cli) plus the Redis server's (INFO cpu). CPU seconds are what a busy machine
+    disturbs least: wall time there also counts waiting for a core."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = server_cpu(client)
+    result = run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = after.ru_utime - children.ru_utime + after.ru_stime - children.ru_stime
+    return result, own + server_cpu(client) - server
+
+
 def interleaved(
     repeat: int, root: Path, port: int, client: redis.Redis, plain: Path, main_run: dict
 ) -> dict:
     """The floor loads and the cached and cold syncs, interleaved so that a slow spell hits
     both sides; their medians go into `main_run`, the floor's figures are returned."""
     floors, syncs, colds = [], [main_run["cached_s"]], [main_run["cold_s"]]
+    floor_cpu, sync_cpu = [], []
     for i in range(repeat):
         base = flush(client)
-        floors.append(load_plain(port, plain))
+        seconds, cpu = with_cpu(client, lambda: load_plain(port, plain))
+        floors.append(seconds)
+        floor_cpu.append(cpu)
         mem = used_memory(client) - base
         if i + 1 < repeat:
             flush(client)
-            syncs.append(run_sync(root, port, cold=False)["s"])
+            figures, cpu = with_cpu(client, lambda: run_sync(root, port, cold=False))
+            syncs.append(figures["s"])
+            sync_cpu.append(cpu)
             flush(client)  # cold again: no SQL cache, the last `dbt build`'s artifacts
             colds.append(run_sync(root, port, cold=True)["s"])
     floor = {"s": statistics.median(floors), "mem": mem, "runs": floors}
+    floor["cpu"] = statistics.median(floor_cpu)
+    main_run["cached_cpu"] = statistics.median(sync_cpu) if sync_cpu else float("nan")
     floor["redis_version"] = client.info("server")["redis_version"]
     floor["load"] = os.getloadavg()[0]
     main_run["cached_s"] = statistics.median(syncs)
