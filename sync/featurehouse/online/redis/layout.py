@@ -138,6 +138,8 @@ def to_numpy(values: pa.Array) -> np.ndarray:
     if values.null_count:
         raise ValueError("to_numpy: null value")
     kind = np.dtype(values.type.to_pandas_dtype())
+    if not len(values):
+        return np.zeros(0, kind)
     return np.frombuffer(values.buffers()[1], kind, len(values), values.offset * kind.itemsize)
 
 

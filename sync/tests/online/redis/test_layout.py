@@ -82,6 +82,15 @@ def test_literals_are_the_scalars_pa_scalar_makes() -> None:
     assert literal_array(1, pa.bool_()).to_pylist() == [True]
 
 
+def test_to_numpy_reads_slices_and_empty_arrays() -> None:
+    import numpy as np
+
+    values = layout.from_numpy(np.arange(10, dtype=np.uint32))
+    assert layout.to_numpy(values.slice(3, 4)).tolist() == [3, 4, 5, 6]
+    assert layout.to_numpy(values.slice(10)).dtype == np.uint32
+    assert layout.to_numpy(values.slice(10)).tolist() == []
+
+
 # Builds its input without pa.array (which imports pandas), then sends records encoded by the
 # warehouse (column RECORD, as the DuckDB sync's query writes them) as a full publish does;
 # pandas must still not be imported. (The Arrow record writer of other warehouses still does.)
