@@ -7,6 +7,7 @@ import sys
 from benchmarks import (
     bench_drift,
     bench_engines,
+    bench_layout_memory,
     bench_lineage,
     bench_online,
     bench_pit,
@@ -40,6 +41,8 @@ BENCHMARKS = {
     "drift": bench_drift.main,
     "usage": bench_usage.main,
     "stream": bench_stream.main,
+    # Not in the default run: it measures options (record encodings, bucket sizes), not ours.
+    "layout-memory": bench_layout_memory.main,
     # Not in the default run: it starts a local cluster and a Valkey beside a Redis.
     "engines": bench_engines.main,
     # Not in the default run: dbt builds of the demo, several minutes.

@@ -116,7 +116,8 @@ class Server:
     proc: subprocess.Popen
 
     @classmethod
-    def start(cls, listpack_value: int) -> Server:
+    def start(cls, listpack_value: int | None) -> Server:
+        """A redis-server on a free loopback port; `listpack_value` None: the server's default."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -130,9 +131,9 @@ class Server:
             "",
             "--appendonly",
             "no",
-            "--hash-max-listpack-value",
-            str(listpack_value),
         ]
+        if listpack_value is not None:
+            cmd += ["--hash-max-listpack-value", str(listpack_value)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
         for _ in range(100):
             try:

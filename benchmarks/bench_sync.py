@@ -5,8 +5,11 @@
 Generates a throwaway dbt project under --workdir (default /tmp/benchsync): a DuckDB file
 with an `entities x rows-per-entity` source table (8 features: 4 float, 3 int, 1 string) and
 one online, contract-enforced, versioned feature view `feat_bench__big_v1` selecting from it.
-`dbt build` runs once (not timed). On a redis-server of its own (free loopback port,
---save "", no AOF, hash-max-listpack-value 128; flushed between phases) it measures:
+`dbt build` runs once (not timed), and the featurehouse package is byte-compiled once (not
+timed: an installed package ships its .pyc files; PYTHONDONTWRITEBYTECODE would otherwise make
+every sync compile its modules again). On a redis-server of its own (free loopback port,
+--save "", no AOF, the embedded store's hash settings, embedded_files.SERVER_SETTINGS; flushed
+between phases) it measures:
 - the floor: `redis-cli --pipe` loading pre-built plain 8-field HSETs of the same latest rows
   (readable field names, decimal string values) and its used_memory delta;
 - `featurehouse sync --force --json --quiet` as a subprocess, latest-row selection included:
@@ -16,6 +19,8 @@ one online, contract-enforced, versioned feature view `feat_bench__big_v1` selec
   reused), wall time, the peak RSS of its process tree (os.wait4) and the used_memory delta
   of our layout; the floor, the cached and the cold sync run --repeat times, interleaved,
   and their medians are compared;
+- the used_memory of both layouts again at the server's default hash settings (Redis 7.0:
+  hash-max-listpack-value 64), one load of each, when those differ from the embedded store's;
 - with --flat-rows-per-entity N (default 1; 0 skips it), the same sync on an
   `entities x N` source, so peak RSS can be compared at two source row counts.
 """
@@ -25,17 +30,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
+import featurehouse
 import pyarrow as pa
 import redis
+from featurehouse.online.redis.embedded_files import SERVER_SETTINGS
 
 from benchmarks.bench_online import (
     FEATURES,
@@ -43,9 +53,11 @@ from benchmarks.bench_online import (
     flush,
     load_plain,
     plain_hset_file,
+    server_cpu,
     used_memory,
 )
 
+T = TypeVar("T")
 AS_OF = datetime(2026, 5, 1)
 # The figures before the sync read in bounded groups (issue #17): 1M entities from 10M rows,
 # after a rebuild, on the idle 2-core dev machine; and the target at any size.
@@ -219,6 +231,34 @@ def latest_rows(root: Path) -> pa.Table:
     )
 
 
+def compile_package() -> None:
+    """Byte-compile featurehouse once, as an installed wheel is (not timed)."""
+    package = Path(featurehouse.__file__).parent
+    cmd = [sys.executable, "-m", "compileall", "-q", str(package)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def hash_settings(client: redis.Redis) -> dict[str, str]:
+    """The server's hash encoding settings that decide listpack vs hashtable."""
+    return {k: str(client.config_get(k)[k]) for k in SERVER_SETTINGS}
+
+
+def memory_at(
+    client: redis.Redis, settings: dict[str, str], root: Path, port: int, plain: Path
+) -> dict[str, float]:
+    """used_memory of the plain load and of a sync on a flushed server with `settings`."""
+    for k, v in settings.items():
+        client.config_set(k, v)
+    base = flush(client)
+    load_plain(port, plain)
+    figures = {"plain": float(used_memory(client) - base)}
+    base = flush(client)
+    run_sync(root, port, cold=False)
+    figures["ours"] = float(used_memory(client) - base)
+    flush(client)
+    return figures
+
+
 def run_sync(root: Path, port: int, *, cold: bool) -> dict[str, float]:
     """One `featurehouse sync` subprocess: wall seconds, peak RSS (MB) of its tree, entities."""
     if cold:
@@ -278,7 +318,6 @@ def variant(
 
 def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | None) -> None:
     n = args.entities
-    mb = 2**20
 
     def line(metric: str, value: str, ratio: str = "") -> None:
         print(f"{metric:<74}{value:>16}{ratio:>10}")
@@ -286,9 +325,9 @@ def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | N
     rows = n * args.rows_per_entity
     print(
         f"\nsync benchmark: {n:,} entities x 8 features (4 float, 3 int, 1 string) "
-        f"from {rows:,} DuckDB rows; redis {floor['redis_version']}, "
-        f"hash-max-listpack-value 128, load average {floor['load']:.1f} on "
-        f"{os.cpu_count()} cores\n"
+        f"from {rows:,} DuckDB rows; redis {floor['redis_version']} with the embedded "
+        f"store's hash settings ({settings_text(floor['settings'])}) unless said; load "
+        f"average {floor['load']:.1f} on {os.cpu_count()} cores\n"
     )
     line("metric", "value", "vs floor")
     runs = " ".join(f"{x:.2f}" for x in floor["runs"])
@@ -300,6 +339,11 @@ def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | N
         label += f" (median of {' '.join(f'{x:.2f}' for x in main_run[f'{key}_runs'])})"
         line(f"sync {label}, s", f"{s:.2f}")
         line(f"sync {label}, entities/s", f"{n / s:,.0f}", f"{floor['s'] / s:.2f}x")
+    line(
+        "CPU s (client + Redis server): floor / sync after a rebuild (medians)",
+        f"{floor['cpu']:.2f} / {main_run['cached_cpu']:.2f}",
+        f"{floor['cpu'] / main_run['cached_cpu']:.2f}x",
+    )
     line("sync entities written (from --json)", f"{main_run['cold_entities']:,.0f}")
     reused = "yes" if main_run["cache_reused"] else "NO (rendered again)"
     line("rendered SQL reused after `dbt build` of the same code", reused)
@@ -318,14 +362,28 @@ def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | N
             f"  sync cached at {flat_rows:,} rows, s (entities/s)",
             f"{flat['cached_s']:.2f} ({n / flat['cached_s']:,.0f})",
         )
-    line("used_memory delta MB: plain HSETs", f"{floor['mem'] / mb:.1f}")
-    line(
-        "used_memory delta MB: featurehouse layout",
-        f"{main_run['ours_mem'] / mb:.1f}",
-        f"{main_run['ours_mem'] / floor['mem']:.2f}x",
-    )
+    memory_lines(line, floor, main_run)
     line("dbt build (not timed in any ratio), s", f"{main_run['build_s']:.1f}")
     reference(n, main_run)
+
+
+def settings_text(settings: dict[str, str]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in settings.items())
+
+
+def memory_lines(line: Callable[..., None], floor: dict, main_run: dict) -> None:
+    """used_memory of both layouts at the embedded store's settings, and at the defaults."""
+    mb = 2**20
+    at = [("embedded store's settings", "", "")]
+    if "mem_defaults" in floor:
+        at.append(
+            (f"server defaults: {settings_text(floor['defaults'])}", "_defaults", "_defaults")
+        )
+    for label, plain_key, ours_key in at:
+        plain, ours = floor[f"mem{plain_key}"], main_run[f"ours_mem{ours_key}"]
+        line(f"used_memory delta MB, {label}:", "")
+        line("  plain HSETs (a hash per entity)", f"{plain / mb:.1f}")
+        line("  featurehouse layout", f"{ours / mb:.1f}", f"{ours / plain:.2f}x")
 
 
 def reference(n: int, main_run: dict) -> None:
@@ -344,6 +402,50 @@ def reference(n: int, main_run: dict) -> None:
         f"{ours:,.0f} entities/s ({ours / rate:.2f}x the reference's; compare on an idle "
         "machine, the floor ratio above holds under load)"
     )
+
+
+def with_cpu(client: redis.Redis, run: Callable[[], T]) -> tuple[T, float]:
+    """`run()`'s result and the CPU seconds it cost: its child processes' (the sync, or
+    redis-cli) plus the Redis server's (INFO cpu). CPU seconds are what a busy machine
+    disturbs least: wall time there also counts waiting for a core."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server = server_cpu(client)
+    result = run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = after.ru_utime - children.ru_utime + after.ru_stime - children.ru_stime
+    return result, own + server_cpu(client) - server
+
+
+def interleaved(
+    repeat: int, root: Path, port: int, client: redis.Redis, plain: Path, main_run: dict
+) -> dict:
+    """The floor loads and the cached and cold syncs, interleaved so that a slow spell hits
+    both sides; their medians go into `main_run`, the floor's figures are returned."""
+    floors, syncs, colds = [], [main_run["cached_s"]], [main_run["cold_s"]]
+    floor_cpu, sync_cpu = [], []
+    for i in range(repeat):
+        base = flush(client)
+        seconds, cpu = with_cpu(client, lambda: load_plain(port, plain))
+        floors.append(seconds)
+        floor_cpu.append(cpu)
+        mem = used_memory(client) - base
+        if i + 1 < repeat:
+            flush(client)
+            figures, cpu = with_cpu(client, lambda: run_sync(root, port, cold=False))
+            syncs.append(figures["s"])
+            sync_cpu.append(cpu)
+            flush(client)  # cold again: no SQL cache, the last `dbt build`'s artifacts
+            colds.append(run_sync(root, port, cold=True)["s"])
+    floor = {"s": statistics.median(floors), "mem": mem, "runs": floors}
+    floor["cpu"] = statistics.median(floor_cpu)
+    main_run["cached_cpu"] = statistics.median(sync_cpu) if sync_cpu else float("nan")
+    floor["redis_version"] = client.info("server")["redis_version"]
+    floor["load"] = os.getloadavg()[0]
+    main_run["cached_s"] = statistics.median(syncs)
+    main_run["cached_runs"] = syncs
+    main_run["cold_s"] = statistics.median(colds)
+    main_run["cold_runs"] = colds
+    return floor
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -373,31 +475,25 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     args.workdir.mkdir(parents=True, exist_ok=True)
     main_root = args.workdir / f"e{args.entities}x{args.rows_per_entity}"
-    server = Server.start(128)
+    compile_package()
+    server = Server.start(None)
     try:
         client = redis.Redis(port=server.port)
+        defaults = hash_settings(client)
+        for k, v in SERVER_SETTINGS.items():
+            client.config_set(k, v)
         main_run = variant(
             main_root, args.entities, args.rows_per_entity, server.port, client, args.keep_build
         )
         plain = args.workdir / "plain.resp"
         plain_hset_file(latest_rows(main_root), plain)
-        floors, syncs, colds = [], [main_run["cached_s"]], [main_run["cold_s"]]
-        for i in range(args.repeat):  # interleaved, so that a slow spell hits both sides
-            base = flush(client)
-            floors.append(load_plain(server.port, plain))
-            mem = used_memory(client) - base
-            if i + 1 < args.repeat:
-                flush(client)
-                syncs.append(run_sync(main_root, server.port, cold=False)["s"])
-                flush(client)  # cold again: no SQL cache, the last `dbt build`'s artifacts
-                colds.append(run_sync(main_root, server.port, cold=True)["s"])
-        floor = {"s": statistics.median(floors), "mem": mem, "runs": floors}
-        floor["redis_version"] = client.info("server")["redis_version"]
-        floor["load"] = os.getloadavg()[0]
-        main_run["cached_s"] = statistics.median(syncs)
-        main_run["cached_runs"] = syncs
-        main_run["cold_s"] = statistics.median(colds)
-        main_run["cold_runs"] = colds
+        floor = interleaved(args.repeat, main_root, server.port, client, plain, main_run)
+        floor["settings"], floor["defaults"] = hash_settings(client), defaults
+        if defaults != floor["settings"]:
+            at_defaults = memory_at(client, defaults, main_root, server.port, plain)
+            floor["mem_defaults"], main_run["ours_mem_defaults"] = at_defaults.values()
+            for k, v in SERVER_SETTINGS.items():
+                client.config_set(k, v)
         plain.unlink()
         flat = None
         if args.flat_rows_per_entity:

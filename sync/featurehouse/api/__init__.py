@@ -16,7 +16,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from featurehouse import training
 from featurehouse.api import services
 from featurehouse.api.context import Context
 from featurehouse.api.online import OnlineFeatures, assemble
@@ -177,6 +176,8 @@ class FeatureStore:
         batch_size: int = 100_000,
     ) -> pa.RecordBatchReader:
         """`get_historical_features` as record batches, for results larger than memory."""
+        from featurehouse import training  # here: a sync or an online read never loads it
+
         context = self._context
         record = self._service(service, features)
         prepared = training.prepare(

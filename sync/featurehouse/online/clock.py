@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
+from featurehouse.online.encoding import literal
 
 US = 1_000_000
 
@@ -39,7 +40,7 @@ def is_expired(event_us: int, window_us: int | None) -> bool:
 
 def expired_mask(events_us: pa.Array, window_us: int) -> pa.Array:
     """`is_expired` for an array of event times (epoch µs)."""
-    return pc.less(events_us, pa.scalar(window_us, pa.int64()))
+    return pc.less(events_us, literal(window_us))
 
 
 def read_clock_us(

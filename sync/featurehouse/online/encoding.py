@@ -20,6 +20,7 @@ decodes both and compares them bit for bit.
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -120,10 +121,30 @@ def column_text(values: pa.Array, kind: str) -> pa.Array:
     raise OnlineStoreError(f"cannot encode feature type {kind!r}")
 
 
-def join(parts: Sequence[pa.Array | str], separator: str = "") -> pa.Array:
+def literal(value: str | int, kind: pa.DataType | None = None) -> pa.Scalar:
+    """`value` as an Arrow string (or int64, cast to `kind`) scalar, made without `pa.scalar`.
+
+    pa.scalar and pa.array, and pyarrow.compute when handed a plain Python value, import
+    pandas the first time (~0.3 s of a sync's start, when pandas is installed); the publish
+    path passes these instead."""
+    return literal_array(value, kind)[0]
+
+
+def literal_array(value: str | int, kind: pa.DataType | None = None) -> pa.Array:
+    """The one-element array of `literal`."""
+    if isinstance(value, str):
+        raw = value.encode()
+        bufs = [None, pa.py_buffer(struct.pack("<ii", 0, len(raw))), pa.py_buffer(raw)]
+        return pa.Array.from_buffers(pa.string(), 1, bufs)
+    number = pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(struct.pack("<q", value))])
+    return number if kind is None else pc.cast(number, kind)
+
+
+def join(parts: Sequence[pa.Array | pa.Scalar | str], separator: str = "") -> pa.Array:
     """Concatenate pieces row by row, writing null pieces as `null`."""
+    parts = [literal(p) if isinstance(p, str) else p for p in parts]
     return pc.binary_join_element_wise(
-        *parts, separator, null_handling="replace", null_replacement=NULL
+        *parts, literal(separator), null_handling="replace", null_replacement=NULL
     )
 
 

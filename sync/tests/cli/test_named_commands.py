@@ -44,7 +44,8 @@ def resolve(words: list[str]) -> tuple[click.Command, list[str]]:
     command: click.Command = cli
     while isinstance(command, click.Group) and words and not words[0].startswith("-"):
         alternatives = words[0].split("|")  # `online status|stop|url`
-        subcommands = [command.commands.get(name) for name in alternatives]
+        ctx = click.Context(command)  # get_command: the root group imports commands lazily
+        subcommands = [command.get_command(ctx, name) for name in alternatives]
         if None in subcommands:
             raise LookupError(f"no command {words[0]!r} under {command.name!r}")
         command, words = subcommands[0], words[1:]

@@ -12,6 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurehouse.online.encoding import join, literal
+
 LAYOUT_VERSION = 1
 TAGS = 1024  # hash-tag groups per entity: bucket b lives in slot group b % TAGS
 TARGET_PER_BUCKET = 32  # buckets are sized for 16..32 entities (listpack-friendly)
@@ -105,7 +107,7 @@ def crc32_array(texts: pa.Array) -> pa.Array:
     if texts.null_count:
         raise ValueError("crc32_array: null text")
     if not n:
-        return pa.array([], pa.uint32())
+        return from_numpy(np.zeros(0, np.uint32))
     bufs = texts.buffers()
     offsets = np.frombuffer(bufs[1], np.int32, n + 1, texts.offset * 4)
     data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
@@ -130,19 +132,28 @@ def from_numpy(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
 
 
+def to_numpy(values: pa.Array) -> np.ndarray:
+    """A null-free fixed-width Arrow array as a read-only numpy view, without a copy (and
+    without `np.asarray`/`to_numpy`, which import pandas, see `from_numpy`)."""
+    if values.null_count:
+        raise ValueError("to_numpy: null value")
+    kind = np.dtype(values.type.to_pandas_dtype())
+    if not len(values):
+        return np.zeros(0, kind)
+    return np.frombuffer(values.buffers()[1], kind, len(values), values.offset * kind.itemsize)
+
+
 _CRC_NP = np.array(_CRC_TABLE, np.uint32)
 
 
 def bucket_array(crc: pa.Array, buckets: int) -> pa.Array:
-    return pc.bit_wise_and(crc, pa.scalar(buckets - 1, pa.uint32()))
+    return pc.bit_wise_and(crc, literal(buckets - 1, pa.uint32()))
 
 
 def data_key_array(key_prefix: str, entity: str, buckets_col: pa.Array, tags: int) -> pa.Array:
     """Data key names for an array of bucket numbers (column-wise `data_key`)."""
-    tag = pc.cast(pc.bit_wise_and(buckets_col, pa.scalar(tags - 1, buckets_col.type)), pa.string())
-    return pc.binary_join_element_wise(
-        f"{key_prefix}{{{entity}:", tag, "}:", pc.cast(buckets_col, pa.string()), ""
-    )
+    tag = pc.cast(pc.bit_wise_and(buckets_col, literal(tags - 1, buckets_col.type)), pa.string())
+    return join([f"{key_prefix}{{{entity}:", tag, "}:", pc.cast(buckets_col, pa.string())])
 
 
 def live_key(key_prefix: str, entity: str, tag: int) -> str:
@@ -154,5 +165,5 @@ def live_key(key_prefix: str, entity: str, tag: int) -> str:
 
 def live_key_array(key_prefix: str, entity: str, buckets_col: pa.Array, tags: int) -> pa.Array:
     """`live_key` of the tag group of every bucket (column-wise)."""
-    tag = pc.cast(pc.bit_wise_and(buckets_col, pa.scalar(tags - 1, buckets_col.type)), pa.string())
-    return pc.binary_join_element_wise(f"{key_prefix}{{{entity}:", tag, "}:live", "")
+    tag = pc.cast(pc.bit_wise_and(buckets_col, literal(tags - 1, buckets_col.type)), pa.string())
+    return join([f"{key_prefix}{{{entity}:", tag, "}:live"])

@@ -16,6 +16,7 @@ from featurehouse.online.encoding import (
     EVENT_AT,
     RECORD,
     event_us,
+    literal,
     record_items,
     with_tombstones,
 )
@@ -120,8 +121,8 @@ def _sorted_group(
     """One group's rows ordered by bucket, chunk by chunk."""
     fields = canonical_key_array(schema, batch.select(list(schema.keys)))
     if fields.null_count:
-        fields = pc.fill_null(fields, "")  # rows with null keys: dropped by `prepare`
-    bucket = np.asarray(layout.bucket_array(layout.crc32_array(fields), buckets))
+        fields = pc.fill_null(fields, literal(""))  # rows with null keys: dropped by `prepare`
+    bucket = layout.to_numpy(layout.bucket_array(layout.crc32_array(fields), buckets))
     # A stable argsort of 16-bit values is a radix sort in numpy: ~6x pc.sort_indices.
     order = np.argsort(bucket.astype(np.uint16) if buckets <= 1 << 16 else bucket, kind="stable")
     batch = batch.append_column(_FIELD, fields).append_column(_BUCKET, layout.from_numpy(bucket))
@@ -177,7 +178,7 @@ def _encode(
     """Each row's record as text items, their lengths, and how many are tombstones."""
     if RECORD in batch.schema.names:
         inner = batch.column(RECORD)
-        items, length = [inner], pc.add(pc.binary_length(inner), 2)
+        items, length = [inner], pc.add(pc.binary_length(inner), literal(2, pa.int32()))
     else:
         features = [(f.name, f.type) for f in schema.features]
         items, length = record_items(batch, features, created=schema.created)
@@ -192,5 +193,5 @@ def _encode(
 
 def _ascending(values: pa.Array) -> bool:
     """Already in order (as `bucket_sorted` hands them)?"""
-    v = np.asarray(values)
+    v = layout.to_numpy(values)
     return bool(np.all(v[1:] >= v[:-1]))

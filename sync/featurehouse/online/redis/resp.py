@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurehouse.online.encoding import join
+from featurehouse.online.encoding import join, literal, literal_array
 
 Header = Callable[[pa.Array, pa.Array], pa.Array]  # (bucket values, run lengths) -> header text
 
@@ -27,18 +27,23 @@ def command(*parts: str | bytes | int) -> bytes:
     return b"*%d\r\n" % len(items) + b"".join(bulk(p) for p in items)
 
 
+def cat(*parts: pa.Array | pa.Scalar | str) -> pa.Array:
+    """The parts concatenated row by row (a null part makes a null row); plain strings are
+    passed as `literal`s (no pandas import)."""
+    args = [literal(p) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*args, literal(""))
+
+
 def bulk_array(texts: pa.Array) -> pa.Array:
     """`$<byte length>\\r\\n<text>\\r\\n` for every string."""
     length = pc.cast(pc.binary_length(texts), pa.string())
-    return pc.binary_join_element_wise("$", length, "\r\n", texts, "\r\n", "")
+    return cat("$", length, "\r\n", texts, "\r\n")
 
 
 def hset_header(key_names: Callable[[pa.Array], pa.Array]) -> Header:
     def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
-        count = pc.cast(pc.add(pc.multiply(lengths, 2), 2), pa.string())
-        return pc.binary_join_element_wise(
-            "*", count, "\r\n$4\r\nHSET\r\n", bulk_array(key_names(buckets)), ""
-        )
+        count = pc.cast(pc.add(pc.multiply(lengths, literal(2)), literal(2)), pa.string())
+        return cat("*", count, "\r\n$4\r\nHSET\r\n", bulk_array(key_names(buckets)))
 
     return header
 
@@ -60,11 +65,9 @@ def fcall_header(
     base = 3 + nkeys + len(leading_args)
 
     def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
-        count = pc.cast(pc.add(pc.multiply(lengths, 2), base), pa.string())
+        count = pc.cast(pc.add(pc.multiply(lengths, literal(2)), literal(base)), pa.string())
         first = bulk_array(fixed_keys(buckets)) if per_bucket else ""
-        return pc.binary_join_element_wise(
-            "*", count, start, first, bulk_array(key_names(buckets)), lead, ""
-        )
+        return cat("*", count, start, first, bulk_array(key_names(buckets)), lead)
 
     return header
 
@@ -73,7 +76,7 @@ def bucket_runs(sorted_buckets: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]
     """(bucket value, run length, first row) of every run of equal buckets."""
     runs = pc.run_end_encode(sorted_buckets, run_end_type=pa.int32())
     ends = runs.run_ends
-    starts = pa.concat_arrays([pa.array([0], pa.int32()), ends.slice(0, len(ends) - 1)])
+    starts = pa.concat_arrays([literal_array(0, pa.int32()), ends.slice(0, len(ends) - 1)])
     return runs.values, pc.subtract(ends, starts), starts
 
 
@@ -92,14 +95,16 @@ def payload(
     """
     n = len(sorted_buckets)
     values, lengths, _ = bucket_runs(sorted_buckets)
-    headers = pc.binary_join_element_wise("]\r\n", header(values, lengths), "$", "")
-    headers = pa.concat_arrays([pc.cast(headers, pa.string()), pa.array(["]\r\n$"])])
+    headers = cat("]\r\n", header(values, lengths), "$")
+    headers = pa.concat_arrays([pc.cast(headers, pa.string()), literal_array("]\r\n$")])
     changed = pc.not_equal(sorted_buckets.slice(1), sorted_buckets.slice(0, max(n - 1, 0)))
-    first = pa.concat_arrays([pa.array([True]), changed]) if n else pa.array([], pa.bool_())
-    run_index = pc.subtract(pc.cumulative_sum(pc.cast(first, pa.int32())), 1)
-    row_header = pc.take(headers, pc.if_else(first, run_index, len(headers) - 1))
+    first = pa.concat_arrays([literal_array(1, pa.bool_()), changed]) if n else changed
+    run_index = pc.subtract(pc.cumulative_sum(pc.cast(first, pa.int32())), literal(1, pa.int32()))
+    row_header = pc.take(
+        headers, pc.if_else(first, run_index, literal(len(headers) - 1, pa.int32()))
+    )
     field_length = pc.cast(pc.binary_length(fields), pa.string())
-    start = pc.binary_join_element_wise(
+    start = cat(
         row_header,
         field_length,
         "\r\n",
@@ -108,7 +113,6 @@ def payload(
         pc.cast(record_length, pa.string()),
         "\r\n[",
         items[0],
-        "",
     )
     rows = join([start, *items[1:]], ",") if len(items) > 1 else start
     data = concatenated(rows)

@@ -69,3 +69,68 @@ def test_a_full_publish_sorts_bounded_groups_by_bucket() -> None:
     buckets = [b for c in chunks for b in c.column(_BUCKET).to_pylist()]
     groups = [buckets[i : i + 300] for i in range(0, 1000, 300)]  # 300, 300, 300, 100 rows
     assert all(g == sorted(g) for g in groups) and buckets != sorted(buckets)
+
+
+def test_literals_are_the_scalars_pa_scalar_makes() -> None:
+    import pyarrow as pa
+    from featurehouse.online.encoding import literal, literal_array
+
+    assert literal("]\r\n$") == pa.scalar("]\r\n$")
+    assert literal("") == pa.scalar("")
+    assert literal(-7) == pa.scalar(-7, pa.int64())
+    assert literal(1023, pa.uint32()) == pa.scalar(1023, pa.uint32())
+    assert literal_array(1, pa.bool_()).to_pylist() == [True]
+
+
+def test_to_numpy_reads_slices_and_empty_arrays() -> None:
+    import numpy as np
+
+    values = layout.from_numpy(np.arange(10, dtype=np.uint32))
+    assert layout.to_numpy(values.slice(3, 4)).tolist() == [3, 4, 5, 6]
+    assert layout.to_numpy(values.slice(10)).dtype == np.uint32
+    assert layout.to_numpy(values.slice(10)).tolist() == []
+
+
+# Builds its input without pa.array (which imports pandas), then sends records encoded by the
+# warehouse (column RECORD, as the DuckDB sync's query writes them) as a full publish does;
+# pandas must still not be imported. (The Arrow record writer of other warehouses still does.)
+NO_PANDAS = """
+import sys
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from featurehouse.online.encoding import EVENT_AT, RECORD
+from featurehouse.online.records import FeatureSpec, ViewSchema
+from featurehouse.online.redis import layout, resp
+from featurehouse.online.redis.prepare import bucket_sorted, prepare
+
+n = 5000
+ids = layout.from_numpy(np.arange(n, dtype=np.int64))
+batch = pa.RecordBatch.from_arrays(
+    [ids, layout.from_numpy(np.full(n, 1_700_000_000_000_000, np.int64)),
+     pc.cast(ids, pa.string())],
+    names=["customer_id", EVENT_AT, RECORD],
+)
+schema = ViewSchema(
+    "feat_x", 1, "customer", ("customer_id",), ("int64",),
+    (FeatureSpec("amount", "float64"), FeatureSpec("country", "string")), 86400,
+)
+header = resp.hset_header(lambda b: layout.data_key_array("fh:d:x:", "customer", b, 1024))
+sent = 0
+for chunk in bucket_sorted(schema, [batch], 1024, 1000):
+    p = prepare(schema, chunk, 1024, 1_699_000_000_000_000)
+    data, commands = resp.payload(p.buckets, p.fields, p.items, p.record_length, header)
+    sent += commands
+assert sent >= 1024, sent
+assert "pandas" not in sys.modules, "a publish imported pandas"
+"""
+
+
+def test_a_publish_does_not_import_pandas() -> None:
+    """pyarrow imports pandas (~0.3 s) on the first pa.scalar/pa.array/to_numpy; a DuckDB
+    sync's publish path avoids them (encoding.literal, layout.from_numpy/to_numpy)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", NO_PANDAS], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
