@@ -108,8 +108,9 @@ class Merger(Publisher):
             "as_of": iso(opts.as_of),
             "clock": opts.clock,
         }
-        if opts.watermark is not None:
-            fields["watermark"] = iso(opts.watermark)
+        watermark = opts.watermark_at_end()
+        if watermark is not None:
+            fields["watermark"] = iso(watermark)
         args = [
             str(target.generation),
             s.view,

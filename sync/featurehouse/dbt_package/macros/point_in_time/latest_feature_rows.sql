@@ -1,5 +1,6 @@
 {% macro latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false, with_expired=false
+    model, version=none, as_of=none, as_known_at=false, with_expired=false,
+    entity_filter=none
 ) %}
     {#-
         Per entity, the feature row the point-in-time rule picks at `as_of`; with
@@ -7,21 +8,24 @@
         (what the Python sync publishes). Arguments: _macros.yml.
     -#}
     {{ return(adapter.dispatch('latest_feature_rows', 'featurehouse')(
-        model, version, as_of, as_known_at, with_expired)) }}
+        model, version, as_of, as_known_at, with_expired, entity_filter)) }}
 {% endmacro %}
 
 
 {% macro default__latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false, with_expired=false
+    model, version=none, as_of=none, as_known_at=false, with_expired=false,
+    entity_filter=none
 ) %}
     {#- Portable SQL (Postgres, Spark): row_number(), rank 1 kept by a subquery. -#}
     {{ return(featurehouse._pit_latest_sql(
-        model, version, as_of, as_known_at, with_expired=with_expired)) }}
+        model, version, as_of, as_known_at, with_expired=with_expired,
+        entity_filter=entity_filter)) }}
 {% endmacro %}
 
 
 {% macro duckdb__latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false, with_expired=false
+    model, version=none, as_of=none, as_known_at=false, with_expired=false,
+    entity_filter=none
 ) %}
     {#-
         DuckDB: the same rule as one hash aggregate, arg_max(row, _pit_preference_key)
@@ -29,5 +33,6 @@
         benchmarks/bench_sync.py).
     -#}
     {{ return(featurehouse._pit_latest_sql(
-        model, version, as_of, as_known_at, arg_max=true, with_expired=with_expired)) }}
+        model, version, as_of, as_known_at, arg_max=true, with_expired=with_expired,
+        entity_filter=entity_filter)) }}
 {% endmacro %}
