@@ -27,7 +27,7 @@ CLUSTER = ("cluster|slots", "command")
 # Reads: the catalog and describe (admin.py), entity keys (parity), the read function.
 READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers", "fcall_ro")
 # Writes: publish, merge, delete and cleanup, and loading the function library; on a cluster
-# a publish first waits for slots being migrated (cluster.settle: CLUSTER NODES).
+# a publish first waits for slots being migrated (cluster_writes.settle: CLUSTER NODES).
 WRITES = (
     "hset", "hdel", "incrby", "unlink", "pexpireat", "fcall", "function|load", "cluster|nodes",
 )  # fmt: skip
