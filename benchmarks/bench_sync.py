@@ -42,9 +42,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import redis
-from featurehouse.api.context import Context
-from featurehouse.project import render
-from featurehouse.warehouse import adapter, partitioned
 
 from benchmarks.bench_online import (
     FEATURES,
@@ -287,32 +284,18 @@ def variant(
 
 
 def large_variant(args: argparse.Namespace, port: int, client: redis.Redis) -> dict:
-    """One sync at --large-entities (its rendered SQL cached by a first sync, untimed)."""
+    """One sync at --large-entities, its SQL as the build rendered it (else `dbt compile`)."""
     root = args.workdir / f"e{args.large_entities}x{args.rows_per_entity}"
     make_project(root)
     figures: dict[str, float] = {
         "build_s": build(root, args.large_entities, args.rows_per_entity, keep=args.keep_build)
     }
-    render_partitioned(root)
     base = flush(client)
     figures.update(run_sync(root, port, cold=False))
     figures["mem"] = used_memory(client) - base
     figures["load"] = os.getloadavg()[0]
     flush(client)
     return figures
-
-
-def render_partitioned(root: Path) -> None:
-    """Render (and cache) the SQL a partitioned sync of `root` reads, as the sync would:
-    the macro with its entity_filter; so that the timed sync starts no dbt."""
-    context = Context(project_dir=root, target_name="dev", env=environment(root))
-    view = context.registry.resolve(f"{MODEL}.v1")
-    warehouse = adapter(context.target)
-    filters = {view.ref: partitioned.entity_filter(warehouse, view)}
-    render.latest_rows_sql(
-        context.project, context.target, context.artifacts.manifest, [view],
-        warehouse.param("as_of"), entity_filters=filters,
-    )  # fmt: skip
 
 
 def report_large(args: argparse.Namespace, floor: dict, main_run: dict, large: dict) -> None:

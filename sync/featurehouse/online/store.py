@@ -63,7 +63,7 @@ class OnlineStore(Protocol):
         as_of: datetime,
         clock: Literal["wall", "as_of"],
         mode: Literal["full", "incremental"],
-        watermark: datetime | Callable[[], datetime | None] | None,
+        watermark: datetime | None,
         expected_rows: int | None = None,
         progress: Callable[[int], None] | None = None,
         stats: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,

@@ -41,22 +41,14 @@ _BUILT = "/* featurehouse:latest_rows "  # the record of the on-run-end hook (ru
 AS_OF_STAND_IN = "__featurehouse_as_of__"  # the hook's as_of, rendered once: the placeholder's
 
 
-def macro_call(
-    view: FeatureView,
-    placeholder: str,
-    *,
-    as_known_at: bool = False,
-    entity_filter: str | None = None,
-) -> str:
+def macro_call(view: FeatureView, placeholder: str, *, as_known_at: bool = False) -> str:
     """The Jinja that asks the macro for `view`'s latest rows at the bound as-of: every
-    entity with a row at or before it, those older than the TTL flagged in EXPIRED;
-    `entity_filter`: of the entities that pass this condition on the keys only."""
+    entity with a row at or before it, those older than the TTL flagged in EXPIRED."""
     version = "none" if view.version is None else str(view.version)
     known = ", as_known_at=true" if as_known_at else ""
-    where = "" if entity_filter is None else f", entity_filter={json.dumps(entity_filter)}"
     return (
         f"{{{{ featurehouse.latest_feature_rows('{view.name}', version={version}, "
-        f"as_of='{placeholder}'{known}, with_expired=true{where}) }}}}"
+        f"as_of='{placeholder}'{known}, with_expired=true) }}}}"
     )
 
 
@@ -68,22 +60,18 @@ def latest_rows_sql(
     placeholder: str,
     *,
     as_known_at: bool = False,
-    entity_filters: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """view ref -> the macro's SQL (as-of left as `placeholder`), from the cache or dbt;
-    `entity_filters` (view ref -> a condition on its keys): the macro's entity_filter."""
-    filters = dict(entity_filters or {})
-    directory = _cache_dir(project, target, manifest, placeholder, as_known_at, bool(filters))
-    names = {v.ref: _cache_name(v.ref, filters.get(v.ref)) for v in views}
+    """view ref -> the macro's SQL (as-of left as `placeholder`), from the cache or dbt."""
+    directory = _cache_dir(project, target, manifest, placeholder, as_known_at)
     found: dict[str, str] = {}
     missing: list[FeatureView] = []
     for view in views:
-        path = directory / f"{names[view.ref]}.sql"
+        path = directory / f"{view.ref}.sql"
         if path.exists():
             found[view.ref] = path.read_text()
         else:
             missing.append(view)
-    if missing and not as_known_at and not filters:
+    if missing and not as_known_at:
         built = rendered_by_build(project, target, manifest)
         from_build = {v.ref: built[v.unique_id].replace(AS_OF_STAND_IN, placeholder)
                       for v in missing if v.unique_id in built}  # fmt: skip
@@ -93,16 +81,10 @@ def latest_rows_sql(
             found |= from_build
             missing = [v for v in missing if v.ref not in found]
     if missing:
-        rendered = _render(project, target, missing, placeholder, as_known_at, filters)
-        _store(directory, {names[ref]: sql for ref, sql in rendered.items()})
+        rendered = _render(project, target, missing, placeholder, as_known_at)
+        _store(directory, rendered)
         found.update(rendered)
     return {view.ref: found[view.ref] for view in views}
-
-
-def _cache_name(ref: str, entity_filter: str | None) -> str:
-    if entity_filter is None:
-        return ref
-    return f"{ref}-{hashlib.sha256(entity_filter.encode()).hexdigest()[:12]}"
 
 
 def _store(directory: Path, sqls: Mapping[str, str]) -> None:
@@ -191,15 +173,9 @@ def render_calls(
 
 
 def _cache_dir(
-    project: Project,
-    target: Target,
-    manifest: Manifest,
-    placeholder: str,
-    as_known_at: bool,
-    filtered: bool = False,
+    project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
 ) -> Path:
     mode = ("known" if as_known_at else "all") + "-expired"  # macro_call's shape
-    mode += "-filtered" if filtered else ""
     style = "dollar" if placeholder.startswith("$") else "pyformat"
     key = render_key(project, manifest)
     return project.cache_dir / "sql" / key / f"{target.name}-{style}-{mode}"
@@ -222,14 +198,11 @@ def _render(
     views: Sequence[FeatureView],
     placeholder: str,
     as_known_at: bool,
-    entity_filters: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    filters = entity_filters or {}
-    calls = {
-        v.ref: macro_call(v, placeholder, as_known_at=as_known_at, entity_filter=filters.get(v.ref))
-        for v in views
-    }
-    inline = "\n".join(f"{_BEGIN}{ref}\n{call}\n{_END}" for ref, call in calls.items())
+    inline = "\n".join(
+        f"{_BEGIN}{view.ref}\n{macro_call(view, placeholder, as_known_at=as_known_at)}\n{_END}"
+        for view in views
+    )
     log.info("rendering latest_feature_rows for %s with dbt", ", ".join(v.ref for v in views))
     compiled = _dbt_compile(project, target, inline)
     return _split(compiled, [v.ref for v in views])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,16 +26,7 @@ from featurehouse.project.settings import Project, Target
 from featurehouse.sync.services import publish_services
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats
-from featurehouse.warehouse.partitioned import (
-    AHEAD_BATCHES,
-    WAREHOUSE_MEMORY_MB,
-    HeldPartitions,
-    Partitions,
-    entity_filter,
-    held_partitions,
-    read_ahead,
-    read_partitioned,
-)
+from featurehouse.warehouse.partitioned import WAREHOUSE_MEMORY_MB, read_partitioned
 from featurehouse.warehouse.schema import view_schema
 
 log = logging.getLogger(__name__)
@@ -98,9 +89,9 @@ def sync(
     states = store.views()  # fails fast (one line) when Redis is down
     with connect(project, target) as warehouse:
         validate_built(views, artifacts, lambda view: relation_exists(warehouse, view.relation))
-        parts = _partitions(warehouse, views, options)
     forced = check_gate(views, artifacts, force=options.force)
-    sqls = _latest_sqls(project, target, artifacts, views, parts)
+    placeholder = adapter(target).param("as_of")
+    sqls = render.latest_rows_sql(project, target, artifacts.manifest, views, placeholder)
     lineages = view_lineages(artifacts, views)
     summaries = []
     # A second connection: the first is closed while dbt may render (it locks the file).
@@ -119,42 +110,10 @@ def sync(
                     forced.get(view.ref, ()),
                     state,
                     lineages.get(view.ref),
-                    parts.get(view.ref),
                 )
             )
     publish_services(store, services)
     return summaries
-
-
-def _partitions(
-    warehouse: Warehouse, views: Sequence[FeatureView], options: SyncOptions
-) -> dict[str, Partitions]:
-    """Per large view of a full sync on a warehouse that spills: its key-hash partitions."""
-    if options.mode != "full":
-        return {}
-    found = {view.ref: held_partitions(warehouse, view) for view in views}
-    return {ref: parts for ref, parts in found.items() if parts is not None}
-
-
-def _latest_sqls(
-    project: Project,
-    target: Target,
-    artifacts: Artifacts,
-    views: Sequence[FeatureView],
-    parts: Mapping[str, Partitions],
-) -> dict[str, str]:
-    """Per view, the macro's SQL: with its entity_filter for the partitioned ones."""
-    warehouse = adapter(target)
-    placeholder = warehouse.param("as_of")
-    whole = [v for v in views if v.ref not in parts]
-    sqls = render.latest_rows_sql(project, target, artifacts.manifest, whole, placeholder)
-    split = [v for v in views if v.ref in parts]
-    if split:
-        filters = {v.ref: entity_filter(warehouse, v) for v in split}
-        sqls |= render.latest_rows_sql(
-            project, target, artifacts.manifest, split, placeholder, entity_filters=filters
-        )
-    return sqls
 
 
 def _state(states: Sequence[ViewState], view: FeatureView) -> ViewState | None:
@@ -223,16 +182,6 @@ def view_lineages(
         return {v.ref: {"error": " ".join(str(exc).split())[:300]} for v in views}
 
 
-@dataclass(frozen=True)
-class _Source:
-    """The rows a publish reads: `expected` of them (an estimate when partitioned); their
-    stats once read (`stats()`)."""
-
-    batches: Iterator[Any]
-    expected: int
-    stats: Callable[[], LatestStats]
-
-
 def sync_view(
     view: FeatureView,
     macro_sql: str,
@@ -243,28 +192,40 @@ def sync_view(
     forced: tuple[str, ...] = (),
     state: ViewState | None = None,
     lineage: Mapping[str, Any] | None = None,
-    partitions: Partitions | None = None,
 ) -> ViewSummary:
-    """Publish one view version's latest rows at options.as_of (`state`: what is stored;
-    `partitions`: read in those, `macro_sql` being the macro's with its entity_filter)."""
+    """Publish one view version's latest rows at options.as_of (`state`: what is stored)."""
     started = time.monotonic()
     schema = view_schema(view, lineage)
     mode, since, notes = _plan(view, schema, state, options)
-    if mode != "full":
-        partitions = None
-    read = (view, macro_sql, warehouse, store, options)
-    with _held(*read, since) if partitions is None else _split(*read, partitions) as source:
-        if progress is not None:
-            progress.start(view.ref, source.expected)
-        with contextlib.closing(source.batches) as batches:  # its thread stops first
-            result = store.publish(
-                schema, batches, as_of=options.as_of, clock=options.clock, mode=mode,
-                watermark=lambda: _watermark(since, source.stats()),
-                expected_rows=source.expected, is_latest=view.is_latest,
-                progress=progress.advance if progress is not None else None,
-                stats=lambda: _stored_stats(source.stats(), forced),
-            )  # fmt: skip
-    stats = source.stats()
+    with latest_rows(
+        warehouse, view, macro_sql, options.as_of, records=store.record_format
+    ) as latest:
+        stats = latest_stats(warehouse, view, latest.sql, options.as_of, since)
+        try:
+            if stats.duplicate_keys:
+                raise FeaturehouseError(
+                    f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities "
+                    "more than once at this as-of; check the view's grain (keys, event "
+                    "timestamp) is unique"
+                )
+            if progress is not None:
+                progress.start(view.ref, stats.changed)
+            batches = contextlib.closing(read_partitioned(
+                warehouse, view, latest.sql, options.as_of, rows=stats.changed, since=since,
+                batch_size=options.batch_size, encoded=latest.encoded,
+            ))  # fmt: skip
+            with batches as read:  # its thread stops before the held rows are dropped
+                result = store.publish(
+                    schema, read, as_of=options.as_of, clock=options.clock, mode=mode,
+                    watermark=_watermark(since, stats), expected_rows=stats.changed,
+                    is_latest=view.is_latest,
+                    progress=progress.advance if progress is not None else None,
+                    stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
+                                   "expired": stats.expired, "forced": list(forced),
+                                   "tie_breaks": stats.tie_breaks.result()},
+                )  # fmt: skip
+        finally:
+            futures.wait([stats.tie_breaks])  # the held rows stay until the count is done
     summary = ViewSummary(
         view=view.ref, mode=mode, as_of=options.as_of, rows_read=stats.rows,
         entities_written=result.rows, skipped=_skipped(mode, stats, result),
@@ -276,67 +237,6 @@ def sync_view(
     if progress is not None:
         progress.finish(summary)
     return summary
-
-
-@contextlib.contextmanager
-def _held(
-    view: FeatureView,
-    macro_sql: str,
-    warehouse: Warehouse,
-    store: OnlineStore,
-    options: SyncOptions,
-    since: Since | None,
-) -> Iterator[_Source]:
-    """The macro's rows held once (where the warehouse can), counted, checked, then read."""
-    as_of = options.as_of
-    with latest_rows(warehouse, view, macro_sql, as_of, records=store.record_format) as latest:
-        stats = latest_stats(warehouse, view, latest.sql, as_of, since)
-        try:
-            _check_grain(view, stats)
-            batches = read_partitioned(
-                warehouse, view, latest.sql, as_of, rows=stats.changed, since=since,
-                batch_size=options.batch_size, encoded=latest.encoded,
-            )  # fmt: skip
-            yield _Source(batches, stats.changed, lambda: stats)
-        finally:
-            futures.wait([stats.tie_breaks])  # the held rows stay until the count is done
-
-
-@contextlib.contextmanager
-def _split(
-    view: FeatureView,
-    macro_sql: str,
-    warehouse: Warehouse,
-    store: OnlineStore,
-    options: SyncOptions,
-    partitions: Partitions,
-) -> Iterator[_Source]:
-    """A large view's rows partition by partition (`HeldPartitions`), read ahead."""
-    held = HeldPartitions(
-        warehouse, view, macro_sql, options.as_of, partitions, records=store.record_format,
-        batch_size=options.batch_size, check=lambda stats: _check_grain(view, stats),
-    )  # fmt: skip
-    yield _Source(read_ahead(held.batches(), AHEAD_BATCHES), partitions.entities, held.stats)
-
-
-def _check_grain(view: FeatureView, stats: LatestStats) -> None:
-    if stats.duplicate_keys:
-        raise FeaturehouseError(
-            f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities "
-            "more than once at this as-of; check the view's grain (keys, event "
-            "timestamp) is unique"
-        )
-
-
-def _stored_stats(stats: LatestStats, forced: tuple[str, ...]) -> dict[str, Any]:
-    """What the store keeps of a sync's counts (its metadata `stats`)."""
-    return {
-        "rows_read": stats.rows,
-        "null_keys": stats.null_keys,
-        "expired": stats.expired,
-        "forced": list(forced),
-        "tie_breaks": stats.tie_breaks.result(),
-    }
 
 
 def _watermark(since: Since | None, stats: LatestStats) -> datetime | None:

@@ -23,7 +23,6 @@ from featurehouse.warehouse import first_line as _first_line
 _WORK = "featurehouse_work"
 _WAREHOUSE = "fh_warehouse"  # the warehouse file, attached read-only by Engine.copy_from
 _INPUT = "fh_arrow_input"  # an Arrow table being loaded into an Engine
-_EXACT_UP_TO = 1_000_000  # `entities`: rows of a relation below which its row count will do
 
 
 class DuckDB:
@@ -33,7 +32,6 @@ class DuckDB:
     param_style = "dollar"
     concurrent = True
     collects = False
-    spills = True
     reads_spines = True
     reads_parquet = True
 
@@ -61,19 +59,9 @@ class DuckDB:
         return f"${name}"
 
     @classmethod
-    def partition(cls, keys: list[str], partitions: int | str) -> str:
-        """SQL of a row's partition (0..partitions-1) from its (quoted) key columns (the
-        count cast to hash()'s type: a bound BIGINT made it HUGEINT arithmetic, 10x slower)."""
-        return f"hash({', '.join(keys)}) % cast({partitions} as ubigint)"
-
-    def entities(self, relation: str, keys: list[str]) -> int:
-        """About how many distinct `keys` (quoted) `relation` holds: its row count when that
-        is small, else a HyperLogLog estimate (a few % off, memory bounded)."""
-        rows = int(self.fetch_all(f"select count(*) from {relation}", {})[0][0])
-        if rows <= _EXACT_UP_TO:
-            return rows
-        sql = f"select approx_count_distinct(hash({', '.join(keys)})) from {relation}"
-        return int(self.fetch_all(sql, {})[0][0])
+    def partition(cls, keys: list[str], partitions: int) -> str:
+        """SQL of a row's partition (0..partitions-1) from its (quoted) key columns."""
+        return f"hash({', '.join(keys)}) % {partitions}"
 
     def prepare(self, macro_sql: str) -> str:
         return macro_sql

@@ -8,7 +8,7 @@ every adapter runs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,17 +80,16 @@ def latest_rows(
     as_of: datetime,
     *,
     records: RecordFormat | None,
-    params: Mapping[str, Any] | None = None,
 ) -> Iterator[Latest]:
     """The macro's rows at `as_of`, which the stats and the read both select from: held once
     in a table where the warehouse can (DuckDB), so that the macro runs once, and, when the
     online store's record format has a writer in the warehouse's SQL, with each row's record
-    built in that same query (on DuckDB, on all its threads); `params`: the SQL's others."""
+    built in that same query (on DuckDB, on all its threads)."""
     record = None if records is None else _record_sql(warehouse, view, records)
     sql = macro_sql
     if record is not None:
         sql = f"select *, {record} as {_q(records.column)}\nfrom (\n{macro_sql}\n) as latest"
-    with warehouse.hold(sql, {**(params or {}), "as_of": as_of}) as held:
+    with warehouse.hold(sql, {"as_of": as_of}) as held:
         yield Latest(held, records if record is not None else None)
 
 
@@ -115,11 +114,8 @@ def latest_stats(
     macro_sql: str,
     as_of: datetime,
     since: Since | None = None,
-    relation_filter: str | None = None,
 ) -> LatestStats:
-    """Count the macro's rows, null keys, duplicate entities and tie-breaks; the watermark;
-    `relation_filter`: a condition on the keys (alias `relation`) that all of `macro_sql`'s
-    entities pass, so that the tie-break count reads only those rows of the view.
+    """Count the macro's rows, null keys, duplicate entities and tie-breaks; the watermark.
 
     Where the warehouse runs queries side by side (DuckDB, on the held rows) the tie-break
     count, which only the summary needs, goes on while the caller publishes; elsewhere it is
@@ -127,33 +123,30 @@ def latest_stats(
     changed, params = _changed(warehouse, view, since)
     latest = warehouse.prepare(macro_sql)
     together = not warehouse.concurrent
-    sql = _stats_sql(view, latest, changed, with_ties=together, where=relation_filter)
+    sql = _stats_sql(view, latest, changed, with_ties=together)
     row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
     if together:
         ties: Future[int] = Future()
         ties.set_result(int(row[6]))
     else:
-        tied = _ties_sql(view, f"({latest}) as latest", relation_filter)
-        ties = _count(warehouse.submit(tied, {"as_of": as_of}))
+        ties = _count(warehouse.submit(_ties_sql(view, f"({latest}) as latest"), {"as_of": as_of}))
     counts = (int(v) for v in row[:4])
     return LatestStats(*counts, watermark=row[4], tie_breaks=ties, expired=int(row[5]))
 
 
-def _ties_sql(view: FeatureView, latest: str, where: str | None = None) -> str:
+def _ties_sql(view: FeatureView, latest: str) -> str:
     """Rows of the view with the keys and event timestamp of one of `latest`'s (a FROM item
-    aliased latest), beyond that row itself: the rows the created timestamp ruled out;
-    `where`: a condition on the view's rows (alias `relation`) that all of those pass."""
+    aliased latest), beyond that row itself: the rows the created timestamp ruled out."""
     keys = [_q(k.name) for k in view.keys]
     on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
     latest_keys = ", ".join(f"latest.{k}" for k in keys)
     event = _q(view.event_timestamp)
-    restrict = f"\n    where {where}" if where else ""
     return f"""
 select coalesce(sum(n - 1), 0) from (
     select {latest_keys}, count(*) as n
     from {latest}
     inner join {relation_sql(view.relation)} as relation
-        on {on} and relation.{event} = latest.{event}{restrict}
+        on {on} and relation.{event} = latest.{event}
     group by {latest_keys}
     having count(*) > 1
 ) as tied
@@ -175,16 +168,14 @@ def _count(rows: Future[list[tuple[Any, ...]]]) -> Future[int]:
     return count
 
 
-def _stats_sql(
-    view: FeatureView, latest_sql: str, changed: str, *, with_ties: bool, where: str | None
-) -> str:
+def _stats_sql(view: FeatureView, latest_sql: str, changed: str, *, with_ties: bool) -> str:
     """One query over the macro's rows (the tie-break count last, `with_ties`)."""
     keys = [_q(k.name) for k in view.keys]
     null_key = " or ".join(f"{k} is null" for k in keys)
     not_null = " and ".join(f"{k} is not null" for k in keys)
     event = _q(view.event_timestamp)
     created = f"coalesce({_q(view.created_timestamp or view.event_timestamp)}, {event})"
-    ties = f",\n    ({_ties_sql(view, 'latest', where)}) as n_tie_breaks" if with_ties else ""
+    ties = f",\n    ({_ties_sql(view, 'latest')}) as n_tie_breaks" if with_ties else ""
     return f"""
 with
 

@@ -23,7 +23,6 @@ class Postgres:
     param_style = "pyformat"
     concurrent = False
     collects = False
-    spills = False
     reads_spines = False
 
     def __init__(self, connection: Any) -> None:
@@ -54,7 +53,7 @@ class Postgres:
         return f"%({name})s"
 
     @classmethod
-    def partition(cls, keys: list[str], partitions: int | str) -> str:
+    def partition(cls, keys: list[str], partitions: int) -> str:
         """SQL of a row's partition (0..partitions-1) from its (quoted) key columns."""
         text = ", ".join(f"{k}::text" for k in keys)
         hashed = f"hashtextextended(concat_ws(chr(31), {text}), 0)"

@@ -36,7 +36,6 @@ class Spark:
     reads_spines = True
     reads_parquet = False
     collects = True
-    spills = False
 
     def __init__(self, session: Any) -> None:
         self._session = session
@@ -78,7 +77,7 @@ class Spark:
         return f":{name}"
 
     @classmethod
-    def partition(cls, keys: list[str], partitions: int | str) -> str:
+    def partition(cls, keys: list[str], partitions: int) -> str:
         """SQL of a row's partition (0..partitions-1) from its (quoted) key columns."""
         return f"pmod(hash({', '.join(keys)}), {partitions})"
 

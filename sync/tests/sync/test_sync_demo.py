@@ -21,8 +21,6 @@ from featurehouse.project import render
 from featurehouse.project.manifest import load_manifest
 from featurehouse.project.registry import FeatureView
 from featurehouse.sync import materialize
-from featurehouse.warehouse import partitioned
-from featurehouse.warehouse.duckdb import DuckDB as DuckDBWarehouse
 from sync_fixtures import AS_OF, REPO_ROOT, online_views
 
 
@@ -141,7 +139,14 @@ def test_incremental_sync_catches_up_to_the_full_result(
     assert first.mode == "full"
     caught_up = _sync(context, view.ref, as_of=AS_OF, mode="incremental")
     assert caught_up.mode == "incremental" and caught_up.entities_written > 0
-    _assert_serves_the_macro(context, view)
+    expected = reference_rows(context, view)
+    entity_rows = [{"customer_id": row["customer_id"]} for row in expected]
+    request = ReadRequest(view=view.name, version=view.version)
+    result = context.store.read([request], entity_rows, now=AS_OF)[0]
+    for i, row in enumerate(expected):
+        assert result.event_at[i] == row["effective_at"]
+        served = dict(zip(result.features, result.values[i], strict=True))
+        assert all(same(served[f.name], row[f.name]) for f in view.features), row
     again = _sync(context, view.ref, as_of=AS_OF, mode="incremental")
     assert again.entities_written == 0
     assert again.skipped["unchanged"] == again.rows_read
@@ -181,45 +186,3 @@ def test_the_build_renders_the_sync_sql_as_dbt_does(context: Context) -> None:
         assert built[view.unique_id].replace(render.AS_OF_STAND_IN, "$as_of") == by_dbt[view.ref]
     other = dataclasses.replace(manifest, invocation_id="another-invocation")
     assert render.rendered_by_build(context.project, context.target, other) == {}
-
-
-def test_a_large_view_is_read_in_partitions_with_the_same_answer(
-    base_env: dict[str, str], redis_prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With partitions of a few entities, the sync reads the view partition by partition (the
-    macro rendered with its entity_filter, one pick per partition) and publishes what the
-    whole read publishes: the same answer for every entity, the same counts and watermark."""
-    env = {**base_env, "FEATUREHOUSE_REDIS_PREFIX": f"{redis_prefix}:partitioned"}
-    context = Context(project_dir=REPO_ROOT, env=env)
-    view = context.registry.resolve("feat_customer__orders.v2")
-    whole = _sync(context, view.ref, as_of=AS_OF, mode="full")
-    monkeypatch.setattr(partitioned, "PARTITION_ROWS", 150)
-    with duckdb.connect(str(context.target.settings["path"]), read_only=True) as connection:
-        rows = connection.execute(f"select count(*) from {view.relation.alias}").fetchone()
-    assert rows is not None and rows[0] > 4 * 150  # several partitions
-    split = _sync(context, view.ref, as_of=AS_OF, mode="full")
-    assert split.generation > whole.generation
-    same_fields = ("rows_read", "entities_written", "skipped", "watermark", "entities", "expired")
-    for name in same_fields:
-        assert getattr(split, name) == getattr(whole, name), name
-    filtered = render.latest_rows_sql(
-        context.project, context.target, context.artifacts.manifest, [view], "$as_of",
-        entity_filters={view.ref: partitioned.entity_filter(DuckDBWarehouse, view)},
-    )[view.ref]  # fmt: skip
-    assert "$fh_partitions" in filtered and "$fh_partition" in filtered
-    _assert_serves_the_macro(context, view)
-
-
-def _assert_serves_the_macro(context: Context, view: FeatureView) -> None:
-    """The store answers every entity of feat_customer__orders as the macro at AS_OF."""
-    expected = reference_rows(context, view)
-    entity_rows = [{"customer_id": row["customer_id"]} for row in expected]
-    request = ReadRequest(view=view.name, version=view.version)
-    result = context.store.read([request], entity_rows, now=AS_OF)[0]
-    for i, row in enumerate(expected):
-        assert result.event_at[i] == row["effective_at"]
-        if row[render.EXPIRED]:
-            assert set(result.statuses[i]) == {"expired"}
-            continue
-        served = dict(zip(result.features, result.values[i], strict=True))
-        assert all(same(served[f.name], row[f.name]) for f in view.features), row

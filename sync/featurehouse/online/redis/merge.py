@@ -108,9 +108,8 @@ class Merger(Publisher):
             "as_of": iso(opts.as_of),
             "clock": opts.clock,
         }
-        watermark = opts.watermark_at_end()
-        if watermark is not None:
-            fields["watermark"] = iso(watermark)
+        if opts.watermark is not None:
+            fields["watermark"] = iso(opts.watermark)
         args = [
             str(target.generation),
             s.view,

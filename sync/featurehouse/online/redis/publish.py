@@ -40,16 +40,12 @@ class Options:
     as_of: datetime
     clock: str
     mode: str
-    watermark: datetime | Callable[[], datetime | None] | None
+    watermark: datetime | None
     expected_rows: int | None
     progress: Callable[[int], None] | None
     stats: Mapping[str, Any] | Callable[[], Mapping[str, Any]]
     is_latest: bool
     chunk_rows: int = CHUNK_ROWS
-
-    def watermark_at_end(self) -> datetime | None:
-        """The watermark, once the rows are sent (a function is called then)."""
-        return self.watermark() if callable(self.watermark) else self.watermark
 
     def window_us(self, schema: ViewSchema) -> int | None:
         """Rows with an older event are expired at this publish's clock (its as-of)."""
@@ -154,7 +150,6 @@ def meta_fields(
     target: Target, opts: Options, prog: Progress, rows: int, started: float
 ) -> dict[str, str]:
     s = target.schema
-    watermark = opts.watermark_at_end()
     return {
         "layout": str(layout.LAYOUT_VERSION),
         "encoding": ENCODING,
@@ -169,7 +164,7 @@ def meta_fields(
         "synced_at": iso(datetime.now(UTC)),
         "as_of": iso(opts.as_of),
         "clock": opts.clock,
-        "watermark": iso(watermark) if watermark else "",
+        "watermark": iso(opts.watermark) if opts.watermark else "",
         "rows": str(rows),
         "rows_received": str(prog.rows_received),
         "mode": opts.mode,

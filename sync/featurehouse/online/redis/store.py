@@ -70,7 +70,7 @@ class RedisStore:
         as_of: datetime,
         clock: Literal["wall", "as_of"],
         mode: Literal["full", "incremental"],
-        watermark: datetime | Callable[[], datetime | None] | None,
+        watermark: datetime | None,
         expected_rows: int | None = None,
         progress: Callable[[int], None] | None = None,
         stats: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
@@ -84,8 +84,7 @@ class RedisStore:
         Incremental: merged into the current generation; the greater (event_at, created_at)
         wins per entity, as in the point-in-time macro (a null created_at loses).
         `is_latest`: this version becomes the view's latest once the publish completes.
-        `stats` and `watermark` (stored in the metadata) may be functions, called once the
-        rows are sent.
+        `stats` (stored in the metadata) may be a function, called once the rows are sent.
         """
         opts = Options(
             as_of,

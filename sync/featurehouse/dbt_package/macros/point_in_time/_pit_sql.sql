@@ -103,7 +103,7 @@ select * from _pit_joined
 
 
 {% macro _pit_latest_sql(
-    model, version, as_of, as_known_at, arg_max=false, with_expired=false, entity_filter=none
+    model, version, as_of, as_known_at, arg_max=false, with_expired=false
 ) %}
     {#-
         latest_feature_rows' shape: one point, as_of, rendered exactly once (it may be a
@@ -112,8 +112,6 @@ select * from _pit_joined
         instead of a row_number() window; the rule is the same. On a table the aggregate
         carries only the row id, and the picked rows are fetched by it. `with_expired`:
         the latest row however old, flagged by _pit_expired (not _pit_within_ttl).
-        `entity_filter`: a condition on the keys (alias `feature`) applied to the view's
-        rows before the pick, so that the pick runs over those entities only.
     -#}
     {%- set view = featurehouse._pit_view(
         {'model': model, 'version': version},
@@ -129,9 +127,6 @@ select * from _pit_joined
         inner join _pit_point as point
             on {{ featurehouse._pit_predicate(
                 view, 'point', 'feature', as_known_at, within_ttl=not with_expired) }}
-        {%- if entity_filter is not none %}
-        where {{ entity_filter }}
-        {%- endif %}
     {%- endset -%}
 with
 

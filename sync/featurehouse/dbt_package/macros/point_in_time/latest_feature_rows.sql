@@ -1,6 +1,5 @@
 {% macro latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false, with_expired=false,
-    entity_filter=none
+    model, version=none, as_of=none, as_known_at=false, with_expired=false
 ) %}
     {#-
         Per entity, the feature row the point-in-time rule picks at `as_of`; with
@@ -8,24 +7,21 @@
         (what the Python sync publishes). Arguments: _macros.yml.
     -#}
     {{ return(adapter.dispatch('latest_feature_rows', 'featurehouse')(
-        model, version, as_of, as_known_at, with_expired, entity_filter)) }}
+        model, version, as_of, as_known_at, with_expired)) }}
 {% endmacro %}
 
 
 {% macro default__latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false, with_expired=false,
-    entity_filter=none
+    model, version=none, as_of=none, as_known_at=false, with_expired=false
 ) %}
     {#- Portable SQL (Postgres, Spark): row_number(), rank 1 kept by a subquery. -#}
     {{ return(featurehouse._pit_latest_sql(
-        model, version, as_of, as_known_at, with_expired=with_expired,
-        entity_filter=entity_filter)) }}
+        model, version, as_of, as_known_at, with_expired=with_expired)) }}
 {% endmacro %}
 
 
 {% macro duckdb__latest_feature_rows(
-    model, version=none, as_of=none, as_known_at=false, with_expired=false,
-    entity_filter=none
+    model, version=none, as_of=none, as_known_at=false, with_expired=false
 ) %}
     {#-
         DuckDB: the same rule as one hash aggregate, arg_max(row, _pit_preference_key)
@@ -33,6 +29,5 @@
         benchmarks/bench_sync.py).
     -#}
     {{ return(featurehouse._pit_latest_sql(
-        model, version, as_of, as_known_at, arg_max=true, with_expired=with_expired,
-        entity_filter=entity_filter)) }}
+        model, version, as_of, as_known_at, arg_max=true, with_expired=with_expired)) }}
 {% endmacro %}
