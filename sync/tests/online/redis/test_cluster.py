@@ -339,7 +339,7 @@ def test_a_publish_survives_a_slot_migration_that_starts_during_it(
         assert half_moved.wait(30)
         yield simple_batch(3000, 2)
 
-    with caplog.at_level("INFO", logger="featurehouse.online.redis.cluster"):
+    with caplog.at_level("INFO", logger="featurehouse.online.redis.cluster_writes"):
         result = cluster_store.publish(sch, batches(), is_latest=True, **full)
     mover.join(timeout=60)
     assert "redirected by moving slots" in caplog.text
