@@ -22,7 +22,13 @@ between phases) it measures:
 - the used_memory of both layouts again at the server's default hash settings (Redis 7.0:
   hash-max-listpack-value 64), one load of each, when those differ from the embedded store's;
 - with --flat-rows-per-entity N (default 1; 0 skips it), the same sync on an
-  `entities x N` source, so peak RSS can be compared at two source row counts.
+  `entities x N` source, so peak RSS can be compared at two source row counts;
+- with --large-entities N (e.g. 10000000), one sync of `N x rows-per-entity` rows (built once,
+  kept with --keep-build: 100M rows take ~10 minutes to build) on the same server, printed
+  beside the main size and the floor: wall time, entities/s, peak RSS, used_memory delta.
+
+    python -m benchmarks.bench_sync --workdir /tmp/fhbench_10m --keep-build \\
+        --flat-rows-per-entity 0 --large-entities 10000000
 """
 
 from __future__ import annotations
@@ -184,6 +190,7 @@ def build(root: Path, entities: int, per_entity: int, *, keep: bool = False) -> 
     marker = root / "built.json"
     size = json.dumps([entities, per_entity])
     if keep and marker.exists() and marker.read_text() == size:
+        dbt(root, "deps")  # the package of this checkout (the kept build may link another's)
         return 0.0
     marker.unlink(missing_ok=True)
     seconds = _build(root, entities, per_entity)
@@ -314,6 +321,47 @@ def variant(
     figures.update({f"cold_{k}": v for k, v in cold.items()})
     figures.update({f"cached_{k}": v for k, v in cached.items()})
     return figures
+
+
+def large_variant(args: argparse.Namespace, port: int, client: redis.Redis) -> dict:
+    """One sync at --large-entities, its SQL as the build rendered it (else `dbt compile`)."""
+    root = args.workdir / f"e{args.large_entities}x{args.rows_per_entity}"
+    make_project(root)
+    figures: dict[str, float] = {
+        "build_s": build(root, args.large_entities, args.rows_per_entity, keep=args.keep_build)
+    }
+    base = flush(client)
+    figures.update(run_sync(root, port, cold=False))
+    figures["mem"] = used_memory(client) - base
+    figures["load"] = os.getloadavg()[0]
+    flush(client)
+    return figures
+
+
+def report_large(args: argparse.Namespace, floor: dict, main_run: dict, large: dict) -> None:
+    """The large sync beside the main size's (after a rebuild) and the floor's rate."""
+    n, big, mb = args.entities, args.large_entities, 2**20
+    main_rate, big_rate = n / main_run["cached_s"], big / large["s"]
+    print(
+        f"\nlarge: {big:,} entities from {big * args.rows_per_entity:,} rows, one sync "
+        f"(load average {large['load']:.1f} at its end)"
+    )
+    print(f"{'':<34}{'wall s':>10}{'entities/s':>14}{'peak RSS MB':>14}{'redis MB':>12}")
+    rows = [
+        (f"sync at {big:,}", large["s"], big_rate, large["rss"], large["mem"] / mb),
+        (f"sync at {n:,}", main_run["cached_s"], main_rate, main_run["cached_rss"],
+         main_run["ours_mem"] / mb),
+        (f"floor at {n:,} (redis-cli --pipe)", floor["s"], n / floor["s"], float("nan"),
+         floor["mem"] / mb),
+    ]  # fmt: skip
+    for label, s, rate, rss, mem in rows:
+        print(f"{label:<34}{s:>10.1f}{rate:>14,.0f}{rss:>14,.0f}{mem:>12,.0f}")
+    met = "met" if large["rss"] <= TARGET_RSS_MB else "NOT met"
+    print(
+        f"per entity: {big_rate / main_rate:.2f}x the {n:,} sync's rate, "
+        f"{big_rate / (n / floor['s']):.2f}x the floor's; "
+        f"peak RSS <= {TARGET_RSS_MB:,.0f} MB: {met}"
+    )
 
 
 def report(args: argparse.Namespace, floor: dict, main_run: dict, flat: dict | None) -> None:
@@ -470,6 +518,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="reuse the source and dbt build of an earlier run of the same size in --workdir",
     )
+    parser.add_argument(
+        "--large-entities",
+        type=int,
+        default=0,
+        help="also one sync at this many entities, beside the main size and the floor (0: skip)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
@@ -495,6 +549,7 @@ def main(argv: list[str] | None = None) -> None:
             for k, v in SERVER_SETTINGS.items():
                 client.config_set(k, v)
         plain.unlink()
+        large = large_variant(args, server.port, client) if args.large_entities else None
         flat = None
         if args.flat_rows_per_entity:
             flat_root = args.workdir / f"e{args.entities}x{args.flat_rows_per_entity}"
@@ -509,8 +564,11 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         server.stop()
     report(args, floor, main_run, flat)
+    if large is not None:
+        report_large(args, floor, main_run, large)
     if args.json:
         figures = {"floor": floor, "sync": main_run, "flat": flat, "entities": args.entities}
+        figures["large"] = large
         args.json.write_text(json.dumps(figures, indent=2))
 
 

@@ -28,7 +28,7 @@ CLUSTER = ("cluster|slots", "command")
 # entity keys (parity).
 READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers")
 # Writes: publish, merge, delete and cleanup, and loading the function library; on a cluster
-# a publish first waits for slots being migrated (cluster.settle: CLUSTER NODES).
+# a publish first waits for slots being migrated (cluster_writes.settle: CLUSTER NODES).
 WRITES = (
     "hset", "hdel", "incrby", "unlink", "pexpireat", "fcall", "function|load", "cluster|nodes",
 )  # fmt: skip

@@ -24,7 +24,7 @@ from featurehouse.errors import OnlineStoreError
 from featurehouse.online.clock import window_start_us
 from featurehouse.online.encoding import ENCODING, naive_utc, to_epoch_us
 from featurehouse.online.records import PublishResult, ViewSchema
-from featurehouse.online.redis import cluster, functions, layout, resp
+from featurehouse.online.redis import cluster, cluster_writes, functions, layout, resp
 from featurehouse.online.redis.listpack import listpack_limits, listpack_warning
 from featurehouse.online.redis.prepare import Prepared, Progress, bucket_sorted, prepare
 from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Wire, describe, translate
@@ -317,7 +317,7 @@ class Publisher:
                 self._send(wire, p, header, "count")
                 if opts.progress:
                     opts.progress(p.rows)
-            cluster.mark_live(wire, target.live_names, target.generation)
+            cluster_writes.mark_live(wire, target.live_names, target.generation)
             totals = wire.finish()
         except BaseException:
             wire.abort()
@@ -331,18 +331,21 @@ class Publisher:
         """The key whose `gen` the merge checks: meta, or a cluster slot's `layout.live_key`."""
         return target.live_names if cluster.is_cluster(self.client) else [target.meta]
 
-    def _wire(self, target: Target) -> Wire | cluster.NodeWires:
+    def _wire(self, target: Target) -> Wire | cluster_writes.NodeWires:
         """The writer of a publish: one connection, or one per node of a cluster."""
-        return cluster.writer(self.client, target.schema.entity, target.tags)
+        return cluster_writes.writer(self.client, target.schema.entity, target.tags)
 
     def _send(self, wire: Any, p: Prepared, header: resp.Header, kind: str) -> None:
         if p.rows - p.dropped == 0:
             return
-        for node, part in cluster.routed(wire, p):
+        for node, part in cluster_writes.routed(wire, p):
             data, commands = resp.payload(
                 part.buckets, part.fields, part.items, part.record_length, header
             )
-            node.submit(Job(data, commands, kind))
+            retry = None  # a merge is not resent: its counts would be wrong
+            if wire is not node and kind == "count":
+                retry = cluster_writes.resend(self._send, part, header, kind)
+            node.submit(Job(data, commands, kind, retry=retry))
 
     def _commit(self, target: Target, opts: Options, fields: dict[str, str]) -> int | None:
         s = target.schema

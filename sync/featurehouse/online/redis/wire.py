@@ -10,7 +10,7 @@ import contextlib
 import queue
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +171,11 @@ class Job:
     commands: int
     kind: str  # "count": sum integer replies; "pair": sum [a, b] replies; "ignore"
     done: threading.Event = field(default_factory=threading.Event)
+    # Sends the job again through a (refreshed) cluster writer: with it, a reply redirecting
+    # a command to another node (ASK, MOVED: a slot moving) leaves the job in `redirected`
+    # instead of failing it. Resending is safe: the commands are idempotent (HSET of the
+    # same values), and the ones that succeeded the first time add 0 to the count then.
+    retry: Callable[[Any], None] | None = None
 
 
 @dataclass
@@ -192,6 +197,7 @@ class Wire:
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=depth)
         self.totals = Totals()
         self.error: BaseException | None = None
+        self.redirected: list[Job] = []  # jobs some of whose commands were redirected
         self._thread = threading.Thread(target=self._run, name="featurehouse-wire", daemon=True)
         self._thread.start()
 
@@ -245,7 +251,7 @@ class Wire:
         for piece in job.payload:
             sock.sendall(piece)
             self.totals.bytes_sent += len(piece)
-        got, first_error = 0, None
+        got, redirected, first_error = 0, 0, None
         while got < job.commands:
             reply = reader.gets()
             if reply is False:
@@ -256,12 +262,17 @@ class Wire:
                 continue
             got += 1
             if isinstance(reply, hiredis.ReplyError):
-                first_error = first_error or reply
+                if job.retry is not None and str(reply).startswith(("ASK ", "MOVED ")):
+                    redirected += 1
+                else:
+                    first_error = first_error or reply
             elif job.kind == "count":
                 self.totals.count += reply
             elif job.kind == "pair":
                 self.totals.first += reply[0]
                 self.totals.second += reply[1]
         self.totals.commands += got
+        if redirected:
+            self.redirected.append(job)
         if first_error is not None:
             raise redis.ResponseError(str(first_error))

@@ -314,3 +314,36 @@ def test_reads_and_syncs_survive_a_resharding(
     [res] = fresh.read([ReadRequest(sch.view)], [{"customer_id": i} for i in (1, 2, 1999)])
     assert res.values == (*gens[3], (1999.3, 3))
     assert {redis_cluster.owner(s) for s in moving} <= set(redis_cluster.role_ports("master"))
+
+
+def test_a_publish_survives_a_slot_migration_that_starts_during_it(
+    redis_cluster: Cluster, cluster_store: RedisStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A slot of the view starts to move once the publish has connected to the nodes: its new
+    keys are redirected (ASK, then MOVED), the publish waits for the move, sends them again to
+    the new owner and completes, with every entity's new values and the right count."""
+    sch = schema(view="feat_failover")
+    full = {"as_of": AS_OF, "clock": "as_of", "mode": "full", "watermark": AS_OF}
+    cluster_store.publish(sch, [simple_batch(3000, 1)], is_latest=True, **full)
+    [slot] = _slots(cluster_store, sch, [7], layout.choose_buckets(3000))
+    target = next(p for p in redis_cluster.role_ports("master") if p != redis_cluster.owner(slot))
+    half_moved = threading.Event()
+    mover = threading.Thread(
+        target=redis_cluster.migrate,
+        args=(slot, target),
+        kwargs={"pause": 0.5, "started": half_moved},
+    )
+
+    def batches() -> Iterator[Any]:  # read once the publish's writers are connected
+        mover.start()
+        assert half_moved.wait(30)
+        yield simple_batch(3000, 2)
+
+    with caplog.at_level("INFO", logger="featurehouse.online.redis.cluster_writes"):
+        result = cluster_store.publish(sch, batches(), is_latest=True, **full)
+    mover.join(timeout=60)
+    assert "redirected by moving slots" in caplog.text
+    assert result.rows == 3000 and redis_cluster.owner(slot) == target
+    ids = [7, *range(0, 3000, 37)]
+    [res] = cluster_store.read([ReadRequest(sch.view)], [{"customer_id": i} for i in ids])
+    assert res.values == tuple((i + 0.2, 2) for i in ids)
