@@ -140,11 +140,16 @@ def literal_array(value: str | int, kind: pa.DataType | None = None) -> pa.Array
     return number if kind is None else pc.cast(number, kind)
 
 
-def join(parts: Sequence[pa.Array | pa.Scalar | str], separator: str = "") -> pa.Array:
-    """Concatenate pieces row by row, writing null pieces as `null`."""
+def join(
+    parts: Sequence[pa.Array | pa.Scalar | str], separator: str = "", null: str | None = NULL
+) -> pa.Array:
+    """Concatenate pieces row by row, writing null pieces as `null` (`null=None`: a null
+    piece makes a null row). Plain strings are passed as `literal`s (no pandas import)."""
     parts = [literal(p) if isinstance(p, str) else p for p in parts]
+    if null is None:
+        return pc.binary_join_element_wise(*parts, literal(separator))
     return pc.binary_join_element_wise(
-        *parts, literal(separator), null_handling="replace", null_replacement=NULL
+        *parts, literal(separator), null_handling="replace", null_replacement=null
     )
 
 

@@ -27,23 +27,16 @@ def command(*parts: str | bytes | int) -> bytes:
     return b"*%d\r\n" % len(items) + b"".join(bulk(p) for p in items)
 
 
-def cat(*parts: pa.Array | pa.Scalar | str) -> pa.Array:
-    """The parts concatenated row by row (a null part makes a null row); plain strings are
-    passed as `literal`s (no pandas import)."""
-    args = [literal(p) if isinstance(p, str) else p for p in parts]
-    return pc.binary_join_element_wise(*args, literal(""))
-
-
 def bulk_array(texts: pa.Array) -> pa.Array:
     """`$<byte length>\\r\\n<text>\\r\\n` for every string."""
     length = pc.cast(pc.binary_length(texts), pa.string())
-    return cat("$", length, "\r\n", texts, "\r\n")
+    return join(["$", length, "\r\n", texts, "\r\n"], null=None)
 
 
 def hset_header(key_names: Callable[[pa.Array], pa.Array]) -> Header:
     def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
         count = pc.cast(pc.add(pc.multiply(lengths, literal(2)), literal(2)), pa.string())
-        return cat("*", count, "\r\n$4\r\nHSET\r\n", bulk_array(key_names(buckets)))
+        return join(["*", count, "\r\n$4\r\nHSET\r\n", bulk_array(key_names(buckets))], null=None)
 
     return header
 
@@ -67,7 +60,7 @@ def fcall_header(
     def header(buckets: pa.Array, lengths: pa.Array) -> pa.Array:
         count = pc.cast(pc.add(pc.multiply(lengths, literal(2)), literal(base)), pa.string())
         first = bulk_array(fixed_keys(buckets)) if per_bucket else ""
-        return cat("*", count, start, first, bulk_array(key_names(buckets)), lead)
+        return join(["*", count, start, first, bulk_array(key_names(buckets)), lead], null=None)
 
     return header
 
@@ -95,7 +88,7 @@ def payload(
     """
     n = len(sorted_buckets)
     values, lengths, _ = bucket_runs(sorted_buckets)
-    headers = cat("]\r\n", header(values, lengths), "$")
+    headers = join(["]\r\n", header(values, lengths), "$"], null=None)
     headers = pa.concat_arrays([pc.cast(headers, pa.string()), literal_array("]\r\n$")])
     changed = pc.not_equal(sorted_buckets.slice(1), sorted_buckets.slice(0, max(n - 1, 0)))
     first = pa.concat_arrays([literal_array(1, pa.bool_()), changed]) if n else changed
@@ -104,15 +97,18 @@ def payload(
         headers, pc.if_else(first, run_index, literal(len(headers) - 1, pa.int32()))
     )
     field_length = pc.cast(pc.binary_length(fields), pa.string())
-    start = cat(
-        row_header,
-        field_length,
-        "\r\n",
-        fields,
-        "\r\n$",
-        pc.cast(record_length, pa.string()),
-        "\r\n[",
-        items[0],
+    start = join(
+        [
+            row_header,
+            field_length,
+            "\r\n",
+            fields,
+            "\r\n$",
+            pc.cast(record_length, pa.string()),
+            "\r\n[",
+            items[0],
+        ],
+        null=None,
     )
     rows = join([start, *items[1:]], ",") if len(items) > 1 else start
     data = concatenated(rows)
