@@ -31,15 +31,14 @@ from featurehouse.online import OnlineStore
 from featurehouse.server.catalog import Catalog, RequestError, bad_request
 from featurehouse.server.metrics import CONTENT_TYPE
 from featurehouse.server.openapi import Example, openapi_document
-from featurehouse.server.payloads import parse_feast, parse_native
+from featurehouse.server.payloads import JSON_OPTIONS, parse_feast, parse_native
 from featurehouse.server.state import ServerConfig, Service
 
 log = logging.getLogger(__name__)
-_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body, option=_JSON), status, headers, "application/json")
+    return Response(orjson.dumps(body, option=JSON_OPTIONS), status, headers, "application/json")
 
 
 def error_response(exc: RequestError) -> Response:
@@ -179,13 +178,13 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
     return app
 
 
-def _answer(body: dict[str, Any], deprecated: tuple[str, ...]) -> Response:
-    """The answer; reads of deprecated view versions carry a `Warning` header (RFC 9111's
-    299, "miscellaneous persistent warning") naming them."""
+def _answer(body: bytes, deprecated: tuple[str, ...]) -> Response:
+    """The answer (JSON); reads of deprecated view versions carry a `Warning` header (RFC
+    9111's 299, "miscellaneous persistent warning") naming them."""
     if not deprecated:
-        return json_response(body)
+        return Response(body, 200, None, "application/json")
     text = "; ".join(deprecated).replace('"', "'")
-    return json_response(body, headers={"warning": f'299 featurehouse "{text}"'})
+    return Response(body, 200, {"warning": f'299 featurehouse "{text}"'}, "application/json")
 
 
 def _lifespan(service: Service) -> Callable[[Starlette], Any]:

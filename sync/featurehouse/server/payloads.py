@@ -12,7 +12,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
+
+import orjson
 
 from featurehouse.online import ReadResult
 from featurehouse.server.catalog import Plan, RequestError, bad_request
@@ -21,6 +24,9 @@ from featurehouse.types import TYPES, json_float
 FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTSIDE_MAX_AGE"}
 EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# The answers' JSON: naive datetimes are UTC, written with a Z (`1970-01-01T00:00:00Z`).
+JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+_SHARED_FROM = 8  # rows from which a view's statuses and times are encoded once (a Fragment)
 
 
 @dataclass(frozen=True)
@@ -224,15 +230,23 @@ def _json_floats(values: Sequence[Any], kind: str) -> Sequence[Any]:
     ]
 
 
-def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dict[str, Any]:
-    """Feast's GetOnlineFeaturesResponse as JSON: one result per column, keys first."""
+def feast_answer(
+    plan: Plan, asked: Asked, results: Sequence[ReadResult], shared: Any = None
+) -> dict[str, Any]:
+    """Feast's GetOnlineFeaturesResponse as JSON: one result per column, keys first. The
+    features of one view share the very same statuses and event-time lists, which go
+    through `shared` (by default as they are)."""
     n = len(asked.rows)
-    key_statuses, key_times = ["PRESENT"] * n, [EPOCH] * n
+    share = shared or (lambda values: values)
+    key_statuses, key_times = share(["PRESENT"] * n), share([EPOCH] * n)
     out: list[dict[str, Any]] = [
         {"values": values, "statuses": key_statuses, "event_timestamps": key_times}
         for values in asked.columns.values()
     ]
-    by_request = [_feast_columns(res) for res in results]
+    by_request = []
+    for res in results:
+        columns, statuses, times = _feast_columns(res)
+        by_request.append((columns, share(statuses), share(times)))
     for col in plan.columns:
         columns, statuses, times = by_request[col.request]
         values = columns[col.index]
@@ -248,13 +262,27 @@ def feast_answer(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> dic
     return {"metadata": metadata, "results": out}
 
 
+def feast_body(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> bytes:
+    """`feast_answer` as the JSON bytes `orjson.dumps(..., option=JSON_OPTIONS)` writes, built
+    faster: from a few rows on, the statuses and event times a view's features share are
+    encoded once and spliced into each column as a Fragment (sync/tests/server/
+    test_payloads.py compares both byte for byte)."""
+    if len(asked.rows) < _SHARED_FROM:
+        return orjson.dumps(feast_answer(plan, asked, results), option=JSON_OPTIONS)
+
+    def once(values: list[Any]) -> orjson.Fragment:
+        return orjson.Fragment(orjson.dumps(values, option=JSON_OPTIONS))
+
+    return orjson.dumps(feast_answer(plan, asked, results, once), option=JSON_OPTIONS)
+
+
 def _feast_columns(res: ReadResult) -> tuple[list[Sequence[Any]], list[str], list[datetime]]:
     """A result column-wise: each feature's values, then the statuses and event times, which
     the features of one view share (a row's status is its record's: present, expired or
     not found)."""
     columns = list(zip(*res.values, strict=True)) if res.values else [()] * len(res.features)
-    status = FEAST_STATUS.__getitem__
-    statuses = [status(s[0]) for s in res.statuses] if res.features else []
+    first = map(itemgetter(0), res.statuses)
+    statuses = list(map(FEAST_STATUS.__getitem__, first)) if res.features else []
     return columns, statuses, [t or EPOCH for t in res.event_at]
 
 

@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
+
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
 from featurehouse.online import (
     InvalidKeyError,
@@ -32,11 +34,12 @@ from featurehouse.project.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_UR
 from featurehouse.server.catalog import Catalog, Plan, RequestError, bad_request
 from featurehouse.server.metrics import ServerMetrics, Snapshot
 from featurehouse.server.payloads import (
+    JSON_OPTIONS,
     Asked,
     Limits,
     check_keys,
     check_names,
-    feast_answer,
+    feast_body,
     native_answer,
 )
 from featurehouse.streaming.status import Status
@@ -197,15 +200,12 @@ class Service:
 
     # --- features ---
 
-    async def answer(self, asked: Asked, feast: bool) -> dict[str, Any]:
-        return (await self.answer_with_warnings(asked, feast))[0]
-
     async def answer_with_warnings(
         self, asked: Asked, feast: bool
-    ) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """Plan, check and read; a reference the catalog does not know (or Redis no longer
-        has) re-reads the catalog once and tries again. Also: the deprecated view versions
-        read (for a warning header)."""
+    ) -> tuple[bytes, tuple[str, ...]]:
+        """Plan, check and read: the answer's JSON; a reference the catalog does not know (or
+        Redis no longer has) re-reads the catalog once and tries again. Also: the deprecated
+        view versions read (for a warning header)."""
         catalog = await self.current()
         for attempt in range(2):
             try:
@@ -233,8 +233,11 @@ class Service:
             self._count(plan, asked, results, service)
         if plan.deprecated:
             self._warn(plan.deprecated, asked.service)
-        body = (feast_answer if feast else native_answer)(plan, asked, results)
-        return body, plan.deprecated
+        if feast:
+            return feast_body(plan, asked, results), plan.deprecated
+        return orjson.dumps(
+            native_answer(plan, asked, results), option=JSON_OPTIONS
+        ), plan.deprecated
 
     def _count(self, plan: Plan, asked: Asked, results: Any, service: Any) -> None:
         """Usage history (in memory; flushed by `flush_usage`) and the feature log sample."""

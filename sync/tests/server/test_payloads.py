@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import orjson
 import pytest
 from featurehouse.online import FeatureSpec, ReadResult, ViewSchema, ViewState
 from featurehouse.server.catalog import Catalog, RequestError
 from featurehouse.server.payloads import (
+    JSON_OPTIONS,
     Limits,
     check_keys,
     check_names,
     feast_answer,
+    feast_body,
     native_answer,
     parse_feast,
     parse_native,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.fast
 AT = datetime(2026, 5, 1)
@@ -139,3 +144,89 @@ def test_keys_of_the_wrong_type_and_clashing_names_are_refused() -> None:
     asked = parse_feast({"features": refs, "entities": {"customer_id": [1]}}, LIMITS)
     with pytest.raises(RequestError, match="full_feature_names"):
         check_names(CATALOG.plan(asked.features), asked)
+
+
+_MIXED = (
+    ("f", "float64"), ("i", "int64"), ("s", "string"), ("b", "bool"), ("l", "list<float64>"),
+)  # fmt: skip
+_MIXED_CATALOG = Catalog(
+    (
+        ViewState(
+            ViewSchema(
+                view="feat_mixed",
+                version=3,
+                entity="customer",
+                keys=("customer_id",),
+                key_types=("int64",),
+                features=tuple(FeatureSpec(n, t) for n, t in _MIXED),
+                ttl_seconds=None,
+            ),
+            1,
+            AT,
+            AT,
+            "as_of",
+            None,
+            2,
+            1024,
+            True,
+            "full",
+            40,
+            {},
+        ),
+        _state(2, True, ("avg_7d",)),
+    )
+)
+_FLOATS = st.one_of(
+    st.none(), st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([-0.0, 0.0, 1e16])
+)
+_ROW = st.tuples(
+    _FLOATS,
+    st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)),
+    st.one_of(st.none(), st.text(max_size=5)),
+    st.one_of(st.none(), st.booleans()),
+    st.one_of(st.none(), st.lists(_FLOATS, max_size=3)),
+)
+_STATUS = st.sampled_from(["present", "expired", "not_found"])
+_AT = st.one_of(st.none(), st.datetimes(datetime(1971, 1, 1), datetime(2200, 1, 1)))
+
+
+@given(
+    rows=st.lists(st.tuples(_ROW, _STATUS, _AT, _FLOATS, _AT), max_size=12),
+    full=st.booleans(),
+    metadata=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_feast_body_is_byte_for_byte_the_feast_answer(
+    rows: list, full: bool, metadata: bool
+) -> None:
+    """`feast_body` (spliced bytes) writes exactly what orjson writes of `feast_answer`:
+    NaN/Infinity strings, -0.0, exact floats, nulls, lists, timestamps, both views' shared
+    statuses and times, metadata."""
+    refs = [
+        "feat_mixed:l",
+        "feat_customer__orders:avg_7d",
+        *(f"feat_mixed:{n}" for n, _ in _MIXED[:4]),
+    ]
+    body = {
+        "features": refs,
+        "entities": {"customer_id": list(range(len(rows)))},
+        "full_feature_names": full,
+        "include_feature_view_version_metadata": metadata,
+    }
+    asked = parse_feast(body, Limits())
+    plan = _MIXED_CATALOG.plan(asked.features)
+    names = plan.requests[0].features
+    mixed = ReadResult(
+        view="feat_mixed",
+        version=3,
+        generation=1,
+        features=names,
+        types=tuple(dict(_MIXED)[n] for n in names),
+        values=tuple(tuple(dict(zip("fisbl", r[0], strict=True))[n] for n in names) for r in rows),
+        statuses=tuple((r[1],) * len(names) for r in rows),
+        event_at=tuple(r[2] for r in rows),
+    )
+    orders = _result([r[3] for r in rows], 2)
+    orders = ReadResult(**{**orders.__dict__, "event_at": tuple(r[4] for r in rows)})
+    expected = orjson.dumps(feast_answer(plan, asked, [mixed, orders]), option=JSON_OPTIONS)
+    assert feast_body(plan, asked, [mixed, orders]) == expected
