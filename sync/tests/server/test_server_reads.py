@@ -45,6 +45,29 @@ def test_async_reads_equal_sync_reads_when_pipelined(served_store: OnlineStore) 
         asyncio.run(reader.read([ReadRequest("feat_nothing", None)], ROWS[0]))
 
 
+def test_a_busy_connection_outliving_the_timeout_never_times_out(
+    served_store: OnlineStore,
+) -> None:
+    """The one timer per connection follows the oldest unanswered call: calls answered in
+    time keep the connection for longer than the timeout, and a caller that gave up
+    (cancelled) fails nobody."""
+    reader = AsyncReader(SHARED_URL, served_store.prefix, timeout=0.2)
+
+    async def busy() -> int:
+        done, until = 0, time.monotonic() + 0.7
+        while time.monotonic() < until:
+            await asyncio.gather(*(reader.read(REQUESTS, ROWS[1], now=NOW) for _ in range(3)))
+            done += 3
+            given_up = asyncio.ensure_future(reader.read(REQUESTS, ROWS[0], now=NOW))
+            await asyncio.sleep(0)
+            given_up.cancel()
+        await asyncio.sleep(0.3)  # every deadline passed: the timer finds nothing waiting
+        assert await reader.read(REQUESTS, ROWS[2], now=NOW)
+        return done
+
+    assert asyncio.run(busy()) > 3
+
+
 def test_password_database_and_function_library_loaded_on_demand() -> None:
     with own_server("--requirepass", "s3cret") as own:
         url = f"redis://:s3cret@127.0.0.1:{own.port}/3"

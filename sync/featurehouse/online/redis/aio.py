@@ -22,18 +22,22 @@ import redis
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.records import ReadRequest, ReadResult
 from featurehouse.online.redis.connection import endpoint
+from featurehouse.online.redis.pipelined import pack
 from featurehouse.online.redis.read import ReadSteps, Round
 from featurehouse.online.redis.wire import REDIS_ERRORS, translate
+
+_SLACK = 0.002  # seconds: a timer may fire this much early (uvloop counts milliseconds)
 
 
 class _Waiter:
     """A caller awaiting the replies of its `count` commands (sent together, answered in
-    order): resolved with the last one (a single command) or the list of them."""
+    order) by `deadline` (loop time): resolved with the last one (a single command) or the
+    list of them."""
 
-    __slots__ = ("count", "future", "replies", "timer")
+    __slots__ = ("count", "deadline", "future", "replies")
 
-    def __init__(self, future: asyncio.Future, timer: asyncio.TimerHandle, count: int) -> None:
-        self.future, self.timer, self.count = future, timer, count
+    def __init__(self, future: asyncio.Future, deadline: float, count: int) -> None:
+        self.future, self.deadline, self.count = future, deadline, count
         self.replies: list[Any] = []
 
     def add(self, reply: Any) -> bool:
@@ -41,7 +45,6 @@ class _Waiter:
         self.replies.append(reply)
         if len(self.replies) < self.count:
             return False
-        self.timer.cancel()
         if self.future.done():
             return True  # its caller gave up (cancelled)
         error = next((r for r in self.replies if isinstance(r, hiredis.ReplyError)), None)
@@ -54,7 +57,8 @@ class _Waiter:
 
 class _Protocol(asyncio.Protocol):
     """One connection: commands go out in order (those of one event-loop turn in one write),
-    replies are matched to them in order."""
+    replies are matched to them in order. One timer (not one per command) watches the
+    oldest unanswered command's deadline."""
 
     def __init__(self) -> None:
         self.transport: Any = None  # asyncio's or uvloop's transport
@@ -62,15 +66,36 @@ class _Protocol(asyncio.Protocol):
         self.pending: deque[_Waiter] = deque()
         self.outbox: list[bytes] = []
         self.dead = False
+        self.watchdog: asyncio.TimerHandle | None = None
+        self.loop: Any = None  # its event loop (asyncio.get_running_loop costs a getpid())
+
+    def watch(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Make sure the watchdog runs by `deadline` (the latest command's)."""
+        if self.watchdog is None:
+            self.watchdog = loop.call_at(deadline, self.expire, loop)
+
+    def expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A reply later than its deadline: Redis is hung or gone; every command in flight
+        fails (a late reply must never answer the next command), the next call reconnects.
+        Callers that gave up (cancelled) wait for nothing."""
+        self.watchdog = None
+        waiting = next((w for w in self.pending if not w.future.done()), None)
+        if waiting is None:
+            return
+        if waiting.deadline <= loop.time() + _SLACK:
+            self.close(redis.TimeoutError("Timeout reading from Redis"))
+        else:
+            self.watchdog = loop.call_at(waiting.deadline, self.expire, loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self.loop = asyncio.get_running_loop()
 
-    def send(self, packed: bytes) -> None:
+    def send(self, packed: bytes, loop: asyncio.AbstractEventLoop) -> None:
         """Queue commands; those of one event-loop turn go out in one write, so concurrent
         requests share a round trip (auto-pipelining)."""
         if not self.outbox:
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop.call_soon(self.flush)
         self.outbox.append(packed)
 
     def flush(self) -> None:
@@ -97,9 +122,11 @@ class _Protocol(asyncio.Protocol):
     def close(self, exc: Exception) -> None:
         """Fail every command in flight with `exc` and drop the connection."""
         self.dead = True
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
         while self.pending:
             waiter = self.pending.popleft()
-            waiter.timer.cancel()
             if not waiter.future.done():
                 waiter.future.set_exception(exc)
         if self.transport is not None:
@@ -125,14 +152,17 @@ class AsyncRedis:
 
     async def call_many(self, commands: Sequence[tuple[Any, ...]]) -> Any:
         """The replies of `commands`, sent together (one reply: that reply, else a list)."""
-        packed = b"".join(map(hiredis.pack_command, commands))
+        return await self.call_packed(pack(commands), len(commands))
+
+    async def call_packed(self, packed: bytes, count: int) -> Any:
+        """`call_many` of `count` commands already packed as RESP."""
         proto = self._alive()
         if proto is not None:
             try:
-                return await self._send(proto, packed, len(commands))
+                return await self._send(proto, packed, count)
             except redis.ConnectionError:
                 pass  # e.g. closed by a Redis restart: reconnect once, now
-        return await self._send(await self._connect(), packed, len(commands))
+        return await self._send(await self._connect(), packed, count)
 
     def _alive(self) -> _Protocol | None:
         proto = self._proto
@@ -141,11 +171,12 @@ class AsyncRedis:
         return proto
 
     def _send(self, proto: _Protocol, packed: bytes, count: int = 1) -> asyncio.Future:
-        loop = asyncio.get_running_loop()
+        loop = proto.loop
         future = loop.create_future()
-        timer = loop.call_later(self.timeout, _expire, proto, future)
-        proto.pending.append(_Waiter(future, timer, count))
-        proto.send(packed)
+        deadline = loop.time() + self.timeout
+        proto.pending.append(_Waiter(future, deadline, count))
+        proto.watch(loop, deadline)
+        proto.send(packed, loop)
         return future
 
     async def _connect(self) -> _Protocol:
@@ -189,13 +220,6 @@ class AsyncRedis:
             self._proto = None
 
 
-def _expire(proto: _Protocol, future: asyncio.Future) -> None:
-    """A reply later than the timeout: Redis is hung or gone; every command in flight fails
-    (a late reply must never answer the next command), the next call reconnects."""
-    if not future.done():
-        proto.close(redis.TimeoutError("Timeout reading from Redis"))
-
-
 class AsyncReader:
     """`OnlineStore.read` for the event loop: the same steps, each round trip awaited."""
 
@@ -228,9 +252,9 @@ class AsyncReader:
 
     async def execute(self, trip: Round) -> tuple[list, list]:
         """A round trip's replies (a cluster reader sends the check after the data)."""
-        commands = trip.data + trip.check
-        replies = await self.client.call_many(commands)
-        replies = replies if len(commands) > 1 else [replies]
+        count = len(trip.data) + len(trip.check)
+        replies = await self.client.call_packed(trip.packed(), count)
+        replies = replies if count > 1 else [replies]
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
     async def ping(self) -> None:

@@ -28,7 +28,7 @@ from featurehouse.online.encoding import (
 from featurehouse.online.keys import keyer
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 from featurehouse.online.redis import layout
-from featurehouse.online.redis.pipelined import Command, pipelined
+from featurehouse.online.redis.pipelined import Command, hgets, pack, pipelined
 
 _MAX_ATTEMPTS = 4
 _PICKS_CACHED = 256  # feature selections remembered per view generation
@@ -72,8 +72,8 @@ class ViewMeta:
         )
 
     @cached_property
-    def keyer(self) -> Callable[[Mapping[str, Any]], str]:
-        """Entity row -> canonical key text (built once per generation)."""
+    def keyer(self) -> Callable[[Sequence[Mapping[str, Any]]], list[str]]:
+        """Entity rows -> their canonical key texts (built once per generation)."""
         return keyer(self.schema)
 
     @cached_property
@@ -119,6 +119,12 @@ class Round:
     data: list[Command]
     check: list[Command]
     current: list[Any] = field(default_factory=list)  # the check's replies when nothing moved
+    packed_data: bytes | None = None  # `data` as RESP, when `_round` could write it directly
+
+    def packed(self) -> bytes:
+        """`data` then `check` as RESP, for one write."""
+        data = self.packed_data
+        return (pack(self.data) if data is None else data) + pack(self.check)
 
 
 class ReadSteps:
@@ -200,13 +206,14 @@ class ReadSteps:
     ) -> Round:
         data: list[Command] = []
         texts: dict[tuple, list[str]] = {}
+        resp: list[str] = []
         for meta in plan:
             sig = _key_sig(meta)
             if sig not in texts:
-                key = meta.keyer
-                texts[sig] = [key(row) for row in entity_rows]
+                texts[sig] = meta.keyer(entity_rows)
             keys = meta.data_keys(texts[sig])
             data += [("HGET", k, t) for k, t in zip(keys, texts[sig], strict=True)]
+            resp.append(hgets(keys, texts[sig]))
         pairs = zip(requests, plan, strict=True)
         latest = [(r.view, m.vtoken.encode()) for r, m in pairs if r.version is None]
         check: list[Command] = []
@@ -218,7 +225,8 @@ class ReadSteps:
             version = layout.token_version(meta.vtoken)
             check.append(("HGET", layout.meta_key(self.root, req.view, version), "gen"))
             current.append(b"%d" % meta.generation)
-        return Round(data, check, current)
+        text = "".join(resp)
+        return Round(data, check, current, text.encode() if text.isascii() else None)
 
     def _current(
         self, requests: Sequence[ReadRequest], plan: Sequence[ViewMeta], check: Sequence[Any]
@@ -282,7 +290,7 @@ class Reader(ReadSteps):
 
     def execute(self, trip: Round) -> tuple[list, list]:
         """The replies of a round trip (a cluster reader sends the check after the data)."""
-        replies = pipelined(self.client, trip.data + trip.check)
+        replies = pipelined(self.client, trip.data + trip.check, trip.packed())
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
 

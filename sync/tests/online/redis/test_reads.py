@@ -128,3 +128,16 @@ def test_reads_during_repeated_switches_are_always_one_whole_generation(
         stop.set()
         thread.join(timeout=60)
     assert bad == [] and reads > 50 and len(switches) >= 3 and len(tags) >= 2
+
+
+def test_a_round_packed_by_hand_is_what_hiredis_packs(store: RedisStore) -> None:
+    """`Round.packed()` (HGETs written as RESP text) sends the very bytes hiredis packs of its
+    commands; a key that is not ASCII falls back to hiredis."""
+    import hiredis
+
+    publish(store, 1)
+    _, _, trip = planned(store)
+    assert trip.packed_data is not None
+    assert trip.packed() == b"".join(map(hiredis.pack_command, trip.data + trip.check))
+    unicode = Round([("HGET", "k", "é")], [("HGET", "m", "gen")])
+    assert unicode.packed() == b"".join(map(hiredis.pack_command, unicode.data + unicode.check))
