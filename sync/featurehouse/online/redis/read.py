@@ -156,10 +156,12 @@ class ReadSteps:
         answer at (`clock.read_clock_us`; None: the store's)."""
         clock = Clock(None if now is None else to_epoch_us(now), time.time_ns() // 1000)
         for _ in range(_MAX_ATTEMPTS):
-            yield from self._refresh(requests)
             plan = [self._guess(r) for r in requests]
-            if any(meta is None for meta in plan):
-                continue  # metadata replaced meanwhile
+            if any(meta is None for meta in plan):  # first use, or after a switch
+                yield from self._refresh(requests)
+                plan = [self._guess(r) for r in requests]
+                if any(meta is None for meta in plan):
+                    continue  # metadata replaced meanwhile
             trip = self._round(requests, plan, entity_rows)  # type: ignore[arg-type]
             data, check = yield trip
             if check == trip.current or self._current(requests, plan, check):  # type: ignore[arg-type]
