@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -108,25 +107,20 @@ def canonical_key(schema: ViewSchema, row: Mapping[str, Any]) -> str:
     return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
 
 
-def keyer(schema: ViewSchema) -> Callable[[Sequence[Mapping[str, Any]]], list[str]]:
-    """`canonical_key` of many rows for one schema, with a fast path for the usual single
-    int/str key (rows that all hold exactly its type: a few C loops)."""
+def keyer(schema: ViewSchema) -> Callable[[Mapping[str, Any]], str]:
+    """`canonical_key` for one schema, with a fast path for the usual single int/str key."""
     if len(schema.keys) > 1:
-        return lambda rows: [canonical_key(schema, row) for row in rows]
+        return lambda row: canonical_key(schema, row)
     name, kind = schema.keys[0], schema.key_types[0]
     fast = int if kind == "int64" else str
-    value = itemgetter(name)
 
-    def keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-        try:
-            values = list(map(value, rows))
-        except KeyError:
-            values = [_MISSING]  # canonical_key names the row that lacks it
-        if set(map(type, values)) <= {fast}:
-            return list(map(str, values))
-        return [canonical_key(schema, row) for row in rows]
+    def key(row: Mapping[str, Any]) -> str:
+        value = row.get(name, _MISSING)
+        if type(value) is fast:
+            return str(value)
+        return canonical_key(schema, row)
 
-    return keys
+    return key
 
 
 _MISSING = object()

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import pytest
 from featurehouse.errors import ConfigError
-from featurehouse.online.keys import canonical_key, keyer, parse_entity
-from featurehouse.online.records import InvalidKeyError
-from online_support import schema
+from featurehouse.online.keys import parse_entity
 
 pytestmark = pytest.mark.fast
 
@@ -50,23 +48,3 @@ def test_composite_key_errors_name_the_entity_and_the_fix(text: str, message: st
     with pytest.raises(ConfigError, match="entity") as info:
         parse_entity(text, ["customer_id", "country_code"], ["int64", "string"])
     assert message in str(info.value)
-
-
-def test_the_keyer_of_many_rows_writes_each_rows_canonical_key() -> None:
-    """`keyer` (rows at once, a fast path for one int/str key) agrees with `canonical_key`
-    row by row, and refuses what it refuses (bools, missing keys, non-integral floats)."""
-    import enum
-
-    class Big(enum.IntEnum):
-        ONE = 1
-
-    sch = schema()
-    rows = [{"customer_id": v} for v in (1, -7, 2**63 - 1, "42", " 3 ", 5.0, Big.ONE)]
-    assert keyer(sch)(rows) == [canonical_key(sch, row) for row in rows]
-    assert keyer(sch)(rows[:3]) == ["1", "-7", str(2**63 - 1)]
-    assert keyer(sch)([]) == []
-    for bad in ({"customer_id": True}, {"customer_id": 1.5}, {"other": 1}):
-        with pytest.raises(InvalidKeyError):
-            keyer(sch)([{"customer_id": 1}, bad])
-    text = schema(keys=(("code", "string"),))
-    assert keyer(text)([{"code": "é"}, {"code": 7}]) == ["é", "7"]

@@ -32,6 +32,7 @@ from featurehouse.online.redis.pipelined import Command, hgets, pack, pipelined
 
 _MAX_ATTEMPTS = 4
 _PICKS_CACHED = 256  # feature selections remembered per view generation
+_TEXT_FROM = 8  # entities from which the HGETs are written as RESP text (hiredis below)
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ class ViewMeta:
         )
 
     @cached_property
-    def keyer(self) -> Callable[[Sequence[Mapping[str, Any]]], list[str]]:
-        """Entity rows -> their canonical key texts (built once per generation)."""
+    def keyer(self) -> Callable[[Mapping[str, Any]], str]:
+        """Entity row -> canonical key text (built once per generation)."""
         return keyer(self.schema)
 
     @cached_property
@@ -212,10 +213,12 @@ class ReadSteps:
         for meta in plan:
             sig = _key_sig(meta)
             if sig not in texts:
-                texts[sig] = meta.keyer(entity_rows)
+                key = meta.keyer
+                texts[sig] = [key(row) for row in entity_rows]
             keys = meta.data_keys(texts[sig])
             data += [("HGET", k, t) for k, t in zip(keys, texts[sig], strict=True)]
-            resp.append(hgets(keys, texts[sig]))
+            if len(entity_rows) >= _TEXT_FROM:
+                resp.append(hgets(keys, texts[sig]))
         pairs = zip(requests, plan, strict=True)
         latest = [(r.view, m.vtoken.encode()) for r, m in pairs if r.version is None]
         check: list[Command] = []
@@ -228,7 +231,8 @@ class ReadSteps:
             check.append(("HGET", layout.meta_key(self.root, req.view, version), "gen"))
             current.append(b"%d" % meta.generation)
         text = "".join(resp)
-        return Round(data, check, current, text.encode() if text.isascii() else None)
+        packed = text.encode() if resp and text.isascii() else None
+        return Round(data, check, current, packed)
 
     def _current(
         self, requests: Sequence[ReadRequest], plan: Sequence[ViewMeta], check: Sequence[Any]
