@@ -125,6 +125,22 @@ def hand_written() -> dict[str, str]:
                 from best
             )
             {join_back}""",
+        "range_arg_max_rowid": f"""
+            with {points},
+            best as (
+                select p.entity_id, p.spine_at,
+                    arg_max(f.rowid, epoch_us(f.effective_at)::hugeint * 18446744073709551616
+                        + coalesce(epoch_us(f.loaded_at)::hugeint + 9223372036854775808, 0))
+                        as picked
+                {range_join}
+                group by p.entity_id, p.spine_at
+            ),
+            matched as (
+                select b.entity_id, b.spine_at, {fcols}, f.effective_at
+                from best as b
+                inner join bench_features as f on f.rowid = b.picked
+            )
+            {join_back}""",
         "range_max_packed_join_back": f"""
             with {points},
             numbered as (select row_number() over () as rid, * from bench_features),

@@ -65,7 +65,7 @@ def commands(s: Sizes, work: Path) -> dict[str, list[str]]:
         "training": [
             "training", f"--sizes={s.spine}:{s.features}", "--rows-per-entity=10",
             "--parity-entities=0", f"--repeat={s.repeat - 1 or 1}",
-            "--only=range_qualify,range_arg_max_struct,asof_struct_key",
+            "--only=range_qualify,range_arg_max_struct,range_arg_max_rowid,asof_struct_key",
             f"--data-dir={work / 'training'}",
         ],
         "sync": [

@@ -38,6 +38,7 @@ HAND = (
     "range_row_number",
     "range_qualify",
     "range_arg_max_struct",
+    "range_arg_max_rowid",
     "asof_struct_key",
     "asof_arg_max_prepass",
 )
@@ -146,8 +147,20 @@ def child(kind: str, env: dict[str, str], payload: str, threads: int) -> dict[st
     result["cpu_seconds"] = _cpu() - cpu
     result["rows"] = rows
     result["checksum"] = [round(x, 3) for x in sums]
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    result["peak_rss_mb"] = _peak_rss_mb()
     return result
+
+
+def _peak_rss_mb() -> int:
+    """This process's peak RSS (VmHWM): ru_maxrss would also count the parent's pages at the
+    fork (Linux keeps the larger across exec), a floor of whatever the parent held."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def _cpu() -> float:

@@ -138,7 +138,7 @@ def prepare(
         spine=source,
         timestamp_column=str(column),
         as_known_at=as_known_at,
-        sql=wrap(macro_sql, source, str(column)),
+        sql=wrap(macro_sql, source, str(column), duckdb=kind.adapter == "duckdb"),
         metadata=_metadata(requests, as_known_at, artifacts),
     )
 
@@ -313,20 +313,25 @@ def macro_call(requests: Sequence[ViewRequest], as_known_at: bool) -> str:
     )
 
 
-def wrap(macro_sql: str, spine: Spine, timestamp_column: str) -> str:
-    """Bind the spine to the names the macro was rendered over; keep the spine's row order
-    (SPINE_AT and ROW stay in the result: `execute` drops them, in every SQL dialect)."""
+def wrap(macro_sql: str, spine: Spine, timestamp_column: str, *, duckdb: bool = False) -> str:
+    """Bind the spine to the names the macro was rendered over; keep the spine's row order.
+
+    Elsewhere SPINE_AT and ROW stay in the result (`execute` drops them, in every dialect);
+    DuckDB leaves them out itself and scans an Arrow or Parquet spine where the macro reads
+    it rather than materialising it first; a query spine is materialised (run once)."""
     quoted = '"' + timestamp_column.replace('"', '""') + '"'
+    materialized = (" materialized" if spine.kind == "sql" else " not materialized") * duckdb
+    columns = f"* exclude ({SPINE_AT}, {ROW})" if duckdb else "*"
     return f"""with
 
-{SPINE} as (
+{SPINE} as{materialized} (
     select
         {spine.select},
         cast({quoted} as timestamp) as {SPINE_AT}
     from {spine.source}
 )
 
-select *
+select {columns}
 from (
 {macro_sql}
 ) as __featurehouse_training

@@ -184,3 +184,39 @@ def test_rendered_variants_differ_where_they_should(rendered):
     default = rendered[("join", "ttl", "default", False)].lower()
     assert "asof" not in default and "arg_max" not in default
     assert rendered[("latest", "ttl", "dispatched", False)].count("?") == 1
+
+
+def test_arg_max_key_orders_extreme_times_as_the_ranked_join(rendered):
+    """The packed arg_max key (DuckDB, TTL) across the epoch, before 1970 and with infinite
+    created times picks the row the portable row_number() join picks."""
+    con = duckdb.connect()
+    con.execute("""
+        create table pit_features as
+        select entity_id, effective_at::timestamp as effective_at,
+            loaded_at::timestamp as loaded_at, count_events
+        from (values
+            (1, '1960-01-01 00:00:00', 'infinity', 1),
+            (1, '1960-01-01 00:00:00', '1960-01-02 00:00:00', 2),
+            (2, '1960-01-01 00:00:00', null, 3),
+            (2, '1960-01-01 00:00:00', '1950-01-01 00:00:00', 4),
+            (3, '1969-12-31 23:59:59.999999', '1970-01-01 00:00:00', 5),
+            (3, '1970-01-01 00:00:00', '-infinity', 6),
+            (4, '2026-01-01 00:00:00', '2026-01-01 00:00:00.000001', 7),
+            (4, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 8)
+        ) as t(entity_id, effective_at, loaded_at, count_events)
+    """)
+    spine = [(1, datetime(1960, 1, 1, 1)), (2, datetime(1960, 1, 1, 1))]
+    spine += [(3, datetime(1970, 1, 1, 1)), (4, datetime(2026, 1, 1, 1))]
+    rows = [{"entity_id": e, "spine_at": t, "spine_row": i} for i, (e, t) in enumerate(spine)]
+    con.register("pit_spine", pa.Table.from_pylist(rows, schema=SPINE_SCHEMA))
+    # As known at, entity 1's rows are not known yet (created after the spine time).
+    expected = {False: [(0, 1), (1, 4), (2, 6), (3, 7)], True: [(0, None), (1, 4), (2, 6), (3, 7)]}
+    for known in (False, True):
+        for variant in ("dispatched", "default"):
+            sql = rendered[("join", "ttl", variant, known)]
+            got = con.execute(
+                f"select spine_row, f_count_events from ({sql}) order by spine_row"
+            ).fetchall()
+            assert got == expected[known], (variant, known)
+    assert "18446744073709551616" in rendered[("join", "ttl", "dispatched", False)]
+    con.close()

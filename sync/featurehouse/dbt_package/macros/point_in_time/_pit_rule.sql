@@ -78,6 +78,32 @@
 {% endmacro %}
 
 
+{% macro _pit_preference_packed(view, feature) %}
+    {#-
+        _pit_preference_key as one HUGEINT, for DuckDB's arg_max (a primitive compare, where
+        a struct is compared through sort keys: a sixth of the join's CPU at 1M points): event ts
+        microseconds times 2^64 plus created ts microseconds + 2^63, each +-infinity as the
+        int64 bounds and a null created ts as -infinity, so the greatest wins as in
+        _pit_preference_key, timestamps compared to the microsecond (Python's resolution).
+    -#}
+    {%- set columns = featurehouse._pit_preference_columns(view) -%}
+    {%- if columns | length == 1 -%}
+        {{ return(featurehouse._pit_preference_key(view, feature)) }}
+    {%- endif -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- set value = feature ~ '.' ~ column -%}
+        {%- do parts.append('cast(coalesce(epoch_us(' ~ value ~ '), case when ' ~ value
+            ~ " = 'infinity' then 9223372036854775807 else -9223372036854775808 end)"
+            ~ ' as hugeint)') -%}
+    {%- endfor %}
+            {{ parts[0] }}
+                * 18446744073709551616
+            + ({{ parts[1] }}
+                + 9223372036854775808)
+{%- endmacro %}
+
+
 {% macro _pit_key_join(view, left, right, left_keys=none) %}
     {#- left.<left key> = right.<view key> per key (left keys default: the view's). -#}
     {%- for key in view['keys'] -%}

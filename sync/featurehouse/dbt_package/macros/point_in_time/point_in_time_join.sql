@@ -61,7 +61,7 @@
 {% macro _pit_arg_max_matches(view, points, as_known_at) %}
     {#-
         DuckDB matcher: range join on the keys and _pit_predicate, then per point one
-        arg_max over _pit_preference_key, the rule of _pit_ranked_matches as one
+        arg_max over _pit_preference_packed, the rule of _pit_ranked_matches as one
         aggregate. On a table the aggregate carries only the row id and the picked rows
         are fetched by it (a fifth less CPU, a third less memory at 1M points); on a view,
         a struct of the asked features and the event ts.
@@ -92,7 +92,7 @@
             point.{{ key }},
             {%- endfor %}
             point._pit_point_at,
-            arg_max(feature.rowid, {{ featurehouse._pit_preference_key(view, 'feature') }})
+            arg_max(feature.rowid, {{ featurehouse._pit_preference_packed(view, 'feature') }})
                 as _pit_row
         {{ source }}
     ) as picked
@@ -108,7 +108,7 @@
             {%- for column in view.features + [view.event_ts] %}
             {{ column }} := feature.{{ column }}{{ ',' if not loop.last }}
             {%- endfor %}
-        ), {{ featurehouse._pit_preference_key(view, 'feature') }}))
+        ), {{ featurehouse._pit_preference_packed(view, 'feature') }}))
     {{ source }}
     {%- endif %}
 {%- endmacro %}
