@@ -96,9 +96,11 @@ def latest_rows(
 
 def _framing(view: FeatureView) -> list[str]:
     """The macro's columns the stats and the read use beside a record: keys, timestamps,
-    the EXPIRED flag."""
+    the EXPIRED flag; each once (a created timestamp may be the event column)."""
     created = [view.created_timestamp] if view.created_timestamp else []
-    return [*(k.name for k in view.keys), view.event_timestamp, *created, EXPIRED]
+    return list(
+        dict.fromkeys([*(k.name for k in view.keys), view.event_timestamp, *created, EXPIRED])
+    )
 
 
 def _casts(view: FeatureView, dialect: str) -> list[tuple[str, str]]:
