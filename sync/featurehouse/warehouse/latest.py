@@ -87,10 +87,20 @@ def latest_rows(
     built in that same query (on DuckDB, on all its threads)."""
     record = None if records is None else _record_sql(warehouse, view, records)
     sql = macro_sql
-    if record is not None:
-        sql = f"select *, {record} as {_q(records.column)}\nfrom (\n{macro_sql}\n) as latest"
+    if record is not None:  # the features are in the record: only it and what frames it
+        held = ", ".join(_q(c) for c in _framing(view))
+        sql = f"select {held}, {record} as {_q(records.column)}\nfrom (\n{macro_sql}\n) as latest"
     with warehouse.hold(sql, {"as_of": as_of}) as held:
         yield Latest(held, records if record is not None else None)
+
+
+def _framing(view: FeatureView) -> list[str]:
+    """The macro's columns the stats and the read use beside a record: keys, timestamps,
+    the EXPIRED flag; each once (a created timestamp may be the event column)."""
+    created = [view.created_timestamp] if view.created_timestamp else []
+    return list(
+        dict.fromkeys([*(k.name for k in view.keys), view.event_timestamp, *created, EXPIRED])
+    )
 
 
 def _casts(view: FeatureView, dialect: str) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
 """Reading the latest rows in pieces: the key-hash partitions of DuckDB and Postgres cover
-every entity exactly once, and the read-ahead thread hands over batches, errors and a stop."""
+every entity exactly once, the read-ahead thread hands over batches, errors and a stop, and
+DuckDB's held rows keep only what the read needs."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ import pyarrow as pa
 import pytest
 from compare_support import assert_partitions_cover_once, keys_by_partition
 from featurehouse.api.context import Context
+from featurehouse.online.encoding import JSON_ARRAY, RECORD
+from featurehouse.project import render
+from featurehouse.project.render import EXPIRED
+from featurehouse.warehouse import connect
+from featurehouse.warehouse.latest import latest_rows, read_latest
 from featurehouse.warehouse.partitioned import partition_count, read_ahead
-from sync_fixtures import REPO_ROOT, fh_environment
+from sync_fixtures import AS_OF, REPO_ROOT, fh_environment, online_views
 
 if TYPE_CHECKING:
     from conftest import DbtRun
@@ -65,3 +71,23 @@ def test_read_ahead_hands_over_batches_errors_and_stops() -> None:
     assert next(reader).column(0)[0].as_py() == 0
     reader.close()  # the consumer stops early (a failed publish): the thread ends, source closed
     assert closed == [True] and threading.active_count() == before
+
+
+def test_duckdb_held_rows_carry_the_record_and_its_framing_only(context: Context) -> None:
+    """With records built in SQL the held table keeps keys, timestamps, the expired flag and
+    the record (not the features, which the record already holds): less to spill at 10M."""
+    views = online_views(context)
+    sqls = render.latest_rows_sql(
+        context.project, context.target, context.artifacts.manifest, views, "$as_of"
+    )
+    with connect(context.project, context.target) as warehouse:
+        for view in views:
+            with latest_rows(warehouse, view, sqls[view.ref], AS_OF, records=JSON_ARRAY) as held:
+                names = warehouse.reader(f"{held.sql} limit 0", {}, 10).schema.names
+                records = list(read_latest(
+                    warehouse, view, held.sql, AS_OF, encoded=held.encoded, expired=True
+                ))  # fmt: skip
+            created = [view.created_timestamp] if view.created_timestamp else []
+            keys = [k.name for k in view.keys]
+            assert names == [*keys, view.event_timestamp, *created, EXPIRED, RECORD], view.ref
+            assert sum(b.num_rows for b in records) > 0, view.ref
