@@ -144,9 +144,10 @@ class Cluster:
             self.node(port).execute_command(
                 "CLUSTER", "SETSLOT", slot, "NODE", self.node_id(target)
             )
-        self.wait(lambda: all(self._owner_seen(p, slot) == target for p in self.ports), 30)
+        self.wait(lambda: all(self.owner_seen(p, slot) == target for p in self.ports), 30)
 
-    def _owner_seen(self, port: int, slot: int) -> int | None:
+    def owner_seen(self, port: int, slot: int) -> int | None:
+        """The master of `slot` in the slot map of the node on `port` (None: unserved)."""
         for start, end, master, *_ in self.node(port).execute_command("CLUSTER", "SLOTS"):
             if start <= slot <= end:
                 return int(master[1])

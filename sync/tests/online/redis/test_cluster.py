@@ -284,7 +284,8 @@ def test_reads_and_syncs_survive_a_resharding(
         _wait_for(lambda: any(v == gens[1] for _, v in seen), "a read before the resharding")
         masters = redis_cluster.role_ports("master")
         for i, slot in enumerate(moving):
-            target = next(p for p in masters if p != redis_cluster.owner(slot))
+            source = redis_cluster.owner(slot)
+            target = next(p for p in masters if p != source)
             half_moved = threading.Event()
             mover = threading.Thread(
                 target=redis_cluster.migrate,
@@ -295,7 +296,10 @@ def test_reads_and_syncs_survive_a_resharding(
             if i == 0:  # a sync while the first slot is half-moved: it waits, then publishes
                 assert half_moved.wait(30)
                 cluster_store.publish(sch, [simple_batch(2000, 2)], is_latest=True, **full)
-                assert not mover.is_alive()
+                # the publish began once the move had ended on both masters (the mover itself
+                # still waits for the replicas to learn the new owner by gossip)
+                assert redis_cluster.owner_seen(source, slot) == target
+                assert redis_cluster.owner_seen(target, slot) == target
                 _wait_for(lambda: any(v == gens[2] for _, v in seen), "the sync during it")
             mover.join(timeout=120)
         cluster_store.publish(sch, [simple_batch(2000, 3)], is_latest=True, **full)
