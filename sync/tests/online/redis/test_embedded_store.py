@@ -184,9 +184,17 @@ def served_counts(store: OnlineStore) -> set[int]:
     return {values[1] for values in result.values}
 
 
+def on_disk(running: embedded.Running) -> None:
+    """Wait until the server's append-only file holds every write so far (WAITAOF): with
+    `appendfsync everysec` and a busy disk, the server may hold writes up to 2 s after
+    answering them, and a SIGKILL then loses them (README, "Persistent")."""
+    assert client_of(running).execute_command("WAITAOF", 1, 0, 30_000)[0] == 1
+
+
 def test_server_killed_mid_sync_serves_the_old_generation_after_restart(data_dir: Path) -> None:
     running = embedded.ensure_running(data_dir)
     publish(OnlineStore.from_url(running.files.url, "fhtest"), [simple_batch(ROWS, tag=1)])
+    on_disk(running)
 
     def killed_midway() -> Iterator[object]:
         yield simple_batch(ROWS, tag=2)
@@ -201,6 +209,7 @@ def test_server_killed_mid_sync_serves_the_old_generation_after_restart(data_dir
     assert restarted.started
     assert served_counts(OnlineStore.from_url(restarted.files.url, "fhtest")) == {1}
     publish(OnlineStore.from_url(restarted.files.url, "fhtest"), [simple_batch(ROWS, tag=3)])
+    on_disk(restarted)
     os.kill(restarted.pid, signal.SIGKILL)
     wait_gone(restarted.pid, restarted.files)
     third = embedded.ensure_running(data_dir)
