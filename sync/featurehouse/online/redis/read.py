@@ -28,7 +28,8 @@ from featurehouse.online.encoding import (
 from featurehouse.online.keys import keyer
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 from featurehouse.online.redis import layout
-from featurehouse.online.redis.pipelined import Command, hgets, pack, pipelined
+from featurehouse.online.redis.pipelined import pipelined
+from featurehouse.online.redis.resp import Command, hgets, pack
 
 _MAX_ATTEMPTS = 4
 _PICKS_CACHED = 256  # feature selections remembered per view generation
