@@ -252,9 +252,8 @@ class AsyncReader:
 
     async def execute(self, trip: Round) -> tuple[list, list]:
         """A round trip's replies (a cluster reader sends the check after the data)."""
-        count = len(trip.data) + len(trip.check)
-        replies = await self.client.call_packed(trip.packed(), count)
-        replies = replies if count > 1 else [replies]
+        replies = await self.client.call_packed(trip.packed(), trip.count)
+        replies = replies if trip.count > 1 else [replies]
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
     async def ping(self) -> None:

@@ -5,30 +5,24 @@ command); the commands framed by `resp`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import hiredis
 import redis
 
-from featurehouse.online.redis.resp import Command, pack
-
 _PUSH = getattr(hiredis, "PushNotification", ())  # a RESP3 push (hiredis >= 3.2)
 
 
-def pipelined(
-    client: redis.Redis, commands: Sequence[Command], packed: bytes | None = None
-) -> list[Any]:
-    """The replies of `commands` (`packed`: already as RESP), sent in one write on one pooled
-    connection (Redis runs them in order); with the client's retry policy (reads may be sent
-    again)."""
-    payload = pack(commands) if packed is None else packed
+def pipelined(client: redis.Redis, payload: bytes, count: int) -> list[Any]:
+    """The replies of the `count` commands of `payload` (RESP: `resp`), sent in one write on
+    one pooled connection (Redis runs them in order); with the client's retry policy (reads
+    may be sent again)."""
     pool = client.connection_pool
     conn = pool.get_connection()
 
     def exchange() -> list[Any]:
         conn.send_packed_command([payload])
-        return _replies(conn, len(commands))
+        return _replies(conn, count)
 
     try:
         return conn.retry.call_with_retry(exchange, lambda _: conn.disconnect())

@@ -128,6 +128,11 @@ class Round:
         data = self.packed_data
         return (pack(self.data) if data is None else data) + pack(self.check)
 
+    @property
+    def count(self) -> int:
+        """How many commands (and replies) `packed` holds."""
+        return len(self.data) + len(self.check)
+
 
 class ReadSteps:
     """Reads without I/O, with a cache of view metadata validated by every read: `steps`
@@ -297,7 +302,7 @@ class Reader(ReadSteps):
 
     def execute(self, trip: Round) -> tuple[list, list]:
         """The replies of a round trip (a cluster reader sends the check after the data)."""
-        replies = pipelined(self.client, trip.data + trip.check, trip.packed())
+        replies = pipelined(self.client, trip.packed(), trip.count)
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
 
