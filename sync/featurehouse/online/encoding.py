@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -260,6 +261,11 @@ def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:
 
 def from_epoch_us(us: int) -> datetime:
     return _EPOCH + timedelta(0, 0, us)  # positional: 2.5x faster than microseconds=us
+
+
+def from_epoch_us_many(us: Iterable[int]) -> list[datetime]:
+    """`from_epoch_us` of each, in C loops (no Python call per value)."""
+    return list(map(_EPOCH.__add__, map(timedelta, repeat(0), repeat(0), us)))
 
 
 def to_epoch_us(ts: datetime) -> int:

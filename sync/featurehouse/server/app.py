@@ -31,14 +31,14 @@ from featurehouse.online import OnlineStore
 from featurehouse.server.catalog import Catalog, RequestError, bad_request
 from featurehouse.server.metrics import CONTENT_TYPE
 from featurehouse.server.openapi import Example, openapi_document
-from featurehouse.server.payloads import JSON_OPTIONS, parse_feast, parse_native
+from featurehouse.server.payloads import json_body, parse_feast, parse_native
 from featurehouse.server.state import ServerConfig, Service
 
 log = logging.getLogger(__name__)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body, option=JSON_OPTIONS), status, headers, "application/json")
+    return Response(json_body(body), status, headers, "application/json")
 
 
 def error_response(exc: RequestError) -> Response:
@@ -130,7 +130,7 @@ def create_app(config: ServerConfig, store: OnlineStore | None = None) -> Starle
         if key not in documents:
             documents.clear()
             doc = openapi_document(bool(config.api_keys), _example(catalog))
-            documents[key] = orjson.dumps(doc)
+            documents[key] = json_body(doc)
         return Response(documents[key], 200, media_type="application/json")
 
     async def feast(_: Request, body: Any) -> Response:

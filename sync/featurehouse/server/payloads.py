@@ -25,8 +25,13 @@ FEAST_STATUS = {"present": "PRESENT", "not_found": "NOT_FOUND", "expired": "OUTS
 EPOCH = datetime(1970, 1, 1)  # Feast's event timestamp for entity keys and missing rows
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # The answers' JSON: naive datetimes are UTC, written with a Z (`1970-01-01T00:00:00Z`).
-JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+_JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 _SHARED_FROM = 8  # rows from which a view's statuses and times are encoded once (a Fragment)
+
+
+def json_body(value: Any) -> bytes:
+    """The JSON bytes of every body the server writes (naive datetimes as UTC, with a Z)."""
+    return orjson.dumps(value, option=_JSON_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -263,17 +268,17 @@ def feast_answer(
 
 
 def feast_body(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> bytes:
-    """`feast_answer` as the JSON bytes `orjson.dumps(..., option=JSON_OPTIONS)` writes, built
+    """`feast_answer` as the JSON bytes `json_body` writes, built
     faster: from a few rows on, the statuses and event times a view's features share are
     encoded once and spliced into each column as a Fragment (sync/tests/server/
     test_payloads.py compares both byte for byte)."""
     if len(asked.rows) < _SHARED_FROM:
-        return orjson.dumps(feast_answer(plan, asked, results), option=JSON_OPTIONS)
+        return json_body(feast_answer(plan, asked, results))
 
     def once(values: list[Any]) -> orjson.Fragment:
-        return orjson.Fragment(orjson.dumps(values, option=JSON_OPTIONS))
+        return orjson.Fragment(json_body(values))
 
-    return orjson.dumps(feast_answer(plan, asked, results, once), option=JSON_OPTIONS)
+    return json_body(feast_answer(plan, asked, results, once))
 
 
 def _feast_columns(res: ReadResult) -> tuple[list[Sequence[Any]], list[str], list[datetime]]:

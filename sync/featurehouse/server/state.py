@@ -17,8 +17,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import orjson
-
 from featurehouse.errors import OnlineStoreError, RedisUnavailable
 from featurehouse.online import (
     InvalidKeyError,
@@ -34,12 +32,12 @@ from featurehouse.project.settings import DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_UR
 from featurehouse.server.catalog import Catalog, Plan, RequestError, bad_request
 from featurehouse.server.metrics import ServerMetrics, Snapshot
 from featurehouse.server.payloads import (
-    JSON_OPTIONS,
     Asked,
     Limits,
     check_keys,
     check_names,
     feast_body,
+    json_body,
     native_answer,
 )
 from featurehouse.streaming.status import Status
@@ -235,9 +233,7 @@ class Service:
             self._warn(plan.deprecated, asked.service)
         if feast:
             return feast_body(plan, asked, results), plan.deprecated
-        return orjson.dumps(
-            native_answer(plan, asked, results), option=JSON_OPTIONS
-        ), plan.deprecated
+        return json_body(native_answer(plan, asked, results)), plan.deprecated
 
     def _count(self, plan: Plan, asked: Asked, results: Any, service: Any) -> None:
         """Usage history (in memory; flushed by `flush_usage`) and the feature log sample."""

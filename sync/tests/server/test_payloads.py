@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import orjson
 import pytest
 from featurehouse.online import FeatureSpec, ReadResult, ViewSchema, ViewState
 from featurehouse.server.catalog import Catalog, RequestError
 from featurehouse.server.payloads import (
-    JSON_OPTIONS,
     Limits,
     check_keys,
     check_names,
     feast_answer,
     feast_body,
+    json_body,
     native_answer,
     parse_feast,
     parse_native,
@@ -228,5 +227,5 @@ def test_the_feast_body_is_byte_for_byte_the_feast_answer(
     )
     orders = _result([r[3] for r in rows], 2)
     orders = ReadResult(**{**orders.__dict__, "event_at": tuple(r[4] for r in rows)})
-    expected = orjson.dumps(feast_answer(plan, asked, [mixed, orders]), option=JSON_OPTIONS)
+    expected = json_body(feast_answer(plan, asked, [mixed, orders]))
     assert feast_body(plan, asked, [mixed, orders]) == expected

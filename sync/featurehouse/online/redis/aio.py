@@ -22,8 +22,8 @@ import redis
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.records import ReadRequest, ReadResult
 from featurehouse.online.redis.connection import endpoint
-from featurehouse.online.redis.pipelined import pack
 from featurehouse.online.redis.read import ReadSteps, Round
+from featurehouse.online.redis.resp import pack
 from featurehouse.online.redis.wire import REDIS_ERRORS, translate
 
 _SLACK = 0.002  # seconds: a timer may fire this much early (uvloop counts milliseconds)
@@ -206,9 +206,9 @@ class AsyncRedis:
         try:
             if point.password:
                 auth = [point.username] if point.username else []
-                await self._send(proto, hiredis.pack_command(("AUTH", *auth, point.password)))
+                await self._send(proto, pack([("AUTH", *auth, point.password)]))
             if point.db:
-                await self._send(proto, hiredis.pack_command(("SELECT", point.db)))
+                await self._send(proto, pack([("SELECT", point.db)]))
         except BaseException:
             proto.close(redis.ConnectionError("handshake failed"))
             raise
@@ -252,9 +252,8 @@ class AsyncReader:
 
     async def execute(self, trip: Round) -> tuple[list, list]:
         """A round trip's replies (a cluster reader sends the check after the data)."""
-        count = len(trip.data) + len(trip.check)
-        replies = await self.client.call_packed(trip.packed(), count)
-        replies = replies if count > 1 else [replies]
+        replies = await self.client.call_packed(trip.packed(), trip.count)
+        replies = replies if trip.count > 1 else [replies]
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
     async def ping(self) -> None:

@@ -1,48 +1,28 @@
 """Many commands in one round trip on a pooled redis-py connection: one write, the replies
 read from its hiredis buffer (the reads' path; redis-py's Pipeline costs ~15 µs of Python a
-command); packing commands as RESP, the reads' HGETs written directly.
+command); the commands framed by `resp`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import hiredis
 import redis
 
-Command = tuple[Any, ...]
 _PUSH = getattr(hiredis, "PushNotification", ())  # a RESP3 push (hiredis >= 3.2)
 
 
-def pack(commands: Sequence[Command]) -> bytes:
-    return b"".join(map(hiredis.pack_command, commands))
-
-
-def hgets(keys: Sequence[str], fields: Sequence[str]) -> str:
-    """`HGET key field` of each pair as RESP text: `pack`'s bytes once encoded when the text
-    is ASCII (a character a byte), 2-3x faster for many keys."""
-    return "".join(
-        [
-            f"*3\r\n$4\r\nHGET\r\n${len(k)}\r\n{k}\r\n${len(f)}\r\n{f}\r\n"
-            for k, f in zip(keys, fields, strict=True)
-        ]
-    )
-
-
-def pipelined(
-    client: redis.Redis, commands: Sequence[Command], packed: bytes | None = None
-) -> list[Any]:
-    """The replies of `commands` (`packed`: already as RESP), sent in one write on one pooled
-    connection (Redis runs them in order); with the client's retry policy (reads may be sent
-    again)."""
-    payload = pack(commands) if packed is None else packed
+def pipelined(client: redis.Redis, payload: bytes, count: int) -> list[Any]:
+    """The replies of the `count` commands of `payload` (RESP: `resp`), sent in one write on
+    one pooled connection (Redis runs them in order); with the client's retry policy (reads
+    may be sent again)."""
     pool = client.connection_pool
     conn = pool.get_connection()
 
     def exchange() -> list[Any]:
         conn.send_packed_command([payload])
-        return _replies(conn, len(commands))
+        return _replies(conn, count)
 
     try:
         return conn.retry.call_with_retry(exchange, lambda _: conn.disconnect())

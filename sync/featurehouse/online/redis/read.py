@@ -11,27 +11,21 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from operator import itemgetter
+from itertools import repeat
 from typing import Any
 
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online.clock import is_expired, read_clock_us, window_start_us
-from featurehouse.online.encoding import (
-    ENCODINGS,
-    decode_records,
-    from_epoch_us,
-    to_epoch_us,
-    tombstone_length,
-)
+from featurehouse.online.encoding import ENCODINGS, to_epoch_us
 from featurehouse.online.keys import keyer
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 from featurehouse.online.redis import layout
-from featurehouse.online.redis.pipelined import Command, hgets, pack, pipelined
+from featurehouse.online.redis.answer import Clock, answer, where
+from featurehouse.online.redis.pipelined import pipelined
+from featurehouse.online.redis.resp import Command, hgets, pack
 
 _MAX_ATTEMPTS = 4
-_PICKS_CACHED = 256  # feature selections remembered per view generation
 _TEXT_FROM = 8  # entities from which the HGETs are written as RESP text (hiredis below)
 
 
@@ -84,11 +78,8 @@ class ViewMeta:
     def data_keys(self, texts: Sequence[str]) -> list[str]:
         """The data key holding each entity whose canonical key is in `texts`."""
         prefix, buckets, tags, crc = self._slot_prefix, self.buckets, self.tags, zlib.crc32
-        out = []
-        for text in texts:
-            b = crc(text.encode()) % buckets
-            out.append(f"{prefix}{b % tags}}}:{b}")
-        return out
+        found = [crc(text) % buckets for text in map(str.encode, texts)]
+        return [f"{prefix}{b % tags}}}:{b}" for b in found]
 
 
 def _pairs(flat: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
@@ -99,15 +90,30 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _where(req: ReadRequest) -> str:
-    return f"{req.view} {'latest' if req.version is None else f'v{req.version}'}"
-
-
 def _unpublished(req: ReadRequest, root: str) -> NotPublishedError:
     return NotPublishedError(
-        f"{_where(req)} is not published in Redis (prefix {root!r}); run "
+        f"{where(req)} is not published in Redis (prefix {root!r}); run "
         f"`featurehouse sync --select {req.view}`"
     )
+
+
+class HGets(Sequence[Command]):
+    """`HGET key field` of each pair, the command tuples made only when asked for (a
+    cluster reader sends them; one node gets the round's RESP text)."""
+
+    def __init__(self, keys: list[str], fields: list[str]) -> None:
+        self.keys, self.fields = keys, fields
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return list(zip(repeat("HGET"), self.keys[i], self.fields[i]))
+        return ("HGET", self.keys[i], self.fields[i])
+
+    def __iter__(self) -> Iterator[Command]:
+        return zip(repeat("HGET"), self.keys, self.fields)
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ class Round:
     sends both in one pipeline on one connection, where Redis runs them in order, or (on a
     cluster) the check once every data reply is in: the check always runs after the data."""
 
-    data: list[Command]
+    data: Sequence[Command]
     check: list[Command]
     current: list[Any] = field(default_factory=list)  # the check's replies when nothing moved
     packed_data: bytes | None = None  # `data` as RESP, when `_round` could write it directly
@@ -126,6 +132,11 @@ class Round:
         """`data` then `check` as RESP, for one write."""
         data = self.packed_data
         return (pack(self.data) if data is None else data) + pack(self.check)
+
+    @property
+    def count(self) -> int:
+        """How many commands (and replies) `packed` holds."""
+        return len(self.data) + len(self.check)
 
 
 class ReadSteps:
@@ -168,7 +179,7 @@ class ReadSteps:
             if check == trip.current or self._current(requests, plan, check):  # type: ignore[arg-type]
                 return self._decode(requests, plan, data, len(entity_rows), clock)  # type: ignore[arg-type]
         raise OnlineStoreError(
-            f"metadata of {', '.join(map(_where, requests))} kept changing during the read; retry"
+            f"metadata of {', '.join(map(where, requests))} kept changing during the read; retry"
         )
 
     def _guess(self, req: ReadRequest) -> ViewMeta | None:
@@ -207,18 +218,15 @@ class ReadSteps:
         plan: Sequence[ViewMeta],
         entity_rows: Sequence[Mapping[str, Any]],
     ) -> Round:
-        data: list[Command] = []
+        keys: list[str] = []
+        fields: list[str] = []
         texts: dict[tuple, list[str]] = {}
-        resp: list[str] = []
         for meta in plan:
             sig = _key_sig(meta)
             if sig not in texts:
-                key = meta.keyer
-                texts[sig] = [key(row) for row in entity_rows]
-            keys = meta.data_keys(texts[sig])
-            data += [("HGET", k, t) for k, t in zip(keys, texts[sig], strict=True)]
-            if len(entity_rows) >= _TEXT_FROM:
-                resp.append(hgets(keys, texts[sig]))
+                texts[sig] = list(map(meta.keyer, entity_rows))
+            keys += meta.data_keys(texts[sig])
+            fields += texts[sig]
         pairs = zip(requests, plan, strict=True)
         latest = [(r.view, m.vtoken.encode()) for r, m in pairs if r.version is None]
         check: list[Command] = []
@@ -230,9 +238,11 @@ class ReadSteps:
             version = layout.token_version(meta.vtoken)
             check.append(("HGET", layout.meta_key(self.root, req.view, version), "gen"))
             current.append(b"%d" % meta.generation)
-        text = "".join(resp)
-        packed = text.encode() if resp and text.isascii() else None
-        return Round(data, check, current, packed)
+        packed = None
+        if len(entity_rows) >= _TEXT_FROM:
+            text = hgets(keys, fields)
+            packed = text.encode() if text.isascii() else None
+        return Round(HGets(keys, fields), check, current, packed)
 
     def _current(
         self, requests: Sequence[ReadRequest], plan: Sequence[ViewMeta], check: Sequence[Any]
@@ -268,7 +278,7 @@ class ReadSteps:
         clock: Clock,
     ) -> list[ReadResult]:
         return [
-            _result(req, meta, data[i * n : (i + 1) * n], clock)
+            answer(req, meta, data[i * n : (i + 1) * n], clock)
             for i, (req, meta) in enumerate(zip(requests, plan, strict=True))
         ]
 
@@ -296,100 +306,9 @@ class Reader(ReadSteps):
 
     def execute(self, trip: Round) -> tuple[list, list]:
         """The replies of a round trip (a cluster reader sends the check after the data)."""
-        replies = pipelined(self.client, trip.data + trip.check, trip.packed())
+        replies = pipelined(self.client, trip.packed(), trip.count)
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
 
 def _key_sig(meta: ViewMeta) -> tuple:
     return meta.schema.keys, meta.schema.key_types
-
-
-def _columns(req: ReadRequest, schema: ViewSchema) -> tuple[list[int], list[str]]:
-    index = {f.name: (i + 1, f.type) for i, f in enumerate(schema.features)}
-    names = req.features if req.features is not None else schema.feature_names
-    unknown = [n for n in names if n not in index]
-    if unknown:
-        raise OnlineStoreError(
-            f"{_where(req)} has no feature {', '.join(unknown)}; it serves "
-            f"{', '.join(schema.feature_names)}"
-        )
-    return [index[n][0] for n in names], [index[n][1] for n in names]
-
-
-def _picker(positions: list[int], kinds: list[str]) -> Callable[[list], tuple]:
-    """Record -> feature values: JSON already gives int, float, str, bool, list, None; only
-    timestamps (epoch µs) need converting."""
-    if not positions:
-        return lambda rec: ()
-    get = itemgetter(*positions)
-    single = len(positions) == 1
-    stamps = [j for j, k in enumerate(kinds) if k == "timestamp"]
-    if not stamps:
-        return (lambda rec: (get(rec),)) if single else get
-
-    def pick(rec: list) -> tuple:
-        vals = [get(rec)] if single else list(get(rec))
-        for j in stamps:
-            if vals[j] is not None:
-                vals[j] = from_epoch_us(vals[j])
-        return tuple(vals)
-
-    return pick
-
-
-@dataclass(frozen=True)
-class Clock:
-    """A read's clocks: the one asked for (`now=`, epoch µs) and the wall clock's."""
-
-    asked_us: int | None
-    wall_us: int
-
-    def for_view(self, meta: ViewMeta, where: str) -> int:
-        return read_clock_us(self.asked_us, meta.clock, meta.as_of_us, self.wall_us, where)
-
-
-def _picks(req: ReadRequest, meta: ViewMeta) -> tuple[list[int], list[str], Callable]:
-    cached = meta.picks.get(req.features)
-    if cached is None:
-        positions, kinds = _columns(req, meta.schema)
-        if len(meta.picks) >= _PICKS_CACHED:
-            meta.picks.clear()
-        cached = meta.picks[req.features] = (positions, kinds, _picker(positions, kinds))
-    return cached
-
-
-def _result(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], clock: Clock) -> ReadResult:
-    """The answer at the read's clock: no record, not_found; a tombstone (no features) or a
-    record older than the TTL, expired; else present."""
-    positions, kinds, pick = _picks(req, meta)
-    at = clock.for_view(meta, _where(req))
-    oldest = window_start_us(at, meta.schema.ttl_seconds)
-    tombstone = tombstone_length(meta.schema.created)
-    n = len(positions)
-    missing, present, expired = (None,) * n, ("present",) * n, ("expired",) * n
-    not_found = ("not_found",) * n
-    values, statuses, events = [], [], []
-    for rec in decode_records(records):
-        if rec is None:
-            values.append(missing)
-            statuses.append(not_found)
-            events.append(None)
-            continue
-        events.append(from_epoch_us(rec[0]))
-        if len(rec) <= tombstone or is_expired(rec[0], oldest):
-            values.append(missing)
-            statuses.append(expired)
-        else:
-            values.append(pick(rec))
-            statuses.append(present)
-    return ReadResult(
-        view=req.view,
-        version=layout.token_version(meta.vtoken),
-        generation=meta.generation,
-        features=tuple(req.features if req.features is not None else meta.schema.feature_names),
-        types=tuple(kinds),
-        values=tuple(values),
-        statuses=tuple(statuses),
-        event_at=tuple(events),
-        clock=from_epoch_us(at),
-    )

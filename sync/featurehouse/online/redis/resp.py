@@ -1,4 +1,5 @@
-"""Raw RESP commands built column-wise: one HSET (or FCALL merge) per bucket of a chunk.
+"""RESP framing: commands built column-wise (one HSET, or FCALL merge, per bucket of a chunk),
+commands given as tuples (`pack`, by hiredis; `command`), and the reads' HGETs as text (`hgets`).
 
 Rows arrive sorted by bucket; each row adds `$<len>\\r\\n<field>\\r\\n$<len>\\r\\n<record>\\r\\n`
 and the first row of every bucket run is preceded by that command's header. The payload is the
@@ -8,13 +9,21 @@ data buffer of one joined string array, so no per-row Python object is created.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import hiredis
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.online.encoding import join, literal, literal_array
 
+Command = tuple[Any, ...]
 Header = Callable[[pa.Array, pa.Array], pa.Array]  # (bucket values, run lengths) -> header text
+
+
+def pack(commands: Sequence[Command]) -> bytes:
+    """Commands as RESP, each framed by hiredis (in C)."""
+    return b"".join(map(hiredis.pack_command, commands))
 
 
 def bulk(text: str | bytes) -> bytes:
@@ -25,6 +34,17 @@ def bulk(text: str | bytes) -> bytes:
 def command(*parts: str | bytes | int) -> bytes:
     items = [p if isinstance(p, str | bytes) else str(p) for p in parts]
     return b"*%d\r\n" % len(items) + b"".join(bulk(p) for p in items)
+
+
+def hgets(keys: Sequence[str], fields: Sequence[str]) -> str:
+    """`HGET key field` of each pair as RESP text (the reads'): encoded once when the text is
+    ASCII (a character a byte), 2-3x faster for many keys than hiredis packing each."""
+    return "".join(
+        [
+            f"*3\r\n$4\r\nHGET\r\n${len(k)}\r\n{k}\r\n${len(f)}\r\n{f}\r\n"
+            for k, f in zip(keys, fields, strict=True)
+        ]
+    )
 
 
 def bulk_array(texts: pa.Array) -> pa.Array:

@@ -141,6 +141,25 @@ def test_a_round_packed_by_hand_is_what_hiredis_packs(store: RedisStore) -> None
     many = [{"customer_id": i} for i in range(12)]
     trip = next(reader.steps([ReadRequest(VIEW)], many, None))
     assert trip.packed_data is not None
-    assert trip.packed() == b"".join(map(hiredis.pack_command, trip.data + trip.check))
+    assert trip.packed() == b"".join(map(hiredis.pack_command, [*trip.data, *trip.check]))
     unicode = Round([("HGET", "k", "é")], [("HGET", "m", "gen")])
     assert unicode.packed() == b"".join(map(hiredis.pack_command, unicode.data + unicode.check))
+
+
+@pytest.mark.fast
+def test_the_all_present_columns_are_the_record_by_record_ones() -> None:
+    """`_all_present` (C loops) answers only when every record is found, not a tombstone and
+    within the TTL, and then exactly as `_each` does; otherwise it leaves the answer to it."""
+    from operator import itemgetter
+
+    from featurehouse.online.redis.answer import _all_present, _each
+
+    pick = itemgetter(1, 2)
+    present = [[1_000, 1.5, "a"], [2_000, None, "b"], [-5, 0.0, ""]]
+    for oldest in (None, -5):
+        assert _all_present(present, 1, oldest, pick, 2) == _each(present, 1, oldest, pick, 2)
+    assert _all_present(present, 1, -4, pick, 2) is None  # one exactly past the TTL boundary
+    assert _all_present([*present, None], 1, None, pick, 2) is None  # one not found
+    assert _all_present([*present, [3_000]], 1, None, pick, 2) is None  # a tombstone
+    assert _all_present([], 1, None, pick, 2) is None
+    assert _each(present, 1, -4, pick, 2)[1][2] == ("expired", "expired")
