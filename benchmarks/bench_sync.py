@@ -191,6 +191,9 @@ def build(root: Path, entities: int, per_entity: int, *, keep: bool = False) -> 
     size = json.dumps([entities, per_entity])
     if keep and marker.exists() and marker.read_text() == size:
         dbt(root, "deps")  # the package of this checkout (the kept build may link another's)
+        # ... and a manifest of its code: the kept one is the old code's, and the sync would
+        # reuse the SQL that code rendered (cached per manifest code)
+        dbt(root, "parse")
         return 0.0
     marker.unlink(missing_ok=True)
     seconds = _build(root, entities, per_entity)
