@@ -18,13 +18,13 @@ def _key() -> str:
 def test_the_heartbeat_keeps_the_lease_through_a_long_batch() -> None:
     client = redis.Redis.from_url(SHARED_URL)
     key = _key()
-    lease = Lease(client, key, ttl_ms=300)
+    lease = Lease(client, key, ttl_ms=1_000)  # renewed every 333 ms: a loaded CI stalls < 0.6 s
     try:
         assert lease.acquire(1.0)
         lease.keep_alive()
-        time.sleep(1.2)  # four TTLs without a poll: the heartbeat renews
+        time.sleep(3.5)  # three and a half TTLs without a poll: the heartbeat renews
         assert lease.renew()
-        assert not Lease(client, key, ttl_ms=300).acquire(0.0)  # still held
+        assert not Lease(client, key, ttl_ms=1_000).acquire(0.0)  # still held
     finally:
         lease.release()
     assert client.get(key) is None
