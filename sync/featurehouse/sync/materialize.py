@@ -26,7 +26,11 @@ from featurehouse.project.settings import Project, Target
 from featurehouse.sync.services import publish_services
 from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, adapter, connect, relation_exists
 from featurehouse.warehouse.latest import LatestStats, Since, latest_rows, latest_stats
-from featurehouse.warehouse.partitioned import WAREHOUSE_MEMORY_MB, read_partitioned
+from featurehouse.warehouse.partitioned import (
+    HOLD_MEMORY_MB,
+    WAREHOUSE_MEMORY_MB,
+    read_partitioned,
+)
 from featurehouse.warehouse.schema import view_schema
 
 log = logging.getLogger(__name__)
@@ -96,7 +100,7 @@ def sync(
     summaries = []
     # A second connection: the first is closed while dbt may render (it locks the file).
     with connect(project, target) as warehouse:
-        warehouse.limit_memory(WAREHOUSE_MEMORY_MB)
+        warehouse.limit_memory(WAREHOUSE_MEMORY_MB, holding=HOLD_MEMORY_MB)
         for view in views:
             state = _state(states, view)
             summaries.append(

@@ -40,6 +40,7 @@ class DuckDB:
         self._settings = dict(settings or {})  # the profile's DuckDB settings
         self._held = 0
         self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self._caps: tuple[int, int] | None = None  # limit_memory's (megabytes, holding)
 
     @classmethod
     def open(cls, project: Project, target: Target, writable: bool = False) -> DuckDB:
@@ -66,14 +67,20 @@ class DuckDB:
     def prepare(self, macro_sql: str) -> str:
         return macro_sql
 
-    def limit_memory(self, megabytes: int) -> None:
+    def limit_memory(self, megabytes: int, *, holding: int | None = None) -> None:
         """Cap DuckDB's memory (unless the profile's `settings` set memory_limit): beyond
-        it, aggregates and held rows spill to a temporary directory of this connection's."""
+        it, aggregates and held rows spill to a temporary directory of this connection's;
+        `holding`: the cap while `hold` builds its table (lowered again after it, which
+        gives the memory back at once)."""
         if self._temp is None:
             self._temp = tempfile.TemporaryDirectory(prefix="featurehouse-duckdb-")
             self.execute(f"set temp_directory = '{self._temp.name}'", {})
         if "memory_limit" not in self._settings:
-            self.execute(f"set memory_limit = '{megabytes}MB'", {})
+            self._caps = (megabytes, holding or megabytes)
+            self._cap(megabytes)
+
+    def _cap(self, megabytes: int) -> None:
+        self.execute(f"set memory_limit = '{megabytes}MB'", {})
 
     @contextlib.contextmanager
     def hold(self, sql: str, params: Mapping[str, Any]) -> Iterator[str]:
@@ -83,7 +90,13 @@ class DuckDB:
             self.execute(f"attach ':memory:' as {_WORK} (read_only false)", {})
         self._held += 1
         name = f"{_WORK}.main.latest_{self._held}"
-        self.execute(f"create table {name} as\n{sql}", params)
+        try:
+            if self._caps is not None:
+                self._cap(self._caps[1])
+            self.execute(f"create table {name} as\n{sql}", params)
+        finally:
+            if self._caps is not None:
+                self._cap(self._caps[0])
         try:
             yield f"select * from {name}"
         finally:

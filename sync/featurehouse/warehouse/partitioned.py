@@ -24,6 +24,10 @@ PARTITION_ROWS = 1_000_000
 # What an embedded warehouse (DuckDB) may use while a sync reads it, unless the profile says
 # otherwise; beyond it DuckDB spills to disk, so that the sync's memory stays bounded.
 WAREHOUSE_MEMORY_MB = 512
+# ... and while it builds the held latest rows, before the publish holds any memory: at 10M
+# entities from 100M rows the pick's aggregate and row-id join spilled under 512 MB and took
+# 2.7x the CPU they take under 1,024 MB (README "Sync memory").
+HOLD_MEMORY_MB = 1024
 # Batches the reading thread may be ahead of the caller (DEFAULT_BATCH_SIZE rows each).
 AHEAD_BATCHES = 8
 _POLL_SECONDS = 0.1

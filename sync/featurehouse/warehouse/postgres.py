@@ -60,7 +60,7 @@ class Postgres:
         # mod(), not %: the SQL goes through psycopg2's %(name)s parameter formatting.
         return f"mod(mod({hashed}, {partitions}) + {partitions}, {partitions})"
 
-    def limit_memory(self, megabytes: int) -> None:
+    def limit_memory(self, megabytes: int, *, holding: int | None = None) -> None:
         """The server's memory is its own: nothing to cap here."""
 
     def prepare(self, macro_sql: str) -> str:

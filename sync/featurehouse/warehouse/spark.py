@@ -81,7 +81,7 @@ class Spark:
         """SQL of a row's partition (0..partitions-1) from its (quoted) key columns."""
         return f"pmod(hash({', '.join(keys)}), {partitions})"
 
-    def limit_memory(self, megabytes: int) -> None:
+    def limit_memory(self, megabytes: int, *, holding: int | None = None) -> None:
         """Spark's memory is its JVM heap (spark.driver.memory, 1g unless the profile sets
         it), fixed when the session starts: nothing to cap here."""
 

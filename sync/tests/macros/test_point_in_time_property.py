@@ -187,8 +187,8 @@ def test_rendered_variants_differ_where_they_should(rendered):
 
 
 def test_arg_max_key_orders_extreme_times_as_the_ranked_join(rendered):
-    """The packed arg_max key (DuckDB, TTL) across the epoch, before 1970 and with infinite
-    created times picks the row the portable row_number() join picks."""
+    """The packed arg_max key (DuckDB) across the epoch, before 1970 and with infinite
+    created times picks the row the portable row_number() join (and latest) picks."""
     con = duckdb.connect()
     con.execute("""
         create table pit_features as
@@ -219,4 +219,15 @@ def test_arg_max_key_orders_extreme_times_as_the_ranked_join(rendered):
             ).fetchall()
             assert got == expected[known], (variant, known)
     assert "18446744073709551616" in rendered[("join", "ttl", "dispatched", False)]
+    # latest_feature_rows (no TTL, so that the old rows count) picks as the portable variant.
+    as_of = datetime(2026, 1, 1, 1)
+    for known in (False, True):
+        picked = {}
+        for variant in ("dispatched", "default"):
+            sql = rendered[("latest", "no_ttl", variant, known)]
+            query = f"select entity_id, count_events from ({sql}) order by entity_id"
+            picked[variant] = con.execute(query, [as_of]).fetchall()
+        assert picked["dispatched"] == picked["default"], known
+    assert picked["dispatched"] == [(1, 2), (2, 4), (3, 6), (4, 7)]  # as known at 01:00
+    assert "18446744073709551616" in rendered[("latest", "ttl", "dispatched", False)]
     con.close()

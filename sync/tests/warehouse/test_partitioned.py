@@ -5,8 +5,10 @@ DuckDB's held rows keep only what the read needs."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import duckdb
 import pyarrow as pa
 import pytest
 from compare_support import assert_partitions_cover_once, keys_by_partition
@@ -15,6 +17,7 @@ from featurehouse.online.encoding import JSON_ARRAY, RECORD
 from featurehouse.project import render
 from featurehouse.project.render import EXPIRED
 from featurehouse.warehouse import connect
+from featurehouse.warehouse.duckdb import DuckDB
 from featurehouse.warehouse.latest import latest_rows, read_latest
 from featurehouse.warehouse.partitioned import partition_count, read_ahead
 from sync_fixtures import AS_OF, REPO_ROOT, fh_environment, online_views
@@ -91,3 +94,29 @@ def test_duckdb_held_rows_carry_the_record_and_its_framing_only(context: Context
             keys = [k.name for k in view.keys]
             assert names == [*keys, view.event_timestamp, *created, EXPIRED, RECORD], view.ref
             assert sum(b.num_rows for b in records) > 0, view.ref
+
+
+@pytest.mark.fast
+def test_duckdb_holds_under_the_higher_cap_and_reads_under_the_lower(tmp_path: Path) -> None:
+    """limit_memory(m, holding=h): the held table is built under h MB, everything after it
+    (the stats, the read) runs under m again; a profile's memory_limit is left alone."""
+
+    def limit(warehouse: DuckDB) -> str:
+        return str(warehouse.fetch_all("select current_setting('memory_limit')", {})[0][0])
+
+    warehouse = DuckDB(duckdb.connect(str(tmp_path / "w.duckdb")))
+    warehouse.limit_memory(100, holding=300)
+    lower = limit(warehouse)
+    with warehouse.hold("select current_setting('memory_limit') as m", {}) as held:
+        during = warehouse.fetch_all(held, {})[0][0]
+        assert limit(warehouse) == lower
+    warehouse.limit_memory(300)
+    assert during == limit(warehouse) != lower
+    warehouse.close()
+
+    profiled = DuckDB(duckdb.connect(str(tmp_path / "p.duckdb")), {"memory_limit": "1GB"})
+    before = limit(profiled)
+    profiled.limit_memory(100, holding=300)
+    with profiled.hold("select current_setting('memory_limit') as m", {}) as held:
+        assert profiled.fetch_all(held, {})[0][0] == before == limit(profiled)
+    profiled.close()
