@@ -130,15 +130,15 @@ def prepare(
         _check_built(requests, artifacts, warehouse, problems)
     if problems:
         raise TrainingSetError(_joined(problems))
-    macro_sql = render.inline_sql(
-        project, target, artifacts.manifest, macro_call(requests, as_known_at)
-    )
+    duckdb = kind.adapter == "duckdb"
+    call = macro_call(requests, as_known_at, spine_row=ROW if duckdb else "")
+    macro_sql = render.inline_sql(project, target, artifacts.manifest, call)
     return Prepared(
         requests=tuple(requests),
         spine=source,
         timestamp_column=str(column),
         as_known_at=as_known_at,
-        sql=wrap(macro_sql, source, str(column), duckdb=kind.adapter == "duckdb"),
+        sql=wrap(macro_sql, source, str(column), duckdb=duckdb),
         metadata=_metadata(requests, as_known_at, artifacts),
     )
 
@@ -295,8 +295,8 @@ def _timestamp_column(
     return None if field is None else field.name
 
 
-def macro_call(requests: Sequence[ViewRequest], as_known_at: bool) -> str:
-    """The Jinja asking point_in_time_join for these views over SPINE / SPINE_AT."""
+def macro_call(requests: Sequence[ViewRequest], as_known_at: bool, spine_row: str = "") -> str:
+    """Jinja: point_in_time_join over SPINE / SPINE_AT, `spine_row`: a point per spine row."""
     specs = ", ".join(
         "{"
         f"'model': '{r.view.name}', "
@@ -307,9 +307,10 @@ def macro_call(requests: Sequence[ViewRequest], as_known_at: bool) -> str:
         for r in requests
     )
     known = "true" if as_known_at else "false"
+    row = f", spine_row='{spine_row}'" if spine_row else ""
     return (
         f"{{{{ featurehouse.point_in_time_join('{SPINE}', '{SPINE_AT}', [{specs}], "
-        f"as_known_at={known}) }}}}"
+        f"as_known_at={known}{row}) }}}}"
     )
 
 

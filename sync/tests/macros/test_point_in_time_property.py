@@ -26,17 +26,22 @@ VIEWS = {
     "ttl_view": "fix_pit__events_view",  # materialized as a view: no row ids
 }
 MACROS = {"dispatched": "point_in_time_join", "default": "default__point_in_time_join"}
+# Each join macro twice: distinct points (dbt models), and each spine row its own point named
+# by a unique spine column (`spine_row`, the Python API's shape).
+SHAPES = {"": "", "_rows": ", spine_row='spine_row'"}
 LATEST = {"dispatched": "latest_feature_rows", "default": "default__latest_feature_rows"}
 
 
 def _variants() -> dict[tuple[str, str, str, bool], str]:
     joins = {
-        ("join", ttl, macro, known): (
+        ("join", ttl, macro + shape, known): (
             f"{{{{ featurehouse.{MACROS[macro]}('pit_spine', 'spine_at', "
-            f"[{{'model': '{VIEWS[ttl]}', 'prefix': 'f_'}}], as_known_at={known}) }}}}"
+            f"[{{'model': '{VIEWS[ttl]}', 'prefix': 'f_'}}], as_known_at={known}"
+            f"{SHAPES[shape]}) }}}}"
         )
         for ttl in VIEWS
         for macro in MACROS
+        for shape in SHAPES
         for known in (False, True)
     }
     latest = {
@@ -184,6 +189,13 @@ def test_rendered_variants_differ_where_they_should(rendered):
     default = rendered[("join", "ttl", "default", False)].lower()
     assert "asof" not in default and "arg_max" not in default
     assert rendered[("latest", "ttl", "dispatched", False)].count("?") == 1
+    for variant in ("dispatched", "default"):
+        for ttl in VIEWS:
+            points = rendered[("join", ttl, variant, False)].lower()
+            rows = rendered[("join", ttl, variant + "_rows", False)].lower()
+            assert "select distinct" in points and "= _pit_matches_1._pit_point_at" in points
+            assert "select distinct" not in rows and "spine_row as _pit_point," in rows
+            assert "on _pit_spine.spine_row = _pit_matches_1._pit_point\n" in rows
 
 
 def test_arg_max_key_orders_extreme_times_as_the_ranked_join(rendered):
@@ -212,7 +224,7 @@ def test_arg_max_key_orders_extreme_times_as_the_ranked_join(rendered):
     # As known at, entity 1's rows are not known yet (created after the spine time).
     expected = {False: [(0, 1), (1, 4), (2, 6), (3, 7)], True: [(0, None), (1, 4), (2, 6), (3, 7)]}
     for known in (False, True):
-        for variant in ("dispatched", "default"):
+        for variant in ("dispatched", "default", "dispatched_rows", "default_rows"):
             sql = rendered[("join", "ttl", variant, known)]
             got = con.execute(
                 f"select spine_row, f_count_events from ({sql}) order by spine_row"

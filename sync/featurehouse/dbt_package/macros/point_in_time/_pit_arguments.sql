@@ -291,8 +291,15 @@
 {% endmacro %}
 
 
-{% macro _pit_resolve(spine, spine_timestamp, feature_views, as_known_at, macro_name) %}
+{% macro _pit_resolve(
+    spine, spine_timestamp, feature_views, as_known_at, macro_name, spine_row=none
+) %}
     {#- point_in_time_join's checked views; none while parsing (refs are recorded). -#}
+    {%- if spine_row is not none and (spine_row is not string or spine_row | trim == '') -%}
+        {{ featurehouse._pit_fail(macro_name, 'spine_row',
+            'expected a column name, got ' ~ spine_row,
+            'pass a spine column unique per row, or leave spine_row out') }}
+    {%- endif -%}
     {%- set views = featurehouse._pit_views(feature_views, macro_name, as_known_at) -%}
     {%- if not execute -%}
         {{ return(none) }}

@@ -1,46 +1,50 @@
-{% macro point_in_time_join(spine, spine_timestamp, feature_views, as_known_at=false) %}
+{% macro point_in_time_join(
+    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none
+) %}
     {#-
         Every spine row once, plus each feature view's row as of the spine timestamp
         (rule: _pit_rule.sql; arguments: _macros.yml).
     -#}
     {{ return(adapter.dispatch('point_in_time_join', 'featurehouse')(
-        spine, spine_timestamp, feature_views, as_known_at)) }}
+        spine, spine_timestamp, feature_views, as_known_at, spine_row)) }}
 {% endmacro %}
 
 
 {% macro default__point_in_time_join(
-    spine, spine_timestamp, feature_views, as_known_at=false
+    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none
 ) %}
     {#- Portable SQL (Postgres, Spark): no QUALIFY or ASOF, rank 1 kept by subquery. -#}
     {%- set views = featurehouse._pit_resolve(
-        spine, spine_timestamp, feature_views, as_known_at, 'point_in_time_join') -%}
+        spine, spine_timestamp, feature_views, as_known_at, 'point_in_time_join',
+        spine_row) -%}
     {%- if views is none -%}
         {{ return('select 1 as _pit_not_executed') }}
     {%- endif -%}
     {{ return(featurehouse._pit_join_sql(
         spine, spine_timestamp, views, as_known_at,
-        featurehouse._pit_ranked_matches)) }}
+        featurehouse._pit_ranked_matches, spine_row)) }}
 {% endmacro %}
 
 
 {% macro duckdb__point_in_time_join(
-    spine, spine_timestamp, feature_views, as_known_at=false
+    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none
 ) %}
     {#-
         DuckDB: a matcher per view (_pit_duckdb_matches), the same join shape and rule.
     -#}
     {%- set views = featurehouse._pit_resolve(
-        spine, spine_timestamp, feature_views, as_known_at, 'point_in_time_join') -%}
+        spine, spine_timestamp, feature_views, as_known_at, 'point_in_time_join',
+        spine_row) -%}
     {%- if views is none -%}
         {{ return('select 1 as _pit_not_executed') }}
     {%- endif -%}
     {{ return(featurehouse._pit_join_sql(
         spine, spine_timestamp, views, as_known_at,
-        featurehouse._pit_duckdb_matches)) }}
+        featurehouse._pit_duckdb_matches, spine_row)) }}
 {% endmacro %}
 
 
-{% macro _pit_duckdb_matches(view, points, as_known_at) %}
+{% macro _pit_duckdb_matches(view, points, as_known_at, point_id) %}
     {#-
         DuckDB's matcher for one view (benchmarks/bench_pit.py). With a TTL the window
         bounds a range join, and one hash aggregate keeps each point's preferred row
@@ -49,16 +53,17 @@
         so ASOF (_pit_asof_matches), or for as_known_at the ranked range join.
     -#}
     {%- if view.ttl_seconds is not none -%}
-        {{ featurehouse._pit_arg_max_matches(view, points, as_known_at) }}
+        {{ featurehouse._pit_arg_max_matches(view, points, as_known_at, point_id) }}
     {%- elif as_known_at -%}
-        {{ featurehouse._pit_ranked_matches_qualify(view, points, as_known_at) }}
+        {{ featurehouse._pit_ranked_matches_qualify(
+            view, points, as_known_at, point_id) }}
     {%- else -%}
-        {{ featurehouse._pit_asof_matches(view, points, as_known_at) }}
+        {{ featurehouse._pit_asof_matches(view, points, as_known_at, point_id) }}
     {%- endif -%}
 {% endmacro %}
 
 
-{% macro _pit_arg_max_matches(view, points, as_known_at) %}
+{% macro _pit_arg_max_matches(view, points, as_known_at, point_id) %}
     {#-
         DuckDB matcher: range join on the keys and _pit_predicate, then per point one
         arg_max over _pit_preference_packed, the rule of _pit_ranked_matches as one
@@ -72,26 +77,23 @@
         on {{ featurehouse._pit_key_join(view, 'point', 'feature') }}
         and {{ featurehouse._pit_predicate(view, 'point', 'feature', as_known_at) }}
     group by
-        {%- for key in view['keys'] %}
-        point.{{ key }},
+        {%- for column in point_id %}
+        point.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
-        point._pit_point_at
     {%- endset -%}
     {%- if view.is_table %}
     select
-        {%- for key in view['keys'] %}
-        picked.{{ key }},
+        {%- for column in point_id %}
+        picked.{{ column }},
         {%- endfor %}
-        picked._pit_point_at,
         {%- for column in view.features + [view.event_ts] %}
         feature.{{ column }}{{ ',' if not loop.last }}
         {%- endfor %}
     from (
         select
-            {%- for key in view['keys'] %}
-            point.{{ key }},
+            {%- for column in point_id %}
+            point.{{ column }},
             {%- endfor %}
-            point._pit_point_at,
             arg_max(feature.rowid, {{ featurehouse._pit_preference_packed(view, 'feature') }})
                 as _pit_row
         {{ source }}
@@ -100,10 +102,9 @@
         on feature.rowid = picked._pit_row
     {%- else %}
     select
-        {%- for key in view['keys'] %}
-        point.{{ key }},
+        {%- for column in point_id %}
+        point.{{ column }},
         {%- endfor %}
-        point._pit_point_at,
         unnest(arg_max(struct_pack(
             {%- for column in view.features + [view.event_ts] %}
             {{ column }} := feature.{{ column }}{{ ',' if not loop.last }}
@@ -114,7 +115,7 @@
 {%- endmacro %}
 
 
-{% macro _pit_asof_matches(view, points, as_known_at) %}
+{% macro _pit_asof_matches(view, points, as_known_at, point_id) %}
     {#-
         DuckDB matcher (not for as_known_at). ASOF picks per point the greatest
         _pit_preference_columns tuple <= (point time, +infinity): the latest event ts at
@@ -123,7 +124,7 @@
         one row.
     -#}
     {%- set columns = featurehouse._pit_preference_columns(view) %}
-    select {{ featurehouse._pit_match_columns(view) }}
+    select {{ featurehouse._pit_match_columns(view, point_id) }}
     from {{ points }} as point
     asof inner join (
         select * from {{ view.relation }} where {{ view.event_ts }} is not null
