@@ -3,9 +3,15 @@
 ) %}
     {#-
         Every spine row once, plus each feature view's row as of the spine timestamp
-        (rule: _pit_rule.sql; arguments: _macros.yml).
+        (rule: _pit_rule.sql; arguments: _macros.yml). Without spine_row the
+        implementation is called with the four arguments it always took, so a project's
+        own `<adapter>__point_in_time_join` override keeps working.
     -#}
-    {{ return(adapter.dispatch('point_in_time_join', 'featurehouse')(
+    {%- set implementation = adapter.dispatch('point_in_time_join', 'featurehouse') -%}
+    {%- if spine_row is none -%}
+        {{ return(implementation(spine, spine_timestamp, feature_views, as_known_at)) }}
+    {%- endif -%}
+    {{ return(implementation(
         spine, spine_timestamp, feature_views, as_known_at, spine_row)) }}
 {% endmacro %}
 
