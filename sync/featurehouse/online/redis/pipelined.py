@@ -41,13 +41,16 @@ class Lane:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        # a pool of one connection: that one is not kept (other commands need it)
+        pool = getattr(client, "connection_pool", None)  # a cluster client has none
+        self.keeps = getattr(pool, "max_connections", 1) > 1
         self.lock = threading.Lock()
         self.conn: Any = None
         self.pid = 0
 
     def exchange(self, payload: bytes, count: int) -> list[Any]:
         """`pipelined(client, payload, count)`."""
-        if not self.lock.acquire(blocking=False):
+        if not (self.keeps and self.lock.acquire(blocking=False)):
             return pipelined(self.client, payload, count)
         try:
             conn = self.conn

@@ -85,3 +85,17 @@ def test_a_forked_child_reads_on_its_own_connection(store: OnlineStore) -> None:
     assert child.exitcode == 0
     assert got == [i + 0.3 for i in range(0, 50, 7)]
     assert [amount(store, i) for i in (2, 40)] == [2.3, 40.3]  # the parent's still answers
+
+
+def test_a_pool_of_one_connection_is_not_kept_from_other_commands(store: OnlineStore) -> None:
+    pool = store.client.connection_pool
+    client = redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            pool.connection_class, max_connections=1, **pool.connection_kwargs
+        )
+    )
+    one = type(store)(client, store.prefix)
+    assert amount(one, 4) == 4.3
+    assert one.describe(VIEW, 1).rows == 50  # the pool's one connection is free again
+    assert amount(one, 5) == 5.3
+    client.close()
