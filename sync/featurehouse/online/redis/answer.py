@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.clock import is_expired, read_clock_us, window_start_us
@@ -87,38 +87,57 @@ class Clock:
     asked_us: int | None
     wall_us: int
 
-    def for_view(self, meta: ViewMeta, where: str) -> int:
-        return read_clock_us(self.asked_us, meta.clock, meta.as_of_us, self.wall_us, where)
+    def for_view(self, meta: ViewMeta, req: ReadRequest) -> int:
+        """The clock `req` is answered at (the view named only when a `now=` can fail)."""
+        named = "" if self.asked_us is None else where(req)
+        return read_clock_us(self.asked_us, meta.clock, meta.as_of_us, self.wall_us, named)
 
 
-def _picks(req: ReadRequest, meta: ViewMeta) -> tuple[list[int], list[str], Callable]:
+class Picks(NamedTuple):
+    """What an answer of one feature selection of one generation reuses (cached)."""
+
+    n: int  # features asked
+    features: tuple[str, ...]
+    types: tuple[str, ...]
+    pick: Callable[[list], tuple]
+    version: int | None
+    tombstone: int  # elements of a tombstone record
+
+
+def _picks(req: ReadRequest, meta: ViewMeta) -> Picks:
     cached = meta.picks.get(req.features)
     if cached is None:
         positions, kinds = _columns(req, meta.schema)
         if len(meta.picks) >= _PICKS_CACHED:
             meta.picks.clear()
-        cached = meta.picks[req.features] = (positions, kinds, _picker(positions, kinds))
+        cached = meta.picks[req.features] = Picks(
+            len(positions),
+            tuple(req.features if req.features is not None else meta.schema.feature_names),
+            tuple(kinds),
+            _picker(positions, kinds),
+            layout.token_version(meta.vtoken),
+            tombstone_length(meta.schema.created),
+        )
     return cached
 
 
 def answer(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], clock: Clock) -> ReadResult:
     """The answer at the read's clock: no record, not_found; a tombstone (no features) or a
     record older than the TTL, expired; else present."""
-    positions, kinds, pick = _picks(req, meta)
-    at = clock.for_view(meta, where(req))
+    picks = _picks(req, meta)
+    at = clock.for_view(meta, req)
     oldest = window_start_us(at, meta.schema.ttl_seconds)
-    tombstone = tombstone_length(meta.schema.created)
     recs = decode_records(records)
-    n = len(positions)
-    values, statuses, events = _all_present(recs, tombstone, oldest, pick, n) or _each(
-        recs, tombstone, oldest, pick, n
+    n, tombstone = picks.n, picks.tombstone
+    values, statuses, events = _all_present(recs, tombstone, oldest, picks.pick, n) or _each(
+        recs, tombstone, oldest, picks.pick, n
     )
     return ReadResult(
         view=req.view,
-        version=layout.token_version(meta.vtoken),
+        version=picks.version,
         generation=meta.generation,
-        features=tuple(req.features if req.features is not None else meta.schema.feature_names),
-        types=tuple(kinds),
+        features=picks.features,
+        types=picks.types,
         values=tuple(values),
         statuses=tuple(statuses),
         event_at=tuple(events),

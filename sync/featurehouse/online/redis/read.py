@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from itertools import repeat
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
@@ -22,11 +22,12 @@ from featurehouse.online.keys import keyer
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 from featurehouse.online.redis import layout
 from featurehouse.online.redis.answer import Clock, answer, where
-from featurehouse.online.redis.pipelined import pipelined
+from featurehouse.online.redis.pipelined import Lane
 from featurehouse.online.redis.resp import Command, hgets, pack
 
 _MAX_ATTEMPTS = 4
 _TEXT_FROM = 8  # entities from which the HGETs are written as RESP text (hiredis below)
+_CHECKS_KEPT = 256  # plans whose check commands are kept
 
 
 @dataclass(frozen=True)
@@ -127,16 +128,29 @@ class Round:
     check: list[Command]
     current: list[Any] = field(default_factory=list)  # the check's replies when nothing moved
     packed_data: bytes | None = None  # `data` as RESP, when `_round` could write it directly
+    packed_check: bytes | None = None  # `check` as RESP, when kept (`ReadSteps._check`)
 
     def packed(self) -> bytes:
         """`data` then `check` as RESP, for one write."""
-        data = self.packed_data
-        return (pack(self.data) if data is None else data) + pack(self.check)
+        data, check = self.packed_data, self.packed_check
+        return (pack(self.data) if data is None else data) + (
+            pack(self.check) if check is None else check
+        )
 
     @property
     def count(self) -> int:
         """How many commands (and replies) `packed` holds."""
         return len(self.data) + len(self.check)
+
+
+class Check(NamedTuple):
+    """A plan's check commands, their replies while nothing moves, their RESP, and the
+    plan's metadata objects (kept alive with it)."""
+
+    commands: list[Command]
+    current: list[Any]
+    packed: bytes
+    plan: tuple[ViewMeta, ...]
 
 
 class ReadSteps:
@@ -156,6 +170,7 @@ class ReadSteps:
         self.root = root
         self.cache: dict[tuple[str, str], ViewMeta] = {}
         self.latest: dict[str, str] = {}
+        self.checks: dict[tuple, Check] = {}
 
     def steps(
         self,
@@ -227,22 +242,36 @@ class ReadSteps:
                 texts[sig] = list(map(meta.keyer, entity_rows))
             keys += meta.data_keys(texts[sig])
             fields += texts[sig]
-        pairs = zip(requests, plan, strict=True)
-        latest = [(r.view, m.vtoken.encode()) for r, m in pairs if r.version is None]
-        check: list[Command] = []
-        current: list[Any] = []
-        if latest:
-            check.append(("HMGET", layout.latest_key(self.root), *(v for v, _ in latest)))
-            current.append([t for _, t in latest])
-        for req, meta in zip(requests, plan, strict=True):
-            version = layout.token_version(meta.vtoken)
-            check.append(("HGET", layout.meta_key(self.root, req.view, version), "gen"))
-            current.append(b"%d" % meta.generation)
+        check = self._check(requests, plan)
         packed = None
         if len(entity_rows) >= _TEXT_FROM:
             text = hgets(keys, fields)
             packed = text.encode() if text.isascii() else None
-        return Round(HGets(keys, fields), check, current, packed)
+        return Round(HGets(keys, fields), check.commands, check.current, packed, check.packed)
+
+    def _check(self, requests: Sequence[ReadRequest], plan: Sequence[ViewMeta]) -> Check:
+        """The check of a plan: `latest` of the views asked without a version, then each
+        view's `gen`. The same for every read of these views until one moves, so kept, by
+        the ids of the plan's metadata objects (which the entry holds: no id is reused)."""
+        pairs = list(zip(requests, plan, strict=True))
+        key = tuple([(id(m), r.view, r.version is None) for r, m in pairs])
+        kept = self.checks.get(key)
+        if kept is not None:
+            return kept
+        latest = [(r.view, m.vtoken.encode()) for r, m in pairs if r.version is None]
+        commands: list[Command] = []
+        current: list[Any] = []
+        if latest:
+            commands.append(("HMGET", layout.latest_key(self.root), *(v for v, _ in latest)))
+            current.append([t for _, t in latest])
+        for req, meta in pairs:
+            version = layout.token_version(meta.vtoken)
+            commands.append(("HGET", layout.meta_key(self.root, req.view, version), "gen"))
+            current.append(b"%d" % meta.generation)
+        if len(self.checks) >= _CHECKS_KEPT:
+            self.checks.clear()
+        kept = self.checks[key] = Check(commands, current, pack(commands), tuple(plan))
+        return kept
 
     def _current(
         self, requests: Sequence[ReadRequest], plan: Sequence[ViewMeta], check: Sequence[Any]
@@ -284,11 +313,13 @@ class ReadSteps:
 
 
 class Reader(ReadSteps):
-    """Reads on a redis-py client: each round trip one pipelined write and its replies."""
+    """Reads on a redis-py client: each round trip one pipelined write and its replies, on
+    a connection kept between reads (`Lane`)."""
 
     def __init__(self, client: redis.Redis, root: str) -> None:
         super().__init__(root)
         self.client = client
+        self.lane = Lane(client)
 
     def read(
         self,
@@ -306,7 +337,7 @@ class Reader(ReadSteps):
 
     def execute(self, trip: Round) -> tuple[list, list]:
         """The replies of a round trip (a cluster reader sends the check after the data)."""
-        replies = pipelined(self.client, trip.packed(), trip.count)
+        replies = self.lane.exchange(trip.packed(), trip.count)
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
 
