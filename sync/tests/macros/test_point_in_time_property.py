@@ -40,25 +40,18 @@ def _variants() -> dict[tuple[str, str, str, bool], str]:
         for known in (False, True)
     }
     latest = {
-        # as_of as a bind placeholder, as the Python sync passes it.
-        ("latest", ttl, macro, known): (
-            f"{{{{ featurehouse.{LATEST[macro]}('{VIEWS[ttl]}', as_of='?', "
-            f"as_known_at={known}) }}}}"
+        # as_of as a bind placeholder, as the Python sync passes it; "ties": with the lost
+        # tie-breaks counted, as the sync calls it.
+        (kind, ttl, macro, known): (
+            f"{{{{ featurehouse.{LATEST[macro]}('{VIEWS[ttl]}', as_of='?', as_known_at={known}"
+            f"{', with_tie_breaks=true' if kind == 'ties' else ''}) }}}}"
         )
+        for kind in ("latest", "ties")
         for ttl in VIEWS
         for macro in LATEST
         for known in (False, True)
     }
-    ties = {  # as the sync calls it: the lost tie-breaks counted, per picked row
-        ("ties", ttl, macro, known): (
-            f"{{{{ featurehouse.{LATEST[macro]}('{VIEWS[ttl]}', as_of='?', "
-            f"as_known_at={known}, with_tie_breaks=true) }}}}"
-        )
-        for ttl in VIEWS
-        for macro in LATEST
-        for known in (False, True)
-    }
-    return joins | latest | ties
+    return joins | latest
 
 
 @pytest.fixture(scope="session")
