@@ -108,11 +108,6 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def relation_sql(relation: Relation) -> str:
-    """A relation's quoted, dotted name (names from the manifest)."""
-    return ".".join(quote(p) for p in (relation.database, relation.schema, relation.alias) if p)
-
-
 def first_line(exc: BaseException) -> str:
     """A driver error's first line (they can be long and multi-line)."""
     text = str(exc).strip()
