@@ -37,18 +37,20 @@ _END = "-- featurehouse:end"
 
 
 EXPIRED = "_pit_expired"  # the macro's column (with_expired): older than the TTL at as_of
+TIE_BREAKS = "_pit_tie_breaks"  # the macro's column (with_tie_breaks): tie-breaks lost
 _BUILT = "/* featurehouse:latest_rows "  # the record of the on-run-end hook (run_results.json)
 AS_OF_STAND_IN = "__featurehouse_as_of__"  # the hook's as_of, rendered once: the placeholder's
 
 
 def macro_call(view: FeatureView, placeholder: str, *, as_known_at: bool = False) -> str:
     """The Jinja that asks the macro for `view`'s latest rows at the bound as-of: every
-    entity with a row at or before it, those older than the TTL flagged in EXPIRED."""
+    entity with a row at or before it, those older than the TTL flagged in EXPIRED, the rows
+    that lost the tie-break on the created timestamp counted in TIE_BREAKS."""
     version = "none" if view.version is None else str(view.version)
     known = ", as_known_at=true" if as_known_at else ""
     return (
         f"{{{{ featurehouse.latest_feature_rows('{view.name}', version={version}, "
-        f"as_of='{placeholder}'{known}, with_expired=true) }}}}"
+        f"as_of='{placeholder}'{known}, with_expired=true, with_tie_breaks=true) }}}}"
     )
 
 
@@ -175,7 +177,7 @@ def render_calls(
 def _cache_dir(
     project: Project, target: Target, manifest: Manifest, placeholder: str, as_known_at: bool
 ) -> Path:
-    mode = ("known" if as_known_at else "all") + "-expired"  # macro_call's shape
+    mode = ("known" if as_known_at else "all") + "-expired-ties"  # macro_call's shape
     style = "dollar" if placeholder.startswith("$") else "pyformat"
     key = render_key(project, manifest)
     return project.cache_dir / "sql" / key / f"{target.name}-{style}-{mode}"

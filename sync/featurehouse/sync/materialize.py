@@ -10,7 +10,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -205,31 +204,28 @@ def sync_view(
         warehouse, view, macro_sql, options.as_of, records=store.record_format
     ) as latest:
         stats = latest_stats(warehouse, view, latest.sql, options.as_of, since)
-        try:
-            if stats.duplicate_keys:
-                raise FeaturehouseError(
-                    f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities "
-                    "more than once at this as-of; check the view's grain (keys, event "
-                    "timestamp) is unique"
-                )
-            if progress is not None:
-                progress.start(view.ref, stats.changed)
-            batches = contextlib.closing(read_partitioned(
-                warehouse, view, latest.sql, options.as_of, rows=stats.changed, since=since,
-                batch_size=options.batch_size, encoded=latest.encoded,
-            ))  # fmt: skip
-            with batches as read:  # its thread stops before the held rows are dropped
-                result = store.publish(
-                    schema, read, as_of=options.as_of, clock=options.clock, mode=mode,
-                    watermark=_watermark(since, stats), expected_rows=stats.changed,
-                    is_latest=view.is_latest,
-                    progress=progress.advance if progress is not None else None,
-                    stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
-                                   "expired": stats.expired, "forced": list(forced),
-                                   "tie_breaks": stats.tie_breaks.result()},
-                )  # fmt: skip
-        finally:
-            futures.wait([stats.tie_breaks])  # the held rows stay until the count is done
+        if stats.duplicate_keys:
+            raise FeaturehouseError(
+                f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities "
+                "more than once at this as-of; check the view's grain (keys, event "
+                "timestamp) is unique"
+            )
+        if progress is not None:
+            progress.start(view.ref, stats.changed)
+        batches = contextlib.closing(read_partitioned(
+            warehouse, view, latest.sql, options.as_of, rows=stats.changed, since=since,
+            batch_size=options.batch_size, encoded=latest.encoded,
+        ))  # fmt: skip
+        with batches as read:  # its thread stops before the held rows are dropped
+            result = store.publish(
+                schema, read, as_of=options.as_of, clock=options.clock, mode=mode,
+                watermark=_watermark(since, stats), expected_rows=stats.changed,
+                is_latest=view.is_latest,
+                progress=progress.advance if progress is not None else None,
+                stats=lambda: {"rows_read": stats.rows, "null_keys": stats.null_keys,
+                               "expired": stats.expired, "forced": list(forced),
+                               "tie_breaks": stats.tie_breaks},
+            )  # fmt: skip
     summary = ViewSummary(
         view=view.ref, mode=mode, as_of=options.as_of, rows_read=stats.rows,
         entities_written=result.rows, skipped=_skipped(mode, stats, result),
@@ -260,7 +256,7 @@ def _empty(view: FeatureView, stats: LatestStats, options: SyncOptions) -> list[
 
 def _skipped(mode: Mode, stats: LatestStats, result: PublishResult) -> dict[str, int]:
     """Rows of the macro's result not written, by reason (zero counts left out)."""
-    skipped = {"null keys": stats.null_keys, "lost tie-break": stats.tie_breaks.result()}
+    skipped = {"null keys": stats.null_keys, "lost tie-break": stats.tie_breaks}
     if mode == "incremental":
         skipped["unchanged"] = stats.rows - stats.null_keys - stats.changed
         skipped["older than stored"] = result.skipped_older

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar, Protocol
 
@@ -34,7 +33,6 @@ class Warehouse(Protocol):
 
     adapter: ClassVar[str]  # dbt's adapter type: duckdb, postgres, spark
     param_style: ClassVar[str]  # how rendered SQL binds parameters: dollar, pyformat
-    concurrent: ClassVar[bool]  # can `submit` a query that runs beside this connection's own
     reads_spines: ClassVar[bool]  # can join a training spine (`SpineWarehouse`)
     collects: ClassVar[bool]  # holds a query's whole result before its first batch (Spark)
 
@@ -45,7 +43,6 @@ class Warehouse(Protocol):
     def prepare(self, macro_sql: str) -> str: ...
     def limit_memory(self, megabytes: int, *, holding: int | None = None) -> None: ...
     def hold(self, sql: str, params: Mapping[str, Any]) -> AbstractContextManager[str]: ...
-    def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]: ...
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
     def execute(self, sql: str, params: Mapping[str, Any]) -> None: ...
     def stream(
@@ -109,11 +106,6 @@ def query_arrow(warehouse: Warehouse, sql: str, params: Mapping[str, Any]) -> pa
 def quote(name: str) -> str:
     """A quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def relation_sql(relation: Relation) -> str:
-    """A relation's quoted, dotted name (names from the manifest)."""
-    return ".".join(quote(p) for p in (relation.database, relation.schema, relation.alias) if p)
 
 
 def first_line(exc: BaseException) -> str:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,6 @@ class DuckDB:
 
     adapter = "duckdb"
     param_style = "dollar"
-    concurrent = True
     collects = False
     reads_spines = True
     reads_parquet = True
@@ -85,7 +82,7 @@ class DuckDB:
     @contextlib.contextmanager
     def hold(self, sql: str, params: Mapping[str, Any]) -> Iterator[str]:
         """Run `sql` once into a table of an in-memory database attached for this (the
-        file may be read-only), visible to `submit`'s connections; drop it after."""
+        file may be read-only); drop it after."""
         if not self._held:
             self.execute(f"attach ':memory:' as {_WORK} (read_only false)", {})
         self._held += 1
@@ -101,22 +98,6 @@ class DuckDB:
             yield f"select * from {name}"
         finally:
             self.execute(f"drop table if exists {name}", {})
-
-    def submit(self, sql: str, params: Mapping[str, Any]) -> Future[list[tuple[Any, ...]]]:
-        """Run a read query on another connection to the same database, in a thread."""
-        future: Future[list[tuple[Any, ...]]] = Future()
-        cursor = self._connection.cursor()
-
-        def run() -> None:
-            try:
-                future.set_result(DuckDB(cursor).fetch_all(sql, params))
-            except BaseException as exc:  # handed to whoever waits for the result
-                future.set_exception(exc)
-            finally:
-                cursor.close()
-
-        threading.Thread(target=run, name="featurehouse-duckdb", daemon=True).start()
-        return future
 
     def fetch_all(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,9 +18,9 @@ import pyarrow as pa
 from featurehouse.online.clock import window_start
 from featurehouse.online.encoding import CREATED_AT, EVENT_AT, RecordFormat
 from featurehouse.project.registry import FeatureView
-from featurehouse.project.render import EXPIRED
+from featurehouse.project.render import EXPIRED, TIE_BREAKS
 from featurehouse.types import arrow_type, sql_type
-from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse, relation_sql
+from featurehouse.warehouse import DEFAULT_BATCH_SIZE, Warehouse
 from featurehouse.warehouse import quote as _q
 
 
@@ -34,7 +33,7 @@ class LatestStats:
     duplicate_keys: int  # entities returned more than once (a broken grain)
     changed: int  # rows with a key that an incremental read returns (all of them when full)
     watermark: datetime | None  # greatest created (else event) timestamp of those rows
-    tie_breaks: Future[int]  # rows of the view that lost the tie-break on created timestamp
+    tie_breaks: int  # rows of the view that lost the tie-break on created timestamp
     expired: int = 0  # rows with a key older than the TTL at the as-of (served as expired)
 
 
@@ -96,11 +95,11 @@ def latest_rows(
 
 def _framing(view: FeatureView) -> list[str]:
     """The macro's columns the stats and the read use beside a record: keys, timestamps,
-    the EXPIRED flag; each once (a created timestamp may be the event column)."""
+    the EXPIRED flag, the TIE_BREAKS count; each once (a created timestamp may be the event
+    column)."""
     created = [view.created_timestamp] if view.created_timestamp else []
-    return list(
-        dict.fromkeys([*(k.name for k in view.keys), view.event_timestamp, *created, EXPIRED])
-    )
+    keys = [k.name for k in view.keys]
+    return list(dict.fromkeys([*keys, view.event_timestamp, *created, EXPIRED, TIE_BREAKS]))
 
 
 def _casts(view: FeatureView, dialect: str) -> list[tuple[str, str]]:
@@ -125,67 +124,22 @@ def latest_stats(
     as_of: datetime,
     since: Since | None = None,
 ) -> LatestStats:
-    """Count the macro's rows, null keys, duplicate entities and tie-breaks; the watermark.
-
-    Where the warehouse runs queries side by side (DuckDB, on the held rows) the tie-break
-    count, which only the summary needs, goes on while the caller publishes; elsewhere it is
-    part of the one stats query, so that the macro's SQL runs once for all of them."""
+    """Count the macro's rows, null keys, duplicate entities, expired rows and lost
+    tie-breaks (the macro's TIE_BREAKS, summed); the watermark: one query over its rows."""
     changed, params = _changed(warehouse, view, since)
-    latest = warehouse.prepare(macro_sql)
-    together = not warehouse.concurrent
-    sql = _stats_sql(view, latest, changed, with_ties=together)
+    sql = _stats_sql(view, warehouse.prepare(macro_sql), changed)
     row = warehouse.fetch_all(sql, {"as_of": as_of, **params})[0]
-    if together:
-        ties: Future[int] = Future()
-        ties.set_result(int(row[6]))
-    else:
-        ties = _count(warehouse.submit(_ties_sql(view, f"({latest}) as latest"), {"as_of": as_of}))
     counts = (int(v) for v in row[:4])
-    return LatestStats(*counts, watermark=row[4], tie_breaks=ties, expired=int(row[5]))
+    return LatestStats(*counts, watermark=row[4], tie_breaks=int(row[6]), expired=int(row[5]))
 
 
-def _ties_sql(view: FeatureView, latest: str) -> str:
-    """Rows of the view with the keys and event timestamp of one of `latest`'s (a FROM item
-    aliased latest), beyond that row itself: the rows the created timestamp ruled out."""
-    keys = [_q(k.name) for k in view.keys]
-    on = " and ".join(f"relation.{k} = latest.{k}" for k in keys)
-    latest_keys = ", ".join(f"latest.{k}" for k in keys)
-    event = _q(view.event_timestamp)
-    return f"""
-select coalesce(sum(n - 1), 0) from (
-    select {latest_keys}, count(*) as n
-    from {latest}
-    inner join {relation_sql(view.relation)} as relation
-        on {on} and relation.{event} = latest.{event}
-    group by {latest_keys}
-    having count(*) > 1
-) as tied
-"""
-
-
-def _count(rows: Future[list[tuple[Any, ...]]]) -> Future[int]:
-    """The single count a query's future will hold."""
-    count: Future[int] = Future()
-
-    def done(f: Future[list[tuple[Any, ...]]]) -> None:
-        error = f.exception()
-        if error is not None:
-            count.set_exception(error)
-        else:
-            count.set_result(int(f.result()[0][0]))
-
-    rows.add_done_callback(done)
-    return count
-
-
-def _stats_sql(view: FeatureView, latest_sql: str, changed: str, *, with_ties: bool) -> str:
-    """One query over the macro's rows (the tie-break count last, `with_ties`)."""
+def _stats_sql(view: FeatureView, latest_sql: str, changed: str) -> str:
+    """One query over the macro's rows."""
     keys = [_q(k.name) for k in view.keys]
     null_key = " or ".join(f"{k} is null" for k in keys)
     not_null = " and ".join(f"{k} is not null" for k in keys)
     event = _q(view.event_timestamp)
     created = f"coalesce({_q(view.created_timestamp or view.event_timestamp)}, {event})"
-    ties = f",\n    ({_ties_sql(view, 'latest')}) as n_tie_breaks" if with_ties else ""
     return f"""
 with
 
@@ -204,7 +158,8 @@ select
     (select count(*) from entities where n > 1) as n_duplicate_keys,
     (select count(*) from latest where {not_null} and {changed}) as n_changed,
     (select max({created}) from latest where {not_null} and {changed}) as watermark,
-    (select count(*) from latest where {not_null} and {EXPIRED}) as n_expired{ties}
+    (select count(*) from latest where {not_null} and {EXPIRED}) as n_expired,
+    (select coalesce(sum({TIE_BREAKS}), 0) from latest where {not_null}) as n_tie_breaks
 """
 
 

@@ -21,7 +21,6 @@ class Postgres:
 
     adapter = "postgres"
     param_style = "pyformat"
-    concurrent = False
     collects = False
     reads_spines = False
 

@@ -32,7 +32,6 @@ class Spark:
 
     adapter = "spark"
     param_style = "colon"
-    concurrent = False
     reads_spines = True
     reads_parquet = False
     collects = True

@@ -45,11 +45,13 @@ def _variants() -> dict[tuple[str, str, str, bool], str]:
         for known in (False, True)
     }
     latest = {
-        # as_of as a bind placeholder, as the Python sync passes it.
-        ("latest", ttl, macro, known): (
-            f"{{{{ featurehouse.{LATEST[macro]}('{VIEWS[ttl]}', as_of='?', "
-            f"as_known_at={known}) }}}}"
+        # as_of as a bind placeholder, as the Python sync passes it; "ties": with the lost
+        # tie-breaks counted, as the sync calls it.
+        (kind, ttl, macro, known): (
+            f"{{{{ featurehouse.{LATEST[macro]}('{VIEWS[ttl]}', as_of='?', as_known_at={known}"
+            f"{', with_tie_breaks=true' if kind == 'ties' else ''}) }}}}"
         )
+        for kind in ("latest", "ties")
         for ttl in VIEWS
         for macro in LATEST
         for known in (False, True)
@@ -125,6 +127,24 @@ def expected_latest(features, as_of, ttl, as_known_at) -> list[tuple]:
     return sorted(out, key=repr)
 
 
+def expected_ties(features, as_of, ttl, as_known_at) -> list[tuple]:
+    """Per entity with a pick: the rows its point sees with the picked row's event ts,
+    besides it (the rows the created ts ruled out)."""
+    out = []
+    for entity in sorted({f["entity_id"] for f in features}):
+        best = pick(features, entity, as_of, ttl, as_known_at)
+        if best:
+            seen = [
+                f
+                for f in features
+                if f["entity_id"] == entity
+                and f["effective_at"] == best["effective_at"]
+                and (not as_known_at or (f["loaded_at"] is not None and f["loaded_at"] <= as_of))
+            ]
+            out.append((entity, best["effective_at"], best["loaded_at"], len(seen) - 1))
+    return sorted(out, key=repr)
+
+
 FEATURE_SCHEMA = pa.schema(
     [
         ("entity_id", pa.int64()),
@@ -166,6 +186,10 @@ def test_point_in_time_macros_match_reference(rendered, features, spine, as_of):
             query = f"select {columns} from ({sql})"
             got = con.execute(query).fetchall()
             expected = expected_join(spine_ts, rows, window, known)
+        elif macro == "ties":
+            query = f"select entity_id, effective_at, loaded_at, _pit_tie_breaks from ({sql})"
+            got = con.execute(query, [_ts(as_of)]).fetchall()
+            expected = expected_ties(rows, _ts(as_of), window, known)
         else:
             query = f"select entity_id, effective_at, loaded_at, count_events from ({sql})"
             got = con.execute(query, [_ts(as_of)]).fetchall()

@@ -15,7 +15,7 @@ from compare_support import assert_partitions_cover_once, keys_by_partition
 from featurehouse.api.context import Context
 from featurehouse.online.encoding import JSON_ARRAY, RECORD
 from featurehouse.project import render
-from featurehouse.project.render import EXPIRED
+from featurehouse.project.render import EXPIRED, TIE_BREAKS
 from featurehouse.warehouse import connect
 from featurehouse.warehouse.duckdb import DuckDB
 from featurehouse.warehouse.latest import latest_rows, read_latest
@@ -77,8 +77,9 @@ def test_read_ahead_hands_over_batches_errors_and_stops() -> None:
 
 
 def test_duckdb_held_rows_carry_the_record_and_its_framing_only(context: Context) -> None:
-    """With records built in SQL the held table keeps keys, timestamps, the expired flag and
-    the record (not the features, which the record already holds): less to spill at 10M."""
+    """With records built in SQL the held table keeps keys, timestamps, the expired flag, the
+    lost tie-breaks and the record (not the features, which the record already holds): less
+    to spill at 10M."""
     views = online_views(context)
     sqls = render.latest_rows_sql(
         context.project, context.target, context.artifacts.manifest, views, "$as_of"
@@ -92,7 +93,8 @@ def test_duckdb_held_rows_carry_the_record_and_its_framing_only(context: Context
                 ))  # fmt: skip
             created = [view.created_timestamp] if view.created_timestamp else []
             keys = [k.name for k in view.keys]
-            assert names == [*keys, view.event_timestamp, *created, EXPIRED, RECORD], view.ref
+            framing = [*keys, view.event_timestamp, *created, EXPIRED, TIE_BREAKS]
+            assert names == [*framing, RECORD], view.ref
             assert sum(b.num_rows for b in records) > 0, view.ref
 
 

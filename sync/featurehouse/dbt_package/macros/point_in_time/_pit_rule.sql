@@ -92,16 +92,24 @@
     {%- endif -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
-        {%- set value = feature ~ '.' ~ column -%}
-        {%- do parts.append('cast(coalesce(epoch_us(' ~ value ~ '), case when ' ~ value
-            ~ " = 'infinity' then 9223372036854775807 else -9223372036854775808 end)"
-            ~ ' as hugeint)') -%}
+        {%- do parts.append(featurehouse._pit_timestamp_us(feature ~ '.' ~ column)) -%}
     {%- endfor %}
             {{ parts[0] }}
                 * 18446744073709551616
             + ({{ parts[1] }}
                 + 9223372036854775808)
 {%- endmacro %}
+
+
+{% macro _pit_timestamp_us(value) %}
+    {#-
+        A timestamp as HUGEINT microseconds, +-infinity as the int64 bounds and null as
+        -infinity (DuckDB): a part of _pit_preference_packed, in the same order.
+    -#}
+    {{- return('cast(coalesce(epoch_us(' ~ value ~ '), case when ' ~ value
+        ~ " = 'infinity' then 9223372036854775807 else -9223372036854775808 end)"
+        ~ ' as hugeint)') -}}
+{% endmacro %}
 
 
 {% macro _pit_key_join(view, left, right, left_keys=none) %}

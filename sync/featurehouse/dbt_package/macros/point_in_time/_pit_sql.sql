@@ -126,7 +126,8 @@ select * from _pit_joined
 
 
 {% macro _pit_latest_sql(
-    model, version, as_of, as_known_at, arg_max=false, with_expired=false
+    model, version, as_of, as_known_at, arg_max=false, with_expired=false,
+    with_tie_breaks=false
 ) %}
     {#-
         latest_feature_rows' shape: one point, as_of, rendered exactly once (it may be a
@@ -135,6 +136,11 @@ select * from _pit_joined
         instead of a row_number() window; the rule is the same. On a table the aggregate
         carries only the row id, and the picked rows are fetched by it. `with_expired`:
         the latest row however old, flagged by _pit_expired (not _pit_within_ttl).
+        `with_tie_breaks`: _pit_tie_breaks, the rows the rule sees with the picked row's
+        keys and event timestamp besides it (those the created timestamp ruled out); on a
+        DuckDB table the same aggregate tells which entities have any (the least and the
+        greatest row id at the greatest event timestamp differ) and only theirs are
+        counted, else every picked row's are.
     -#}
     {%- set view = featurehouse._pit_view(
         {'model': model, 'version': version},
@@ -151,6 +157,10 @@ select * from _pit_joined
             on {{ featurehouse._pit_predicate(
                 view, 'point', 'feature', as_known_at, within_ttl=not with_expired) }}
     {%- endset -%}
+    {%- set by_row_id = arg_max and view.is_table -%}
+    {%- set event_us -%}
+        {{ featurehouse._pit_timestamp_us('feature.' ~ view.event_ts) }} * 18446744073709551616
+    {%- endset -%}
 with
 
 _pit_as_of as (
@@ -161,27 +171,62 @@ _pit_point as (
     select {{ featurehouse._pit_point_columns(view, '_pit_as_of') }}
     from _pit_as_of
 ),
+{%- if by_row_id %}
+{#-
+    A table: pick each entity's row id, then fetch those rows (no row copies) with a
+    hash join on the row id, as _pit_arg_max_matches does (`rowid in (...)` took 1.4x
+    as long at 10M entities from 100M rows; README "Sync memory").
+#}
 
-_pit_latest as (
-    {%- if arg_max and view.is_table %}
-    {#-
-        A table: pick each entity's row id, then fetch those rows (no row copies) with a
-        hash join on the row id, as _pit_arg_max_matches does (`rowid in (...)` took 1.4x
-        as long at 10M entities from 100M rows; README "Sync memory").
-    #}
-    select feature.*
-    from {{ view.relation }} as feature
-    inner join (
-        select arg_max(
+_pit_picked as {{ 'materialized ' if with_tie_breaks }}(
+    select
+        {%- if with_tie_breaks %}
+        {%- for key in view['keys'] %}
+        feature.{{ key }},
+        {%- endfor %}
+        max(feature.{{ view.event_ts }}) as _pit_event,
+        arg_max(feature.rowid, {{ event_us }} + feature.rowid)
+            <> arg_max(feature.rowid, {{ event_us }} - feature.rowid) as _pit_tied,
+        {%- endif %}
+        arg_max(
             feature.rowid, {{ featurehouse._pit_preference_packed(view, 'feature') }}
         ) as _pit_row
-        {{ source }}
-        group by
-            {%- for key in view['keys'] %}
-            feature.{{ key }}{{ ',' if not loop.last }}
-            {%- endfor %}
-    ) as _pit_picked
+    {{ source }}
+    group by
+        {%- for key in view['keys'] %}
+        feature.{{ key }}{{ ',' if not loop.last }}
+        {%- endfor %}
+),
+{%- if with_tie_breaks %}
+
+_pit_ties as (
+    select
+        _pit_picked._pit_row,
+        count(*) - 1 as _pit_tie_breaks
+    {{ source }}
+    inner join _pit_picked
+        on {{ featurehouse._pit_key_join(view, 'feature', '_pit_picked') }}
+        and feature.{{ view.event_ts }} = _pit_picked._pit_event
+    where _pit_picked._pit_tied
+    group by _pit_picked._pit_row
+),
+{%- endif %}
+{%- endif %}
+
+_pit_latest as (
+    {%- if by_row_id %}
+    select
+        feature.*
+        {%- if with_tie_breaks %},
+        coalesce(_pit_ties._pit_tie_breaks, 0) as _pit_tie_breaks
+        {%- endif %}
+    from {{ view.relation }} as feature
+    inner join _pit_picked
         on feature.rowid = _pit_picked._pit_row
+    {%- if with_tie_breaks %}
+    left join _pit_ties
+        on _pit_picked._pit_row = _pit_ties._pit_row
+    {%- endif %}
     {%- elif arg_max %}
     select unnest(arg_max(
         feature, {{ featurehouse._pit_preference_packed(view, 'feature') }}
@@ -208,22 +253,48 @@ _pit_latest as (
     where _pit_rank = 1
     {%- endif %}
 )
+{%- if with_tie_breaks and not by_row_id %},
 
-{%- if with_expired %}
+_pit_ties as (
+    select
+        {%- for key in view['keys'] %}
+        _pit_latest.{{ key }},
+        {%- endfor %}
+        count(*) - 1 as _pit_tie_breaks
+    {{ source }}
+    inner join _pit_latest
+        on {{ featurehouse._pit_key_join(view, 'feature', '_pit_latest') }}
+        and feature.{{ view.event_ts }} = _pit_latest.{{ view.event_ts }}
+    group by
+        {%- for key in view['keys'] %}
+        _pit_latest.{{ key }}{{ ',' if not loop.last }}
+        {%- endfor %}
+)
+{%- endif %}
 
 select
     {%- for column in view.columns %}
-    _pit_latest.{{ column }},
+    _pit_latest.{{ column }}{{ ',' if not loop.last or with_expired or with_tie_breaks }}
     {%- endfor %}
+    {%- if with_expired %}
     {%- if view.ttl_seconds is none %}
-    false as _pit_expired
+    false as _pit_expired{{ ',' if with_tie_breaks }}
     {%- else %}
-    not ({{ featurehouse._pit_within_ttl(view, 'point', '_pit_latest') }}) as _pit_expired
+    not ({{ featurehouse._pit_within_ttl(view, 'point', '_pit_latest') }})
+        as _pit_expired{{ ',' if with_tie_breaks }}
+    {%- endif %}
+    {%- endif %}
+    {%- if with_tie_breaks and by_row_id %}
+    _pit_latest._pit_tie_breaks
+    {%- elif with_tie_breaks %}
+    coalesce(_pit_ties._pit_tie_breaks, 0) as _pit_tie_breaks
     {%- endif %}
 from _pit_latest
+{%- if with_expired %}
 cross join _pit_point as point
-{%- else %}
-
-select {{ view.columns | join(', ') }} from _pit_latest
+{%- endif %}
+{%- if with_tie_breaks and not by_row_id %}
+left join _pit_ties
+    on {{ featurehouse._pit_key_join(view, '_pit_latest', '_pit_ties') }}
 {%- endif %}
 {%- endmacro %}

@@ -26,7 +26,8 @@
         {#- a view the sync would refuse fails there, with its message, not the build -#}
         {%- if checked.online and not checked.problems -%}
             {%- set sql = featurehouse.latest_feature_rows(node.name, version=node.version,
-                as_of='__featurehouse_as_of__', with_expired=true) -%}
+                as_of='__featurehouse_as_of__', with_expired=true,
+                with_tie_breaks=true) -%}
             {%- do rendered.update({node.unique_id: sql | trim}) -%}
         {%- endif -%}
     {%- endfor -%}
