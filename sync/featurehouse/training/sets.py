@@ -1,10 +1,9 @@
 """Training sets: every spine row once, with each requested feature as of the row's timestamp.
 
 The SQL is the dbt macro `featurehouse.point_in_time_join`, rendered by dbt once per request
-shape (views, features, as_known_at) over fixed relation names and cached per manifest
-(`render.inline_sql`); the spine (Arrow, pandas, Parquet or a SQL query) is bound to those names
-in the target's DuckDB file, opened read-only, or in the Spark session (as Arrow). Everything
-is validated before dbt or the join run.
+shape over fixed relation names and cached per manifest (`render.inline_sql`); the spine (Arrow,
+pandas, Parquet or SQL) is bound to those names in the target's DuckDB file (read-only) or the
+Spark session (as Arrow). Everything is validated before dbt or the join run.
 """
 
 from __future__ import annotations
@@ -19,9 +18,8 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from featurehouse.errors import FeaturehouseError, TrainingSetError
+from featurehouse.errors import FeaturehouseError, OfflineStoreError, TrainingSetError
 from featurehouse.project import render
 from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
@@ -35,6 +33,7 @@ from featurehouse.warehouse import (
     connect,
     relation_exists,
 )
+from featurehouse.warehouse.duckdb import parquet_rows
 
 log = logging.getLogger(__name__)
 SPINE = "__featurehouse_spine"  # the relation the rendered macro reads the spine from
@@ -84,9 +83,8 @@ class Spine:
 
     @property
     def what(self) -> str:
-        return {"arrow": "the spine table", "parquet": "the spine file", "sql": "the spine query"}[
-            self.kind
-        ]
+        kinds = {"arrow": "the spine table", "parquet": "the spine file", "sql": "the spine query"}
+        return kinds[self.kind]
 
 
 @dataclass(frozen=True)
@@ -123,6 +121,8 @@ def prepare(
     requests = plan_requests(registry, features, as_known_at, problems)
     source = spine_input(spine)
     if source.kind == "parquet" and not cast(type[SpineWarehouse], kind).reads_parquet:
+        import pyarrow.parquet as pq  # here only: DuckDB reads the file itself (~9 MB unloaded)
+
         source = spine_input(pq.read_table(source.path))  # the warehouse reads Arrow only
     with connect(project, target) as warehouse:
         schema = _spine_schema(_duck(warehouse, source), source, problems)
@@ -130,15 +130,15 @@ def prepare(
         _check_built(requests, artifacts, warehouse, problems)
     if problems:
         raise TrainingSetError(_joined(problems))
-    duckdb = kind.adapter == "duckdb"
-    call = macro_call(requests, as_known_at, spine_row=ROW if duckdb else "")
+    on_duckdb = kind.adapter == "duckdb"
+    call = macro_call(requests, as_known_at, spine_row=ROW if on_duckdb else "")
     macro_sql = render.inline_sql(project, target, artifacts.manifest, call)
     return Prepared(
         requests=tuple(requests),
         spine=source,
         timestamp_column=str(column),
         as_known_at=as_known_at,
-        sql=wrap(macro_sql, source, str(column), duckdb=duckdb),
+        sql=wrap(macro_sql, source, str(column), duckdb=on_duckdb),
         metadata=_metadata(requests, as_known_at, artifacts),
     )
 
@@ -212,8 +212,8 @@ def spine_input(spine: Any) -> Spine:
         if not path.is_file():
             raise TrainingSetError(f"spine file {path} not found")
         try:
-            rows = pq.ParquetFile(path).metadata.num_rows
-        except (OSError, pa.ArrowException) as exc:
+            rows = parquet_rows(path)
+        except OfflineStoreError as exc:
             raise TrainingSetError(f"spine file {path} is not Parquet ({exc})") from exc
         quoted = "'" + str(path).replace("'", "''") + "'"
         select = f"* exclude (file_row_number), file_row_number as {ROW}"
@@ -370,9 +370,7 @@ def _check_built(
 ) -> None:
     try:
         validate_built(
-            [r.view for r in requests],
-            artifacts,
-            lambda view: relation_exists(warehouse, view.relation),
+            [r.view for r in requests], artifacts, lambda v: relation_exists(warehouse, v.relation)
         )
     except FeaturehouseError as exc:
         problems.append(str(exc))
