@@ -317,12 +317,14 @@ def macro_call(requests: Sequence[ViewRequest], as_known_at: bool, spine_row: st
 def wrap(macro_sql: str, spine: Spine, timestamp_column: str, *, duckdb: bool = False) -> str:
     """Bind the spine to the names the macro was rendered over; keep the spine's row order.
 
-    Elsewhere SPINE_AT and ROW stay in the result (`execute` drops them, in every dialect);
-    DuckDB leaves them out itself and scans an Arrow or Parquet spine where the macro reads
-    it rather than materialising it first; a query spine is materialised (run once)."""
+    Elsewhere SPINE_AT and ROW stay in the result (`execute` drops them, in every dialect)
+    and the rows are sorted by ROW; on DuckDB the macro returns them in ROW order itself
+    (`spine_row`), leaves both out, and an Arrow or Parquet spine is scanned where the macro
+    reads it rather than materialised first; a query spine is materialised (run once)."""
     quoted = '"' + timestamp_column.replace('"', '""') + '"'
     materialized = (" materialized" if spine.kind == "sql" else " not materialized") * duckdb
     columns = f"* exclude ({SPINE_AT}, {ROW})" if duckdb else "*"
+    order = "" if duckdb else f"order by {ROW}\n"
     return f"""with
 
 {SPINE} as{materialized} (
@@ -336,8 +338,7 @@ select {columns}
 from (
 {macro_sql}
 ) as __featurehouse_training
-order by {ROW}
-"""
+{order}"""
 
 
 def match_counts(batch: pa.RecordBatch, requests: Sequence[ViewRequest]) -> dict[str, int]:

@@ -222,6 +222,39 @@ def test_rendered_variants_differ_where_they_should(rendered):
             assert "on _pit_spine.spine_row = _pit_matches_1._pit_point\n" in rows
 
 
+def test_duckdb_rows_come_back_in_spine_row_order(rendered):
+    """DuckDB with spine_row: the rows come back in spine_row order without an order by
+    (the spine's columns placed by position, on 4 threads over 20 Arrow batches), and a
+    spine not read in that order fails naming spine_row instead of misaligning rows."""
+    con = duckdb.connect()
+    con.execute("set threads = 4")
+    con.execute(
+        "create table pit_features as select i % 7 as entity_id,"
+        " timestamp '2026-01-01' + to_minutes(i * 13 % 600) as effective_at,"
+        " timestamp '2026-01-01' + to_minutes(i * 13 % 600 + 5) as loaded_at,"
+        " i as count_events from range(3000) as t(i)"
+    )
+    spine = [(i % 11, _ts(i * 7 % 600), i) for i in range(100_000)]
+    batches = [
+        pa.RecordBatch.from_pylist(
+            [dict(zip(SPINE_SCHEMA.names, r, strict=True)) for r in spine[at : at + 5000]],
+            schema=SPINE_SCHEMA,
+        )
+        for at in range(0, len(spine), 5000)
+    ]
+    con.register("pit_spine", pa.Table.from_batches(batches))
+    for ttl in VIEWS:
+        for known in (False, True):
+            sql = rendered[("join", ttl, "dispatched_rows", known)]
+            got = con.execute(f"select spine_row, entity_id from ({sql})").fetchall()
+            assert got == [(i, e) for e, _, i in spine], (ttl, known)
+    con.register("pit_spine", pa.Table.from_batches(batches[::-1]))
+    sql = rendered[("join", "ttl", "dispatched_rows", False)]
+    with pytest.raises(duckdb.Error, match="spine_row spine_row does not ascend in the order"):
+        con.execute(f"select * from ({sql})").fetchall()
+    con.close()
+
+
 def test_arg_max_key_orders_extreme_times_as_the_ranked_join(rendered):
     """The packed arg_max key (DuckDB) across the epoch, before 1970 and with infinite
     created times picks the row the portable row_number() join (and latest) picks."""

@@ -62,7 +62,7 @@
 
 
 {% macro _pit_join_sql(
-    spine, spine_timestamp, views, as_known_at, matcher, spine_row=none
+    spine, spine_timestamp, views, as_known_at, matcher, spine_row=none, in_order=false
 ) %}
     {#-
         point_in_time_join's shape: distinct (keys, time) points per view, `matcher`
@@ -72,6 +72,11 @@
         point, named by it: no distinct, and the matcher groups and the join back joins
         on one column (the Python API's shape: 0.93x the CPU at 1M spine rows, README
         "Speed"; a spine with many duplicate rows does more work).
+        `in_order` (DuckDB, with spine_row): the rows come back in spine_row order, which
+        must be the order the spine is read in. Only spine_row is joined back and sorted
+        with the matches; the spine's own columns are put beside them by position
+        (`positional join`: no hash table or sort of the spine's columns), and a row whose
+        spine_row differs from its match's fails the query rather than be misaligned.
     -#}
 with
 
@@ -97,9 +102,9 @@ _pit_matches_{{ i }} as (
         featurehouse._pit_point_id(view, spine_row)) }}
 ),
 {% endfor %}
-_pit_joined as (
+{{ '_pit_ordered' if in_order else '_pit_joined' }} as (
     select
-        _pit_spine.*
+        {{ '_pit_spine.' ~ spine_row ~ ' as _pit_point' if in_order else '_pit_spine.*' }}
         {%- for view in views %}
         {%- set i = loop.index %}
         {%- for feature in view.features + [view.event_ts] %},
@@ -119,6 +124,30 @@ _pit_joined as (
         and _pit_spine.{{ spine_timestamp }} = {{ matches }}._pit_point_at
         {%- endif %}
     {%- endfor %}
+    {%- if in_order %}
+    order by _pit_spine.{{ spine_row }}
+)
+{%- set first = views[0].prefix ~ (views[0].features + [views[0].event_ts])[0] %}
+{%- set misaligned = 'point_in_time_join: spine_row ' ~ spine_row
+    ~ ' does not ascend in the order the spine is read: number the rows in that order' %},
+
+_pit_joined as (
+    select
+        _pit_spine.*,
+        case when _pit_ordered._pit_point = _pit_spine.{{ spine_row }}
+            then _pit_ordered.{{ first }}
+            else error('{{ misaligned | replace("'", "''") }}')
+        end as {{ first }}
+        {%- for view in views %}
+        {%- for feature in view.features + [view.event_ts] %}
+        {%- if view.prefix ~ feature != first %},
+        _pit_ordered.{{ view.prefix ~ feature }}
+        {%- endif %}
+        {%- endfor %}
+        {%- endfor %}
+    from _pit_ordered
+    positional join _pit_spine
+    {%- endif %}
 )
 
 select * from _pit_joined

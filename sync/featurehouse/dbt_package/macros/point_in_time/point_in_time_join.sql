@@ -36,7 +36,8 @@
     spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none
 ) %}
     {#-
-        DuckDB: a matcher per view (_pit_duckdb_matches), the same join shape and rule.
+        DuckDB: a matcher per view (_pit_duckdb_matches), the same join shape and rule;
+        with spine_row, the rows in spine_row order (_pit_join_sql's `in_order`).
     -#}
     {%- set views = featurehouse._pit_resolve(
         spine, spine_timestamp, feature_views, as_known_at, 'point_in_time_join',
@@ -46,7 +47,7 @@
     {%- endif -%}
     {{ return(featurehouse._pit_join_sql(
         spine, spine_timestamp, views, as_known_at,
-        featurehouse._pit_duckdb_matches, spine_row)) }}
+        featurehouse._pit_duckdb_matches, spine_row, in_order=spine_row is not none)) }}
 {% endmacro %}
 
 
