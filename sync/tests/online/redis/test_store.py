@@ -396,6 +396,24 @@ def test_a_json_store_is_read_and_merged_into_until_a_full_sync_rewrites_it(
     assert (after.values, after.event_at) == (before.values, before.event_at)
 
 
+def test_an_unknown_encoding_is_refused_naming_the_view(
+    client: redis.Redis, store: OnlineStore
+) -> None:
+    """A generation written by a newer featurehouse in an encoding this one does not know is
+    neither read nor merged into: one line names the view and what to do."""
+    sch = schema()
+    publish(store, sch, [simple_batch(3, tag=1)])
+    meta = layout.meta_key(store.prefix, sch.view, sch.version)
+    client.hset(meta, "encoding", "msgpack-v9")
+    fresh = RedisStore(client, store.prefix)  # no metadata cached
+    for attempt in (
+        lambda: fresh.read([ReadRequest(sch.view)], [{"customer_id": 1}]),
+        lambda: publish(fresh, sch, [simple_batch(3, tag=2)], mode="incremental"),
+    ):
+        with pytest.raises(OnlineStoreError, match=f"{sch.view}.*msgpack-v9.*upgrade it"):
+            attempt()
+
+
 def stored_records(client: redis.Redis, store: OnlineStore, sch: ViewSchema) -> dict[str, list]:
     """The generation's records by entity key text, decoded with its encoding (the metadata's
     `encoding` and `event_base`): event_at in epoch µs first; a load delay as stored."""
