@@ -7,8 +7,11 @@ a redis-server of its own, reads every (entity, record) back, and loads the same
 again, one layout at a time on the flushed server, measuring the used_memory delta of each:
 - plain: a readable hash per entity, the sync benchmark's (the reference of issue #19's
   memory row: bench_online.plain_hset_file, field names as the features are named);
-- json/N: today's records (compact JSON arrays) in buckets of ~N entities;
-- msgpack/N: the same values as a msgpack array (float64 as 9 bytes, ints as 1-9 bytes);
+- synced/N: the records as the sync wrote them (msgpack-v1: tagged event and load delay)
+  in buckets of ~N entities;
+- json/N: the same values as compact JSON arrays (json-array-v2, the encoding before);
+- msgpack/N: the same values as a plain msgpack array (float64 as 9 bytes, ints as 1-9
+  bytes, event_at and the load delay as epoch µs);
 - struct/N: a fixed binary layout (int64 event_at, float64 and int64 features, a length-
   prefixed string, int32 load delay): what a packed record could cost at best without
   compression.
@@ -27,6 +30,8 @@ from pathlib import Path
 
 import msgpack
 import redis
+from featurehouse.online.encoding import Codec
+from featurehouse.online.packed import untagged
 from featurehouse.online.redis.embedded_files import SERVER_SETTINGS
 
 from benchmarks.bench_online import Server, flush, load_plain, plain_hset_file, used_memory
@@ -36,12 +41,25 @@ Record = list  # [event_at, features..., load delay]
 BATCH = 2000  # HSET fields per command while loading
 
 
-def read_records(client: redis.Redis) -> list[tuple[bytes, bytes]]:
-    """Every (entity key text, record) of the synced generation."""
+def read_records(client: redis.Redis) -> tuple[Codec, list[tuple[bytes, bytes]]]:
+    """The synced generation's encoding and every (entity key text, record)."""
+    [meta] = client.keys("fh:{ctl}:view:*")
+    codec = Codec.stored(
+        *(v and v.decode() for v in client.hmget(meta, "encoding", "event_base")), "bench"
+    )
     out: list[tuple[bytes, bytes]] = []
     for key in client.scan_iter(match="fh:d:*", count=1000):
         out += list(client.hgetall(key).items())
-    return out
+    return codec, out
+
+
+def decoded(codec: Codec, raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, Record]]:
+    """The records' values: event_at and load delay in epoch µs."""
+    records = codec.decode([v for _, v in raw])
+    if codec.binary:
+        for r in records:
+            r[-1] = untagged(r[-1])
+    return [(f, r) for (f, _), r in zip(raw, records, strict=True)]
 
 
 def packed_struct(r: Record) -> bytes:
@@ -97,9 +115,10 @@ def main(argv: list[str] | None = None) -> None:
         run_sync(root, server.port, cold=False)
         plain = args.workdir / "plain.resp"
         plain_hset_file(latest_rows(root), plain)
-        raw = read_records(client)
-        decoded = [(f, json.loads(v)) for f, v in raw]
-        encoded = {name: [(f, enc(r)) for f, r in decoded] for name, enc in ENCODERS.items()}
+        codec, raw = read_records(client)
+        values = decoded(codec, raw)
+        encoded = {"synced": raw}
+        encoded |= {name: [(f, enc(r)) for f, r in values] for name, enc in ENCODERS.items()}
         for label, settings in (
             ("embedded store's settings", SERVER_SETTINGS),
             ("defaults", defaults),

@@ -1,20 +1,28 @@
-"""The record encoding: one compact JSON array per entity, built column-wise with Arrow.
+"""The record encodings and who writes them: `Codec`, a generation's encoding (its metadata's
+`encoding` and `event_base`), encodes a publish's rows and decodes a read's records.
 
-A record is `[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order, then, for a
-view with a created timestamp (`ViewSchema.created`), `<created_at - event_at in µs, or null>`
-(the load delay, shorter than a second epoch time): an incremental merge breaks ties on
-event_at with it, as the point-in-time macro does. An entity whose latest row is older than
-the TTL at the writer's clock is a tombstone: the record without its features,
-`[<event_at>]` (`[<event_at>,<load delay>]`), read as `expired`. Floats are
-JSON numbers with the fewest digits that read back as exactly the same double, always with a `.`
-or an exponent (`3.0`, `-0.0`, `1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as
-Python's json writes them), so they parse back as floats; timestamps epoch microseconds; lists
-JSON lists; nulls `null`.
+A full sync writes msgpack-v1 (online/packed.py: a msgpack array per entity, built
+column-wise with numpy and Arrow on every warehouse; `MSGPACK` has no SQL writer). An
+incremental sync, the stream consumer and pushes write into the current generation in its
+own encoding (merge.Merger reads it from the metadata), so a store written before keeps its
+JSON records until a full sync replaces them. Readers dispatch on the metadata's encoding.
 
-Two writers produce it: Arrow compute (`record_items`, any warehouse) and, on DuckDB, SQL inside
-the query that reads the rows (`duckdb_record_sql`, computed on all cores). They may spell a float
-differently (`1e+16` / `10000000000000000.0`), never its value: sync/tests/online/test_encoding.py
-decodes both and compares them bit for bit.
+The JSON encodings (json-array-v1/v2), read and merged into: a record is
+`[<event_at epoch µs>,<feature 1>,...]` in the schema's feature order, then, for a view with a
+created timestamp (`ViewSchema.created`), `<created_at - event_at in µs, or null>` (the load
+delay, shorter than a second epoch time): an incremental merge breaks ties on event_at with
+it, as the point-in-time macro does. An entity whose latest row is older than the TTL at the
+writer's clock is a tombstone: the record without its features, `[<event_at>]`
+(`[<event_at>,<load delay>]`), read as `expired`. Floats are JSON numbers with the fewest digits
+that read back as exactly the same double, always with a `.` or an exponent (`3.0`, `-0.0`,
+`1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as Python's json writes them), so
+they parse back as floats; timestamps epoch microseconds; lists JSON lists; nulls `null`.
+
+Two writers produce JSON: Arrow compute (`record_items`, any warehouse) and, on DuckDB, SQL
+inside the query that reads the rows (`duckdb_record_sql`, `JSON_ARRAY`; no store asks for
+it since msgpack-v1). They may spell a float differently (`1e+16` /
+`10000000000000000.0`), never its value: sync/tests/online/test_encoding.py decodes both and
+compares them bit for bit, and the msgpack records with them.
 """
 
 from __future__ import annotations
@@ -32,13 +40,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
+from featurehouse.online import packed
 from featurehouse.types import TYPES
 
 EVENT_AT = "__event_at"
 CREATED_AT = "__created_at"
 RECORD = "__record"  # a pre-encoded record without its brackets (`RecordFormat.sql`)
-ENCODING = "json-array-v2"  # v2: tombstones; v1 stores read alike
-ENCODINGS = ("json-array-v1", ENCODING)  # what readers understand
+JSON = "json-array-v2"  # v2: tombstones; v1 stores read alike
+ENCODING = packed.NAME  # what a full sync writes (an incremental one: its generation's)
+ENCODINGS = ("json-array-v1", JSON, packed.NAME)  # what readers understand
 _EPOCH = datetime(1970, 1, 1)
 _CONTROL = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 
@@ -98,9 +108,7 @@ def _list_text(values: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
 
 
-def _timestamp_us(values: pa.Array) -> pa.Array:
-    tz = values.type.tz if pa.types.is_timestamp(values.type) else None
-    return pc.cast(pc.cast(values, pa.timestamp("us", tz=tz)), pa.int64())
+_timestamp_us = packed.timestamp_us
 
 
 def column_text(values: pa.Array, kind: str) -> pa.Array:
@@ -131,12 +139,12 @@ def literal(value: str | int, kind: pa.DataType | None = None) -> pa.Scalar:
     return literal_array(value, kind)[0]
 
 
-def literal_array(value: str | int, kind: pa.DataType | None = None) -> pa.Array:
-    """The one-element array of `literal`."""
-    if isinstance(value, str):
-        raw = value.encode()
+def literal_array(value: str | bytes | int, kind: pa.DataType | None = None) -> pa.Array:
+    """The one-element array of `literal` (bytes: binary)."""
+    if isinstance(value, str | bytes):
+        raw = value.encode() if isinstance(value, str) else value
         bufs = [None, pa.py_buffer(struct.pack("<ii", 0, len(raw))), pa.py_buffer(raw)]
-        return pa.Array.from_buffers(pa.string(), 1, bufs)
+        return pa.Array.from_buffers(pa.binary() if raw is value else pa.string(), 1, bufs)
     number = pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(struct.pack("<q", value))])
     return number if kind is None else pc.cast(number, kind)
 
@@ -220,7 +228,7 @@ class RecordFormat:
     record goes in, and `sql`, its writer per SQL dialect. The online store hands it out
     (`OnlineStore.record_format`), so a warehouse never needs to know the store."""
 
-    name: str = ENCODING
+    name: str = JSON
     column: str = RECORD
 
     def sql(
@@ -234,7 +242,7 @@ class RecordFormat:
         format has no writer there (the store then encodes the rows' features itself).
         `event`, `created` and each feature's first element: SQL of the value, cast to its
         online type; `created` only for views with a created timestamp."""
-        if dialect == "duckdb":
+        if dialect == "duckdb" and self.name == JSON:
             delay = (
                 [] if created is None else [(f"epoch_us({created}) - epoch_us({event})", "int64")]
             )
@@ -243,6 +251,7 @@ class RecordFormat:
 
 
 JSON_ARRAY = RecordFormat()
+MSGPACK = RecordFormat(packed.NAME)  # no SQL writer: the store encodes the features
 
 
 def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:
@@ -291,3 +300,86 @@ def decode_records(records: Sequence[bytes | None]) -> list[list[Any] | None]:
         return orjson.loads(blob)
     except orjson.JSONDecodeError:
         return json.loads(blob)
+
+
+# --- a generation's encoding: how its records are written and read ---
+
+
+@dataclass(frozen=True)
+class Codec:
+    """The encoding of one generation's records: `name` (the metadata's `encoding`) and, for
+    msgpack, `base_us` (its `event_base`: event times are stored relative to it)."""
+
+    name: str = JSON
+    base_us: int = 0
+
+    @classmethod
+    def starting(cls, as_of: datetime, name: str = ENCODING) -> Codec:
+        """A new generation's: event times relative to its as-of's second."""
+        base = to_epoch_us(as_of) // 1_000_000 * 1_000_000
+        return cls(name, base if name == packed.NAME else 0)
+
+    @classmethod
+    def stored(cls, encoding: str | None, event_base: str | None, where: str) -> Codec:
+        """A stored generation's, from its metadata (no `encoding`: json-array-v1)."""
+        name = encoding or ENCODINGS[0]
+        if name not in ENCODINGS:
+            raise OnlineStoreError(
+                f"{where} is stored as {name}, which this featurehouse does not read "
+                f"({', '.join(ENCODINGS)}): upgrade it, or rerun `featurehouse sync` with this one"
+            )
+        return cls(name, int(event_base or 0))
+
+    @property
+    def binary(self) -> bool:
+        """msgpack: each record is one binary item (else JSON text items, joined by `,`)."""
+        return self.name == packed.NAME
+
+    def meta(self) -> dict[str, str]:
+        """The metadata fields that name it."""
+        return {"encoding": self.name, "event_base": str(self.base_us)}
+
+    def encode(
+        self, batch: pa.RecordBatch, features: Sequence[tuple[str, str]], created: bool
+    ) -> tuple[list[pa.Array], pa.Array]:
+        """Each row's record as items (JSON: its elements; msgpack: the record), and each
+        record's length in bytes."""
+        if not self.binary:
+            return record_items(batch, features, created=created)
+        parts = [packed.tagged_slots(event_us(batch), self.base_us)]
+        for name, kind in features:
+            try:
+                parts.append(packed.column_part(batch.column(name), kind))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise OnlineStoreError(
+                    f"feature {name} cannot be encoded as {kind}: {exc}"
+                ) from None
+        if created:
+            parts.append(packed.tagged_slots(_delay_us(batch)))
+        record = packed.records(parts, batch.num_rows)
+        return [record], pc.binary_length(record)
+
+    def tombstoned(
+        self, items: Sequence[pa.Array], batch: pa.RecordBatch, expired: pa.Array, created: bool
+    ) -> tuple[list[pa.Array], pa.Array]:
+        """The records with the `expired` rows' replaced by their tombstones."""
+        if not self.binary:
+            return with_tombstones(items, batch, expired, created)
+        parts = [packed.tagged_slots(event_us(batch), self.base_us)]
+        if created:
+            parts.append(packed.tagged_slots(_delay_us(batch)))
+        record = pc.if_else(expired, packed.records(parts, batch.num_rows), items[0])
+        return [record], pc.binary_length(record)
+
+    def decode(self, records: Sequence[bytes | None]) -> list[list[Any] | None]:
+        """Records (None = missing) as lists, each one's event_at epoch µs first."""
+        if self.binary:
+            return packed.unpack(records, self.base_us)
+        return decode_records(records)
+
+
+def _delay_us(batch: pa.RecordBatch) -> pa.Array:
+    return pc.subtract(_timestamp_us(batch.column(CREATED_AT)), event_us(batch))
+
+
+JSON_RECORDS = Codec()  # json-array-v2 (what a generation without `event_base` reads as)

@@ -6,15 +6,13 @@ publishes, a few batches ahead, so that reading and publishing share the cores.
 
 from __future__ import annotations
 
-import contextlib
-import queue
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
+from featurehouse.ahead import read_ahead
 from featurehouse.project.registry import FeatureView
 from featurehouse.warehouse import Warehouse
 from featurehouse.warehouse.latest import read_latest
@@ -30,7 +28,6 @@ WAREHOUSE_MEMORY_MB = 512
 HOLD_MEMORY_MB = 1024
 # Batches the reading thread may be ahead of the caller (DEFAULT_BATCH_SIZE rows each).
 AHEAD_BATCHES = 8
-_POLL_SECONDS = 0.1
 
 
 def partition_count(warehouse: Warehouse, rows: int) -> int:
@@ -59,42 +56,3 @@ def read_partitioned(
             yield from read_latest(warehouse, view, macro_sql, as_of, partition=part, **options)
 
     return read_ahead(batches(), AHEAD_BATCHES)
-
-
-def read_ahead(batches: Iterator[pa.RecordBatch], depth: int) -> Iterator[pa.RecordBatch]:
-    """`batches`, produced in a thread up to `depth` ahead; its errors are raised here, and
-    closing this iterator stops the thread (and closes `batches` there) before returning."""
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            with contextlib.suppress(queue.Full):
-                handoff.put(item, timeout=_POLL_SECONDS)
-                return True
-        return False
-
-    def run() -> None:
-        with contextlib.closing(batches):
-            try:
-                for batch in batches:
-                    if not put(("batch", batch)):
-                        return
-                put(("end", None))
-            except BaseException as exc:  # handed to the reader
-                put(("error", exc))
-
-    thread = threading.Thread(target=run, name="featurehouse-read", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "batch":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        thread.join()

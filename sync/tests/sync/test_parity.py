@@ -8,10 +8,13 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import msgpack
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 from featurehouse.api.context import Context
 from featurehouse.cli import cli
+from featurehouse.online import packed
 from featurehouse.online.redis import layout
 from featurehouse.sync import materialize, parity
 from sync_fixtures import AS_OF, REPO_ROOT, online_views
@@ -97,13 +100,19 @@ def test_zero_mismatches_after_a_sync(parity_env: dict[str, str]) -> None:
 
 
 def _record(env: dict[str, str], entity: str) -> tuple[str, list]:
+    """The entity's msgpack record as stored (its event a tagged time: online/packed.py)."""
     key = record_key(env, "feat_customer__orders", 2, entity)
     client = Context(project_dir=REPO_ROOT, env=env).store.client
-    return key, json.loads(client.hget(key, entity))
+    return key, msgpack.unpackb(client.hget(key, entity))
 
 
 def _dumps(record: list) -> bytes:
-    return json.dumps(record, separators=(",", ":")).encode()
+    return msgpack.packb(record)
+
+
+def _earlier(tagged: int, us: int) -> int:
+    """A tagged time `us` microseconds earlier."""
+    return int(packed.tagged(np.array([packed.untagged(tagged) - us]))[0])
 
 
 def _fault(env: dict[str, str], kind: str) -> tuple[str, str, bytes | None, str]:
@@ -116,7 +125,7 @@ def _fault(env: dict[str, str], kind: str) -> tuple[str, str, bytes | None, str]
         record[position] = next_float(record[position])
         return key, "1151", _dumps(record), "sum_order_amount_7d"
     if kind == "stale record":  # an older row's event time
-        record[0] -= 86_400_000_000
+        record[0] = _earlier(record[0], 86_400_000_000)
         return key, "1151", _dumps(record), "effective_at"
     if kind == "wrong status":  # a tombstone (expired) for an entity the warehouse serves
         created = (

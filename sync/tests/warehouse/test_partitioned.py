@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 from compare_support import assert_partitions_cover_once, keys_by_partition
+from featurehouse.ahead import read_ahead
 from featurehouse.api.context import Context
 from featurehouse.online.encoding import JSON_ARRAY, RECORD
 from featurehouse.project import render
@@ -19,7 +20,7 @@ from featurehouse.project.render import EXPIRED, TIE_BREAKS
 from featurehouse.warehouse import connect
 from featurehouse.warehouse.duckdb import DuckDB
 from featurehouse.warehouse.latest import latest_rows, read_latest
-from featurehouse.warehouse.partitioned import partition_count, read_ahead
+from featurehouse.warehouse.partitioned import partition_count
 from sync_fixtures import AS_OF, REPO_ROOT, fh_environment, online_views
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Protocol
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.clock import is_expired, read_clock_us, window_start_us
 from featurehouse.online.encoding import (
-    decode_records,
+    Codec,
     from_epoch_us,
     from_epoch_us_many,
     tombstone_length,
@@ -37,6 +37,8 @@ class ViewMeta(Protocol):
     def as_of_us(self) -> int: ...
     @property
     def picks(self) -> dict[tuple[str, ...] | None, tuple]: ...
+    @property
+    def codec(self) -> Codec: ...
 
 
 _PICKS_CACHED = 256  # feature selections remembered per view generation
@@ -60,8 +62,8 @@ def _columns(req: ReadRequest, schema: ViewSchema) -> tuple[list[int], list[str]
 
 
 def _picker(positions: list[int], kinds: list[str]) -> Callable[[list], tuple]:
-    """Record -> feature values: JSON already gives int, float, str, bool, list, None; only
-    timestamps (epoch µs) need converting."""
+    """Record -> feature values: JSON and msgpack already give int, float, str, bool, list,
+    None; only timestamps (epoch µs) need converting."""
     if not positions:
         return lambda rec: ()
     get = itemgetter(*positions)
@@ -127,7 +129,7 @@ def answer(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], clock: Cloc
     picks = _picks(req, meta)
     at = clock.for_view(meta, req)
     oldest = window_start_us(at, meta.schema.ttl_seconds)
-    recs = decode_records(records)
+    recs = meta.codec.decode(records)
     n, tombstone = picks.n, picks.tombstone
     values, statuses, events = _all_present(recs, tombstone, oldest, picks.pick, n) or _each(
         recs, tombstone, oldest, picks.pick, n

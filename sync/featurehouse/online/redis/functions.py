@@ -18,31 +18,53 @@ from featurehouse.errors import OnlineStoreError
 
 _SOURCE = r"""#!lua name=featurehouse_@H@
 
--- event_at (epoch microseconds) is the first element of a record `[<event_at>,...]`
-local function event_us(rec)
-  return tonumber(string.match(rec, '^%[(%-?%d+)'))
+-- A record is JSON text `[<event_at>,...]` (json-array-v1/v2, event_at in epoch
+-- microseconds) or a msgpack array (msgpack-v1, online/packed.py) whose event and load delay
+-- are tagged times: 4 * n + code, n in microseconds, milliseconds, seconds or minutes (code
+-- 0-3; the event relative to the generation's base). A view with a created timestamp ends
+-- its records with the load delay (created_at - event_at; null/nil when there is none).
+local units = {1, 1000, 1000000, 60000000}
+local function untag(v)
+  if v == nil then return nil end
+  local code = v % 4
+  return (v - code) / 4 * units[code + 1]
 end
 
--- a record of a view with a created timestamp ends with created_at - event_at (microseconds);
--- nil when it is null
-local function delay_us(rec)
-  return tonumber(string.match(rec, ',(%-?%d+)%]$'))
+-- elements of a msgpack array: fixarray, array 16 or array 32
+local function packed_count(rec)
+  local b = string.byte(rec, 1)
+  if b < 0xdc then return b - 0x90 end
+  if b == 0xdc then return (struct.unpack('>H', rec, 2)) end
+  return (struct.unpack('>I', rec, 2))
+end
+
+-- event_at and the load delay (nil without a created timestamp, or when null) in microseconds
+local function times(rec, created)
+  if string.byte(rec, 1) == 91 then  -- '[': JSON
+    local e = tonumber(string.match(rec, '^%[(%-?%d+)'))
+    if created ~= '1' then return e, nil end
+    return e, tonumber(string.match(rec, ',(%-?%d+)%]$'))
+  end
+  local t = cmsgpack.unpack(rec)
+  if created ~= '1' then return untag(t[1]), nil end
+  return untag(t[1]), untag(t[packed_count(rec)])
 end
 
 -- The point-in-time rule (macros/point_in_time/_pit_rule.sql): the greater (event_at,
 -- created_at) wins, a null created_at loses; on a full tie the later write wins.
 local function wins(new, old, created)
-  local e_new, e_old = event_us(new), event_us(old)
+  local e_new, c_new = times(new, created)
+  local e_old, c_old = times(old, created)
   if e_new ~= e_old then return e_new > e_old end
   if created ~= '1' then return true end
-  local c_new, c_old = delay_us(new), delay_us(old)  -- equal event_at: compare the delays
+  -- equal event_at: compare the delays
   if c_old == nil then return true end
   if c_new == nil then return false end
   return c_new >= c_old
 end
 
 -- KEYS = meta, data key; ARGV = generation, records end with created_at ('1'/'0'),
--- field, record, ... (a record or a tombstone: the merge compares only their heads and tails)
+-- field, record, ... (a record or a tombstone: the merge compares only their times)
 -- Writes a record unless the one Redis holds wins (`wins`). Returns {new, written}.
 local function merge(keys, args)
   if redis.call('HGET', keys[1], 'gen') ~= args[1] then

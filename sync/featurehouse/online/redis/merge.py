@@ -15,6 +15,7 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import OnlineStoreError
+from featurehouse.online.encoding import Codec
 from featurehouse.online.records import PublishResult, ViewSchema
 from featurehouse.online.redis import functions, layout, resp
 from featurehouse.online.redis.prepare import Progress, chunks, prepare
@@ -30,6 +31,10 @@ def same_layout(a: ViewSchema, b: ViewSchema) -> bool:
         b.features,
         b.created,
     )
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class Merger(Publisher):
@@ -52,7 +57,7 @@ class Merger(Publisher):
             )
             window = opts.window_us(schema)
             for chunk in chunks(schema, batches, opts.chunk_rows):
-                p = prepare(schema, chunk, target.buckets, window)
+                p = prepare(schema, chunk, target.buckets, window, target.codec)
                 prog.add(p)
                 self._send(wire, p, header, "pair")
                 if opts.progress:
@@ -84,7 +89,9 @@ class Merger(Publisher):
 
     def _current(self, schema: ViewSchema) -> Target:
         meta_key = layout.meta_key(self.root, schema.view, schema.version)
-        got = self.client.hmget(meta_key, ["gen", "buckets", "tags", "schema"])
+        got = self.client.hmget(
+            meta_key, ["gen", "buckets", "tags", "schema", "encoding", "event_base"]
+        )
         if got[0] is None:
             raise OnlineStoreError(
                 f"{schema.view} v{schema.version} has no published generation to merge into; "
@@ -96,7 +103,9 @@ class Merger(Publisher):
                 f"{schema.view} v{schema.version}: keys or features changed since generation "
                 f"{int(got[0])}; run a full sync"
             )
-        return Target(self.root, schema, int(got[0]), int(got[1]), int(got[2]))
+        where = f"{schema.view} v{schema.version}"
+        codec = Codec.stored(_text(got[4]), _text(got[5]), where)
+        return Target(self.root, schema, int(got[0]), int(got[1]), int(got[2]), codec)
 
     def _touch(self, target: Target, opts: Options, prog: Progress, added: int) -> None:
         s = target.schema

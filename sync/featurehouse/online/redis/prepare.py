@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -9,16 +10,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from featurehouse.ahead import read_ahead
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.clock import expired_mask
 from featurehouse.online.encoding import (
     CREATED_AT,
     EVENT_AT,
+    JSON_RECORDS,
     RECORD,
+    Codec,
     event_us,
     literal,
-    record_items,
-    with_tombstones,
 )
 from featurehouse.online.keys import canonical_key_array
 from featurehouse.online.records import ViewSchema
@@ -31,13 +33,14 @@ class Prepared:
 
     buckets: pa.Array
     fields: pa.Array
-    items: list[pa.Array]  # elements of each row's record (encoding.record_items)
+    items: list[pa.Array]  # each row's record: its JSON elements, or its msgpack (Codec)
     record_length: pa.Array
     rows: int
     dropped: int
     max_record: int
     max_field: int
     expired: int = 0  # rows written as tombstones
+    binary: bool = False  # items are whole msgpack records (Codec.binary)
 
 
 @dataclass
@@ -60,6 +63,8 @@ _FIELD, _BUCKET = "__field", "__bucket"  # columns bucket_sorted adds for prepar
 # Rows a full publish sorts by bucket at a time: its memory is about this many rows (with
 # their records) whatever the view's size; beyond it a bucket gets one HSET per group.
 GROUP_ROWS = 1_048_576
+ENCODE_AHEAD = 2  # batches a full publish's encoding thread may be ahead
+ENCODE_ROWS = 131_072  # rows it encodes at a time
 
 
 def _checked(schema: ViewSchema, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -144,10 +149,15 @@ def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
 
 
 def prepare(
-    schema: ViewSchema, batch: pa.RecordBatch, buckets: int, window_us: int | None = None
+    schema: ViewSchema,
+    batch: pa.RecordBatch,
+    buckets: int,
+    window_us: int | None = None,
+    codec: Codec = JSON_RECORDS,
 ) -> Prepared:
-    """Drop rows without key or event_at, sort by bucket, encode; rows with an event before
-    `window_us` (the TTL window's start at the writer's clock) become tombstones."""
+    """Drop rows without key or event_at, sort by bucket, encode with `codec`; rows with an
+    event before `window_us` (the TTL window's start at the writer's clock) become
+    tombstones."""
     rows = batch.num_rows
     valid = pc.is_valid(batch.column(EVENT_AT))
     for name in schema.keys:
@@ -163,7 +173,7 @@ def prepare(
         order = pc.sort_indices(bucket)
         batch = batch.take(order)  # sorting the inputs is cheaper than sorting the records
         bucket, fields = pc.take(bucket, order), pc.take(fields, order)
-    items, length, expired = _encode(schema, batch, window_us)
+    items, length, expired = _encode(schema, batch, window_us, codec)
     n = batch.num_rows
     return Prepared(
         buckets=bucket,
@@ -175,26 +185,59 @@ def prepare(
         max_record=(pc.max(length).as_py() or 0) if n else 0,
         max_field=(pc.max(pc.binary_length(fields)).as_py() or 0) if n else 0,
         expired=expired,
+        binary=codec.binary,
     )
 
 
 def _encode(
-    schema: ViewSchema, batch: pa.RecordBatch, window_us: int | None
+    schema: ViewSchema, batch: pa.RecordBatch, window_us: int | None, codec: Codec
 ) -> tuple[list[pa.Array], pa.Array, int]:
-    """Each row's record as text items, their lengths, and how many are tombstones."""
+    """Each row's record as items, their lengths, and how many are tombstones."""
     if RECORD in batch.schema.names:
         inner = batch.column(RECORD)
-        items, length = [inner], pc.add(pc.binary_length(inner), literal(2, pa.int32()))
+        if pa.types.is_binary(inner.type) != codec.binary:
+            raise OnlineStoreError(
+                f"{schema.view} v{schema.version}: the batches carry records ({RECORD}) of "
+                f"another encoding than the generation's {codec.name}: pass the features"
+            )
+        if codec.binary:  # whole records (`encoded`)
+            items, length = [inner], pc.binary_length(inner)
+        else:
+            items, length = [inner], pc.add(pc.binary_length(inner), literal(2, pa.int32()))
     else:
         features = [(f.name, f.type) for f in schema.features]
-        items, length = record_items(batch, features, created=schema.created)
+        items, length = codec.encode(batch, features, schema.created)
     if window_us is None or not batch.num_rows:
         return items, length, 0
     expired = expired_mask(event_us(batch), window_us)
     count = pc.sum(expired).as_py() or 0
     if count:
-        items, length = with_tombstones(items, batch, expired, schema.created)
+        items, length = codec.tombstoned(items, batch, expired, schema.created)
     return items, length, count
+
+
+def encoded(
+    schema: ViewSchema, batches: Iterable[pa.RecordBatch], codec: Codec
+) -> Iterator[pa.RecordBatch]:
+    """The batches with each row's binary record (column RECORD) in place of its features,
+    encoded in a thread of its own a few batches ahead (numpy and Arrow release the GIL), so
+    that a full publish encodes while it sorts and sends; as they are unless `codec.binary`."""
+    if not codec.binary:
+        yield from batches
+        return
+    features = [(f.name, f.type) for f in schema.features]
+
+    def encode() -> Iterator[pa.RecordBatch]:
+        for checked in chunks(schema, batches, ENCODE_ROWS):  # numpy's calls on many rows
+            if RECORD in checked.schema.names:
+                yield checked
+                continue
+            [record], _ = codec.encode(checked, features, schema.created)
+            framing = [*schema.keys, EVENT_AT, *([CREATED_AT] if schema.created else [])]
+            yield checked.select(framing).append_column(RECORD, record)
+
+    with contextlib.closing(read_ahead(encode(), ENCODE_AHEAD, "featurehouse-encode")) as ahead:
+        yield from ahead
 
 
 def _ascending(values: pa.Array) -> bool:

@@ -22,11 +22,17 @@ import redis
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online.clock import window_start_us
-from featurehouse.online.encoding import ENCODING, naive_utc, to_epoch_us
+from featurehouse.online.encoding import ENCODING, JSON_RECORDS, Codec, naive_utc, to_epoch_us
 from featurehouse.online.records import PublishResult, ViewSchema
 from featurehouse.online.redis import cluster, cluster_writes, functions, layout, resp
 from featurehouse.online.redis.listpack import listpack_limits, listpack_warning
-from featurehouse.online.redis.prepare import Prepared, Progress, bucket_sorted, prepare
+from featurehouse.online.redis.prepare import (
+    Prepared,
+    Progress,
+    bucket_sorted,
+    encoded,
+    prepare,
+)
 from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Wire, describe, translate
 
 log = logging.getLogger(__name__)
@@ -61,6 +67,7 @@ class Target:
     generation: int
     buckets: int
     tags: int = layout.TAGS
+    codec: Codec = JSON_RECORDS  # how its records are written
 
     @property
     def key_prefix(self) -> str:
@@ -152,7 +159,7 @@ def meta_fields(
     s = target.schema
     return {
         "layout": str(layout.LAYOUT_VERSION),
-        "encoding": ENCODING,
+        **target.codec.meta(),
         "view": s.view,
         "version": layout.version_token(s.version),
         "gen": str(target.generation),
@@ -231,10 +238,13 @@ def unlink_generation(
 class Publisher:
     """One publish of one view version (full or incremental)."""
 
-    def __init__(self, client: redis.Redis, root: str, active: set[int]) -> None:
+    def __init__(
+        self, client: redis.Redis, root: str, active: set[int], encoding: str = ENCODING
+    ) -> None:
         self.client = client
         self.root = root
         self.active = active  # generations this process is writing right now
+        self.encoding = encoding  # a full publish's (a merge writes its generation's)
         self.where = describe(client)
 
     def run(
@@ -254,7 +264,8 @@ class Publisher:
         rows_hint = opts.expected_rows
         if rows_hint is None:
             batches, rows_hint = self._rows_hint(schema, batches)
-        target = self._begin(schema, layout.choose_buckets(rows_hint), started)
+        codec = Codec.starting(opts.as_of, self.encoding)
+        target = self._begin(schema, layout.choose_buckets(rows_hint), started, codec)
         try:
             with Heartbeat(self.client, layout.syncing_key(self.root), target, started):
                 prog, totals, warning = self._stream_full(target, batches, opts)
@@ -296,9 +307,9 @@ class Publisher:
         buffered = list(batches)
         return buffered, sum(b.num_rows for b in buffered)
 
-    def _begin(self, schema: ViewSchema, buckets: int, started: float) -> Target:
+    def _begin(self, schema: ViewSchema, buckets: int, started: float, codec: Codec) -> Target:
         generation = int(self.client.incr(layout.seq_key(self.root)))
-        target = Target(self.root, schema, generation, buckets)
+        target = Target(self.root, schema, generation, buckets, codec=codec)
         self.active.add(generation)
         self.client.hset(layout.syncing_key(self.root), target.field, target.entry(started))
         return target
@@ -309,14 +320,15 @@ class Publisher:
         prog = Progress()
         wire = self._wire(target)
         try:
-            ordered = bucket_sorted(target.schema, batches, target.buckets, opts.chunk_rows)
             window = opts.window_us(target.schema)
-            for chunk in ordered:
-                p = prepare(target.schema, chunk, target.buckets, window)
-                prog.add(p)
-                self._send(wire, p, header, "count")
-                if opts.progress:
-                    opts.progress(p.rows)
+            with contextlib.closing(encoded(target.schema, batches, target.codec)) as records:
+                ordered = bucket_sorted(target.schema, records, target.buckets, opts.chunk_rows)
+                for chunk in ordered:
+                    p = prepare(target.schema, chunk, target.buckets, window, target.codec)
+                    prog.add(p)
+                    self._send(wire, p, header, "count")
+                    if opts.progress:
+                        opts.progress(p.rows)
             cluster_writes.mark_live(wire, target.live_names, target.generation)
             totals = wire.finish()
         except BaseException:
@@ -340,7 +352,7 @@ class Publisher:
             return
         for node, part in cluster_writes.routed(wire, p):
             data, commands = resp.payload(
-                part.buckets, part.fields, part.items, part.record_length, header
+                part.buckets, part.fields, part.items, part.record_length, header, part.binary
             )
             retry = None  # a merge is not resent: its counts would be wrong
             if wire is not node and kind == "count":

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import redis
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online.encoding import ENCODINGS, to_epoch_us
+from featurehouse.online.encoding import Codec, to_epoch_us
 from featurehouse.online.keys import keyer
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult, ViewSchema
 from featurehouse.online.redis import layout
@@ -42,6 +42,7 @@ class ViewMeta:
     key_prefix: str
     buckets: int
     tags: int
+    codec: Codec  # how its records are encoded
     # (positions, kinds, picker) per requested feature tuple, built on first use
     picks: dict[tuple[str, ...] | None, tuple] = field(default_factory=dict, compare=False)
 
@@ -50,12 +51,8 @@ class ViewMeta:
         """From HGETALL's reply: a flat list, or a dict (RESP3, redis-py's cluster pipeline)."""
         pairs = flat.items() if isinstance(flat, Mapping) else _pairs(flat)
         d = {_text(k): _text(v) for k, v in pairs}
-        if d.get("encoding", ENCODINGS[0]) not in ENCODINGS:
-            raise OnlineStoreError(
-                f"{d.get('view')} {d.get('version')} is stored as {d['encoding']}, which this "
-                f"featurehouse does not read ({', '.join(ENCODINGS)}): upgrade it, or rerun "
-                "`featurehouse sync` with this one"
-            )
+        where = f"{d.get('view')} {d.get('version')}"
+        codec = Codec.stored(d.get("encoding"), d.get("event_base"), where)
         return cls(
             vtoken=d["version"],
             generation=int(d["gen"]),
@@ -65,6 +62,7 @@ class ViewMeta:
             key_prefix=d["key_prefix"],
             buckets=int(d["buckets"]),
             tags=int(d["tags"]),
+            codec=codec,
         )
 
     @cached_property

@@ -99,17 +99,20 @@ def payload(
     items: Sequence[pa.Array],
     record_length: pa.Array,
     header: Header,
+    binary: bool = False,
 ) -> tuple[list[pa.Buffer], int]:
     """The RESP bytes of one command per bucket run, and the number of commands.
 
     Each row is `$<len>\\r\\n<field>\\r\\n$<len>\\r\\n[<item>,<item>,...]\\r\\n`, preceded by its
     command's header on the first row of a bucket run. Two joins write it (the second with `,`
     as separator); the `]\\r\\n` closing a row is written at the start of the next one.
+    `binary`: each row has one item, its whole record (msgpack), written without brackets.
     """
     n = len(sorted_buckets)
+    close = "" if binary else "]"
     values, lengths, _ = bucket_runs(sorted_buckets)
-    headers = join(["]\r\n", header(values, lengths), "$"], null=None)
-    headers = pa.concat_arrays([pc.cast(headers, pa.string()), literal_array("]\r\n$")])
+    headers = join([f"{close}\r\n", header(values, lengths), "$"], null=None)
+    headers = pa.concat_arrays([pc.cast(headers, pa.string()), literal_array(f"{close}\r\n$")])
     changed = pc.not_equal(sorted_buckets.slice(1), sorted_buckets.slice(0, max(n - 1, 0)))
     first = pa.concat_arrays([literal_array(1, pa.bool_()), changed]) if n else changed
     run_index = pc.subtract(pc.cumulative_sum(pc.cast(first, pa.int32())), literal(1, pa.int32()))
@@ -117,22 +120,16 @@ def payload(
         headers, pc.if_else(first, run_index, literal(len(headers) - 1, pa.int32()))
     )
     field_length = pc.cast(pc.binary_length(fields), pa.string())
-    start = join(
-        [
-            row_header,
-            field_length,
-            "\r\n",
-            fields,
-            "\r\n$",
-            pc.cast(record_length, pa.string()),
-            "\r\n[",
-            items[0],
-        ],
-        null=None,
-    )
-    rows = join([start, *items[1:]], ",") if len(items) > 1 else start
+    lead = [row_header, field_length, "\r\n", fields, "\r\n$", pc.cast(record_length, pa.string())]
+    if binary:
+        start = pc.cast(join([*lead, "\r\n"], null=None), pa.binary())
+        rows = pc.binary_join_element_wise(start, items[0], literal_array(b"")[0])
+    else:
+        start = join([*lead, "\r\n[", items[0]], null=None)
+        rows = join([start, *items[1:]], ",") if len(items) > 1 else start
     data = concatenated(rows)
-    return [data.slice(3), pa.py_buffer(b"]\r\n")], len(values)
+    skip = len(close) + 2  # the first row's closing of a previous row
+    return [data.slice(skip), pa.py_buffer(f"{close}\r\n".encode())], len(values)
 
 
 def concatenated(strings: pa.Array) -> pa.Buffer:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import ConfigError
-from featurehouse.online.encoding import JSON_ARRAY, RecordFormat
+from featurehouse.online.encoding import ENCODING, MSGPACK, RecordFormat
 from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
@@ -34,7 +34,8 @@ from featurehouse.online.usage import LoggedRow, Tally, UsageCount
 class RedisStore:
     """Feature values in Redis: one instance (and one client) per process."""
 
-    record_format: RecordFormat | None = JSON_ARRAY  # warehouses may build records in SQL
+    record_format: RecordFormat | None = MSGPACK  # (no SQL writer: the store encodes)
+    encoding: str = ENCODING  # what a full publish writes (tests: JSON, as before msgpack-v1)
 
     def __init__(self, client: redis.Redis, prefix: str = "fh") -> None:
         if not prefix or any(c in prefix for c in "{} \t\r\n"):
@@ -100,7 +101,8 @@ class RedisStore:
         with translated(self.client, f"publishing {schema.view} v{schema.version}"):
             admin.cleanup(self.client, self.prefix, self._active)
         kind = Publisher if mode == "full" else Merger
-        return kind(self.client, self.prefix, self._active).run(schema, batches, opts)
+        publisher = kind(self.client, self.prefix, self._active, self.encoding)
+        return publisher.run(schema, batches, opts)
 
     def read(
         self,

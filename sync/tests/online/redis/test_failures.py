@@ -218,7 +218,7 @@ def test_listpack_limit_is_checked(value_limit: int, encoding: bytes) -> None:
             AS_OF,
             amount=pa.array([1 / 3 + i for i in range(500)]),
             count=pa.array([2**62] * 500),
-            label=pa.array(["a longer label"] * 500),
+            label=pa.array(["a label longer than a msgpack record of 64 bytes"] * 500),
         )
         res = store.publish(sch, [b], as_of=AS_OF, clock="as_of", mode="full", watermark=None)
         assert res.max_record_bytes > 64

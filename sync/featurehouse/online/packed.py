@@ -1,0 +1,354 @@
+"""The msgpack record encoding (`msgpack-v1`), built column-wise with numpy and Arrow.
+
+A record is one msgpack array `[<event>, <feature 1>, ..., <feature n>]`, then, for a view with
+a created timestamp, `<load delay>` (created_at - event_at, or nil), as in the JSON encoding
+(encoding.py); a tombstone is `[<event>]` (`[<event>, <load delay>]`). Elements:
+- event and load delay: a *tagged time*, relative to the generation's `event_base` (epoch µs
+  of a whole second, in the metadata; 0 for the load delay): `4 * n + code`, n in the largest
+  unit that divides it, code 0 µs, 1 ms, 2 s, 3 minutes (UNITS). An event in whole seconds
+  within 9 hours of the base takes 3 bytes, within 17 years 5, instead of 9; a load delay of
+  a few minutes, 1.
+- int64: the shortest msgpack int (1, 2, 3, 5 or 9 bytes); timestamp: epoch µs as such an int.
+- float64: msgpack float 64 (9 bytes, the double's bits: exact, NaN and -0.0 included).
+- bool: true/false; string: msgpack str (UTF-8); list<float64>: an array of float 64; null: nil.
+
+Every column is written as one Arrow binary array of its elements: each value's type byte and
+big-endian bytes in a (rows, 9) numpy matrix, the bytes a value needs picked with a mask; no
+Python object per row. Readers unpack many records with one `msgpack.unpackb` (C).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featurehouse.errors import OnlineStoreError
+
+NAME = "msgpack-v1"
+NIL = b"\xc0"
+_COLUMNS = np.arange(1, 9)  # the value bytes' columns in the (rows, 9) matrix
+_UINT = np.array([0xCC, 0xCD, 0xCE, 0xCF], np.uint8)  # uint 8/16/32/64
+_INT = np.array([0xD0, 0xD1, 0xD2, 0xD3], np.uint8)  # int 8/16/32/64
+_DTYPES = {pa.int64(): np.int64, pa.float64(): np.float64}
+
+
+def _binary_literal(raw: bytes) -> pa.Scalar:
+    """`raw` as a binary scalar, made without pa.scalar (which imports pandas)."""
+    bufs = [None, pa.py_buffer(struct.pack("<ii", 0, len(raw))), pa.py_buffer(raw)]
+    return pa.Array.from_buffers(pa.binary(), 1, bufs)[0]
+
+
+_EMPTY = _binary_literal(b"")
+
+
+def _binary(lengths: np.ndarray, data: np.ndarray) -> pa.Array:
+    """A binary array of rows of `lengths` bytes taken back to back from `data`."""
+    offsets = np.zeros(len(lengths) + 1, np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    bufs = [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))]
+    return pa.Array.from_buffers(pa.binary(), len(lengths), bufs)
+
+
+@dataclass
+class Slots:
+    """One column's elements, before they are compacted: each row's type byte `tag` (kept
+    where `tagged`; None: everywhere), then the last `width` (an int: every row's) of its
+    big-endian bytes `raw` (rows x 8; None: no value bytes), or with `text` the first `width`
+    bytes of its (padded) UTF-8 text."""
+
+    tag: np.ndarray | int
+    raw: np.ndarray | None = None
+    tagged: np.ndarray | None = None
+    width: np.ndarray | int = 8
+    text: bool = False
+
+    @property
+    def size(self) -> int:
+        return 1 if self.raw is None else 1 + self.raw.shape[1]
+
+    @property
+    def full(self) -> bool:
+        """Every row keeps all its bytes."""
+        fixed = isinstance(self.width, int) and self.width == self.size - 1
+        return self.tagged is None and (self.raw is None or fixed)
+
+    def fill(self, matrix: np.ndarray, keep: np.ndarray | None) -> None:
+        matrix[:, 0] = self.tag
+        if self.raw is not None:
+            matrix[:, 1:] = self.raw
+        if keep is None:
+            return
+        keep[:, 0] = True if self.tagged is None else self.tagged
+        if self.raw is None:
+            return
+        if self.text:
+            np.less(np.arange(self.size - 1), self.width[:, None], out=keep[:, 1:])
+        elif isinstance(self.width, int):
+            keep[:, 1:] = 9 - self.width <= _COLUMNS
+        else:
+            np.greater_equal(_COLUMNS, (9 - self.width)[:, None], out=keep[:, 1:])
+
+
+def _compact(slots: Sequence[Slots], n: int) -> pa.Array:
+    """One binary array of the rows' kept bytes of several columns side by side, written
+    into one rows x bytes matrix and compacted once."""
+    width = sum(s.size for s in slots)
+    matrix = np.empty((n, width), np.uint8)
+    keep = None if all(s.full for s in slots) else np.empty((n, width), bool)
+    at = 0
+    for s in slots:
+        s.fill(matrix[:, at : at + s.size], None if keep is None else keep[:, at : at + s.size])
+        at += s.size
+    if keep is None:
+        return _binary(np.full(n, width, np.int32), matrix.reshape(-1))
+    return _binary(keep.sum(1, dtype=np.int32), matrix[keep])
+
+
+def _packed(tag: np.ndarray, tagged: np.ndarray, raw: np.ndarray, width: np.ndarray) -> pa.Array:
+    return _compact([Slots(tag, raw, tagged, width)], len(tag))
+
+
+def _big_endian(values: np.ndarray) -> np.ndarray:
+    return values.astype(values.dtype.newbyteorder(">")).view(np.uint8).reshape(-1, 8)
+
+
+def _width_index(width: np.ndarray) -> np.ndarray:
+    """1, 2, 4, 8 bytes -> 0, 1, 2, 3."""
+    return np.searchsorted(np.array([1, 2, 4, 8]), width)
+
+
+def int_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """The shortest msgpack int of each int64 (`valid` False: nil)."""
+    return _compact([int_slots(values, valid)], len(values))
+
+
+def int_slots(values: np.ndarray, valid: np.ndarray | None = None) -> Slots:
+    """`int_array`'s bytes as slots."""
+    v = values.astype(np.int64, copy=False)
+    fix = (v >= -32) & (v <= 127)
+    magnitude = np.where(v >= 0, v, -(v + 1))  # the bits a two's complement value needs
+    wide = np.where(v >= 0, magnitude > 0xFF, magnitude > 0x7F)
+    width = np.where(~wide, 1, 2).astype(np.int32)
+    width[np.where(v >= 0, magnitude > 0xFFFF, magnitude > 0x7FFF)] = 4
+    width[np.where(v >= 0, magnitude > 0xFFFFFFFF, magnitude > 0x7FFFFFFF)] = 8
+    k = _width_index(width)
+    tag = np.where(v >= 0, _UINT[k], _INT[k])
+    tagged = ~fix
+    if valid is not None and not valid.all():
+        tag[~valid], tagged[~valid], width[~valid] = 0xC0, True, 0
+    return Slots(tag, _big_endian(v), tagged, width)
+
+
+def float_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """msgpack float 64 of each double, its bits as they are (`valid` False: nil)."""
+    return _compact([float_slots(values, valid)], len(values))
+
+
+def float_slots(values: np.ndarray, valid: np.ndarray | None = None) -> Slots:
+    """`float_array`'s bytes as slots."""
+    raw = _big_endian(values.astype(np.float64, copy=False))
+    if valid is None or valid.all():
+        return Slots(0xCB, raw)
+    tag = np.where(valid, 0xCB, 0xC0).astype(np.uint8)
+    return Slots(tag, raw, None, np.where(valid, 8, 0).astype(np.int32))
+
+
+def _header(lengths: np.ndarray, fix: int, fix_max: int, tags: Sequence[tuple[int, int, int]]):
+    """Type bytes of a str or array of each length: the fix form up to `fix_max`, else the
+    first of `tags` (tag, width, limit) whose limit holds it."""
+    n = len(lengths)
+    tag = (fix + np.minimum(lengths, fix_max)).astype(np.uint8)
+    width = np.zeros(n, np.int32)
+    for code, size, low in tags:
+        wider = lengths > low
+        tag[wider], width[wider] = code, size
+    return tag, width
+
+
+def _nil_where(mask: np.ndarray, tag: np.ndarray, width: np.ndarray) -> None:
+    tag[mask], width[mask] = 0xC0, 0
+
+
+def _numpy(values: pa.Array, kind: pa.DataType) -> tuple[np.ndarray, np.ndarray | None]:
+    """The values' data buffer as numpy (a null's slot holds anything) and their validity
+    (None: no nulls). Read from the buffers: pa.scalar would import pandas."""
+    values = pc.cast(values, kind)
+    n, start = len(values), values.offset
+    valid = None if not values.null_count else np.asarray(pc.is_valid(values))
+    data = values.buffers()[1]
+    if kind == pa.bool_():
+        bits = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        return np.unpackbits(bits, bitorder="little")[start : start + n].astype(bool), valid
+    if data is None:
+        return np.zeros(n, _DTYPES[kind]), valid
+    return np.frombuffer(data, _DTYPES[kind])[start : start + n], valid
+
+
+def _byte_lengths(text: pa.Array) -> np.ndarray:
+    """Each string's bytes (0 for null) from its offsets (pc.fill_null with a Python value
+    would import pandas)."""
+    offsets = np.frombuffer(text.buffers()[1], np.int32)[text.offset : text.offset + len(text) + 1]
+    lengths = np.diff(offsets).astype(np.int64)
+    if text.null_count:
+        lengths[~np.asarray(pc.is_valid(text))] = 0
+    return lengths
+
+
+SHORT = 16  # strings of at most this many bytes go in a record's matrix (`short_strings`)
+
+
+def short_strings(values: pa.Array) -> Slots | None:
+    """fixstr slots of a column whose strings have at most SHORT bytes (None: longer ones)."""
+    text = pc.cast(values, pa.string())
+    lengths = _byte_lengths(text)
+    longest = int(lengths.max()) if len(lengths) else 0
+    if longest > SHORT:
+        return None
+    _, offsets, data = text.buffers()
+    starts = np.frombuffer(offsets, np.int32)[text.offset : text.offset + len(text)]
+    bytes_ = (
+        np.frombuffer(data, np.uint8) if data is not None and data.size else np.zeros(1, np.uint8)
+    )
+    at = np.minimum(starts[:, None] + np.arange(max(longest, 1)), len(bytes_) - 1)
+    tag = (0xA0 + lengths).astype(np.uint8)
+    if text.null_count:
+        tag[~np.asarray(pc.is_valid(text))] = 0xC0
+    return Slots(tag, bytes_[at], None, lengths, text=True)
+
+
+def string_array(values: pa.Array) -> pa.Array:
+    """msgpack str of each string (nil for null)."""
+    text = pc.cast(pc.cast(values, pa.string()), pa.binary())
+    lengths = _byte_lengths(text)
+    tag, width = _header(lengths, 0xA0, 31, [(0xD9, 1, 31), (0xDA, 2, 0xFF), (0xDB, 4, 0xFFFF)])
+    if text.null_count:
+        _nil_where(~np.asarray(pc.is_valid(text)), tag, width)
+        text = pc.fill_null(text, _EMPTY)
+    head = _packed(tag, np.ones(len(tag), bool), _big_endian(lengths.astype(np.int64)), width)
+    return pc.binary_join_element_wise(head, text, _EMPTY)
+
+
+def float_list_array(values: pa.Array) -> pa.Array:
+    """msgpack array of float 64 of each list (nil for a null list or element)."""
+    values = pc.cast(values, pa.list_(pa.float64()))
+    offsets = np.asarray(values.offsets)
+    lo, hi = offsets[0], offsets[-1]
+    flat, valid = _numpy(values.values.slice(lo, hi - lo), pa.float64())
+    elements = float_array(flat, valid)
+    lists = pa.ListArray.from_arrays(pa.array(offsets - lo, pa.int32()), elements)
+    body = pc.fill_null(pc.binary_join(lists, _EMPTY), _EMPTY)
+    lengths = np.diff(offsets)
+    tag, width = _header(lengths, 0x90, 15, [(0xDC, 2, 15), (0xDD, 4, 0xFFFF)])
+    if values.null_count:
+        _nil_where(~np.asarray(pc.is_valid(values)), tag, width)
+    head = _packed(tag, np.ones(len(tag), bool), _big_endian(lengths.astype(np.int64)), width)
+    return pc.binary_join_element_wise(head, body, _EMPTY)
+
+
+def bool_array(values: pa.Array) -> pa.Array:
+    return _compact([bool_slots(values)], len(values))
+
+
+def bool_slots(values: pa.Array) -> Slots:
+    flags, valid = _numpy(values, pa.bool_())
+    tag = np.where(flags, 0xC3, 0xC2).astype(np.uint8)
+    if valid is not None:
+        tag[~valid] = 0xC0
+    return Slots(tag)
+
+
+def timestamp_us(values: pa.Array) -> pa.Array:
+    """Epoch µs (int64) of each timestamp."""
+    tz = values.type.tz if pa.types.is_timestamp(values.type) else None
+    return pc.cast(pc.cast(values, pa.timestamp("us", tz=tz)), pa.int64())
+
+
+def column(values: pa.Array, kind: str) -> pa.Array:
+    """msgpack of every value of one feature column (nulls as nil)."""
+    part = column_part(values, kind)
+    return _compact([part], len(values)) if isinstance(part, Slots) else part
+
+
+def column_part(values: pa.Array, kind: str) -> Slots | pa.Array:
+    """`column`, as slots where the values have at most 9 bytes (a record's matrix takes
+    them, `records`), else as a binary array."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if kind in ("int64", "timestamp"):
+        ints = timestamp_us(values) if kind == "timestamp" else values
+        return int_slots(*_numpy(ints, pa.int64()))
+    if kind == "float64":
+        return float_slots(*_numpy(values, pa.float64()))
+    if kind == "string":
+        return short_strings(values) or string_array(values)
+    if kind == "bool":
+        return bool_slots(values)
+    if kind == "list<float64>":
+        return float_list_array(values)
+    raise OnlineStoreError(f"cannot encode feature type {kind!r}")
+
+
+UNITS = (1, 1_000, 1_000_000, 60_000_000)  # µs of a tagged time's unit, by its code
+
+
+def tagged(us: np.ndarray, base_us: int = 0) -> np.ndarray:
+    """The tagged time of each µs value relative to `base_us`: `4 * n + code`, n in the
+    largest of UNITS (µs, ms, s, minutes; `code` its index) that divides it."""
+    delta = us.astype(np.int64, copy=False) - base_us
+    code = np.zeros(len(delta), np.int64)
+    for i, unit in enumerate(UNITS[1:], 1):
+        code[delta % unit == 0] = i
+    return (delta // np.take(UNITS, code)) * 4 + code
+
+
+def untagged(value: int) -> int:
+    """µs of a tagged time (relative to its base)."""
+    return (value >> 2) * UNITS[value & 3]
+
+
+def tagged_slots(us: pa.Array, base_us: int = 0) -> Slots:
+    """The tagged times as msgpack ints (nil for null)."""
+    values, valid = _numpy(us, pa.int64())
+    return int_slots(tagged(values, base_us), valid)
+
+
+def records(parts: Sequence[Slots | pa.Array], n: int) -> pa.Array:
+    """One msgpack array per row of the `n` rows' elements `parts`: each run of slots compacted
+    in one matrix, the runs and binary columns joined (when there are several)."""
+    count = len(parts)
+    if count < 16:
+        head = Slots(0x90 + count)
+    else:
+        head = Slots(0xDC, np.broadcast_to(_big_endian(np.array([count])), (n, 8)), None, 2)
+    runs: list[pa.Array] = []
+    pending: list[Slots] = [head]
+    for part in parts:
+        if isinstance(part, Slots):
+            pending.append(part)
+            continue
+        if pending:
+            runs.append(_compact(pending, n))
+        runs.append(part)
+        pending = []
+    if pending:
+        runs.append(_compact(pending, n))
+    return runs[0] if len(runs) == 1 else pc.binary_join_element_wise(*runs, _EMPTY)
+
+
+def unpack(records: Sequence[bytes | None], base_us: int) -> list[Any]:
+    """Many records (None = missing: None) with one unpack; each record's event as epoch µs."""
+    n = len(records)
+    head = bytes([0x90 + n]) if n < 16 else b"\xdd" + struct.pack(">I", n)
+    out = msgpack.unpackb(head + b"".join(NIL if r is None else r for r in records))
+    for rec in out:
+        if rec is not None:
+            v = rec[0]
+            rec[0] = base_us + (v >> 2) * UNITS[v & 3]
+    return out
