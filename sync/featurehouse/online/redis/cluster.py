@@ -162,6 +162,9 @@ class AsyncClusterReader(AsyncReader):
         self.cluster = async_client(url, timeout)
         self.where = f"{endpoint(url).shown} (cluster)"
         self.steps = ReadSteps(prefix)
+        self.flying = set()
+        self.batches = {}
+        self.reading = set()
 
     async def read(
         self,
