@@ -92,6 +92,27 @@ def test_reads_asked_while_one_is_in_flight_are_read_together(
     assert isinstance(refused, InvalidKeyError) and "not a number" in str(refused)
 
 
+def test_reads_left_in_flight_by_an_event_loop_do_not_hold_the_next_one(
+    served_store: OnlineStore,
+) -> None:
+    """An event loop closed with one read in flight and another waiting for it (never
+    finished): the reader, used on a new loop, reads at once."""
+    reader = AsyncReader(SHARED_URL, served_store.prefix)
+
+    async def leave() -> list:
+        await reader.read(REQUESTS, ROWS[0])
+        left = [asyncio.ensure_future(reader.read(REQUESTS, rows)) for rows in ROWS[1:3]]
+        await asyncio.sleep(0)  # the first in flight, the second waiting for it
+        assert reader.flying and reader.batches
+        return left
+
+    loop = asyncio.new_event_loop()
+    left = loop.run_until_complete(leave())
+    loop.close()
+    assert not any(task.done() for task in left)
+    assert asyncio.run(reader.read(REQUESTS, ROWS[1])) == served_store.read(REQUESTS, ROWS[1])
+
+
 def test_batched_reads_during_repeated_switches_are_one_whole_generation_each() -> None:
     """A writer switches generations (and deletes the old ones) in a loop while batches of
     concurrent reads go on: every answer is one whole generation's."""

@@ -245,6 +245,7 @@ class AsyncReader:
         self.flying: set[tuple[ReadRequest, ...]] = set()  # views with a read in flight
         self.batches: dict[tuple[ReadRequest, ...], Batch] = {}  # reads waiting for it
         self.reading: set[asyncio.Task] = set()  # batches being read (the loop holds weak refs)
+        self.loop: asyncio.AbstractEventLoop | None = None  # the one flying and batches are of
 
     async def read(
         self,
@@ -261,6 +262,9 @@ class AsyncReader:
         `now=`, or one that would make the waiting batch larger than _BATCH_ROWS rows."""
         if now is not None:
             return await self.read_alone(requests, entity_rows, now)
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # first use, or a new event loop: nothing of the old one waits
+            self.loop, self.flying, self.batches = loop, set(), {}
         key = tuple(requests)
         if key not in self.flying:  # nothing in flight: read now
             self.flying.add(key)
@@ -273,7 +277,7 @@ class AsyncReader:
             batch = self.batches[key] = Batch()
         elif len(batch.rows) + len(entity_rows) > _BATCH_ROWS:
             return await self.read_alone(requests, entity_rows, None)
-        future = asyncio.get_running_loop().create_future()
+        future = loop.create_future()
         start = len(batch.rows)
         batch.rows += entity_rows
         batch.callers.append((future, start, len(batch.rows)))
@@ -283,10 +287,10 @@ class AsyncReader:
         """The read in flight of these views is done: the batch waiting for it goes next
         (its task first runs at the next turn, so this turn's reads still join it)."""
         batch = self.batches.get(key)
-        if batch is None:
+        if batch is None or self.loop is None or self.loop.is_closed():
             self.flying.discard(key)
             return
-        task = asyncio.get_running_loop().create_task(self._read_batch(key, batch))
+        task = self.loop.create_task(self._read_batch(key, batch))
         self.reading.add(task)
         task.add_done_callback(self.reading.discard)
 

@@ -165,6 +165,7 @@ class AsyncClusterReader(AsyncReader):
         self.flying = set()
         self.batches = {}
         self.reading = set()
+        self.loop = None
 
     async def read(
         self,
