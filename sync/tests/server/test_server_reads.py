@@ -1,6 +1,7 @@
 """The server's async read path (`online.aio`) against real Redis: the same answers as the sync
-OnlineStore.read, pipelined reads matched to their requests, the function library loaded on
-demand, and Redis stopping, hanging and coming back.
+OnlineStore.read, pipelined reads matched to their requests, reads asked while one is in flight
+batched (each answered its own rows, one whole generation each under concurrent syncs), the
+function library loaded on demand, and Redis stopping, hanging and coming back.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +17,20 @@ from pathlib import Path
 import pytest
 import redis
 from featurehouse.errors import RedisUnavailable
-from featurehouse.online import NotPublishedError, OnlineStore, ReadRequest
+from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ReadRequest
 from featurehouse.online.redis import RedisStore
 from featurehouse.online.redis.aio import AsyncReader
-from online_support import AS_OF, SHARED_URL, Server, free_port, own_server
+from online_support import (
+    AS_OF,
+    SHARED_URL,
+    Server,
+    free_port,
+    own_server,
+    schema,
+    shared_client,
+    simple_batch,
+)
+from online_support import test_store as make_store
 from server_support import publish_all
 
 REQUESTS = [
@@ -43,6 +55,114 @@ def test_async_reads_equal_sync_reads_when_pipelined(served_store: OnlineStore) 
         assert results == served_store.read(REQUESTS, rows, now=NOW)
     with pytest.raises(NotPublishedError, match="feat_nothing"):
         asyncio.run(reader.read([ReadRequest("feat_nothing", None)], ROWS[0]))
+
+
+def test_reads_asked_while_one_is_in_flight_are_read_together(
+    served_store: OnlineStore,
+) -> None:
+    """100 reads at once (the store's clock): the first goes alone, the 99 asked while it is
+    in flight wait for it and go as one read; each gets its own rows' answer. A bad key in a
+    batch fails only the read that sent it (the others are read again, alone)."""
+    reader = AsyncReader(SHARED_URL, served_store.prefix)
+    trips = []
+    execute = reader.execute
+
+    async def counted(trip):  # type: ignore[no-untyped-def]
+        trips.append(trip.count)
+        return await execute(trip)
+
+    reader.execute = counted  # type: ignore[method-assign]
+    bad = [{"customer_id": "not a number", "country_code": "US"}]
+
+    async def all_at_once() -> tuple[list, list, list]:
+        await reader.read(REQUESTS, ROWS[0])  # the metadata, cached
+        trips.clear()
+        got = await asyncio.gather(*(reader.read(REQUESTS, rows) for rows in ROWS * 25))
+        batched = trips.copy()
+        mixed = [reader.read(REQUESTS, rows) for rows in (ROWS[1], ROWS[2], bad, ROWS[0])]
+        return got, batched, await asyncio.gather(*mixed, return_exceptions=True)
+
+    got, batched, (alone, second, refused, third) = asyncio.run(all_at_once())
+    for rows, results in zip(ROWS * 25, got, strict=True):
+        assert results == served_store.read(REQUESTS, rows)
+    assert len(batched) == 2  # the first read alone, then the 99 others together
+    assert alone == served_store.read(REQUESTS, ROWS[1])
+    assert second == served_store.read(REQUESTS, ROWS[2])
+    assert third == served_store.read(REQUESTS, ROWS[0])
+    assert isinstance(refused, InvalidKeyError) and "not a number" in str(refused)
+
+
+def test_reads_left_in_flight_by_an_event_loop_do_not_hold_the_next_one(
+    served_store: OnlineStore,
+) -> None:
+    """An event loop closed with one read in flight and another waiting for it (never
+    finished): the reader, used on a new loop, reads at once."""
+    reader = AsyncReader(SHARED_URL, served_store.prefix)
+
+    async def leave() -> list:
+        await reader.read(REQUESTS, ROWS[0])
+        left = [asyncio.ensure_future(reader.read(REQUESTS, rows)) for rows in ROWS[1:3]]
+        await asyncio.sleep(0)  # the first in flight, the second waiting for it
+        assert reader.flying and reader.batches
+        return left
+
+    loop = asyncio.new_event_loop()
+    left = loop.run_until_complete(leave())
+    loop.close()
+    assert not any(task.done() for task in left)
+    assert asyncio.run(reader.read(REQUESTS, ROWS[1])) == served_store.read(REQUESTS, ROWS[1])
+
+
+def test_batched_reads_during_repeated_switches_are_one_whole_generation_each() -> None:
+    """A writer switches generations (and deletes the old ones) in a loop while batches of
+    concurrent reads go on: every answer is one whole generation's."""
+    rows = [[{"customer_id": i} for i in ids] for ids in ([3, 41], [97], [1500, 7])]
+    request = [ReadRequest(schema().view)]
+    with make_store(shared_client()) as store:
+        _publish(store, tag=1)
+        stop, switches = threading.Event(), []
+
+        def switch() -> None:
+            writer, tag = RedisStore(redis.Redis.from_url(SHARED_URL), store.prefix), 1
+            while not stop.is_set():
+                tag = tag % 9 + 1
+                _publish(writer, tag)
+                switches.append(tag)
+
+        async def read_on() -> tuple[int, set, list]:
+            reader = AsyncReader(SHARED_URL, store.prefix)
+            reads, tags, bad = 0, set(), []
+            start = time.monotonic()
+            while time.monotonic() - start < (3 if len(switches) >= 3 else 60):
+                asked = rows * 10
+                got = await asyncio.gather(*(reader.read(request, r) for r in asked))
+                for r, [res] in zip(asked, got, strict=True):
+                    counts = {v[1] for v in res.values}
+                    whole = len(counts) == 1 and all(
+                        s == ("present", "present") and v[0] == e["customer_id"] + v[1] / 10
+                        for s, v, e in zip(res.statuses, res.values, r, strict=True)
+                    )
+                    if not whole:
+                        bad.append(res)
+                    tags |= counts
+                reads += len(asked)
+            return reads, tags, bad
+
+        thread = threading.Thread(target=switch)
+        thread.start()
+        try:
+            reads, tags, bad = asyncio.run(read_on())
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+    assert bad == [] and reads > 50 and len(switches) >= 3 and len(tags) >= 2
+
+
+def _publish(store: OnlineStore, tag: int) -> None:
+    store.publish(
+        schema(), [simple_batch(2000, tag=tag)], as_of=AS_OF, clock="as_of", mode="full",
+        watermark=AS_OF, is_latest=True,
+    )  # fmt: skip
 
 
 def test_a_busy_connection_outliving_the_timeout_never_times_out(

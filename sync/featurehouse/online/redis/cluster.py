@@ -162,6 +162,10 @@ class AsyncClusterReader(AsyncReader):
         self.cluster = async_client(url, timeout)
         self.where = f"{endpoint(url).shown} (cluster)"
         self.steps = ReadSteps(prefix)
+        self.flying = set()
+        self.batches = {}
+        self.reading = set()
+        self.loop = None
 
     async def read(
         self,
