@@ -18,11 +18,9 @@ that read back as exactly the same double, always with a `.` or an exponent (`3.
 `1e+16` or `10000000000000000.0`; NaN, Infinity, -Infinity as Python's json writes them), so
 they parse back as floats; timestamps epoch microseconds; lists JSON lists; nulls `null`.
 
-Two writers produce JSON: Arrow compute (`record_items`, any warehouse) and, on DuckDB, SQL
-inside the query that reads the rows (`duckdb_record_sql`, `JSON_ARRAY`; no store asks for
-it since msgpack-v1). They may spell a float differently (`1e+16` /
-`10000000000000000.0`), never its value: sync/tests/online/test_encoding.py decodes both and
-compares them bit for bit, and the msgpack records with them.
+One writer produces JSON: Arrow compute (`record_items`, any warehouse), for the incremental
+syncs, stream events and pushes into a JSON generation. sync/tests/online/test_encoding.py
+compares the msgpack records with the JSON records bit for bit.
 """
 
 from __future__ import annotations
@@ -41,11 +39,10 @@ import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
 from featurehouse.online import packed
-from featurehouse.types import TYPES
 
 EVENT_AT = "__event_at"
 CREATED_AT = "__created_at"
-RECORD = "__record"  # a pre-encoded record without its brackets (`RecordFormat.sql`)
+RECORD = "__record"  # a row's msgpack record, encoded ahead of the publish (prepare.encoded)
 JSON = "json-array-v2"  # v2: tombstones; v1 stores read alike
 ENCODING = packed.NAME  # what a full sync writes (an incremental one: its generation's)
 ENCODINGS = ("json-array-v1", JSON, packed.NAME)  # what readers understand
@@ -220,49 +217,6 @@ def encode_records(
 
 def event_us(batch: pa.RecordBatch) -> pa.Array:
     return _timestamp_us(batch.column(EVENT_AT))
-
-
-@dataclass(frozen=True)
-class RecordFormat:
-    """What a warehouse needs to build records in its own SQL: the format, the column the
-    record goes in, and `sql`, its writer per SQL dialect. The online store hands it out
-    (`OnlineStore.record_format`), so a warehouse never needs to know the store."""
-
-    name: str = JSON
-    column: str = RECORD
-
-    def sql(
-        self,
-        dialect: str,
-        event: str,
-        features: Sequence[tuple[str, str]],
-        created: str | None = None,
-    ) -> str | None:
-        """SQL giving each row's record (without its brackets) in `dialect`, or None when the
-        format has no writer there (the store then encodes the rows' features itself).
-        `event`, `created` and each feature's first element: SQL of the value, cast to its
-        online type; `created` only for views with a created timestamp."""
-        if dialect == "duckdb" and self.name == JSON:
-            delay = (
-                [] if created is None else [(f"epoch_us({created}) - epoch_us({event})", "int64")]
-            )
-            return duckdb_record_sql(event, [*features, *delay])
-        return None
-
-
-JSON_ARRAY = RecordFormat()
-MSGPACK = RecordFormat(packed.NAME)  # no SQL writer: the store encodes the features
-
-
-def duckdb_record_sql(event: str, features: Sequence[tuple[str, str]]) -> str:
-    """A DuckDB expression giving the record of a row without its outer brackets, for the
-    column RECORD: `event` and each feature (name -> SQL expression of its online type)."""
-    parts = [f"epoch_us({event})"]
-    for expression, kind in features:
-        if kind not in TYPES:
-            raise OnlineStoreError(f"cannot encode feature type {kind!r}")
-        parts.append(f"epoch_us({expression})" if kind == "timestamp" else expression)
-    return f"json_array({', '.join(parts)})[2:-2]"
 
 
 # --- decoding (read path): one json.loads per record, then per-type conversion ---

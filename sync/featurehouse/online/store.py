@@ -16,7 +16,6 @@ from typing import Any, Literal, Protocol
 import pyarrow as pa
 
 from featurehouse.errors import ConfigError, redact
-from featurehouse.online.encoding import RecordFormat
 from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
@@ -48,7 +47,6 @@ class OnlineStore(Protocol):
     """Feature values of published view versions: one instance per process."""
 
     prefix: str  # the namespace of this store's keys or tables
-    record_format: RecordFormat | None  # what a warehouse may build in SQL; None: features
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fh") -> OnlineStore:

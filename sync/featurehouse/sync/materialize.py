@@ -200,10 +200,8 @@ def sync_view(
     started = time.monotonic()
     schema = view_schema(view, lineage)
     mode, since, notes = _plan(view, schema, state, options)
-    with latest_rows(
-        warehouse, view, macro_sql, options.as_of, records=store.record_format
-    ) as latest:
-        stats = latest_stats(warehouse, view, latest.sql, options.as_of, since)
+    with latest_rows(warehouse, view, macro_sql, options.as_of) as latest:
+        stats = latest_stats(warehouse, view, latest, options.as_of, since)
         if stats.duplicate_keys:
             raise FeaturehouseError(
                 f"{view.ref}: latest_feature_rows returned {stats.duplicate_keys} entities "
@@ -213,8 +211,8 @@ def sync_view(
         if progress is not None:
             progress.start(view.ref, stats.changed)
         batches = contextlib.closing(read_partitioned(
-            warehouse, view, latest.sql, options.as_of, rows=stats.changed, since=since,
-            batch_size=options.batch_size, encoded=latest.encoded,
+            warehouse, view, latest, options.as_of, rows=stats.changed, since=since,
+            batch_size=options.batch_size,
         ))  # fmt: skip
         with batches as read:  # its thread stops before the held rows are dropped
             result = store.publish(

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from featurehouse.online.clock import window_start
-from featurehouse.online.encoding import CREATED_AT, EVENT_AT, RecordFormat
+from featurehouse.online.encoding import CREATED_AT, EVENT_AT
 from featurehouse.project.registry import FeatureView
 from featurehouse.project.render import EXPIRED, TIE_BREAKS
 from featurehouse.types import arrow_type, sql_type
@@ -46,60 +46,25 @@ class Since:
     watermark: datetime | None
 
 
-def arrow_schema(
-    view: FeatureView, *, encoded: RecordFormat | None = None, expired: bool = False
-) -> pa.Schema:
+def arrow_schema(view: FeatureView, *, expired: bool = False) -> pa.Schema:
     """The batches' schema: keys, __event_at, __created_at, (`expired`: the macro's EXPIRED
-    flag), then the features (or, encoded, their online record in one column,
-    `RecordFormat.column`)."""
+    flag), then the features."""
     fields = [pa.field(k.name, arrow_type(k.online_type)) for k in view.keys]
     fields += [pa.field(EVENT_AT, pa.timestamp("us")), pa.field(CREATED_AT, pa.timestamp("us"))]
     if expired:
         fields.append(pa.field(EXPIRED, pa.bool_()))
-    if encoded is not None:
-        fields.append(pa.field(encoded.column, pa.string()))
-    else:
-        fields += [pa.field(f.name, arrow_type(f.online_type)) for f in view.features]
+    fields += [pa.field(f.name, arrow_type(f.online_type)) for f in view.features]
     return pa.schema(fields)
-
-
-@dataclass(frozen=True)
-class Latest:
-    """The macro's rows as SQL to select from; `encoded`: they carry their records."""
-
-    sql: str
-    encoded: RecordFormat | None = None
 
 
 @contextlib.contextmanager
 def latest_rows(
-    warehouse: Warehouse,
-    view: FeatureView,
-    macro_sql: str,
-    as_of: datetime,
-    *,
-    records: RecordFormat | None,
-) -> Iterator[Latest]:
-    """The macro's rows at `as_of`, which the stats and the read both select from: held once
-    in a table where the warehouse can (DuckDB), so that the macro runs once, and, when the
-    online store's record format has a writer in the warehouse's SQL, with each row's record
-    built in that same query (on DuckDB, on all its threads)."""
-    record = None if records is None else _record_sql(warehouse, view, records)
-    sql = macro_sql
-    if record is not None:  # the features are in the record: only it and what frames it
-        held = ", ".join(_q(c) for c in _framing(view))
-        sql = f"select {held}, {record} as {_q(records.column)}\nfrom (\n{macro_sql}\n) as latest"
-    with warehouse.hold(sql, {"as_of": as_of}) as held:
-        yield Latest(held, records if record is not None else None)
-
-
-def _framing(view: FeatureView) -> list[str]:
-    """The macro's columns the stats and the read use beside a record: keys, timestamps,
-    the EXPIRED flag, the TIE_BREAKS count; each once (a created timestamp may be the event
-    column)."""
-    created = [view.created_timestamp] if view.created_timestamp else []
-    keys = [k.name for k in view.keys]
-    return list(dict.fromkeys([*keys, view.event_timestamp, *created, EXPIRED, TIE_BREAKS]))
+    warehouse: Warehouse, view: FeatureView, macro_sql: str, as_of: datetime
+) -> Iterator[str]:
+    """SQL of the macro's rows at `as_of`, which the stats and the read both select from:
+    held once in a table where the warehouse can (DuckDB), so that the macro runs once."""
+    with warehouse.hold(macro_sql, {"as_of": as_of}) as held:
+        yield held
 
 
 def _casts(view: FeatureView, dialect: str) -> list[tuple[str, str]]:
@@ -108,13 +73,6 @@ def _casts(view: FeatureView, dialect: str) -> list[tuple[str, str]]:
         (f"cast({_q(f.name)} as {sql_type(f.online_type, dialect)})", f.online_type)
         for f in view.features
     ]
-
-
-def _record_sql(warehouse: Warehouse, view: FeatureView, records: RecordFormat) -> str | None:
-    event = f"cast({_q(view.event_timestamp)} as timestamp)"
-    created = view.created_timestamp
-    created_sql = None if created is None else f"cast({_q(created)} as timestamp)"
-    return records.sql(warehouse.adapter, event, _casts(view, warehouse.adapter), created_sql)
 
 
 def latest_stats(
@@ -191,15 +149,13 @@ def read_latest(
     *,
     since: Since | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    encoded: RecordFormat | None = None,
     expired: bool = False,
     partition: tuple[int, int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """Stream the macro's rows at `as_of` (null keys dropped) in `arrow_schema(view)`;
-    `encoded`: the rows carry their records (`latest_rows`), read instead of the features;
     `expired`: with the macro's flag of rows older than the TTL (EXPIRED);
     `partition` (i, n): only the entities whose key hash falls in partition i of n."""
-    schema = arrow_schema(view, encoded=encoded, expired=expired)
+    schema = arrow_schema(view, expired=expired)
     created = _q(view.created_timestamp or view.event_timestamp)
     event = _q(view.event_timestamp)
     columns = [
@@ -212,13 +168,10 @@ def read_latest(
     ]
     if expired:
         columns.append(EXPIRED)
-    if encoded is not None:
-        columns.append(_q(encoded.column))
-    else:
-        columns += [
-            f"{cast} as {_q(f.name)}"
-            for (cast, _), f in zip(_casts(view, warehouse.adapter), view.features, strict=True)
-        ]
+    columns += [
+        f"{cast} as {_q(f.name)}"
+        for (cast, _), f in zip(_casts(view, warehouse.adapter), view.features, strict=True)
+    ]
     changed, params = _changed(warehouse, view, since)
     where = [*(f"{_q(k.name)} is not null" for k in view.keys), changed]
     if partition is not None:

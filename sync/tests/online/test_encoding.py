@@ -8,7 +8,6 @@ import struct
 import zlib
 from datetime import datetime
 
-import duckdb
 import hiredis
 import msgpack
 import numpy as np
@@ -19,7 +18,6 @@ from featurehouse.online import packed
 from featurehouse.online.encoding import (
     CREATED_AT,
     EVENT_AT,
-    JSON_ARRAY,
     Codec,
     decode_records,
     encode_column,
@@ -192,30 +190,6 @@ ROW = st.tuples(
     st.lists(FLOATS, max_size=4) | st.none(),
 )
 KINDS = ALL_TYPES
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(ROW, min_size=1, max_size=40))
-def test_duckdb_records_decode_as_the_arrow_records(rows: list[tuple]) -> None:
-    """The two writers of the encoding (Arrow compute, DuckDB SQL) agree value for value,
-    the load delay that ends a record of a view with a created timestamp included."""
-    columns = list(zip(*rows, strict=True))
-    types = [pa.timestamp("us"), pa.float64(), pa.int64(), pa.string(), pa.bool_()]
-    types += [pa.timestamp("us"), pa.list_(pa.float64())]
-    names = [EVENT_AT, *(name for name, _ in KINDS)]
-    table = pa.table([pa.array(c, t) for c, t in zip(columns, types, strict=True)], names=names)
-    table = table.append_column(CREATED_AT, table.column("t"))  # any timestamps, nulls too
-    arrow = encode_records(table.to_batches()[0], KINDS, created=True).to_pylist()
-    features = [(f'"{name}"', kind) for name, kind in KINDS]
-    sql = JSON_ARRAY.sql("duckdb", f'"{EVENT_AT}"', features, created=f'"{CREATED_AT}"')
-    assert sql is not None and JSON_ARRAY.sql("postgres", "e", features) is None
-    with duckdb.connect() as con:
-        con.register("given", table)
-        inner = [r[0] for r in con.execute(f"select {sql} from given").fetchall()]
-    ducked = [f"[{r}]" for r in inner]
-    got = decode_records([r.encode() for r in ducked])
-    want = decode_records([r.encode() for r in arrow])
-    assert [_bits(r) for r in got] == [_bits(r) for r in want]
 
 
 def _table(rows: list[tuple]) -> pa.Table:

@@ -147,7 +147,6 @@ class Interrupting:
 
     def __init__(self, store: OnlineStore, after: int | None) -> None:
         self.store, self.after = store, after
-        self.record_format = store.record_format
 
     def publish(self, schema, batches, **options) -> Any:
         if self.after is None:

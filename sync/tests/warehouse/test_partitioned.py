@@ -14,9 +14,7 @@ import pytest
 from compare_support import assert_partitions_cover_once, keys_by_partition
 from featurehouse.ahead import read_ahead
 from featurehouse.api.context import Context
-from featurehouse.online.encoding import JSON_ARRAY, RECORD
 from featurehouse.project import render
-from featurehouse.project.render import EXPIRED, TIE_BREAKS
 from featurehouse.warehouse import connect
 from featurehouse.warehouse.duckdb import DuckDB
 from featurehouse.warehouse.latest import latest_rows, read_latest
@@ -77,26 +75,26 @@ def test_read_ahead_hands_over_batches_errors_and_stops() -> None:
     assert closed == [True] and threading.active_count() == before
 
 
-def test_duckdb_held_rows_carry_the_record_and_its_framing_only(context: Context) -> None:
-    """With records built in SQL the held table keeps keys, timestamps, the expired flag, the
-    lost tie-breaks and the record (not the features, which the record already holds): less
-    to spill at 10M."""
+def test_duckdb_held_rows_read_as_the_macro_rows(context: Context) -> None:
+    """The held table (the macro run once, for the stats and the read) is a table on DuckDB
+    and reads, feature for feature, as the macro's own rows do."""
     views = online_views(context)
     sqls = render.latest_rows_sql(
         context.project, context.target, context.artifacts.manifest, views, "$as_of"
     )
     with connect(context.project, context.target) as warehouse:
         for view in views:
-            with latest_rows(warehouse, view, sqls[view.ref], AS_OF, records=JSON_ARRAY) as held:
-                names = warehouse.reader(f"{held.sql} limit 0", {}, 10).schema.names
-                records = list(read_latest(
-                    warehouse, view, held.sql, AS_OF, encoded=held.encoded, expired=True
-                ))  # fmt: skip
-            created = [view.created_timestamp] if view.created_timestamp else []
-            keys = [k.name for k in view.keys]
-            framing = [*keys, view.event_timestamp, *created, EXPIRED, TIE_BREAKS]
-            assert names == [*framing, RECORD], view.ref
-            assert sum(b.num_rows for b in records) > 0, view.ref
+            direct = pa.Table.from_batches(
+                list(read_latest(warehouse, view, sqls[view.ref], AS_OF, expired=True))
+            )
+            with latest_rows(warehouse, view, sqls[view.ref], AS_OF) as held:
+                assert held != sqls[view.ref], view.ref  # a table of its own, not the macro
+                rows = pa.Table.from_batches(
+                    list(read_latest(warehouse, view, held, AS_OF, expired=True))
+                )
+            keys = [(k.name, "ascending") for k in view.keys]
+            assert direct.num_rows > 0, view.ref
+            assert rows.sort_by(keys).equals(direct.sort_by(keys)), view.ref
 
 
 @pytest.mark.fast

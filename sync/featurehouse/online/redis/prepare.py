@@ -69,7 +69,7 @@ ENCODE_ROWS = 131_072  # rows it encodes at a time
 
 def _checked(schema: ViewSchema, batch: pa.RecordBatch) -> pa.RecordBatch:
     """The batch's columns a publish needs: keys, EVENT_AT, then the record's other columns
-    (features, created timestamp) or the record itself (RECORD)."""
+    (features, created timestamp) or the msgpack record itself (RECORD, from `encoded`)."""
     encoded = RECORD in batch.schema.names
     created = [CREATED_AT] if schema.created else []  # tombstones keep the load delay
     rest = [RECORD, *created] if encoded else schema.record_columns
@@ -88,7 +88,7 @@ def chunks(
 ) -> Iterator[pa.RecordBatch]:
     """Re-chunk the incoming batches to about `chunk_rows` rows, checking the columns.
 
-    Batches carry either the features or their records already encoded (column RECORD)."""
+    Batches carry either the features or their msgpack records (column RECORD, `encoded`)."""
     pending: list[pa.RecordBatch] = []
     size = 0
     for batch in batches:
@@ -193,17 +193,14 @@ def _encode(
     schema: ViewSchema, batch: pa.RecordBatch, window_us: int | None, codec: Codec
 ) -> tuple[list[pa.Array], pa.Array, int]:
     """Each row's record as items, their lengths, and how many are tombstones."""
-    if RECORD in batch.schema.names:
+    if RECORD in batch.schema.names:  # whole msgpack records (`encoded`)
         inner = batch.column(RECORD)
-        if pa.types.is_binary(inner.type) != codec.binary:
+        if not (codec.binary and pa.types.is_binary(inner.type)):
             raise OnlineStoreError(
-                f"{schema.view} v{schema.version}: the batches carry records ({RECORD}) of "
-                f"another encoding than the generation's {codec.name}: pass the features"
+                f"{schema.view} v{schema.version}: the batches carry binary records ({RECORD}) "
+                f"but the generation's encoding is {codec.name}: pass the features"
             )
-        if codec.binary:  # whole records (`encoded`)
-            items, length = [inner], pc.binary_length(inner)
-        else:
-            items, length = [inner], pc.add(pc.binary_length(inner), literal(2, pa.int32()))
+        items, length = [inner], pc.binary_length(inner)
     else:
         features = [(f.name, f.type) for f in schema.features]
         items, length = codec.encode(batch, features, schema.created)
@@ -229,9 +226,6 @@ def encoded(
 
     def encode() -> Iterator[pa.RecordBatch]:
         for checked in chunks(schema, batches, ENCODE_ROWS):  # numpy's calls on many rows
-            if RECORD in checked.schema.names:
-                yield checked
-                continue
             [record], _ = codec.encode(checked, features, schema.created)
             framing = [*schema.keys, EVENT_AT, *([CREATED_AT] if schema.created else [])]
             yield checked.select(framing).append_column(RECORD, record)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import redis
 
 from featurehouse.errors import ConfigError
-from featurehouse.online.encoding import ENCODING, MSGPACK, RecordFormat
+from featurehouse.online.encoding import ENCODING
 from featurehouse.online.records import (
     PublishResult,
     ReadRequest,
@@ -34,7 +34,6 @@ from featurehouse.online.usage import LoggedRow, Tally, UsageCount
 class RedisStore:
     """Feature values in Redis: one instance (and one client) per process."""
 
-    record_format: RecordFormat | None = MSGPACK  # (no SQL writer: the store encodes)
     encoding: str = ENCODING  # what a full publish writes (tests: JSON, as before msgpack-v1)
 
     def __init__(self, client: redis.Redis, prefix: str = "fh") -> None:

@@ -116,35 +116,39 @@ def test_to_numpy_reads_slices_and_empty_arrays() -> None:
     assert layout.to_numpy(values.slice(10)).tolist() == []
 
 
-# Builds its input without pa.array (which imports pandas), then sends records encoded by the
-# warehouse (column RECORD, as the DuckDB sync's query writes them) as a full publish does;
-# pandas must still not be imported. (The Arrow record writer of other warehouses still does.)
+# Builds its input without pa.array (which imports pandas), then encodes its msgpack records
+# ahead (prepare.encoded), sorts and sends them as a full publish does; pandas must still not
+# be imported.
 NO_PANDAS = """
 import sys
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from featurehouse.online.encoding import EVENT_AT, RECORD
+from featurehouse.online import packed
+from featurehouse.online.encoding import EVENT_AT, Codec
 from featurehouse.online.records import FeatureSpec, ViewSchema
 from featurehouse.online.redis import layout, resp
-from featurehouse.online.redis.prepare import bucket_sorted, prepare
+from featurehouse.online.redis.prepare import bucket_sorted, encoded, prepare
 
 n = 5000
 ids = layout.from_numpy(np.arange(n, dtype=np.int64))
 batch = pa.RecordBatch.from_arrays(
-    [ids, layout.from_numpy(np.full(n, 1_700_000_000_000_000, np.int64)),
-     pc.cast(ids, pa.string())],
-    names=["customer_id", EVENT_AT, RECORD],
+    [ids, layout.from_numpy(np.full(n, 1_700_000_000_000_000, np.int64)).cast(pa.timestamp("us")),
+     layout.from_numpy(np.arange(n, dtype=np.float64) / 7), pc.cast(ids, pa.string())],
+    names=["customer_id", EVENT_AT, "amount", "country"],
 )
 schema = ViewSchema(
     "feat_x", 1, "customer", ("customer_id",), ("int64",),
     (FeatureSpec("amount", "float64"), FeatureSpec("country", "string")), 86400,
 )
+codec = Codec(packed.NAME, 1_700_000_000_000_000)
 header = resp.hset_header(lambda b: layout.data_key_array("fh:d:x:", "customer", b, 1024))
 sent = 0
-for chunk in bucket_sorted(schema, [batch], 1024, 1000):
-    p = prepare(schema, chunk, 1024, 1_699_000_000_000_000)
-    data, commands = resp.payload(p.buckets, p.fields, p.items, p.record_length, header)
+for chunk in bucket_sorted(schema, encoded(schema, [batch], codec), 1024, 1000):
+    p = prepare(schema, chunk, 1024, 1_699_000_000_000_000, codec)
+    data, commands = resp.payload(
+        p.buckets, p.fields, p.items, p.record_length, header, p.binary
+    )
     sent += commands
 assert sent >= 1024, sent
 assert "pandas" not in sys.modules, "a publish imported pandas"
