@@ -56,24 +56,27 @@ def error_response(exc: RequestError) -> Response:
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused beyond `limit` bytes (413) whatever the Content-Length says."""
     length = request.headers.get("content-length")
-    too_big = RequestError(
+    if length is not None:
+        if not length.isdigit():
+            raise bad_request("bad_body", "Content-Length is not a number")
+        if int(length) > limit:
+            raise _too_big(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_big(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_big(limit: int) -> RequestError:
+    return RequestError(
         413,
         "body_too_large",
         f"the request body is larger than the limit of {limit} bytes (--max-body-bytes)",
         limit,
     )
-    if length is not None:
-        if not length.isdigit():
-            raise bad_request("bad_body", "Content-Length is not a number")
-        if int(length) > limit:
-            raise too_big
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def parse_json(body: bytes) -> Any:

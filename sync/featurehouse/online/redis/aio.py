@@ -386,15 +386,13 @@ def _settle(future: asyncio.Future, result: Any = None, error: BaseException | N
 
 
 def _rows(result: ReadResult, start: int, stop: int) -> ReadResult:
-    """`result` for the entity rows start..stop only."""
-    return ReadResult(
-        result.view,
-        result.version,
-        result.generation,
-        result.features,
-        result.types,
-        result.values[start:stop],
-        result.statuses[start:stop],
-        result.event_at[start:stop],
-        result.clock,
+    """`result` for the entity rows start..stop only (a copy with three fields replaced:
+    `dataclasses.replace` and the frozen __init__ cost a batched caller 3-4x more)."""
+    part = object.__new__(ReadResult)
+    part.__dict__.update(
+        result.__dict__,
+        values=result.values[start:stop],
+        statuses=result.statuses[start:stop],
+        event_at=result.event_at[start:stop],
     )
+    return part

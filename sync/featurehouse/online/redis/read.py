@@ -28,6 +28,7 @@ from featurehouse.online.redis.resp import Command, hgets, pack
 _MAX_ATTEMPTS = 4
 _TEXT_FROM = 8  # entities from which the HGETs are written as RESP text (hiredis below)
 _CHECKS_KEPT = 256  # plans whose check commands are kept
+_BUCKET_KEYS_KEPT = 16_384  # buckets from which data keys are made per read, not kept
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,19 @@ class ViewMeta:
     def _slot_prefix(self) -> str:
         return f"{self.key_prefix}{{{self.schema.entity}:"
 
+    @cached_property
+    def _bucket_keys(self) -> list[str] | None:
+        """Every bucket's data key, made once, when there are few enough buckets to keep."""
+        if self.buckets > _BUCKET_KEYS_KEPT:
+            return None
+        return layout.all_data_keys(self.key_prefix, self.schema.entity, self.buckets, self.tags)
+
     def data_keys(self, texts: Sequence[str]) -> list[str]:
         """The data key holding each entity whose canonical key is in `texts`."""
-        prefix, buckets, tags, crc = self._slot_prefix, self.buckets, self.tags, zlib.crc32
+        buckets, crc, kept = self.buckets, zlib.crc32, self._bucket_keys
+        if kept is not None:
+            return [kept[crc(text) % buckets] for text in map(str.encode, texts)]
+        prefix, tags = self._slot_prefix, self.tags
         found = [crc(text) % buckets for text in map(str.encode, texts)]
         return [f"{prefix}{b % tags}}}:{b}" for b in found]
 
