@@ -12,9 +12,11 @@ a created timestamp, `<load delay>` (created_at - event_at, or nil), as in the J
 - float64: msgpack float 64 (9 bytes, the double's bits: exact, NaN and -0.0 included).
 - bool: true/false; string: msgpack str (UTF-8); list<float64>: an array of float 64; null: nil.
 
-Every column is written as one Arrow binary array of its elements: each value's type byte and
-big-endian bytes in a (rows, 9) numpy matrix, the bytes a value needs picked with a mask; no
-Python object per row. Readers unpack many records with one `msgpack.unpackb` (C).
+A record's elements are written side by side into one rows x bytes numpy matrix, a block of
+rows at a time (small enough to stay in the CPU's cache): each element's type byte and its
+value's 8 big-endian bytes (or a short string's padded UTF-8), one strided copy per column,
+then the bytes each value needs picked with a mask into the Arrow binary array of the
+records; no Python object per row. Readers unpack many records with one `msgpack.unpackb` (C).
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ from featurehouse.errors import OnlineStoreError
 
 NAME = "msgpack-v1"
 NIL = b"\xc0"
-_COLUMNS = np.arange(1, 9)  # the value bytes' columns in the (rows, 9) matrix
-_UINT = np.array([0xCC, 0xCD, 0xCE, 0xCF], np.uint8)  # uint 8/16/32/64
-_INT = np.array([0xD0, 0xD1, 0xD2, 0xD3], np.uint8)  # int 8/16/32/64
+_INT_TAGS = np.array([0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD3], np.uint8)  # [u]int 8-64
 _DTYPES = {pa.int64(): np.int64, pa.float64(): np.float64}
 
 
@@ -56,12 +56,21 @@ def _binary(lengths: np.ndarray, data: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.binary(), len(lengths), bufs)
 
 
+def _strided(buffer: np.ndarray, dtype: Any, at: int, stride: int) -> np.ndarray:
+    """The `dtype` values at byte `at` of each `stride`-byte row of `buffer` (a view)."""
+    return np.ndarray((len(buffer) // stride,), dtype, buffer, at, (stride,))
+
+
+# Which of 8 bytes are the last `w`, by `w` (0-8): one uint64 of 8 bools each.
+_KEEP_LAST = (np.arange(8) >= 8 - np.arange(9)[:, None]).view(np.uint64).reshape(9)
+
+
 @dataclass
 class Slots:
     """One column's elements, before they are compacted: each row's type byte `tag` (kept
-    where `tagged`; None: everywhere), then the last `width` (an int: every row's) of its
-    big-endian bytes `raw` (rows x 8; None: no value bytes), or with `text` the first `width`
-    bytes of its (padded) UTF-8 text."""
+    where `tagged`; None: everywhere), then the last `width` (an int: every row's) of the 8
+    big-endian bytes of its value in `raw` (int64 or float64; None: no value bytes), or with
+    `text` the first `width` bytes of its row of `raw` (rows x bytes: its padded UTF-8)."""
 
     tag: np.ndarray | int
     raw: np.ndarray | None = None
@@ -71,7 +80,7 @@ class Slots:
 
     @property
     def size(self) -> int:
-        return 1 if self.raw is None else 1 + self.raw.shape[1]
+        return 1 if self.raw is None else 1 + (self.raw.shape[1] if self.text else 8)
 
     @property
     def full(self) -> bool:
@@ -79,49 +88,85 @@ class Slots:
         fixed = isinstance(self.width, int) and self.width == self.size - 1
         return self.tagged is None and (self.raw is None or fixed)
 
-    def fill(self, matrix: np.ndarray, keep: np.ndarray | None) -> None:
-        matrix[:, 0] = self.tag
-        if self.raw is not None:
-            matrix[:, 1:] = self.raw
+    def kept(self) -> np.ndarray | int:
+        """Each row's bytes (an int: every row's)."""
+        tag = 1 if self.tagged is None else self.tagged.astype(np.int32)
+        return tag if self.raw is None else tag + self.width
+
+    def fill_fixed(self, matrix: np.ndarray, keep: np.ndarray | None, at: int, stride: int) -> None:
+        """Write what is the same in every row (a constant tag, the kept bytes of a constant
+        width) at byte `at` of each `stride`-byte row of `matrix` (and `keep`): once for all
+        the blocks that reuse them."""
+        if not isinstance(self.tag, np.ndarray):
+            _strided(matrix, np.uint8, at, stride)[:] = self.tag
         if keep is None:
             return
-        keep[:, 0] = True if self.tagged is None else self.tagged
+        if self.tagged is None:
+            _strided(keep, bool, at, stride)[:] = True
+        if self.raw is not None and not self.text and isinstance(self.width, int):
+            _strided(keep, np.uint64, at + 1, stride)[:] = _KEEP_LAST[self.width]
+
+    def fill(
+        self, matrix: np.ndarray, keep: np.ndarray | None, at: int, stride: int, rows: slice
+    ) -> None:
+        """Write the rest for `rows` (each piece one strided copy, values swapped to
+        big-endian on the way)."""
+        if isinstance(self.tag, np.ndarray):
+            _strided(matrix, np.uint8, at, stride)[:] = self.tag[rows]
+        if self.raw is not None:
+            kind = np.dtype(f"V{self.size - 1}") if self.text else self.raw.dtype.newbyteorder(">")
+            raw = self.raw[rows]
+            _strided(matrix, kind, at + 1, stride)[:] = (
+                raw.view(kind).reshape(-1) if self.text else raw
+            )
+        if keep is None:
+            return
+        if self.tagged is not None:
+            _strided(keep, bool, at, stride)[:] = self.tagged[rows]
         if self.raw is None:
             return
         if self.text:
-            np.less(np.arange(self.size - 1), self.width[:, None], out=keep[:, 1:])
-        elif isinstance(self.width, int):
-            keep[:, 1:] = 9 - self.width <= _COLUMNS
-        else:
-            np.greater_equal(_COLUMNS, (9 - self.width)[:, None], out=keep[:, 1:])
+            size = self.size - 1
+            first = np.arange(size) < np.arange(size + 1)[:, None]  # first w of `size` bytes
+            kind = np.dtype(f"V{size}")
+            _strided(keep, kind, at + 1, stride)[:] = first.view(kind).reshape(-1)[self.width[rows]]
+        elif not isinstance(self.width, int):
+            _strided(keep, np.uint64, at + 1, stride)[:] = _KEEP_LAST[self.width[rows]]
+
+
+# Rows written at a time: their matrix (~0.7 MB) stays in cache, where strided copies are cheap.
+BLOCK_ROWS = 8192
 
 
 def _compact(slots: Sequence[Slots], n: int) -> pa.Array:
-    """One binary array of the rows' kept bytes of several columns side by side, written
-    into one rows x bytes matrix and compacted once."""
-    width = sum(s.size for s in slots)
-    matrix = np.empty((n, width), np.uint8)
-    keep = None if all(s.full for s in slots) else np.empty((n, width), bool)
-    at = 0
-    for s in slots:
-        s.fill(matrix[:, at : at + s.size], None if keep is None else keep[:, at : at + s.size])
-        at += s.size
-    if keep is None:
-        return _binary(np.full(n, width, np.int32), matrix.reshape(-1))
-    return _binary(keep.sum(1, dtype=np.int32), matrix[keep])
+    """One binary array of the rows' kept bytes of several columns side by side: written
+    block by block into a rows x bytes matrix, each block's kept bytes compacted into place."""
+    starts = np.cumsum([0, *(s.size for s in slots)]).tolist()  # each one's byte in a row
+    width = starts[-1]
+    lengths = sum((s.kept() for s in slots), np.zeros(n, np.int32))
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    data = np.empty(int(offsets[-1]), np.uint8)
+    block = max(1, min(n, BLOCK_ROWS))
+    matrix = np.empty(block * width, np.uint8)
+    keep = None if all(s.full for s in slots) else np.empty(block * width, bool)
+    for s, at in zip(slots, starts, strict=False):
+        s.fill_fixed(matrix, keep, at, width)
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        m = matrix[: (hi - lo) * width]
+        k = None if keep is None else keep[: (hi - lo) * width]
+        for s, at in zip(slots, starts, strict=False):
+            s.fill(m, k, at, width, slice(lo, hi))
+        out = data[offsets[lo] : offsets[hi]]
+        if k is None:
+            out[:] = m
+        else:
+            np.compress(k, m, out=out)
+    return _binary(lengths, data)
 
 
 def _packed(tag: np.ndarray, tagged: np.ndarray, raw: np.ndarray, width: np.ndarray) -> pa.Array:
     return _compact([Slots(tag, raw, tagged, width)], len(tag))
-
-
-def _big_endian(values: np.ndarray) -> np.ndarray:
-    return values.astype(values.dtype.newbyteorder(">")).view(np.uint8).reshape(-1, 8)
-
-
-def _width_index(width: np.ndarray) -> np.ndarray:
-    """1, 2, 4, 8 bytes -> 0, 1, 2, 3."""
-    return np.searchsorted(np.array([1, 2, 4, 8]), width)
 
 
 def int_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -132,18 +177,19 @@ def int_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
 def int_slots(values: np.ndarray, valid: np.ndarray | None = None) -> Slots:
     """`int_array`'s bytes as slots."""
     v = values.astype(np.int64, copy=False)
-    fix = (v >= -32) & (v <= 127)
-    magnitude = np.where(v >= 0, v, -(v + 1))  # the bits a two's complement value needs
-    wide = np.where(v >= 0, magnitude > 0xFF, magnitude > 0x7F)
-    width = np.where(~wide, 1, 2).astype(np.int32)
-    width[np.where(v >= 0, magnitude > 0xFFFF, magnitude > 0x7FFF)] = 4
-    width[np.where(v >= 0, magnitude > 0xFFFFFFFF, magnitude > 0x7FFFFFFF)] = 8
-    k = _width_index(width)
-    tag = np.where(v >= 0, _UINT[k], _INT[k])
-    tagged = ~fix
+    sign = v >> 63  # -1 for a negative value, else 0
+    # The bits a two's complement value needs, halved for a non-negative one (whose uint 8,
+    # 16, 32 holds twice an int's range): compared with the int limits, the width's index.
+    bits = (v ^ sign) >> (sign + 1)
+    k = (bits > 0x7F).astype(np.int8)
+    k += bits > 0x7FFF
+    k += bits > 0x7FFFFFFF
+    tag = _INT_TAGS[k - 4 * sign]  # uint 8/16/32/64, then int 8/16/32/64
+    width = np.left_shift(1, k, dtype=np.int32)
+    tagged = (v + 32).view(np.uint64) > 159  # outside -32..127 (a fixint)
     if valid is not None and not valid.all():
         tag[~valid], tagged[~valid], width[~valid] = 0xC0, True, 0
-    return Slots(tag, _big_endian(v), tagged, width)
+    return Slots(tag, v, tagged, width)
 
 
 def float_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -153,7 +199,7 @@ def float_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array
 
 def float_slots(values: np.ndarray, valid: np.ndarray | None = None) -> Slots:
     """`float_array`'s bytes as slots."""
-    raw = _big_endian(values.astype(np.float64, copy=False))
+    raw = values.astype(np.float64, copy=False)
     if valid is None or valid.all():
         return Slots(0xCB, raw)
     tag = np.where(valid, 0xCB, 0xC0).astype(np.uint8)
@@ -231,7 +277,7 @@ def string_array(values: pa.Array) -> pa.Array:
     if text.null_count:
         _nil_where(~np.asarray(pc.is_valid(text)), tag, width)
         text = pc.fill_null(text, _EMPTY)
-    head = _packed(tag, np.ones(len(tag), bool), _big_endian(lengths.astype(np.int64)), width)
+    head = _packed(tag, np.ones(len(tag), bool), lengths.astype(np.int64), width)
     return pc.binary_join_element_wise(head, text, _EMPTY)
 
 
@@ -248,7 +294,7 @@ def float_list_array(values: pa.Array) -> pa.Array:
     tag, width = _header(lengths, 0x90, 15, [(0xDC, 2, 15), (0xDD, 4, 0xFFFF)])
     if values.null_count:
         _nil_where(~np.asarray(pc.is_valid(values)), tag, width)
-    head = _packed(tag, np.ones(len(tag), bool), _big_endian(lengths.astype(np.int64)), width)
+    head = _packed(tag, np.ones(len(tag), bool), lengths.astype(np.int64), width)
     return pc.binary_join_element_wise(head, body, _EMPTY)
 
 
@@ -326,7 +372,7 @@ def records(parts: Sequence[Slots | pa.Array], n: int) -> pa.Array:
     if count < 16:
         head = Slots(0x90 + count)
     else:
-        head = Slots(0xDC, np.broadcast_to(_big_endian(np.array([count])), (n, 8)), None, 2)
+        head = Slots(0xDC, np.broadcast_to(np.array([count], np.int64), (n,)), None, 2)
     runs: list[pa.Array] = []
     pending: list[Slots] = [head]
     for part in parts:
