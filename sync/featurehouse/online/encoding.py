@@ -2,7 +2,7 @@
 `encoding` and `event_base`), encodes a publish's rows and decodes a read's records.
 
 A full sync writes msgpack-v1 (online/packed.py: a msgpack array per entity, built
-column-wise with numpy and Arrow on every warehouse; `MSGPACK` has no SQL writer). An
+column-wise with numpy and Arrow from the feature columns any warehouse hands over). An
 incremental sync, the stream consumer and pushes write into the current generation in its
 own encoding (merge.Merger reads it from the metadata), so a store written before keeps its
 JSON records until a full sync replaces them. Readers dispatch on the metadata's encoding.
@@ -139,10 +139,10 @@ def literal(value: str | int, kind: pa.DataType | None = None) -> pa.Scalar:
 
 def literal_array(value: str | bytes | int, kind: pa.DataType | None = None) -> pa.Array:
     """The one-element array of `literal` (bytes: binary)."""
-    if isinstance(value, str | bytes):
-        raw = value.encode() if isinstance(value, str) else value
-        bufs = [None, pa.py_buffer(struct.pack("<ii", 0, len(raw))), pa.py_buffer(raw)]
-        return pa.Array.from_buffers(pa.binary() if raw is value else pa.string(), 1, bufs)
+    if isinstance(value, bytes):
+        return packed.bytes_array(value, pa.binary())
+    if isinstance(value, str):
+        return packed.bytes_array(value.encode(), pa.string())
     number = pa.Array.from_buffers(pa.int64(), 1, [None, pa.py_buffer(struct.pack("<q", value))])
     return number if kind is None else pc.cast(number, kind)
 
@@ -283,8 +283,13 @@ class Codec:
         return cls(name, base if name == packed.NAME else 0)
 
     @classmethod
-    def stored(cls, encoding: str | None, event_base: str | None, where: str) -> Codec:
-        """A stored generation's, from its metadata (no `encoding`: json-array-v1)."""
+    def stored(
+        cls, encoding: str | bytes | None, event_base: str | bytes | None, where: str
+    ) -> Codec:
+        """A stored generation's, from its metadata fields as Redis returns them (no
+        `encoding`: json-array-v1)."""
+        if isinstance(encoding, bytes):
+            encoding = encoding.decode()
         name = encoding or ENCODINGS[0]
         if name not in ENCODINGS:
             raise OnlineStoreError(

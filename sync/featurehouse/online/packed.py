@@ -39,13 +39,14 @@ _INT_TAGS = np.array([0xCC, 0xCD, 0xCE, 0xCF, 0xD0, 0xD1, 0xD2, 0xD3], np.uint8)
 _DTYPES = {pa.int64(): np.int64, pa.float64(): np.float64}
 
 
-def _binary_literal(raw: bytes) -> pa.Scalar:
-    """`raw` as a binary scalar, made without pa.scalar (which imports pandas)."""
+def bytes_array(raw: bytes, kind: pa.DataType) -> pa.Array:
+    """`raw` as a one-element binary or string array, made without pa.array (which imports
+    pandas)."""
     bufs = [None, pa.py_buffer(struct.pack("<ii", 0, len(raw))), pa.py_buffer(raw)]
-    return pa.Array.from_buffers(pa.binary(), 1, bufs)[0]
+    return pa.Array.from_buffers(kind, 1, bufs)
 
 
-_EMPTY = _binary_literal(b"")
+_EMPTY = bytes_array(b"", pa.binary())[0]
 
 
 def _binary(lengths: np.ndarray, data: np.ndarray) -> pa.Array:
@@ -169,13 +170,8 @@ def _packed(tag: np.ndarray, tagged: np.ndarray, raw: np.ndarray, width: np.ndar
     return _compact([Slots(tag, raw, tagged, width)], len(tag))
 
 
-def int_array(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """The shortest msgpack int of each int64 (`valid` False: nil)."""
-    return _compact([int_slots(values, valid)], len(values))
-
-
 def int_slots(values: np.ndarray, valid: np.ndarray | None = None) -> Slots:
-    """`int_array`'s bytes as slots."""
+    """The shortest msgpack int of each int64 (`valid` False: nil), as slots."""
     v = values.astype(np.int64, copy=False)
     sign = v >> 63  # -1 for a negative value, else 0
     # The bits a two's complement value needs, halved for a non-negative one (whose uint 8,
@@ -298,10 +294,6 @@ def float_list_array(values: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(head, body, _EMPTY)
 
 
-def bool_array(values: pa.Array) -> pa.Array:
-    return _compact([bool_slots(values)], len(values))
-
-
 def bool_slots(values: pa.Array) -> Slots:
     flags, valid = _numpy(values, pa.bool_())
     tag = np.where(flags, 0xC3, 0xC2).astype(np.uint8)
@@ -316,15 +308,10 @@ def timestamp_us(values: pa.Array) -> pa.Array:
     return pc.cast(pc.cast(values, pa.timestamp("us", tz=tz)), pa.int64())
 
 
-def column(values: pa.Array, kind: str) -> pa.Array:
-    """msgpack of every value of one feature column (nulls as nil)."""
-    part = column_part(values, kind)
-    return _compact([part], len(values)) if isinstance(part, Slots) else part
-
-
 def column_part(values: pa.Array, kind: str) -> Slots | pa.Array:
-    """`column`, as slots where the values have at most 9 bytes (a record's matrix takes
-    them, `records`), else as a binary array."""
+    """msgpack of every value of one feature column (nulls as nil): as slots where the
+    values have at most 9 bytes (a record's matrix takes them, `records`), else as a binary
+    array."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if kind in ("int64", "timestamp"):

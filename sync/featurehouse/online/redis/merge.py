@@ -33,10 +33,6 @@ def same_layout(a: ViewSchema, b: ViewSchema) -> bool:
     )
 
 
-def _text(value: bytes | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 class Merger(Publisher):
     """Incremental: merge into the current generation (which must exist)."""
 
@@ -104,7 +100,7 @@ class Merger(Publisher):
                 f"{int(got[0])}; run a full sync"
             )
         where = f"{schema.view} v{schema.version}"
-        codec = Codec.stored(_text(got[4]), _text(got[5]), where)
+        codec = Codec.stored(got[4], got[5], where)
         return Target(self.root, schema, int(got[0]), int(got[1]), int(got[2]), codec)
 
     def _touch(self, target: Target, opts: Options, prog: Progress, added: int) -> None:
