@@ -9,6 +9,8 @@ Starts a redis-server of its own (free loopback port, no persistence), publishes
 8-feature view (4 float, 3 int, 1 string) with OnlineStore.publish, starts `featurehouse serve`
 (1 worker unless --workers) and runs wrk against it at 1, 16 and 64 connections for:
 - noop: POST /v1/noop, same stack (routing, API key check, body limit, metrics), no Redis;
+- round trip: GET /health, same stack plus one Redis round trip (PING) and nothing else: the
+  least any request that reads Redis can take here (a reference, not a target);
 - 1 entity / 100 entities: POST /get-online-features, all 8 features, random existing ids
   (a different body per request, cycled from 512 pre-built ones).
 Reports throughput, p50/p99/p99.9 latency, the server's CPU per request, the feature/no-op p99
@@ -82,11 +84,12 @@ WRK_SCRIPT = (
     + r"""
 local bodies, n, i = {}, 0, 0
 for line in io.lines(os.getenv("BENCH_BODIES")) do n = n + 1; bodies[n] = line end
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+local get = os.getenv("BENCH_METHOD") == "GET"
+wrk.method = get and "GET" or "POST"
+if not get then wrk.headers["Content-Type"] = "application/json" end
 request = function()
   i = i % n + 1
-  return wrk.format(nil, nil, nil, bodies[i])
+  return wrk.format(nil, nil, nil, (not get) and bodies[i] or nil)
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -157,11 +160,17 @@ def cpu_seconds(pid: int) -> float:
 NICE: list[str] = []  # the command prefix of Redis, the server and wrk (--nice / --isolate)
 
 
-def wrk(url: str, body_file: Path, script: Path, connections: int, seconds: float) -> dict:
+PATHS = {"noop": ("POST", "/v1/noop"), "round trip": ("GET", "/health")}
+FEATURES_PATH = ("POST", "/get-online-features")
+
+
+def wrk(
+    url: str, body_file: Path, script: Path, connections: int, seconds: float, method: str
+) -> dict:
     cmd = [*NICE, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "5s"]
     done = subprocess.run(
         [*cmd, "-s", str(script), url],
-        env={**os.environ, "BENCH_BODIES": str(body_file)},
+        env={**os.environ, "BENCH_BODIES": str(body_file), "BENCH_METHOD": method},
         capture_output=True,
         text=True,
         check=True,
@@ -176,9 +185,9 @@ def measure(
     base: str, pids: list[int], files: dict[str, Path], script: Path, case: str, conns: int,
     seconds: float, label: str | None = None,
 ) -> Run:  # fmt: skip
-    path = "/v1/noop" if case == "noop" else "/get-online-features"
+    method, path = PATHS.get(case, FEATURES_PATH)
     cpu = sum(cpu_seconds(p) for p in pids)
-    out = wrk(base + path, files[case], script, conns, seconds)
+    out = wrk(base + path, files[case], script, conns, seconds, method)
     cpu = sum(cpu_seconds(p) for p in pids) - cpu
     took = out["duration_us"] / 1e6
     hist = wrk_latency.recorded(
@@ -228,6 +237,14 @@ def verdicts(runs: list[Run]) -> list[tuple[str, bool | None]]:
     out: list[tuple[str, bool | None]] = []
     for conns in sorted({r.connections for r in runs}):
         noop = by.get(("noop", conns))
+        trip = by.get(("round trip", conns))
+        if noop and trip:
+            label = (
+                f"one Redis round trip (GET /health) at {conns} conn: p99 {trip.p99_ms:.3f} ms, "
+                f"{trip.p99_ms / noop.p99_ms:.2f}x the no-op's, {trip.rps:,.0f} req/s, "
+                f"{trip.rps / noop.rps:.2f}x the no-op's: the least a read from Redis takes"
+            )
+            out.append((label, None))
         for case in ("1 entity", "100 entities"):
             run = by.get((case, conns))
             if noop and run:
@@ -400,10 +417,11 @@ def measure_all(
     script.write_text(WRK_SCRIPT)
     files = {
         "noop": tmp / "noop.txt",
+        "round trip": tmp / "noop.txt",
         "1 entity": tmp / "one.txt",
         "100 entities": tmp / "hundred.txt",
     }
-    for (case, path), entities in zip(files.items(), (0, 1, 100), strict=True):
+    for (case, path), entities in zip(files.items(), (0, 0, 1, 100), strict=True):
         bodies(path, args.entities, entities, seed=len(case))
     time.sleep(1.0)
     # label -> (base, pids, case): every case on the plain server, the reads on the others

@@ -188,13 +188,30 @@ def server_rows(t: dict[str, Any]) -> list[Row]:
     r100 = many["p99_ms"] / noop1["p99_ms"]
     rps = busy["rps"] / noop64["rps"]
     noop = "no-op endpoint, same server stack"
+    trip1, trip64 = by.get(("round trip", 1)), by.get(("round trip", 64))
+    floor = "the same stack with one Redis round trip and nothing else (GET /health, PING)"
+    p99 = (
+        ""
+        if trip1 is None
+        else (
+            f"{floor}: p99 {trip1['p99_ms']:.3f} ms, "
+            f"{trip1['p99_ms'] / noop1['p99_ms']:.2f}x the no-op"
+        )
+    )
+    tput = (
+        ""
+        if trip64 is None
+        else (
+            f"{floor}: {trip64['rps']:,.0f} req/s, {trip64['rps'] / noop64['rps']:.2f}x the no-op"
+        )
+    )
     return [
         Row("HTTP /get-online-features, 1 entity, 1 conn, p99", noop, "ms", one["p99_ms"],
-            noop1["p99_ms"], r1, "<= 1.3x", r1 <= 1.3),
+            noop1["p99_ms"], r1, "<= 1.3x", r1 <= 1.3, p99),
         Row("HTTP, 100 entities, 1 conn, p99", noop, "ms", many["p99_ms"], noop1["p99_ms"],
-            r100, "<= 0.8 ms", many["p99_ms"] <= 0.8),
+            r100, "<= 0.8 ms", many["p99_ms"] <= 0.8, p99),
         Row("HTTP, 1 entity, 64 conns, req/s", noop, "req/s", busy["rps"], noop64["rps"], rps,
-            ">= 0.8x", rps >= 0.8),
+            ">= 0.8x", rps >= 0.8, tput),
     ]  # fmt: skip
 
 
