@@ -110,7 +110,8 @@ class RedisStore:
         *,
         now: datetime | None = None,
     ) -> list[ReadResult]:
-        """Features of several views for several entities, in one round trip (one FCALL)."""
+        """Features of several views for several entities: one pipelined round trip of plain
+        HGETs and the generation check (`read.Reader`), more only to fetch metadata."""
         with translated(self.client, "reading features"):
             return self._reader.read(requests, entity_rows, now)
 
