@@ -1,5 +1,8 @@
 """What every command shares: the error-to-exit-code group, the common options (one bundle),
-`--as-of` parsing, the progress bar, logging, and appending to the monitoring history."""
+`--as-of` parsing, the progress bar, logging, and appending to the monitoring history.
+
+Imports only click and `errors` at the top: the root group uses `Group`, and the group's
+--help should not load the API, pyarrow or the warehouse (they load when a command runs)."""
 
 from __future__ import annotations
 
@@ -10,14 +13,14 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from featurehouse.api.context import Context
 from featurehouse.errors import ConfigError, FeaturehouseError, redact
-from featurehouse.project.settings import parse_timestamp
-from featurehouse.warehouse import history
+
+if TYPE_CHECKING:
+    from featurehouse.api.context import Context
 
 
 class Group(click.Group):
@@ -74,6 +77,8 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
         as_json: bool,
         **kwargs: Any,
     ) -> Any:
+        from featurehouse.api.context import Context
+
         context = Context(project_dir, target_name, redis_url, redis_prefix)
         result = func(context, as_json=as_json, **kwargs)
         used = context.used_online()  # every command says which online store it used
@@ -95,6 +100,8 @@ def as_of(_: click.Context, __: click.Parameter, value: str | None) -> datetime 
     """Click callback: `--as-of` as naive UTC."""
     if value is None:
         return None
+    from featurehouse.project.settings import parse_timestamp
+
     try:
         return parse_timestamp(value, "--as-of")
     except ConfigError as exc:
@@ -141,6 +148,8 @@ def append_history(
     context: Context, table: str, rows: Sequence[dict[str, Any]], *, quiet: bool
 ) -> None:
     """Append to the monitoring history; a busy or unreachable warehouse is a warning."""
+    from featurehouse.warehouse import history
+
     try:
         name = history.append(context.project, context.target, table, rows)
     except FeaturehouseError as exc:
