@@ -114,7 +114,7 @@ def crc32_array(texts: pa.Array) -> pa.Array:
     starts = offsets[:-1].astype(np.int64)
     lengths = np.diff(offsets)
     out = np.empty(n, np.uint32)
-    for length in np.unique(lengths):
+    for length in _distinct(lengths):
         rows = np.flatnonzero(lengths == length) if len(lengths) else lengths
         at = starts[rows]
         crc = np.full(len(rows), 0xFFFFFFFF, np.uint32)
@@ -122,6 +122,13 @@ def crc32_array(texts: pa.Array) -> pa.Array:
             crc = _CRC_NP[(crc ^ data[at + j]) & 0xFF] ^ (crc >> 8)
         out[rows] = crc ^ np.uint32(0xFFFFFFFF)
     return from_numpy(out)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """np.unique(values) without np.unique, whose masked-array check imports numpy.ma (~20 ms
+    of every sync process); sorting is also faster here (1M lengths: 1 ms against 8)."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
 def from_numpy(values: np.ndarray) -> pa.Array:
