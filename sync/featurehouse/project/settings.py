@@ -11,12 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import yaml
 
 from featurehouse.errors import ConfigError, redact
+
+if TYPE_CHECKING:
+    import jinja2
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_REDIS_PREFIX = "fh"
@@ -201,9 +203,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _render(value: Any, env: Mapping[str, str], path: Path) -> Any:
-    """Render every string of `value` as Jinja with dbt's `env_var` and `as_*` filters."""
+    """Render every string of `value` as Jinja with dbt's `env_var` and `as_*` filters (jinja2
+    is imported only when a string has a `{`: ~14 ms of every command otherwise)."""
+    if not _templated(value):
+        return value
     jinja = _jinja(env, path)
     return _render_value(value, jinja, path)
+
+
+def _templated(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return isinstance(value, str) and "{" in value
 
 
 def _render_value(value: Any, jinja: jinja2.Environment, path: Path) -> Any:
@@ -213,6 +226,8 @@ def _render_value(value: Any, jinja: jinja2.Environment, path: Path) -> Any:
         return [_render_value(v, jinja, path) for v in value]
     if not isinstance(value, str) or "{" not in value:
         return value
+    import jinja2
+
     try:
         return jinja.from_string(value).render()
     except jinja2.TemplateError as exc:
@@ -226,6 +241,8 @@ def _jinja(env: Mapping[str, str], path: Path) -> jinja2.Environment:
         if default is None:
             raise ConfigError(f"{path}: env var {name} is not set and has no default")
         return default
+
+    import jinja2
 
     jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     jinja.globals["env_var"] = env_var
