@@ -77,7 +77,7 @@ class Context:
     @cached_property
     def artifacts(self) -> Artifacts:
         artifacts = load_artifacts(self.project.target_dir)
-        check_package_version(self.project, artifacts.manifest.path)
+        check_package_version(self.project, artifacts.manifest)
         return artifacts
 
     @cached_property

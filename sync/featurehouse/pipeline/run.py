@@ -145,7 +145,7 @@ def _build(
         if call.returncode not in (0, 1):
             raise dbt.DbtError(f"`dbt build` failed before building: {call.error_line()}")
     artifacts = load_artifacts(project.target_dir)
-    check_package_version(project, artifacts.manifest.path)
+    check_package_version(project, artifacts.manifest)
     if artifacts.run_results is None:
         raise dbt.DbtError(
             f"no run_results.json in {project.target_dir}: run `dbt build` first "

@@ -86,6 +86,7 @@ class Manifest:
     nodes: Mapping[str, Node]
     exposures: Mapping[str, Exposure] = field(default_factory=dict)
     invocation_id: str = ""  # the dbt invocation that wrote it (its run_results.json's too)
+    package_version: str | None = None  # of the featurehouse dbt package it was built with
 
     def models(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.resource_type == "model"]
@@ -214,6 +215,7 @@ def load_manifest(path: Path) -> Manifest:
         nodes=nodes,
         exposures={uid: exposure(data) for uid, data in (doc.get("exposures") or {}).items()},
         invocation_id=str(meta.get("invocation_id", "")),
+        package_version=macros_package_version(doc.get("macros") or {}),
     )
 
 
@@ -386,3 +388,13 @@ def load_catalog(path: Path) -> Catalog:
     return Catalog(
         path=path, generated_at=str(doc["metadata"].get("generated_at", "")), columns=columns
     )
+
+
+PACKAGE_NAME = "featurehouse"  # the dbt package's name
+
+
+def macros_package_version(macros: Mapping[str, Any]) -> str | None:
+    """What the featurehouse dbt package's `version()` macro returns (None: no package)."""
+    sql = str((macros.get(f"macro.{PACKAGE_NAME}.version") or {}).get("macro_sql") or "")
+    found = re.search(r"return\(\s*['\"]([^'\"]+)['\"]\s*\)", sql)
+    return found[1] if found else None

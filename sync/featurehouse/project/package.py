@@ -5,7 +5,6 @@ installed (and built its manifest with) the same version as the Python package r
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,13 +12,11 @@ import yaml
 
 from featurehouse import __version__
 from featurehouse.errors import ConfigError
+from featurehouse.project.manifest import PACKAGE_NAME, Manifest, macros_package_version
 from featurehouse.project.settings import Project
 
-PACKAGE_NAME = "featurehouse"
 # packages.yml's `local:` entry reads the package's path on this machine from here.
 PACKAGE_PATH_ENV = "FEATUREHOUSE_DBT_PACKAGE"
-_VERSION_MACRO = f"macro.{PACKAGE_NAME}.version"
-_RETURNED = re.compile(r"return\(\s*['\"]([^'\"]+)['\"]\s*\)")
 
 
 class DbtPackageError(ConfigError):
@@ -70,12 +67,10 @@ def manifest_package_version(manifest_path: Path) -> str | None:
         macros = json.loads(manifest_path.read_bytes()).get("macros") or {}
     except (OSError, ValueError):
         return None
-    macro = macros.get(_VERSION_MACRO) or {}
-    found = _RETURNED.search(str(macro.get("macro_sql") or ""))
-    return found[1] if found else None
+    return macros_package_version(macros)
 
 
-def check_package_version(project: Project, manifest_path: Path) -> None:
+def check_package_version(project: Project, manifest: Manifest) -> None:
     """Raise DbtPackageError naming both versions and the fix when the project's installed
     featurehouse dbt package, or the one its manifest was built with, is not this version.
     A project without the package passes: commands that need its macros say so."""
@@ -87,10 +82,10 @@ def check_package_version(project: Project, manifest_path: Path) -> None:
             f"{project.project_dir} to install the matching dbt package (or install "
             f"featurehouse=={installed.version}), then `dbt build`"
         )
-    built = manifest_package_version(manifest_path)
+    built = manifest.package_version  # read with the manifest: not parsed a second time
     if built is not None and built != __version__:
         raise DbtPackageError(
-            f"{manifest_path} was built with the featurehouse dbt package {built}, but the "
+            f"{manifest.path} was built with the featurehouse dbt package {built}, but the "
             f"featurehouse Python package is {__version__}: run `featurehouse deps`, then "
             "`dbt build`, so the warehouse and the manifest come from this version"
         )
