@@ -379,7 +379,8 @@ def unpack(records: Sequence[bytes | None], base_us: int) -> list[Any]:
     """Many records (None = missing: None) with one unpack; each record's event as epoch µs."""
     n = len(records)
     head = bytes([0x90 + n]) if n < 16 else b"\xdd" + struct.pack(">I", n)
-    out = msgpack.unpackb(head + b"".join(NIL if r is None else r for r in records))
+    found = records if None not in records else [NIL if r is None else r for r in records]
+    out = msgpack.unpackb(head + b"".join(found))  # joined in C when all are found
     for rec in out:
         if rec is not None:
             v = rec[0]

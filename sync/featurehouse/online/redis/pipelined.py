@@ -95,24 +95,34 @@ def _round_trip(conn: Any, payload: bytes, count: int) -> list[Any]:
     return conn.retry.call_with_retry(exchange, lambda _: conn.disconnect())
 
 
+_PLAIN = {bytes, type(None), list}  # the reply types of a read's commands
+
+
 def _replies(conn: Any, count: int) -> list[Any]:
-    """`count` replies: each `read_response` call reads the socket (timeouts, errors, a
-    dropped connection: redis-py's handling), then the replies already in its hiredis
-    buffer are taken straight from it (redis-py spends ~3 µs of Python per reply)."""
+    """`count` replies, read by redis-py's `read_response` (timeouts, errors, a dropped
+    connection: redis-py's handling) as one array: its hiredis reader is fed an array header
+    of `count` first, so it parses them all in one call (a 100-entity read: 42 -> 29 µs of
+    CPU in the round trip, where a loop took each from the buffer). An error among them is
+    raised (the first); a RESP3 push is handled as redis-py would, the rest read after it."""
     parser = getattr(conn, "_parser", None)
     reader = getattr(parser, "_reader", None)
-    drain = isinstance(reader, hiredis.Reader)
-    out: list[Any] = []
-    while len(out) < count:
-        out.append(conn.read_response(disable_decoding=True))
-        while drain and len(out) < count:
-            reply = reader.gets(False)
-            if reply is False or type(reply) is object:  # not all in yet (redis-py's sentinel)
-                break
-            if isinstance(reply, Exception):
-                raise reply
-            if isinstance(reply, _PUSH):  # RESP3 out-of-band: as redis-py would
-                parser.handle_push_response(reply)
-                continue
-            out.append(reply)
-    return out
+    if count < 2 or not isinstance(reader, hiredis.Reader):
+        return _each(conn, count)
+    reader.feed(b"*%d\r\n" % count)
+    out = conn.read_response(disable_decoding=True)
+    if set(map(type, out)) <= _PLAIN:
+        return out
+    replies = []
+    for reply in out:
+        if isinstance(reply, Exception):
+            raise reply
+        if isinstance(reply, _PUSH):  # RESP3 out-of-band: not one of ours
+            parser.handle_push_response(reply)
+        else:
+            replies.append(reply)
+    return replies + _each(conn, count - len(replies))
+
+
+def _each(conn: Any, count: int) -> list[Any]:
+    """`count` replies, each by `read_response` (a push among them handled there)."""
+    return [conn.read_response(disable_decoding=True) for _ in range(count)]

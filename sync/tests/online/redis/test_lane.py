@@ -99,3 +99,25 @@ def test_a_pool_of_one_connection_is_not_kept_from_other_commands(store: OnlineS
     assert one.describe(VIEW, 1).rows == 50  # the pool's one connection is free again
     assert amount(one, 5) == 5.3
     client.close()
+
+
+def test_a_resp3_push_before_the_replies_is_not_taken_for_one(redis_client: redis.Redis) -> None:
+    """An out-of-band push (a tracking invalidation) that comes in ahead of a round trip's
+    replies is handled as redis-py would and the replies all read, none left behind."""
+    if redis_client.connection_pool.connection_kwargs.get("protocol") not in (3, "3", None):
+        pytest.skip("RESP2: no pushes")
+    key = "fhtest:lane:tracked"
+    redis_client.set(key, "a")
+    lane = Lane(redis_client)
+    try:
+        assert lane.exchange(pack([("CLIENT", "TRACKING", "ON"), ("GET", key)]), 2) == [
+            b"OK",
+            b"a",
+        ]
+        redis_client.set(key, "b")  # on another of the pool's connections
+        got = lane.exchange(pack([("GET", key), ("ECHO", "x"), ("ECHO", "y")]), 3)
+        assert got == [b"b", b"x", b"y"]
+        assert lane.exchange(pack([("ECHO", "next"), ("ECHO", "z")]), 2) == [b"next", b"z"]
+    finally:
+        lane.close()
+        redis_client.delete(key)
