@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from featurehouse.errors import FeaturehouseError
 from featurehouse.online import ReadRequest, ServiceRecord, ViewState
 from featurehouse.refs import BadReference, FeatureRef, format_view, parse_feature
+from featurehouse.types import TYPES
 
 _PLAN_CACHE_SIZE = 1024
 _SHOWN = 12  # names listed in an error message at most
@@ -56,10 +57,12 @@ class Plan:
     deprecated: tuple[str, ...] = ()  # of those, the ones past their deprecation date
     short_names: tuple[str, ...] = ()  # Feast column names: the features'
     full_names: tuple[str, ...] = ()  # with full_feature_names: `view[__vN]__feature`
+    floats: tuple[bool, ...] = ()  # per column: holds doubles (NaN needs spelling in JSON)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "short_names", tuple(c.feature for c in self.columns))
         object.__setattr__(self, "full_names", tuple(c.full_name for c in self.columns))
+        object.__setattr__(self, "floats", tuple(TYPES[c.type].floats for c in self.columns))
 
     def names(self, full: bool) -> tuple[str, ...]:
         return self.full_names if full else self.short_names

@@ -27,6 +27,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # The answers' JSON: naive datetimes are UTC, written with a Z (`1970-01-01T00:00:00Z`).
 _JSON_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 _SHARED_FROM = 8  # rows from which a view's statuses and times are encoded once (a Fragment)
+_C_CHECK_FROM = 8  # keys from which a column's types are checked in C loops first
 
 
 def json_body(value: Any) -> bytes:
@@ -177,6 +178,8 @@ def check_keys(plan: Plan, asked: Asked) -> None:
         column = asked.columns[name]
         if len(column) != len(asked.rows):
             raise bad_request("missing_entity_key", f"an entity row lacks key {name} ({view})")
+        if len(column) >= _C_CHECK_FROM and _plain(column, kind):
+            continue
         check = _int64_ok if kind == "int64" else _string_ok
         for value in column:
             if not check(value):
@@ -193,6 +196,16 @@ def check_keys(plan: Plan, asked: Asked) -> None:
                         "bad_entity_key",
                         f"entity key {name}={_short(value)} is not an integer or a string",
                     )
+
+
+def _plain(column: list[Any], kind: str) -> bool:
+    """Whether every key is of the usual type, told by C loops (each value's check is a
+    Python call): ints within int64 (no bools) for int64 keys, str or int for the others.
+    False sends the column through the value-by-value check."""
+    types = set(map(type, column))
+    if kind == "int64":
+        return types == {int} and min(column) >= _INT64_MIN and max(column) <= _INT64_MAX
+    return types <= {str, int}
 
 
 def _short(value: Any) -> str:
@@ -242,24 +255,28 @@ def feast_answer(
     features of one view share the very same statuses and event-time lists, which go
     through `shared` (by default as they are)."""
     n = len(asked.rows)
-    share = shared or (lambda values: values)
-    key_statuses, key_times = share(["PRESENT"] * n), share([EPOCH] * n)
+    present, key_times = ["PRESENT"] * n, [EPOCH] * n
+    if shared is not None:
+        present, key_times = shared(present), shared(key_times)
     out: list[dict[str, Any]] = [
-        {"values": values, "statuses": key_statuses, "event_timestamps": key_times}
+        {"values": values, "statuses": present, "event_timestamps": key_times}
         for values in asked.columns.values()
     ]
     by_request = []
     for res in results:
         columns, statuses, times = _feast_columns(res)
-        by_request.append((columns, share(statuses), share(times)))
-    for col in plan.columns:
+        if statuses is _ALL_PRESENT:
+            statuses = present  # the same list (or its JSON, made once) as the keys'
+        elif shared is not None:
+            statuses = shared(statuses)
+        by_request.append((columns, statuses, times if shared is None else shared(times)))
+    for col, floats in zip(plan.columns, plan.floats, strict=True):
         columns, statuses, times = by_request[col.request]
         values = columns[col.index]
-        if TYPES[col.type].floats:
+        if floats:
             values = _json_floats(values, col.type)
         out.append({"values": values, "statuses": statuses, "event_timestamps": times})
-    names = [*asked.columns, *plan.names(asked.full_names)]
-    metadata: dict[str, Any] = {"feature_names": names}
+    metadata: dict[str, Any] = {"feature_names": [*asked.columns, *plan.names(asked.full_names)]}
     if asked.version_metadata:
         metadata["feature_view_metadata"] = [
             {"name": r.view, "version": r.version or 0} for r in results
@@ -274,20 +291,29 @@ def feast_body(plan: Plan, asked: Asked, results: Sequence[ReadResult]) -> bytes
     test_payloads.py compares both byte for byte)."""
     if len(asked.rows) < _SHARED_FROM:
         return json_body(feast_answer(plan, asked, results))
+    return json_body(feast_answer(plan, asked, results, _fragment))
 
-    def once(values: list[Any]) -> orjson.Fragment:
-        return orjson.Fragment(json_body(values))
 
-    return json_body(feast_answer(plan, asked, results, once))
+def _fragment(values: list[Any]) -> orjson.Fragment:
+    return orjson.Fragment(json_body(values))
+
+
+_ALL_PRESENT: list[str] = []  # `_feast_columns`' statuses when every row is present
 
 
 def _feast_columns(res: ReadResult) -> tuple[list[Sequence[Any]], list[str], list[datetime]]:
     """A result column-wise: each feature's values, then the statuses and event times, which
     the features of one view share (a row's status is its record's: present, expired or
-    not found)."""
+    not found). When every row is present, the statuses are `_ALL_PRESENT` (a marker)."""
     columns = list(zip(*res.values, strict=True)) if res.values else [()] * len(res.features)
-    first = map(itemgetter(0), res.statuses)
-    statuses = list(map(FEAST_STATUS.__getitem__, first)) if res.features else []
+    rows = res.statuses
+    if not res.features:
+        statuses = []
+    elif rows and rows.count(rows[0]) == len(rows):  # one status for all (a C loop tells)
+        status = FEAST_STATUS[rows[0][0]]
+        statuses = _ALL_PRESENT if status == "PRESENT" else [status] * len(rows)
+    else:
+        statuses = list(map(FEAST_STATUS.__getitem__, map(itemgetter(0), rows)))
     return columns, statuses, [t or EPOCH for t in res.event_at]
 
 

@@ -123,6 +123,36 @@ def test_bad_references_are_refused_with_a_code(ref: str, code: str, words: str)
     assert words in error.value.message
 
 
+_KEY = st.one_of(
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.integers(min_value=0, max_value=10**6),
+    st.booleans(),
+    st.floats(),
+    st.text(max_size=3),
+    st.sampled_from(["12", " -5 ", None]),
+)
+
+
+def _refusal(column: list) -> str | None:
+    body = {"features": ["feat_customer__orders:avg_7d"], "entities": {"customer_id": column}}
+    asked = parse_feast(body, Limits(max_entities=100))
+    try:
+        check_keys(CATALOG.plan(asked.features), asked)
+    except RequestError as exc:
+        return exc.message
+    return None
+
+
+@given(column=st.lists(_KEY, min_size=1, max_size=24), ints=st.integers(0, 16))
+@settings(max_examples=300, deadline=None)
+def test_a_long_key_column_is_checked_as_its_keys_one_by_one(column: list, ints: int) -> None:
+    """From 8 keys on a column's types are checked in C loops first: it is accepted or
+    refused exactly as its keys are, each alone (the first refused one named)."""
+    column = list(range(ints)) + column
+    alone = next((r for r in map(_refusal, ([v] for v in column)) if r is not None), None)
+    assert _refusal(column) == alone
+
+
 def test_a_store_that_lost_its_data_is_a_server_error() -> None:
     """No view published at all (Redis flushed or restarted empty): 503, not the client's 400."""
     with pytest.raises(RequestError) as error:

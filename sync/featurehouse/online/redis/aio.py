@@ -15,6 +15,7 @@ import socket
 from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from itertools import repeat
 from typing import Any
 
 import hiredis
@@ -42,18 +43,23 @@ class _Waiter:
         self.future, self.deadline, self.count = future, deadline, count
         self.replies: list[Any] = []
 
-    def add(self, reply: Any) -> bool:
-        """Take the next reply; True once all are in (the future then resolved)."""
-        self.replies.append(reply)
-        if len(self.replies) < self.count:
-            return False
+    def take(self, gets: Any) -> bool:
+        """Take the next replies from the reader (`gets`: its method) up to `count`, in one
+        loop (a per-reply method call cost 100 replies ~30 µs); True once all are in (the
+        future then resolved)."""
+        replies, count = self.replies, self.count
+        while len(replies) < count:
+            reply = gets()
+            if reply is False:
+                return False
+            replies.append(reply)
         if self.future.done():
             return True  # its caller gave up (cancelled)
-        error = next((r for r in self.replies if isinstance(r, hiredis.ReplyError)), None)
-        if error is not None:
+        if any(map(isinstance, replies, repeat(hiredis.ReplyError))):  # a C loop
+            error = next(r for r in replies if isinstance(r, hiredis.ReplyError))
             self.future.set_exception(redis.ResponseError(str(error)))
         else:
-            self.future.set_result(self.replies if self.count > 1 else reply)
+            self.future.set_result(replies if count > 1 else replies[0])
         return True
 
 
@@ -107,16 +113,12 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed(data)
-        while self.pending:
-            try:
-                reply = self.parser.gets()
-            except hiredis.ProtocolError as exc:
-                self.close(redis.ConnectionError(f"Redis protocol error: {exc}"))
-                return
-            if reply is False:
-                return
-            if self.pending[0].add(reply):
-                self.pending.popleft()
+        pending, gets = self.pending, self.parser.gets
+        try:
+            while pending and pending[0].take(gets):
+                pending.popleft()
+        except hiredis.ProtocolError as exc:
+            self.close(redis.ConnectionError(f"Redis protocol error: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.close(redis.ConnectionError(f"Connection closed by Redis{f': {exc}' if exc else ''}"))
