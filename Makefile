@@ -50,7 +50,7 @@ format: setup
 	$(BIN)/ruff format sync seeds benchmarks dev examples
 	$(BIN)/ruff check --fix sync seeds benchmarks dev examples
 
-# Issue 19's table of targets, each against its reference measured in the same run (~5 min on
+# Issue 19's table of targets, each against its reference measured in the same run (~6 min on
 # 2 cores; it installs wrk, the HTTP load generator, when missing: dev/services.sh);
 # `make bench BENCH_ARGS=--quick` runs it at 100k entities in a few minutes.
 bench: deps

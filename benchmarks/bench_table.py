@@ -1,7 +1,7 @@
 """Issue 19's table: every target row with our figure, its reference from the same run, the
 ratio and PASS/FAIL.
 
-    python -m benchmarks                  # full sizes (1M entities; ~5 min on 2 cores)
+    python -m benchmarks                  # full sizes (1M entities; ~6 min on 2 cores)
     python -m benchmarks table --quick    # 100k entities, short runs (a few minutes)
     make bench BENCH_ARGS=--quick
 
