@@ -4,7 +4,6 @@ installed (and built its manifest with) the same version as the Python package r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import yaml
 
 from featurehouse import __version__
 from featurehouse.errors import ConfigError
-from featurehouse.project.manifest import PACKAGE_NAME, Manifest, macros_package_version
+from featurehouse.project.manifest import PACKAGE_NAME, Manifest
 from featurehouse.project.settings import Project
 
 # packages.yml's `local:` entry reads the package's path on this machine from here.
@@ -59,15 +58,6 @@ def installed_package(project: Project) -> InstalledPackage | None:
     if not (path / "dbt_project.yml").exists():
         return None
     return InstalledPackage(path, package_version(path))
-
-
-def manifest_package_version(manifest_path: Path) -> str | None:
-    """The featurehouse package version a manifest was built with (its `version()` macro)."""
-    try:
-        macros = json.loads(manifest_path.read_bytes()).get("macros") or {}
-    except (OSError, ValueError):
-        return None
-    return macros_package_version(macros)
 
 
 def check_package_version(project: Project, manifest: Manifest) -> None:

@@ -16,9 +16,9 @@ from featurehouse.api.context import Context
 from featurehouse.cli import cli
 from featurehouse.errors import OfflineStoreError
 from featurehouse.project import render
+from featurehouse.project.manifest import load_manifest
 from featurehouse.project.package import (
     installed_package,
-    manifest_package_version,
     package_dir,
     package_version,
 )
@@ -77,7 +77,7 @@ def test_a_project_on_another_version_is_refused(mini_env: dict[str, str], tmp_p
     macro = manifest["macros"]["macro.featurehouse.version"]
     macro["macro_sql"] = macro["macro_sql"].replace(VERSION, "0.0.8")
     manifest_path.write_text(json.dumps(manifest))
-    assert manifest_package_version(manifest_path) == "0.0.8"
+    assert load_manifest(manifest_path).package_version == "0.0.8"
     code, output = run_list(root, mini_env)
     assert code == 1 and "was built with the featurehouse dbt package 0.0.8" in output, output
     assert "then `dbt build`" in output
