@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import hiredis
 import pyarrow as pa
@@ -36,9 +37,11 @@ import redis
 from featurehouse.online import FeatureSpec, OnlineStore, ReadRequest, ViewSchema
 from featurehouse.online.encoding import encode_column
 from featurehouse.online.redis import RedisStore
+from featurehouse.online.redis.read import ReadSteps
 from featurehouse.online.redis.resp import bulk_array, concatenated
 
 AS_OF = datetime(2026, 5, 1)
+PREFIX = "fhbench"
 FEATURES = (
     ("sum_amount_30d", "float64"),
     ("avg_amount_30d", "float64"),
@@ -230,9 +233,12 @@ class BareClient:
         self.reader = hiredis.Reader()
 
     def call(self, commands: list[tuple]) -> list:
-        self.sock.sendall(b"".join(map(hiredis.pack_command, commands)))
+        return self.call_packed(b"".join(map(hiredis.pack_command, commands)), len(commands))
+
+    def call_packed(self, packed: bytes, count: int) -> list:
+        self.sock.sendall(packed)
         out: list = []
-        while len(out) < len(commands):
+        while len(out) < count:
             self.reader.feed(self.sock.recv(1 << 20))
             while (reply := self.reader.gets()) is not False:
                 out.append(reply)
@@ -240,12 +246,13 @@ class BareClient:
 
 
 def latencies(client: redis.Redis, store: OnlineStore, n: int, rounds: int) -> dict[str, list]:
-    """Interleaved rounds of raw HMGET, our read (1 entity), 100 HMGETs, our read (100), and
-    the bare client's HMGET and 100 HMGETs."""
+    """Interleaved rounds of raw HMGET, our read (1 entity), 100 HMGETs, our read (100), the
+    bare client's HMGET and 100 HMGETs, and the bare client sending our read's commands
+    (`layout_round`)."""
     names = [name for name, _ in FEATURES]
     request = [ReadRequest(SCHEMA.view, SCHEMA.version)]
     rng = random.Random(7)
-    keys = ("raw1", "ours1", "raw100", "ours100", "bare1", "bare100")
+    keys = ("raw1", "ours1", "raw100", "ours100", "bare1", "bare100", "layout100")
     out: dict[str, list[int]] = {k: [] for k in keys}
     bare = BareClient(client.connection_pool.connection_kwargs["port"])
 
@@ -259,6 +266,8 @@ def latencies(client: redis.Redis, store: OnlineStore, n: int, rounds: int) -> d
         return bare.call([("HMGET", f"plain:customer:{i}", *names) for i in ids])
 
     store.read(request, [{"customer_id": 0}])  # schema cache, function loaded
+    steps = ReadSteps(PREFIX)
+    layout_round(bare, steps, request, [{"customer_id": 0}], decode=True)  # its metadata
     for _ in range(rounds):
         one, many = rng.randrange(n), [rng.randrange(n) for _ in range(100)]
         rows = [{"customer_id": i} for i in many]
@@ -268,8 +277,29 @@ def latencies(client: redis.Redis, store: OnlineStore, n: int, rounds: int) -> d
         out["ours100"] += timed(lambda rows=rows: store.read(request, rows), 1)
         out["bare1"] += timed(lambda one=one: bare_hmgets([one]), 1)
         out["bare100"] += timed(lambda many=many: bare_hmgets(many), 1)
+        out["layout100"] += timed(lambda rows=rows: layout_round(bare, steps, request, rows), 1)
     bare.sock.close()
     return out
+
+
+def layout_round(
+    bare: BareClient, steps: ReadSteps, request: list, rows: list, decode: bool = False
+) -> Any:
+    """Our read's round trip on the bare client: the commands `OnlineStore.read` sends (its
+    HGETs and generation check, planned by the same `ReadSteps`), the replies parsed by
+    hiredis and, unless `decode`, not decoded into an answer: the floor of any client of
+    our layout here (with `decode`, a whole read: its metadata rounds too)."""
+    plan = steps.steps(request, rows, None)
+    trip = next(plan)
+    while True:
+        replies = bare.call_packed(trip.packed(), trip.count)
+        if not decode:
+            plan.close()
+            return replies
+        try:
+            trip = plan.send((replies[: len(trip.data)], replies[len(trip.data) :]))
+        except StopIteration as done:
+            return done.value
 
 
 def report(n: int, figures: dict[str, float], lat: dict[str, list], encodings: dict) -> None:
@@ -327,6 +357,8 @@ def report(n: int, figures: dict[str, float], lat: dict[str, list], encodings: d
     for label, n_ in (("1 entity", 1), ("100 entities", 100)):
         a, b = p_us(lat[f"bare{n_}"], 0.99), p_us(lat[f"ours{n_}"], 0.99)
         line(f"read p99 {label}, bare hiredis socket us", f"{a:.0f}", f"{b:.0f}", f"{b / a:.2f}x")
+    a, b = p_us(lat["raw100"], 0.99), p_us(lat["layout100"], 0.99)
+    line("  our commands on that socket, no decode", f"{a:.0f}", f"{b:.0f}", f"{b / a:.2f}x")
     line(
         "peak RSS MB (dataset built / after publish)", f"{f['rss_data']:.0f}", f"{f['rss_pub']:.0f}"
     )
@@ -357,21 +389,21 @@ def run(n: int, rounds: int, listpack: int, workdir: Path) -> dict[str, float]:
         figures["plain_mem"] = used_memory(client) - base
         encodings = {"plain": sample_encoding(client, "plain:*")}
         base, cpu = flush(client), server_cpu(client)
-        store = RedisStore(client, "fhbench")
+        store = RedisStore(client, PREFIX)
         cpu_self = time.process_time()
         figures["ours_s"] = publish(store, table)
         figures["ours_client_cpu"] = time.process_time() - cpu_self
         figures["ours_cpu"] = server_cpu(client) - cpu
         figures["ours_mem"] = used_memory(client) - base
         figures["rss_pub"] = peak_rss_mb()
-        encodings["ours"] = sample_encoding(client, "fhbench:d:*")
+        encodings["ours"] = sample_encoding(client, f"{PREFIX}:d:*")
         load_plain(server.port, plain)  # both data sets loaded for interleaved reads
         lat = latencies(client, store, n, rounds)
         base = flush(client)
         client.config_set("hash-max-listpack-value", 64)
-        publish(RedisStore(client, "fhbench"), table)
+        publish(RedisStore(client, PREFIX), table)
         figures["ours64_mem"] = used_memory(client) - base
-        encodings["ours64"] = sample_encoding(client, "fhbench:d:*")
+        encodings["ours64"] = sample_encoding(client, f"{PREFIX}:d:*")
     finally:
         server.stop()
     report(n, figures, lat, encodings)

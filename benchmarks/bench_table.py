@@ -169,8 +169,13 @@ def online_rows(t: dict[str, Any]) -> list[Row]:
         if f"bare{n}_p99_us" not in t:
             return ""
         ref = t[f"bare{n}_p99_us"]
-        return (f"bare socket + hiredis (fastest raw client) {ref:,.0f} us, "
+        note = (f"bare socket + hiredis (fastest raw client) {ref:,.0f} us, "
                 f"ours {t[f'ours{n}_p99_us'] / ref:.2f}x that")  # fmt: skip
+        if f"layout{n}_p99_us" in t:  # our read's commands on that socket, replies not decoded
+            floor = t[f"layout{n}_p99_us"]
+            note += (f"; our read's commands on it, not decoded, {floor:,.0f} us = "
+                     f"{floor / t[f'raw{n}_p99_us']:.2f}x the reference")  # fmt: skip
+        return note
 
     return [
         Row("online read, 1 entity, p99", "raw HMGET, same client (redis-py)", "us",
