@@ -4,18 +4,19 @@
 #   PostgreSQL  127.0.0.1:5432, trust for loopback, db test (Debian postgresql, pg_ctlcluster)
 #   Chromium    headless browser + chromedriver           (Debian chromium, chromium-driver)
 #   Kafka       broker jars in .cache/kafka/libs          (Maven Central, via mvn)
+#   cc          a C compiler for the reads' C extension   (Debian gcc; setup.py, optional there)
 #   wrk         HTTP load generator, only when asked      (Debian wrk; `make bench` asks for it)
 # What is there already is checked first (command -v, open ports, a stamp), so a second run
 # takes about a second. Installing needs root and apt-get; `make demo` needs none of this.
 #
 # Services a user already runs elsewhere: set FEATUREHOUSE_REDIS_URL and/or
 # FEATUREHOUSE_PG_HOST (with _PORT, _USER, _DATABASE) and this script leaves them alone.
-# FEATUREHOUSE_SERVICES="redis postgres chromium kafka" picks a subset (default: all; add wrk
+# FEATUREHOUSE_SERVICES="redis postgres chromium kafka cc" picks a subset (default: all; add wrk
 # for the server benchmark: `make bench` runs this with FEATUREHOUSE_SERVICES="redis wrk").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-WANT=" ${FEATUREHOUSE_SERVICES:-redis postgres chromium kafka} "
+WANT=" ${FEATUREHOUSE_SERVICES:-redis postgres chromium kafka cc} "
 REDIS_PORT=6379
 PG_PORT=5432
 KAFKA_LIBS=.cache/kafka/libs
@@ -42,6 +43,7 @@ if wants chromium && ! command -v chromium >/dev/null; then packages+=(chromium)
 if wants chromium && ! command -v chromedriver >/dev/null; then packages+=(chromium-driver); fi
 if wants kafka && ! command -v java >/dev/null; then packages+=(openjdk-17-jre-headless); fi
 if wants kafka && ! command -v mvn >/dev/null; then packages+=(maven); fi
+if wants cc && ! command -v cc >/dev/null; then packages+=(gcc libc6-dev); fi
 if wants wrk && ! command -v wrk >/dev/null; then packages+=(wrk); fi
 if [ ${#packages[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then

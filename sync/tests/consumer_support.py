@@ -62,10 +62,11 @@ def featurehouse_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`pip wheel` of a copy of this checkout (the source tree stays untouched)."""
     work = tmp_path_factory.mktemp("wheel")
     source = work / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    # the C extension built in place by `pip install -e` stays out: the wheel compiles its own
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "*.so")
     package = Path("sync", "featurehouse")
     shutil.copytree(REPO_ROOT / package, source / package, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(REPO_ROOT / name, source / name)
     started = time.monotonic()
     _run(

@@ -178,6 +178,13 @@ def test_a_shop_adopts_featurehouse(shop: Shop) -> None:
     shop.run("dbt", "build")
     _check_latest_version_view(shop)
 
+    # The wheel compiled the read path's C extension (setup.py), and the installed package
+    # loads it from the venv, not from this checkout.
+    where = shop.run(
+        "python", "-c", "import featurehouse.online.redis._speedups as s; print(s.__file__)"
+    )
+    assert Path(where.strip()).resolve().is_relative_to(shop.venv.root.resolve()), where
+
     summary = json.loads(shop.run("featurehouse", "sync", "--json"))
     [published] = summary["views"]
     assert published["view"] == f"{VIEW}.v1", summary

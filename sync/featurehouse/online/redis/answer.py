@@ -41,6 +41,11 @@ class ViewMeta(Protocol):
     def codec(self) -> Codec: ...
 
 
+try:  # the C decoder of the usual answer (setup.py builds it when a C compiler is there)
+    from featurehouse.online.redis._speedups import present as _present
+except ImportError:  # pragma: no cover - not built: the Python path alone, same answers
+    _present = None
+
 _PICKS_CACHED = 256  # feature selections remembered per view generation
 _FIRST = itemgetter(0)
 
@@ -104,6 +109,7 @@ class Picks(NamedTuple):
     pick: Callable[[list], tuple]
     version: int | None
     tombstone: int  # elements of a tombstone record
+    positions: tuple[int, ...] | None  # the values' record elements (None: a timestamp among them)
 
 
 def _picks(req: ReadRequest, meta: ViewMeta) -> Picks:
@@ -119,6 +125,7 @@ def _picks(req: ReadRequest, meta: ViewMeta) -> Picks:
             _picker(positions, kinds),
             layout.token_version(meta.vtoken),
             tombstone_length(meta.schema.created),
+            None if "timestamp" in kinds else tuple(positions),
         )
     return cached
 
@@ -129,11 +136,16 @@ def answer(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], clock: Cloc
     picks = _picks(req, meta)
     at = clock.for_view(meta, req)
     oldest = window_start_us(at, meta.schema.ttl_seconds)
-    recs = meta.codec.decode(records)
     n, tombstone = picks.n, picks.tombstone
-    values, statuses, events = _all_present(recs, tombstone, oldest, picks.pick, n) or _each(
-        recs, tombstone, oldest, picks.pick, n
-    )
+    usual = _usual(records, meta.codec, picks, oldest)
+    if usual is not None:
+        values, events = usual
+        statuses = [("present",) * n] * len(values)
+    else:
+        recs = meta.codec.decode(records)
+        values, statuses, events = _all_present(recs, tombstone, oldest, picks.pick, n) or _each(
+            recs, tombstone, oldest, picks.pick, n
+        )
     return ReadResult(
         view=req.view,
         version=picks.version,
@@ -148,6 +160,19 @@ def answer(req: ReadRequest, meta: ViewMeta, records: Sequence[Any], clock: Cloc
 
 
 Columns = tuple[list[tuple], list[tuple[str, ...]], list[datetime | None]]
+
+
+def _usual(
+    records: Sequence[Any], codec: Codec, picks: Picks, oldest: int | None
+) -> tuple[list[tuple], list[datetime]] | None:
+    """`_all_present`'s answer straight from msgpack records, by the C extension when it is
+    built (`online/redis/_speedups.c`: one pass, no Python per record); None when it is not, or
+    when the answer is not the usual one (the Python path then answers, or fails, as ever)."""
+    if _present is None or picks.positions is None or not codec.binary:
+        return None
+    if type(records) is not list:
+        records = list(records)
+    return _present(records, codec.base_us, picks.positions, picks.tombstone, oldest)
 
 
 def _all_present(

@@ -25,6 +25,11 @@ from featurehouse.online.redis.answer import Clock, answer, where
 from featurehouse.online.redis.pipelined import Lane
 from featurehouse.online.redis.resp import Command, hgets, pack
 
+try:  # a read's HGETs written in C (setup.py builds the extension when a C compiler is there)
+    from featurehouse.online.redis._speedups import hget_round as _hget_round
+except ImportError:  # pragma: no cover - not built: the Python path alone, same bytes
+    _hget_round = None
+
 _MAX_ATTEMPTS = 4
 _TEXT_FROM = 8  # entities from which the HGETs are written as RESP text (hiredis below)
 _CHECKS_KEPT = 256  # plans whose check commands are kept
@@ -81,6 +86,18 @@ class ViewMeta:
         if self.buckets > _BUCKET_KEYS_KEPT:
             return None
         return layout.all_data_keys(self.key_prefix, self.schema.entity, self.buckets, self.tags)
+
+    def data_commands(self, texts: list[str]) -> tuple[list[str], bytes | None]:
+        """`data_keys(texts)`, and `HGET <key> <text>` of each as RESP (None: for `pack` to
+        write, the Python path's way with non-ASCII text or few entities); in C when the
+        extension is built (`online/redis/_speedups.c`, the same keys and bytes)."""
+        if _hget_round is not None:
+            return _hget_round(texts, self._slot_prefix, self.buckets, self.tags, self._bucket_keys)
+        keys = self.data_keys(texts)
+        if len(texts) < _TEXT_FROM:
+            return keys, None
+        text = hgets(keys, texts)
+        return keys, text.encode() if text.isascii() else None
 
     def data_keys(self, texts: Sequence[str]) -> list[str]:
         """The data key holding each entity whose canonical key is in `texts`."""
@@ -245,17 +262,17 @@ class ReadSteps:
         keys: list[str] = []
         fields: list[str] = []
         texts: dict[tuple, list[str]] = {}
+        written: list[bytes | None] = []
         for meta in plan:
             sig = _key_sig(meta)
             if sig not in texts:
                 texts[sig] = list(map(meta.keyer, entity_rows))
-            keys += meta.data_keys(texts[sig])
+            view_keys, resp = meta.data_commands(texts[sig])
+            keys += view_keys
             fields += texts[sig]
+            written.append(resp)
         check = self._check(requests, plan)
-        packed = None
-        if len(entity_rows) >= _TEXT_FROM:
-            text = hgets(keys, fields)
-            packed = text.encode() if text.isascii() else None
+        packed = None if None in written else b"".join(written)  # type: ignore[arg-type]
         return Round(HGets(keys, fields), check.commands, check.current, packed, check.packed)
 
     def _check(self, requests: Sequence[ReadRequest], plan: Sequence[ViewMeta]) -> Check:

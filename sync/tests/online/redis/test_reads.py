@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 from featurehouse.online import NotPublishedError, OnlineStore, ReadRequest, ReadResult
-from featurehouse.online.redis import RedisStore
+from featurehouse.online.redis import RedisStore, read
+from featurehouse.online.redis import answer as answer_module
 from featurehouse.online.redis.cluster import open_client
 from featurehouse.online.redis.connection import endpoint
 from featurehouse.online.redis.read import Reader, Round
@@ -130,20 +131,50 @@ def test_reads_during_repeated_switches_are_always_one_whole_generation(
     assert bad == [] and reads > 50 and len(switches) >= 3 and len(tags) >= 2
 
 
-def test_a_round_packed_by_hand_is_what_hiredis_packs(store: RedisStore) -> None:
-    """`Round.packed()` (from 8 entities on, HGETs written as RESP text) sends the very bytes
-    hiredis packs of its commands; a key that is not ASCII falls back to hiredis."""
+def test_a_round_packed_by_hand_is_what_hiredis_packs(
+    store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Round.packed()` (HGETs written as RESP by the C extension, else as text from 8
+    entities on) sends the very bytes hiredis packs of its commands; without the extension,
+    a key that is not ASCII falls back to hiredis."""
     import hiredis
 
     publish(store, 1)
-    reader, _, trip = planned(store)
-    assert trip.packed_data is None  # a few entities: hiredis packs them
     many = [{"customer_id": i} for i in range(12)]
-    trip = next(reader.steps([ReadRequest(VIEW)], many, None))
-    assert trip.packed_data is not None
-    assert trip.packed() == b"".join(map(hiredis.pack_command, [*trip.data, *trip.check]))
+    for c in (read._hget_round, None):
+        monkeypatch.setattr(read, "_hget_round", c)
+        reader, _, trip = planned(store)
+        assert (trip.packed_data is None) == (c is None)  # a few entities: hiredis packs them
+        assert trip.packed() == b"".join(map(hiredis.pack_command, [*trip.data, *trip.check]))
+        trip = next(reader.steps([ReadRequest(VIEW)], many, None))
+        assert trip.packed_data is not None
+        assert trip.packed() == b"".join(map(hiredis.pack_command, [*trip.data, *trip.check]))
     unicode = Round([("HGET", "k", "é")], [("HGET", "m", "gen")])
     assert unicode.packed() == b"".join(map(hiredis.pack_command, unicode.data + unicode.check))
+
+
+def test_reads_without_the_c_extension_answer_the_same(
+    store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Python path (a machine without a C compiler) answers every read as the extension
+    does: found, not found, a feature selection, 1 to 150 entities."""
+    publish(store, 1, n=120)
+    rows = [{"customer_id": i} for i in range(-10, 140)]
+    asks = [[ReadRequest(VIEW)], [ReadRequest(VIEW, 1, ("count",))]]
+    with_c = [store.read(ask, rows[:k]) for ask in asks for k in (1, 7, 8, 150)]
+    monkeypatch.setattr(read, "_hget_round", None)
+    monkeypatch.setattr(answer_module, "_present", None)
+    python = [_fresh_read(store, ask, rows[:k]) for ask in asks for k in (1, 7, 8, 150)]
+    assert python == with_c
+    assert {s for res in with_c for row in res[0].statuses for s in row} == {
+        "present",
+        "not_found",
+    }
+
+
+def _fresh_read(store: RedisStore, ask: list[ReadRequest], rows: list) -> list[ReadResult]:
+    """A read by a fresh reader (none of the first reader's cached plans)."""
+    return RedisStore(store.client, store.prefix).read(ask, rows)
 
 
 @pytest.mark.fast
