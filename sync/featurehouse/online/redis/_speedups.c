@@ -248,11 +248,16 @@ static PyObject *present(PyObject *self, PyObject *args) {
     }
     Py_ssize_t count = PyList_GET_SIZE(records);
     if (count == 0) Py_RETURN_NONE;
+    /* Our own list of the records: what an allocation's garbage collection may run cannot
+     * shrink it or free a record being read. */
+    records = PyList_GetSlice(records, 0, count);
+    if (records == NULL) return NULL;
     PyObject *values = PyList_New(count), *events = PyList_New(count);
     int64_t *stamps = PyMem_Malloc(sizeof(int64_t) * (size_t)count);
     Scratch scratch = {NULL, 0};
     PyObject *out = NULL;
     if (values == NULL || events == NULL || stamps == NULL) {
+        Py_DECREF(records);
         Py_XDECREF(values);
         Py_XDECREF(events);
         PyMem_Free(stamps);
@@ -276,6 +281,7 @@ usual_not:
     PyErr_Clear();
     out = Py_NewRef(Py_None);
 release:
+    Py_DECREF(records);
     Py_XDECREF(values);
     Py_XDECREF(events);
     PyMem_Free(stamps);
@@ -354,12 +360,14 @@ static PyObject *hget_round(PyObject *self, PyObject *args) {
     Py_ssize_t plen, count = PyList_GET_SIZE(texts);
     const char *pre = PyUnicode_AsUTF8AndSize(prefix, &plen);
     if (pre == NULL) return NULL;
+    texts = PyList_GetSlice(texts, 0, count);  /* our own: see present() */
+    if (texts == NULL) return NULL;
     PyObject *keys = PyList_New(count);
     Buffer out = {NULL, 0, 0};
-    if (keys == NULL) return NULL;
+    if (keys == NULL) { Py_DECREF(texts); return NULL; }
     out.cap = count * (plen + 96) + 64;  /* room for the usual keys and texts: one allocation */
     out.data = PyMem_Malloc((size_t)out.cap);
-    if (out.data == NULL) { Py_DECREF(keys); return PyErr_NoMemory(); }
+    if (out.data == NULL) { Py_DECREF(keys); Py_DECREF(texts); return PyErr_NoMemory(); }
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *text = PyList_GET_ITEM(texts, i), *key;
         Py_ssize_t tlen, klen;
@@ -371,6 +379,10 @@ static PyObject *hget_round(PyObject *self, PyObject *args) {
         if (t == NULL) goto fail;
         Py_ssize_t bucket = (Py_ssize_t)(crc32_of(t, tlen) % (uint32_t)buckets);
         if (kept != Py_None) {
+            if (bucket >= PyList_GET_SIZE(kept)) {  /* changed meanwhile: not ours to guess */
+                PyErr_SetString(PyExc_ValueError, "kept must hold every bucket's key");
+                goto fail;
+            }
             key = Py_NewRef(PyList_GET_ITEM(kept, bucket));
         } else {
             char tail[48];
@@ -398,6 +410,7 @@ static PyObject *hget_round(PyObject *self, PyObject *args) {
     }
     PyObject *resp = PyBytes_FromStringAndSize(out.data, out.len);
     PyMem_Free(out.data);
+    Py_DECREF(texts);
     if (resp == NULL) { Py_DECREF(keys); return NULL; }
     PyObject *pair = PyTuple_Pack(2, keys, resp);
     Py_DECREF(keys);
@@ -406,6 +419,7 @@ static PyObject *hget_round(PyObject *self, PyObject *args) {
 fail:
     PyMem_Free(out.data);
     Py_DECREF(keys);
+    Py_DECREF(texts);
     return NULL;
 }
 
