@@ -16,7 +16,9 @@ A record's elements are written side by side into one rows x bytes numpy matrix,
 rows at a time (small enough to stay in the CPU's cache): each element's type byte and its
 value's 8 big-endian bytes (or a short string's padded UTF-8), one strided copy per column,
 then the bytes each value needs picked with a mask into the Arrow binary array of the
-records; no Python object per row. Readers unpack many records with one `msgpack.unpackb` (C).
+records; no Python object per row. Readers unpack many records with one `msgpack.unpackb` (C),
+or, for the usual answer (all found and fresh), decode them in the reads' C extension
+(online/redis/_speedups.c), which reads exactly these elements and leaves anything else to it.
 """
 
 from __future__ import annotations
