@@ -26,7 +26,7 @@ pytestmark = pytest.mark.fast
 @pytest.fixture(autouse=True)
 def _built() -> None:
     """`make test` needs a C compiler, as it needs Redis: these fail, naming the fix."""
-    if read._hget_round is None or answer_module._present is None:
+    if read._hget_round is None or read._key_texts is None or answer_module._present is None:
         pytest.fail(
             "the reads' C extension (featurehouse.online.redis._speedups) is not built: install "
             "a C compiler (`make services`, or apt-get install gcc) and run `make setup` again",
@@ -201,3 +201,48 @@ def test_the_c_commands_are_the_python_commands(
         layout.data_key(prefix, entity, layout.crc32_py(t) % buckets, tags) for t in texts
     ]
     assert resp == pack(HGets(keys, texts))
+
+
+KEY_VALUES = (
+    st.integers(-(2**70), 2**70)
+    | TEXT
+    | st.booleans()
+    | st.floats(allow_nan=False)
+    | st.none()
+    | st.binary(max_size=4)
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(KEY_VALUES, max_size=30),
+    kind=st.sampled_from(["int64", "string"]),
+    missing=st.sets(st.integers(0, 29), max_size=2),
+)
+def test_the_c_key_texts_are_the_keyers(values: list, kind: str, missing: set[int]) -> None:
+    """Each row's canonical key text as `keys.keyer` makes it (and the same refusal), the
+    rows' values of any type, a row without the key among them."""
+    meta = ViewMeta(
+        "v1",
+        1,
+        schema(keys=(("customer_id", kind),)),
+        "as_of",
+        0,
+        "fh",
+        64,
+        16,
+        Codec.starting(AS_OF),
+    )
+    rows = [{} if i in missing else {"customer_id": v} for i, v in enumerate(values)]
+    outcomes = []
+    for c in (read._key_texts, None):
+        saved, read._key_texts = read._key_texts, c
+        try:
+            outcomes.append(meta.key_texts(rows))
+        except Exception as exc:
+            outcomes.append((type(exc), str(exc)))
+        finally:
+            read._key_texts = saved
+    assert outcomes[0] == outcomes[1]
+    plain = [{"customer_id": 7 if kind == "int64" else "7"}] * 3
+    assert read._key_texts(plain, "customer_id", kind == "int64") == ["7"] * 3  # the C path

@@ -8,6 +8,12 @@
  *   keys are kept, else `<slot_prefix><bucket % tags>}:<bucket>`, layout.data_key) and
  *   `HGET <key> <text>` of each as RESP, as hiredis.pack_command writes it (read._round).
  *
+ * key_texts(rows, name, int_key) -> list[str] | None
+ *   Each entity row's canonical key text for a view of one key `name` (keys.keyer's fast
+ *   path): str(value) of an int key given as an int, the value of a string key given as a
+ *   str. None when a row is not a dict or holds anything else: keys.keyer then makes them
+ *   (and coerces or refuses the value, as ever).
+ *
  * present(records, base_us, positions, tombstone, oldest) -> (values, events) | None
  *   The usual answer (answer._all_present): msgpack-v1 records (online/packed.py) all found,
  *   none a tombstone, none older than the TTL, decoded into each record's picked feature
@@ -423,7 +429,39 @@ fail:
     return NULL;
 }
 
+static PyObject *key_texts(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *rows, *name;
+    int int_key;
+    if (!PyArg_ParseTuple(args, "O!Up", &PyList_Type, &rows, &name, &int_key)) return NULL;
+    rows = PyList_GetSlice(rows, 0, PyList_GET_SIZE(rows));  /* our own: see present() */
+    if (rows == NULL) return NULL;
+    Py_ssize_t count = PyList_GET_SIZE(rows);
+    PyObject *texts = PyList_New(count);
+    if (texts == NULL) { Py_DECREF(rows); return NULL; }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i), *value, *text;
+        if (!PyDict_CheckExact(row)) goto other;
+        value = PyDict_GetItemWithError(row, name);  /* borrowed */
+        if (value == NULL) { PyErr_Clear(); goto other; }
+        if (int_key ? !PyLong_CheckExact(value) : !PyUnicode_CheckExact(value)) goto other;
+        Py_INCREF(value);  /* the row's dict may lose it while str() allocates */
+        text = int_key ? PyObject_Str(value) : Py_NewRef(value);
+        Py_DECREF(value);
+        if (text == NULL) { Py_DECREF(texts); Py_DECREF(rows); return NULL; }
+        PyList_SET_ITEM(texts, i, text);
+    }
+    Py_DECREF(rows);
+    return texts;
+other:
+    Py_DECREF(texts);
+    Py_DECREF(rows);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"key_texts", key_texts, METH_VARARGS,
+     "key_texts(rows, name, int_key) -> list[str] | None"},
     {"hget_round", hget_round, METH_VARARGS,
      "hget_round(texts, slot_prefix, buckets, tags, kept) -> (keys, resp)"},
     {"present", present, METH_VARARGS,

@@ -25,10 +25,11 @@ from featurehouse.online.redis.answer import Clock, answer, where
 from featurehouse.online.redis.pipelined import Lane
 from featurehouse.online.redis.resp import Command, hgets, pack
 
-try:  # a read's HGETs written in C (setup.py builds the extension when a C compiler is there)
+try:  # a read's keys and HGETs in C (setup.py builds the extension when a C compiler is there)
     from featurehouse.online.redis._speedups import hget_round as _hget_round
+    from featurehouse.online.redis._speedups import key_texts as _key_texts
 except ImportError:  # pragma: no cover - not built: the Python path alone, same bytes
-    _hget_round = None
+    _hget_round = _key_texts = None
 
 _MAX_ATTEMPTS = 4
 _TEXT_FROM = 8  # entities from which the HGETs are written as RESP text (hiredis below)
@@ -86,6 +87,16 @@ class ViewMeta:
         if self.buckets > _BUCKET_KEYS_KEPT:
             return None
         return layout.all_data_keys(self.key_prefix, self.schema.entity, self.buckets, self.tags)
+
+    def key_texts(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Each entity row's canonical key text (`keyer`); in C when the extension is built
+        and the rows are dicts of one plain int or str key (the usual request)."""
+        keys = self.schema.keys
+        if _key_texts is not None and len(keys) == 1 and type(rows) is list:
+            texts = _key_texts(rows, keys[0], self.schema.key_types[0] == "int64")
+            if texts is not None:
+                return texts
+        return list(map(self.keyer, rows))
 
     def data_commands(self, texts: list[str]) -> tuple[list[str], bytes | None]:
         """`data_keys(texts)`, and `HGET <key> <text>` of each as RESP (None: for `pack` to
@@ -266,7 +277,7 @@ class ReadSteps:
         for meta in plan:
             sig = _key_sig(meta)
             if sig not in texts:
-                texts[sig] = list(map(meta.keyer, entity_rows))
+                texts[sig] = meta.key_texts(entity_rows)
             view_keys, resp = meta.data_commands(texts[sig])
             keys += view_keys
             fields += texts[sig]
