@@ -20,6 +20,8 @@ from featurehouse.errors import RedisUnavailable
 from featurehouse.online import InvalidKeyError, NotPublishedError, OnlineStore, ReadRequest
 from featurehouse.online.redis import RedisStore
 from featurehouse.online.redis.aio import AsyncReader
+from featurehouse.online.redis.aio_client import AsyncRedis
+from featurehouse.online.redis.resp import pack
 from online_support import (
     AS_OF,
     SHARED_URL,
@@ -186,6 +188,37 @@ def test_a_busy_connection_outliving_the_timeout_never_times_out(
         return done
 
     assert asyncio.run(busy()) > 3
+
+
+def test_replies_taken_as_one_array_or_one_by_one_are_the_same() -> None:
+    """A call alone on the connection has its replies parsed as one array (the reader is fed
+    their count first); calls behind another take theirs one by one. Both give each caller
+    its own replies, an error among them fails that caller only, and the connection stays in
+    step for the next call."""
+    client = AsyncRedis(SHARED_URL, timeout=5.0)
+    key = f"fhtest:aio:{os.getpid()}:{time.monotonic_ns()}"
+    plain = [("SET", key, "v"), ("GET", key), ("STRLEN", key)]
+    wrong = [("GET", key), ("HGET", key, "field"), ("GET", key)]  # WRONGTYPE in the middle
+
+    async def scenario() -> None:
+        proto = await client._connect()
+        assert await client.call_many(plain) == [b"OK", b"v", 1]  # alone: one array
+        first, second = (client._send(proto, pack(plain), 3) for _ in range(2))
+        assert [w.whole for w in proto.pending] == [True, False]
+        assert await asyncio.gather(first, second) == [[b"OK", b"v", 1]] * 2
+        taken = await asyncio.gather(*(client.call_many(c) for c in (plain, plain, plain)))
+        assert taken == [[b"OK", b"v", 1]] * 3  # the first as one array, the others behind it
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            await client.call_many(wrong)
+        outcomes = await asyncio.gather(
+            client.call_many(wrong), client.call_many(plain), return_exceptions=True
+        )
+        assert isinstance(outcomes[0], redis.ResponseError) and outcomes[1] == [b"OK", b"v", 1]
+        assert await client.call("DEL", key) == 1
+        assert client._proto is proto and not proto.pending and not proto.parser.has_data()
+        client.close()
+
+    asyncio.run(scenario())
 
 
 def test_password_database_and_function_library_loaded_on_demand() -> None:
