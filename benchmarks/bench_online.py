@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import hiredis
 import pyarrow as pa
@@ -37,7 +36,7 @@ import redis
 from featurehouse.online import FeatureSpec, OnlineStore, ReadRequest, ViewSchema
 from featurehouse.online.encoding import encode_column
 from featurehouse.online.redis import RedisStore
-from featurehouse.online.redis.read import ReadSteps
+from featurehouse.online.redis.read import Reader, ReadSteps
 from featurehouse.online.redis.resp import bulk_array, concatenated
 
 AS_OF = datetime(2026, 5, 1)
@@ -266,8 +265,8 @@ def latencies(client: redis.Redis, store: OnlineStore, n: int, rounds: int) -> d
         return bare.call([("HMGET", f"plain:customer:{i}", *names) for i in ids])
 
     store.read(request, [{"customer_id": 0}])  # schema cache, function loaded
-    steps = ReadSteps(PREFIX)
-    layout_round(bare, steps, request, [{"customer_id": 0}], decode=True)  # its metadata
+    steps = Reader(client, PREFIX)  # a reader's planning (ReadSteps), sent on `bare` below
+    steps.read(request, [{"customer_id": 0}], None)  # its metadata cached
     for _ in range(rounds):
         one, many = rng.randrange(n), [rng.randrange(n) for _ in range(100)]
         rows = [{"customer_id": i} for i in many]
@@ -282,24 +281,14 @@ def latencies(client: redis.Redis, store: OnlineStore, n: int, rounds: int) -> d
     return out
 
 
-def layout_round(
-    bare: BareClient, steps: ReadSteps, request: list, rows: list, decode: bool = False
-) -> Any:
+def layout_round(bare: BareClient, steps: ReadSteps, request: list, rows: list) -> list:
     """Our read's round trip on the bare client: the commands `OnlineStore.read` sends (its
     HGETs and generation check, planned by the same `ReadSteps`), the replies parsed by
-    hiredis and, unless `decode`, not decoded into an answer: the floor of any client of
-    our layout here (with `decode`, a whole read: its metadata rounds too)."""
+    hiredis and not decoded into an answer: the floor of any client of our layout here."""
     plan = steps.steps(request, rows, None)
     trip = next(plan)
-    while True:
-        replies = bare.call_packed(trip.packed(), trip.count)
-        if not decode:
-            plan.close()
-            return replies
-        try:
-            trip = plan.send((replies[: len(trip.data)], replies[len(trip.data) :]))
-        except StopIteration as done:
-            return done.value
+    plan.close()
+    return bare.call_packed(trip.packed(), trip.count)
 
 
 def report(n: int, figures: dict[str, float], lat: dict[str, list], encodings: dict) -> None:

@@ -20,7 +20,7 @@
  *   values and its event time in one pass.
  *   records    list of bytes (None: not found)
  *   base_us    the generation's event base (epoch µs)
- *   positions  tuple of the record's element indexes to pick, in the order asked
+ *   positions  tuple of the record's element indexes (>= 1) to pick, in the order asked
  *   tombstone  a tombstone's element count (a record of that many elements or fewer is one)
  *   oldest     epoch µs of the oldest event served (None: no TTL)
  *   values: a tuple of the picked elements per record; events: naive datetimes (UTC).
@@ -86,11 +86,27 @@ static int read_int(Cursor *c, int64_t *v) {
     return 1;
 }
 
+/* An array's header (fixarray, array 16, array 32) into *n; 0 when it is not one. */
+static int array_header(Cursor *c, Py_ssize_t *n) {
+    const unsigned char *s;
+    if (!take(c, 1, &s)) return 0;
+    if (s[0] >= 0x90 && s[0] <= 0x9f) { *n = s[0] & 0x0f; return 1; }
+    int width = s[0] == 0xdc ? 2 : s[0] == 0xdd ? 4 : 0;
+    if (width == 0 || !take(c, width, &s)) return 0;
+    *n = (Py_ssize_t)be(s, width);
+    return 1;
+}
+
 /* One element as a new reference; NULL (no exception set) when it is not one of ours. */
 static PyObject *element(Cursor *c, int depth) {
     const unsigned char *s;
     if (c->p >= c->end || depth > MAX_DEPTH) return NULL;
     unsigned char b = c->p[0];
+    Py_ssize_t n = -1;
+    if ((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd) {
+        if (!array_header(c, &n)) return NULL;
+        goto array;
+    }
     if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xcf) || (b >= 0xd0 && b <= 0xd3)) {
         if (b == 0xcf) {  /* uint64: msgpack gives any value, beyond int64 too */
             c->p++;
@@ -102,7 +118,6 @@ static PyObject *element(Cursor *c, int depth) {
         return PyLong_FromLongLong(v);
     }
     c->p++;
-    Py_ssize_t n = -1;
     switch (b) {
         case 0xc0: Py_RETURN_NONE;
         case 0xc2: Py_RETURN_FALSE;
@@ -124,14 +139,8 @@ static PyObject *element(Cursor *c, int depth) {
         case 0xd9: case 0xc4: if (!take(c, 1, &s)) return NULL; n = (Py_ssize_t)be(s, 1); break;
         case 0xda: case 0xc5: if (!take(c, 2, &s)) return NULL; n = (Py_ssize_t)be(s, 2); break;
         case 0xdb: case 0xc6: if (!take(c, 4, &s)) return NULL; n = (Py_ssize_t)be(s, 4); break;
-        case 0xdc: case 0xdd: {
-            if (!take(c, b == 0xdc ? 2 : 4, &s)) return NULL;
-            n = (Py_ssize_t)be(s, b == 0xdc ? 2 : 4);
-            goto array;
-        }
         default:
             if (b >= 0xa0 && b <= 0xbf) { n = b & 0x1f; break; }
-            if (b >= 0x90 && b <= 0x9f) { n = b & 0x0f; goto array; }
             return NULL;  /* maps, ext, reserved: not written by packed.py */
     }
     if (!take(c, n, &s)) return NULL;
@@ -189,19 +198,13 @@ static void clear(PyObject **items, Py_ssize_t n) {
 }
 
 /* One record: its picked values (a new tuple) and its event's epoch µs; NULL otherwise. */
-static PyObject *record(PyObject *raw, int64_t base, PyObject *positions, Py_ssize_t tomb,
-                        Scratch *scratch, int64_t *event) {
+static PyObject *record(PyObject *raw, int64_t base, const Py_ssize_t *at, Py_ssize_t k,
+                        Py_ssize_t tomb, Scratch *scratch, int64_t *event) {
     if (!PyBytes_Check(raw)) return NULL;
     Cursor c = {(const unsigned char *)PyBytes_AS_STRING(raw),
                 (const unsigned char *)PyBytes_AS_STRING(raw) + PyBytes_GET_SIZE(raw)};
-    const unsigned char *s;
-    if (!take(&c, 1, &s)) return NULL;
     Py_ssize_t n;
-    if (s[0] >= 0x90 && s[0] <= 0x9f) n = s[0] & 0x0f;
-    else if (s[0] == 0xdc) { if (!take(&c, 2, &s)) return NULL; n = (Py_ssize_t)be(s, 2); }
-    else if (s[0] == 0xdd) { if (!take(&c, 4, &s)) return NULL; n = (Py_ssize_t)be(s, 4); }
-    else return NULL;
-    if (n <= tomb || n < 1) return NULL;  /* a tombstone */
+    if (!array_header(&c, &n) || n <= tomb || n < 1) return NULL;  /* or a tombstone */
     int64_t tagged, unit = 0;
     if (!read_int(&c, &tagged)) return NULL;
     if (__builtin_mul_overflow(tagged >> 2, UNITS[tagged & 3], &unit)) return NULL;
@@ -220,18 +223,13 @@ static PyObject *record(PyObject *raw, int64_t base, PyObject *positions, Py_ssi
     }
     PyObject *picked = NULL;
     if (c.p != c.end) goto done;  /* trailing bytes: not a record of ours */
-    Py_ssize_t k = PyTuple_GET_SIZE(positions);
+    for (Py_ssize_t j = 0; j < k; j++)
+        if (at[j] >= n) goto done;  /* a position past this record's end */
     picked = PyTuple_New(k);
     if (picked == NULL) { PyErr_Clear(); goto done; }
     for (Py_ssize_t j = 0; j < k; j++) {
-        Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(positions, j));
-        if (at < 1 || at >= n) {  /* element 0 is the event */
-            PyErr_Clear();
-            Py_CLEAR(picked);
-            goto done;
-        }
-        Py_INCREF(items[at - 1]);
-        PyTuple_SET_ITEM(picked, j, items[at - 1]);
+        Py_INCREF(items[at[j] - 1]);  /* element 0 is the event */
+        PyTuple_SET_ITEM(picked, j, items[at[j] - 1]);
     }
 done:
     clear(items, n - 1);
@@ -252,7 +250,7 @@ static PyObject *present(PyObject *self, PyObject *args) {
         oldest = PyLong_AsLongLong(oldest_obj);
         if (oldest == -1 && PyErr_Occurred()) return NULL;
     }
-    Py_ssize_t count = PyList_GET_SIZE(records);
+    Py_ssize_t count = PyList_GET_SIZE(records), k = PyTuple_GET_SIZE(positions);
     if (count == 0) Py_RETURN_NONE;
     /* Our own list of the records: what an allocation's garbage collection may run cannot
      * shrink it or free a record being read. */
@@ -260,17 +258,23 @@ static PyObject *present(PyObject *self, PyObject *args) {
     if (records == NULL) return NULL;
     PyObject *values = PyList_New(count), *events = PyList_New(count);
     int64_t *stamps = PyMem_Malloc(sizeof(int64_t) * (size_t)count);
+    Py_ssize_t *at = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(k + 1));
     Scratch scratch = {NULL, 0};
     PyObject *out = NULL;
-    if (values == NULL || events == NULL || stamps == NULL) {
+    if (values == NULL || events == NULL || stamps == NULL || at == NULL) {
         Py_DECREF(records);
         Py_XDECREF(values);
         Py_XDECREF(events);
         PyMem_Free(stamps);
+        PyMem_Free(at);
         return PyErr_NoMemory();
     }
+    for (Py_ssize_t j = 0; j < k; j++) {  /* the positions, read once for every record */
+        at[j] = PyLong_AsSsize_t(PyTuple_GET_ITEM(positions, j));
+        if (at[j] < 1) goto usual_not;  /* element 0 is the event; an error is Python's */
+    }
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *picked = record(PyList_GET_ITEM(records, i), base, positions, tomb, &scratch,
+        PyObject *picked = record(PyList_GET_ITEM(records, i), base, at, k, tomb, &scratch,
                                   &stamps[i]);
         if (picked == NULL) goto usual_not;
         PyList_SET_ITEM(values, i, picked);
@@ -291,6 +295,7 @@ release:
     Py_XDECREF(values);
     Py_XDECREF(events);
     PyMem_Free(stamps);
+    PyMem_Free(at);
     PyMem_Free(scratch.items);
     return out;
 }
