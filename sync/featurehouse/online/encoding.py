@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import repeat
@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from featurehouse.errors import OnlineStoreError
-from featurehouse.online import packed
+from featurehouse.online import packed, packed_c
 
 EVENT_AT = "__event_at"
 CREATED_AT = "__created_at"
@@ -314,17 +314,22 @@ class Codec:
         record's length in bytes."""
         if not self.binary:
             return record_items(batch, features, created=created)
+        if packed_c.c_encodable([kind for _, kind in features]):
+            return self._encode_c(batch, features, created)
         parts = [packed.tagged_slots(event_us(batch), self.base_us)]
-        for name, kind in features:
-            try:
-                parts.append(packed.column_part(batch.column(name), kind))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise OnlineStoreError(
-                    f"feature {name} cannot be encoded as {kind}: {exc}"
-                ) from None
+        parts += _feature_parts(batch, features, packed.column_part)
         if created:
             parts.append(packed.tagged_slots(_delay_us(batch)))
         record = packed.records(parts, batch.num_rows)
+        return [record], pc.binary_length(record)
+
+    def _encode_c(
+        self, batch: pa.RecordBatch, features: Sequence[tuple[str, str]], created: bool
+    ) -> tuple[list[pa.Array], pa.Array]:
+        """`encode`'s msgpack records, written by the C extension (packed_c.records_c)."""
+        columns = _feature_parts(batch, features, packed_c.c_column)
+        delay = _delay_us(batch) if created else None
+        record = packed_c.records_c(event_us(batch), self.base_us, columns, delay, batch.num_rows)
         return [record], pc.binary_length(record)
 
     def tombstoned(
@@ -344,6 +349,19 @@ class Codec:
         if self.binary:
             return packed.unpack(records, self.base_us)
         return decode_records(records)
+
+
+def _feature_parts(
+    batch: pa.RecordBatch, features: Sequence[tuple[str, str]], part: Callable[[Any, str], Any]
+) -> list[Any]:
+    """`part(column, kind)` of each feature; a column its kind cannot take: a one-line error."""
+    parts = []
+    for name, kind in features:
+        try:
+            parts.append(part(batch.column(name), kind))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise OnlineStoreError(f"feature {name} cannot be encoded as {kind}: {exc}") from None
+    return parts
 
 
 def _delay_us(batch: pa.RecordBatch) -> pa.Array:

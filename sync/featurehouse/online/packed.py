@@ -220,7 +220,7 @@ def _nil_where(mask: np.ndarray, tag: np.ndarray, width: np.ndarray) -> None:
     tag[mask], width[mask] = 0xC0, 0
 
 
-def _numpy(values: pa.Array, kind: pa.DataType) -> tuple[np.ndarray, np.ndarray | None]:
+def column_numpy(values: pa.Array, kind: pa.DataType) -> tuple[np.ndarray, np.ndarray | None]:
     """The values' data buffer as numpy (a null's slot holds anything) and their validity
     (None: no nulls). Read from the buffers: pa.scalar would import pandas."""
     values = pc.cast(values, kind)
@@ -284,7 +284,7 @@ def float_list_array(values: pa.Array) -> pa.Array:
     values = pc.cast(values, pa.list_(pa.float64()))
     offsets = np.asarray(values.offsets)
     lo, hi = offsets[0], offsets[-1]
-    flat, valid = _numpy(values.values.slice(lo, hi - lo), pa.float64())
+    flat, valid = column_numpy(values.values.slice(lo, hi - lo), pa.float64())
     elements = float_array(flat, valid)
     lists = pa.ListArray.from_arrays(pa.array(offsets - lo, pa.int32()), elements)
     body = pc.fill_null(pc.binary_join(lists, _EMPTY), _EMPTY)
@@ -297,7 +297,7 @@ def float_list_array(values: pa.Array) -> pa.Array:
 
 
 def bool_slots(values: pa.Array) -> Slots:
-    flags, valid = _numpy(values, pa.bool_())
+    flags, valid = column_numpy(values, pa.bool_())
     tag = np.where(flags, 0xC3, 0xC2).astype(np.uint8)
     if valid is not None:
         tag[~valid] = 0xC0
@@ -318,9 +318,9 @@ def column_part(values: pa.Array, kind: str) -> Slots | pa.Array:
         values = values.combine_chunks()
     if kind in ("int64", "timestamp"):
         ints = timestamp_us(values) if kind == "timestamp" else values
-        return int_slots(*_numpy(ints, pa.int64()))
+        return int_slots(*column_numpy(ints, pa.int64()))
     if kind == "float64":
-        return float_slots(*_numpy(values, pa.float64()))
+        return float_slots(*column_numpy(values, pa.float64()))
     if kind == "string":
         return short_strings(values) or string_array(values)
     if kind == "bool":
@@ -350,7 +350,7 @@ def untagged(value: int) -> int:
 
 def tagged_slots(us: pa.Array, base_us: int = 0) -> Slots:
     """The tagged times as msgpack ints (nil for null)."""
-    values, valid = _numpy(us, pa.int64())
+    values, valid = column_numpy(us, pa.int64())
     return int_slots(tagged(values, base_us), valid)
 
 

@@ -5,14 +5,16 @@ leave the answer (or the failure) to the Python path."""
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pytest
-from featurehouse.online import ReadRequest, packed
+from featurehouse.online import ReadRequest, packed, packed_c
 from featurehouse.online.encoding import CREATED_AT, EVENT_AT, Codec, to_epoch_us
 from featurehouse.online.redis import answer as answer_module
-from featurehouse.online.redis import layout, read
+from featurehouse.online.redis import layout, prepare, read, restore
 from featurehouse.online.redis.answer import Clock, answer
 from featurehouse.online.redis.read import HGets, ViewMeta
 from featurehouse.online.redis.resp import pack
@@ -26,7 +28,8 @@ pytestmark = pytest.mark.fast
 @pytest.fixture(autouse=True)
 def _built() -> None:
     """`make test` needs a C compiler, as it needs Redis: these fail, naming the fix."""
-    if read._hget_round is None or read._key_texts is None or answer_module._present is None:
+    built = (read._hget_round, read._key_texts, answer_module._present, restore._restore_payload)
+    if any(f is None for f in built) or packed_c._pack_records() is None:
         pytest.fail(
             "the reads' C extension (featurehouse.online.redis._speedups) is not built: install "
             "a C compiler (`make services`, or apt-get install gcc) and run `make setup` again",
@@ -246,3 +249,76 @@ def test_the_c_key_texts_are_the_keyers(values: list, kind: str, missing: set[in
     assert outcomes[0] == outcomes[1]
     plain = [{"customer_id": 7 if kind == "int64" else "7"}] * 3
     assert read._key_texts(plain, "customer_id", kind == "int64") == ["7"] * 3  # the C path
+
+
+C_KINDS = (*KINDS[:4], ("t", "timestamp"))  # what the C writer takes (lists: numpy's path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(ROW, min_size=1, max_size=30),
+    base_s=st.integers(-(2**33), 2**33),
+    created=st.booleans(),
+    offset=st.integers(0, 3),
+)
+def test_the_c_records_are_the_numpy_records(
+    rows: list[tuple], base_s: int, created: bool, offset: int
+) -> None:
+    """The write path's C encoder (packed_c.records_c) writes every record byte for byte as
+    the numpy path does: every type, nulls, extreme ints, any event base, sliced batches."""
+    codec = Codec(packed.NAME, base_s * 1_000_000)
+    columns = list(zip(*rows, strict=True))
+    types = [pa.timestamp("us"), pa.float64(), pa.int64(), pa.string(), pa.bool_()]
+    names = [EVENT_AT, "f", "i", "s", "b"]
+    arrays = [pa.array(c, t) for c, t in zip(columns[:5], types, strict=True)]
+    table = pa.table([*arrays, pa.array(columns[6], pa.timestamp("us"))], names=[*names, "t"])
+    if created:
+        table = table.append_column(CREATED_AT, table.column("t"))
+    batch = table.to_batches()[0].slice(min(offset, len(rows) - 1))
+    assert packed_c.c_encodable([k for _, k in C_KINDS])
+    [with_c], length_c = codec.encode(batch, C_KINDS, created)
+    saved, packed_c._PACK = packed_c._PACK, None
+    try:
+        [numpy], length = codec.encode(batch, C_KINDS, created)
+    finally:
+        packed_c._PACK = saved
+    assert with_c.to_pylist() == numpy.to_pylist()
+    assert length_c.to_pylist() == length.to_pylist()
+
+
+def test_the_c_records_leave_lists_to_numpy() -> None:
+    assert not packed_c.c_encodable(["float64", "list<float64>"])
+    assert packed_c.c_encodable(["float64", "int64", "string", "bool", "timestamp"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=st.lists(TEXT, max_size=60), start=st.integers(0, 5))
+def test_the_c_crc32_is_zlibs(texts: list[str], start: int) -> None:
+    array = pa.array(texts, pa.string()).slice(min(start, len(texts)))
+    assert layout.crc32_array(array).to_pylist() == [
+        zlib.crc32(t.encode()) for t in array.to_pylist()
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(runs=st.lists(st.integers(1, 40), max_size=30), chunk=st.integers(1, 64))
+def test_chunks_are_cut_between_buckets(runs: list[int], chunk: int) -> None:
+    """Every row in one chunk, in order, and a bucket never split between two chunks."""
+    ordered = np.repeat(np.arange(len(runs)), runs)
+    cuts = list(prepare._cuts(ordered, chunk))
+    assert [i for a, b in cuts for i in range(a, b)] == list(range(len(ordered)))
+    for a, b in cuts:
+        assert b > a
+        assert b == len(ordered) or ordered[b - 1] != ordered[b]
+        assert b - a < chunk + max(runs, default=0)
+
+
+def test_a_run_holding_a_field_twice_is_left_to_hset() -> None:
+    """HSET keeps a field's last value; a listpack must not hold it twice."""
+    fields, records = pa.array(["1", "2", "1"], pa.binary()), pa.array(["a", "b", "c"], pa.binary())
+    keys = pa.array(["k"], pa.binary())
+    args = [np.array([3], np.int32), *restore.texts(keys), *restore.texts(fields)]
+    assert restore._restore_payload(*args, *restore.texts(records), 10) is None
+    fine = pa.array(["1", "2", "3"], pa.binary())
+    args = [np.array([3], np.int32), *restore.texts(keys), *restore.texts(fine)]
+    assert restore._restore_payload(*args, *restore.texts(records), 10).startswith(b"*4\r\n")

@@ -27,10 +27,12 @@ CLUSTER = ("cluster|slots", "command")
 # Reads: feature reads (read.py: HGET, HMGET, HGETALL), the catalog and describe (admin.py),
 # entity keys (parity).
 READS = ("hget", "hmget", "hgetall", "hvals", "hkeys", "smembers")
-# Writes: publish, merge, delete and cleanup, and loading the function library; on a cluster
+# Writes: publish (HSET, or RESTORE of whole buckets: restore.py), merge, delete and cleanup,
+# and loading the function library; on a cluster
 # a publish first waits for slots being migrated (cluster_writes.settle: CLUSTER NODES).
 WRITES = (
     "hset", "hdel", "incrby", "unlink", "pexpireat", "fcall", "function|load", "cluster|nodes",
+    "restore",
 )  # fmt: skip
 # What the library's functions call (each call is checked against the caller's rights).
 IN_FUNCTIONS = ("del", "hexists", "sadd", "srem", "hincrby", "pexpiretime")

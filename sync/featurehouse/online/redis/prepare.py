@@ -137,8 +137,20 @@ def _sorted_group(
     # A stable argsort of 16-bit values is a radix sort in numpy: ~6x pc.sort_indices.
     order = np.argsort(bucket.astype(np.uint16) if buckets <= 1 << 16 else bucket, kind="stable")
     batch = batch.append_column(_FIELD, fields).append_column(_BUCKET, layout.from_numpy(bucket))
-    for start in range(0, len(order), chunk_rows):  # gathered chunk by chunk, while sending
-        yield batch.take(layout.from_numpy(order[start : start + chunk_rows]))
+    for start, stop in _cuts(bucket[order], chunk_rows):  # gathered chunk by chunk, while sending
+        yield batch.take(layout.from_numpy(order[start:stop]))
+
+
+def _cuts(ordered: np.ndarray, chunk_rows: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of chunks of about `chunk_rows` of the bucket-ordered rows, each cut where
+    the bucket changes: a bucket arrives whole in one chunk (one HSET, or one RESTORE)."""
+    n, start = len(ordered), 0
+    while start < n:
+        stop = min(start + chunk_rows, n)
+        if stop < n:  # on to the end of the bucket the cut falls in
+            stop = int(np.searchsorted(ordered, ordered[stop - 1], side="right"))
+        yield start, stop
+        start = stop
 
 
 def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:

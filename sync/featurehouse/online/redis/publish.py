@@ -33,6 +33,7 @@ from featurehouse.online.redis.prepare import (
     encoded,
     prepare,
 )
+from featurehouse.online.redis.restore import Restorer
 from featurehouse.online.redis.wire import REDIS_ERRORS, Job, Wire, describe, translate
 
 log = logging.getLogger(__name__)
@@ -320,13 +321,19 @@ class Publisher:
         prog = Progress()
         wire = self._wire(target)
         try:
+            restorer = Restorer.start(self.client, target, limits)
             window = opts.window_us(target.schema)
             with contextlib.closing(encoded(target.schema, batches, target.codec)) as records:
                 ordered = bucket_sorted(target.schema, records, target.buckets, opts.chunk_rows)
                 for chunk in ordered:
                     p = prepare(target.schema, chunk, target.buckets, window, target.codec)
                     prog.add(p)
-                    self._send(wire, p, header, "count")
+                    restored = restorer.payload(p) if restorer is not None else None
+                    if restored is not None:
+                        data, commands = restored
+                        wire.submit(Job([data], commands, "restore", rows=len(p.fields)))
+                    else:
+                        self._send(wire, p, header, "count")
                     if opts.progress:
                         opts.progress(p.rows)
             cluster_writes.mark_live(wire, target.live_names, target.generation)

@@ -169,13 +169,15 @@ def translated(client: redis.Redis | redis.RedisCluster, action: str) -> Iterato
 class Job:
     payload: list[Any]  # bytes-like pieces, sent back to back
     commands: int
-    kind: str  # "count": sum integer replies; "pair": sum [a, b] replies; "ignore"
+    kind: str  # "count": sum integer replies; "pair": sum [a, b] replies; "restore": rows
+    # ("OK" replies: `rows` fields written); "ignore"
     done: threading.Event = field(default_factory=threading.Event)
     # Sends the job again through a (refreshed) cluster writer: with it, a reply redirecting
     # a command to another node (ASK, MOVED: a slot moving) leaves the job in `redirected`
     # instead of failing it. Resending is safe: the commands are idempotent (HSET of the
     # same values), and the ones that succeeded the first time add 0 to the count then.
     retry: Callable[[Any], None] | None = None
+    rows: int = 0  # a "restore" job's fields
 
 
 @dataclass
@@ -272,6 +274,8 @@ class Wire:
                 self.totals.first += reply[0]
                 self.totals.second += reply[1]
         self.totals.commands += got
+        if job.kind == "restore" and first_error is None:
+            self.totals.count += job.rows
         if redirected:
             self.redirected.append(job)
         if first_error is not None:

@@ -1,0 +1,120 @@
+"""A full publish's buckets written with RESTORE instead of HSET, where Redis takes it.
+
+A full sync writes a new generation: none of its bucket keys exists before the publish, and
+with the rows sorted by bucket (prepare.bucket_sorted) each bucket of a group arrives whole in
+one chunk. The C extension (_speedups.c `restore_payload`) then writes each bucket as the
+DUMP payload of the listpack hash its HSET would have made (the same entries, byte for byte),
+and Redis copies it in place with `RESTORE <key> 0 <payload>`: a quarter of the CPU HSET takes
+to insert the entries one by one, and Redis's CPU is what a full sync waits for last.
+
+HSET still writes (the same bytes, the same keys) when:
+- the server refuses the probe at the start of the publish: Redis before 7.0 (its RDB has no
+  listpack hashes), a user whose ACL lacks RESTORE, a server that renames or lacks it;
+- the store is a Redis Cluster (its writes are resent after a slot moves; HSET is idempotent);
+- the records are JSON (an incremental generation), or the extension is not built;
+- a bucket was written before in this publish (a publish larger than one group: its later
+  groups add to the buckets the first one restored), or a chunk holds a field twice (HSET
+  keeps the last);
+- a chunk's records or keys are longer than Redis's hash-max-listpack-value (64, its default,
+  when CONFIG GET is denied): HSET makes those buckets hashtables, RESTORE would keep them
+  listpacks (Redis converts a restored listpack only for its entry count).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import redis
+
+from featurehouse.online.redis import layout
+from featurehouse.online.redis.cluster import is_cluster
+from featurehouse.online.redis.prepare import Prepared
+from featurehouse.online.redis.resp import bucket_runs
+
+try:  # the C writer (setup.py builds it when a C compiler is there)
+    from featurehouse.online.redis._speedups import restore_payload as _restore_payload
+except ImportError:  # pragma: no cover - not built: HSET writes every bucket
+    _restore_payload = None
+
+# The RDB version of the payloads: Redis 7.0's, the first with listpack hashes (type 16);
+# every later Redis and Valkey reads it.
+RDB_VERSION = 10
+DEFAULT_VALUE_LIMIT = 64  # Redis's hash-max-listpack-value, assumed when CONFIG is denied
+
+
+def texts(values: pa.Array) -> tuple[Any, np.ndarray]:
+    """A string or binary array's data and its len + 1 int32 offsets (no nulls)."""
+    _, offsets, data = values.buffers()
+    at = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
+    return (data if data is not None else b""), np.ascontiguousarray(at)
+
+
+def _array(items: list[bytes]) -> pa.Array:
+    data = b"".join(items)
+    offsets = np.zeros(len(items) + 1, np.int32)
+    np.cumsum([len(i) for i in items], out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.binary(), len(items), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+
+
+class Restorer:
+    """The RESTORE writer of one full publish: which buckets it has written."""
+
+    def __init__(self, key_names: Any, buckets: int, value_limit: int) -> None:
+        self.key_names = key_names  # bucket numbers -> key names (Target.key_names)
+        self.written = np.zeros(buckets, bool)
+        self.value_limit = value_limit  # the longest record or key a listpack keeps
+
+    @classmethod
+    def start(cls, client: Any, target: Any, limits: tuple[int, int] | None) -> Restorer | None:
+        """The publish's Restorer, when this server restores a probe into the generation's
+        first bucket key (deleted at once; a crash leaves it to the generation's cleanup);
+        None: HSET writes (see the module's docstring)."""
+        if _restore_payload is None or not target.codec.binary or is_cluster(client):
+            return None
+        key = layout.data_key(target.key_prefix, target.schema.entity, 0, target.tags)
+        probe = _restore_payload(
+            np.ones(1, np.int32),
+            *texts(_array([key.encode()])),
+            *texts(_array([b"probe"])),
+            *texts(_array([b"\x90"])),
+            RDB_VERSION,
+        )
+        conn = client.connection_pool.get_connection()
+        try:
+            conn.send_packed_command([probe])
+            conn.read_response()
+            client.unlink(key)
+        except redis.ResponseError:
+            return None  # refused: HSET writes (the probe wrote nothing)
+        finally:
+            client.connection_pool.release(conn)
+        value_limit = limits[1] if limits is not None else DEFAULT_VALUE_LIMIT
+        return cls(target.key_names, target.buckets, value_limit)
+
+    def payload(self, p: Prepared) -> tuple[bytes, int] | None:
+        """The chunk's RESTORE commands and their count; None: send HSETs (a bucket written
+        before, a field twice, a record or key longer than a listpack keeps, nulls)."""
+        if not p.binary or p.fields.null_count or p.items[0].null_count or not len(p.fields):
+            return None
+        if max(p.max_record, p.max_field) > self.value_limit:
+            return None
+        values, lengths, _ = bucket_runs(p.buckets)
+        index = layout.to_numpy(values).astype(np.int64)  # (np.asarray would import pandas)
+        if self.written[index].any():
+            return None
+        keys = self.key_names(values)
+        data = _restore_payload(
+            np.ascontiguousarray(layout.to_numpy(lengths), np.int32),
+            *texts(keys),
+            *texts(p.fields),
+            *texts(p.items[0]),
+            RDB_VERSION,
+        )
+        if data is None:
+            return None
+        self.written[index] = True
+        return data, len(values)
