@@ -109,7 +109,7 @@ def bucket_sorted(
     batches: Iterable[pa.RecordBatch],
     buckets: int,
     chunk_rows: int,
-    group_rows: int = GROUP_ROWS,
+    group_rows: int | None = None,
 ) -> Iterator[pa.RecordBatch]:
     """The rows of `batches` in groups of about `group_rows`, each group ordered by bucket,
     in chunks of `chunk_rows`, columns checked.
@@ -119,7 +119,7 @@ def bucket_sorted(
     chunks need no sorting of their own. Holds one group (not the source) in memory, so a
     publish's memory does not grow with the entities: the last group is let go before the
     next one is gathered."""
-    groups = chunks(schema, batches, group_rows)
+    groups = chunks(schema, batches, group_rows or GROUP_ROWS)
     while (group := next(groups, None)) is not None:
         ordered = _sorted_group(schema, group, buckets, chunk_rows)
         del group  # held by `ordered` until it is done, then freed before the next is read

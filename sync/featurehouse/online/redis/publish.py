@@ -328,7 +328,8 @@ class Publisher:
                 for chunk in ordered:
                     p = prepare(target.schema, chunk, target.buckets, window, target.codec)
                     prog.add(p)
-                    restored = restorer.payload(p) if restorer is not None else None
+                    runs = restorer.claim(p) if restorer is not None else None
+                    restored = restorer.build(p, runs) if runs is not None else None
                     if restored is not None:
                         data, commands = restored
                         wire.submit(Job([data], commands, "restore", rows=len(p.fields)))

@@ -95,26 +95,31 @@ class Restorer:
         value_limit = limits[1] if limits is not None else DEFAULT_VALUE_LIMIT
         return cls(target.key_names, target.buckets, value_limit)
 
-    def payload(self, p: Prepared) -> tuple[bytes, int] | None:
-        """The chunk's RESTORE commands and their count; None: send HSETs (a bucket written
-        before, a field twice, a record or key longer than a listpack keeps, nulls)."""
-        if not p.binary or p.fields.null_count or p.items[0].null_count or not len(p.fields):
-            return None
-        if max(p.max_record, p.max_field) > self.value_limit:
+    def claim(self, p: Prepared) -> tuple[pa.Array, pa.Array] | None:
+        """Mark the chunk's buckets written (whichever command writes them); their runs
+        (bucket values, rows each) when RESTORE may write them (`build`), None when HSET
+        must: a bucket written before, a record or key longer than a listpack keeps, nulls."""
+        if not len(p.fields):
             return None
         values, lengths, _ = bucket_runs(p.buckets)
         index = layout.to_numpy(values).astype(np.int64)  # (np.asarray would import pandas)
-        if self.written[index].any():
+        fresh = not self.written[index].any()
+        self.written[index] = True
+        if not fresh or not p.binary or p.fields.null_count or p.items[0].null_count:
             return None
-        keys = self.key_names(values)
+        if max(p.max_record, p.max_field) > self.value_limit:
+            return None
+        return values, lengths
+
+    def build(self, p: Prepared, runs: tuple[pa.Array, pa.Array]) -> tuple[bytes, int] | None:
+        """The chunk's RESTORE commands and their count (`claim`'s runs); None when a run
+        holds a field twice (HSET keeps the last)."""
+        values, lengths = runs
         data = _restore_payload(
             np.ascontiguousarray(layout.to_numpy(lengths), np.int32),
-            *texts(keys),
+            *texts(self.key_names(values)),
             *texts(p.fields),
             *texts(p.items[0]),
             RDB_VERSION,
         )
-        if data is None:
-            return None
-        self.written[index] = True
-        return data, len(values)
+        return None if data is None else (data, len(values))
