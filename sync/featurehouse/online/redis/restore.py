@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import redis
 
-from featurehouse.online.redis import layout
+from featurehouse.online.redis import layout, resp
 from featurehouse.online.redis.cluster import is_cluster
 from featurehouse.online.redis.prepare import Prepared
 from featurehouse.online.redis.resp import bucket_runs
@@ -71,8 +71,9 @@ class Restorer:
     @classmethod
     def start(cls, client: Any, target: Any, limits: tuple[int, int] | None) -> Restorer | None:
         """The publish's Restorer, when this server restores a probe into the generation's
-        first bucket key (deleted at once; a crash leaves it to the generation's cleanup);
-        None: HSET writes (see the module's docstring)."""
+        first bucket key and reads it back as written (the key deleted in the same round
+        trip; a crash leaves it to the generation's cleanup); None: HSET writes (see the
+        module's docstring)."""
         if _restore_payload is None or not target.codec.binary or is_cluster(client):
             return None
         key = layout.data_key(target.key_prefix, target.schema.entity, 0, target.tags)
@@ -80,18 +81,25 @@ class Restorer:
             np.ones(1, np.int32),
             *texts(_array([key.encode()])),
             *texts(_array([b"probe"])),
-            *texts(_array([b"\x90"])),
+            *texts(_array([b"restored"])),
             RDB_VERSION,
         )
+        check = resp.command("HGET", key, "probe") + resp.command("UNLINK", key)
         conn = client.connection_pool.get_connection()
         try:
-            conn.send_packed_command([probe])
-            conn.read_response()
-            client.unlink(key)
-        except redis.ResponseError:
-            return None  # refused: HSET writes (the probe wrote nothing)
+            conn.send_packed_command([probe, check])
+            replies = []
+            for _ in range(3):  # RESTORE, HGET, UNLINK: each read, an error or not
+                try:
+                    replies.append(conn.read_response())
+                except redis.ResponseError as exc:
+                    replies.append(exc)
         finally:
             client.connection_pool.release(conn)
+        if replies[0] not in (b"OK", "OK") or replies[1] not in (b"restored", "restored"):
+            return None  # refused, or not read back as written: HSET writes
+        if isinstance(replies[2], Exception):
+            raise replies[2]
         value_limit = limits[1] if limits is not None else DEFAULT_VALUE_LIMIT
         return cls(target.key_names, target.buckets, value_limit)
 

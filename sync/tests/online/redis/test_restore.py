@@ -97,6 +97,8 @@ def test_restored_buckets_are_what_hset_writes(
     finally:
         client.config_set("rdbcompression", compression)
     assert restored > len(ours)  # every bucket (and the probe)
+    data_keys = [k for k in prefixed_keys(client, with_restore.prefix) if ":d:" in k]
+    assert not [k for k in data_keys if client.hexists(k, "probe")]  # the probe is gone
     assert ours == theirs and len(ours) > 10
     assert {encoding for _, encoding in ours.values()} == {b"listpack"}
     ids = [{"customer_id": i} for i in range(0, 3000, 7)]
