@@ -51,6 +51,11 @@ def bytes_array(raw: bytes, kind: pa.DataType) -> pa.Array:
 _EMPTY = bytes_array(b"", pa.binary())[0]
 
 
+def validity(values: pa.Array) -> np.ndarray | None:
+    """Each value's validity as numpy (None: no nulls)."""
+    return None if not values.null_count else np.asarray(pc.is_valid(values))
+
+
 def _binary(lengths: np.ndarray, data: np.ndarray) -> pa.Array:
     """A binary array of rows of `lengths` bytes taken back to back from `data`."""
     offsets = np.zeros(len(lengths) + 1, np.int32)
@@ -225,7 +230,7 @@ def column_numpy(values: pa.Array, kind: pa.DataType) -> tuple[np.ndarray, np.nd
     (None: no nulls). Read from the buffers: pa.scalar would import pandas."""
     values = pc.cast(values, kind)
     n, start = len(values), values.offset
-    valid = None if not values.null_count else np.asarray(pc.is_valid(values))
+    valid = validity(values)
     data = values.buffers()[1]
     if kind == pa.bool_():
         bits = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)

@@ -14,12 +14,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from featurehouse.online.packed import column_numpy, timestamp_us
+from featurehouse.online.packed import column_numpy, timestamp_us, validity
 
 # The C writer (online/redis/_speedups.c `pack_records`), imported on first use (the redis
 # package imports this module); None: not built, the numpy path writes the records.
 _PACK: Any = ...
 _C_KINDS = {"int64": 0, "timestamp": 0, "float64": 2, "bool": 3, "string": 4}
+_ARROW = {"int64": pa.int64(), "float64": pa.float64()}
 _TIME = 1
 
 
@@ -34,14 +35,18 @@ def _pack_records() -> Any:
     return _PACK
 
 
+def text_buffers(values: pa.Array) -> tuple[Any, np.ndarray]:
+    """A string or binary array's data buffer and its len + 1 int32 offsets, as the C
+    extension reads them."""
+    _, offsets, data = values.buffers()
+    at = np.frombuffer(offsets, np.int32)[values.offset : values.offset + len(values) + 1]
+    return (data if data is not None else b""), np.ascontiguousarray(at)
+
+
 def c_encodable(kinds: Sequence[str]) -> bool:
     """Can `records_c` write records of features of these kinds (the C writer is built and
     knows them all)?"""
     return _pack_records() is not None and all(k in _C_KINDS for k in kinds)
-
-
-def _valid(values: pa.Array) -> np.ndarray | None:
-    return None if not values.null_count else np.asarray(pc.is_valid(values))
 
 
 def c_column(values: pa.Array, kind: str) -> tuple[int, Any, Any, Any]:
@@ -52,14 +57,10 @@ def c_column(values: pa.Array, kind: str) -> tuple[int, Any, Any, Any]:
         values, kind = timestamp_us(values), "int64"
     if kind == "string":
         text = pc.cast(values, pa.string())
-        _, offsets, data = text.buffers()
-        at = np.frombuffer(offsets, np.int32)[text.offset : text.offset + len(text) + 1]
-        return 4, data if data is not None else b"", _valid(text), np.ascontiguousarray(at)
+        data, offsets = text_buffers(text)
+        return 4, data, validity(text), offsets
     data, valid = column_numpy(values, pa.bool_() if kind == "bool" else _ARROW[kind])
     return _C_KINDS[kind], np.ascontiguousarray(data), valid, None
-
-
-_ARROW = {"int64": pa.int64(), "float64": pa.float64()}
 
 
 def records_c(

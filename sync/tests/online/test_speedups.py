@@ -316,9 +316,9 @@ def test_chunks_are_cut_between_buckets(runs: list[int], chunk: int) -> None:
 def test_a_run_holding_a_field_twice_is_left_to_hset() -> None:
     """HSET keeps a field's last value; a listpack must not hold it twice."""
     fields, records = pa.array(["1", "2", "1"], pa.binary()), pa.array(["a", "b", "c"], pa.binary())
-    keys = pa.array(["k"], pa.binary())
-    args = [np.array([3], np.int32), *restore.texts(keys), *restore.texts(fields)]
-    assert restore._restore_payload(*args, *restore.texts(records), 10) is None
+    keys, texts = pa.array(["k"], pa.binary()), packed_c.text_buffers
+    args = [np.array([3], np.int32), *texts(keys), *texts(fields)]
+    assert restore._restore_payload(*args, *texts(records), 10) is None
     fine = pa.array(["1", "2", "3"], pa.binary())
-    args = [np.array([3], np.int32), *restore.texts(keys), *restore.texts(fine)]
-    assert restore._restore_payload(*args, *restore.texts(records), 10).startswith(b"*4\r\n")
+    args = [np.array([3], np.int32), *texts(keys), *texts(fine)]
+    assert restore._restore_payload(*args, *texts(records), 10).startswith(b"*4\r\n")

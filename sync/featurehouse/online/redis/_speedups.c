@@ -877,8 +877,10 @@ static PyObject *restore_payload(PyObject *self, PyObject *args) {
     }
     Py_ssize_t size = 16;
     while (size < 2 * longest) size <<= 1;
-    Py_ssize_t *slots = PyMem_Malloc((size_t)size * sizeof(Py_ssize_t));
+    /* slots: the duplicate check's set, then each run's listpack size (pass 1 -> pass 2) */
+    Py_ssize_t *slots = PyMem_Malloc((size_t)(size + runs) * sizeof(Py_ssize_t));
     if (slots == NULL) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t *listpack_sizes = slots + size;
     /* pass 1: sizes (and duplicate fields) */
     int duplicate = 0;
     Py_ssize_t bytes = 0;
@@ -893,6 +895,7 @@ static PyObject *restore_payload(PyObject *self, PyObject *args) {
             s = text_at(&records, i, &m);
             lp += lp_entry(s, m, NULL);
         }
+        listpack_sizes[r] = lp;
         text_at(&keys, r, &kn);
         Py_ssize_t payload = 1 + 9 + lp + 2 + 8;
         bytes += 96 + kn + payload; /* RESP framing: under 96 bytes beside key and payload */
@@ -911,13 +914,7 @@ static PyObject *restore_payload(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t row2 = 0;
     for (Py_ssize_t r = 0; r < runs; r++) {
-        Py_ssize_t lo = row2, hi = row2 + lengths[r], lp = 7, kn, m;
-        for (Py_ssize_t i = lo; i < hi; i++) {
-            const unsigned char *s = text_at(&fields, i, &m);
-            lp += lp_entry(s, m, NULL);
-            s = text_at(&records, i, &m);
-            lp += lp_entry(s, m, NULL);
-        }
+        Py_ssize_t lo = row2, hi = row2 + lengths[r], lp = listpack_sizes[r], kn, m;
         unsigned char len_head[9];
         int lh = rdb_len((uint64_t)lp, len_head);
         Py_ssize_t payload = 1 + lh + lp + 2 + 8;

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 import redis
-from featurehouse.online import OnlineStore, ReadRequest
+from featurehouse.online import OnlineStore, ReadRequest, packed_c
 from featurehouse.online.redis import RedisStore, prepare, publish, restore
 from featurehouse.online.redis.cluster import is_cluster, open_client
 from featurehouse.online.redis.connection import endpoint
@@ -234,8 +234,8 @@ def test_restore_payloads_equal_redis_dumps_of_tricky_fields() -> None:
         fields = pa.array(list(pairs), pa.binary())
         records = pa.array(list(pairs.values()), pa.binary())
         payload = restore._restore_payload(
-            np.array([len(pairs)], np.int32), *restore.texts(pa.array([key.encode()])),
-            *restore.texts(fields), *restore.texts(records), version,
+            np.array([len(pairs)], np.int32), *packed_c.text_buffers(pa.array([key.encode()])),
+            *packed_c.text_buffers(fields), *packed_c.text_buffers(records), version,
         )  # fmt: skip
         bulk = payload.split(b"\r\n", 8)[8]  # after *4, RESTORE, the key and the TTL: $len
         assert bulk[:-2] == dumped
