@@ -109,12 +109,19 @@ def training_rows(t: dict[str, Any]) -> list[Row]:
     rss_ratio = api["peak_rss_mb"] / fastest["peak_rss_mb"]
     if not join["results_identical"]:
         label += " (RESULTS DIFFER)"
-    note = ""
+    notes = []
     if "quiet_ratio" in join:  # what the load leaves out: (CPU + idle thread s) / threads
-        note = (
+        notes.append(
             f"on a quiet machine, estimated ((cpu + idle thread s) / threads): "
             f"{join['quiet_ratio']:.2f}x {join['quiet_hand_written']}"
         )
+    ordered = join["runs"].get(join.get("in_order_reference", ""), {})
+    if "seconds" in ordered:  # the reference with the API's row order: a figure, no verdict
+        notes.append(
+            f"{join['in_order_reference']} (order by spine_row: the API's output order) "
+            f"{ordered['seconds']:.2f} s, ours {api['seconds'] / ordered['seconds']:.2f}x that"
+        )
+    note = "\n    also: ".join(notes)
     return [
         Row(label + ", s", ref, "s", api["seconds"], fastest["seconds"], time_ratio,
             "<= 1.0x", time_ratio <= 1.0 and join["results_identical"], note),
