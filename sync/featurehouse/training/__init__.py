@@ -1,19 +1,16 @@
 """Training sets: the point-in-time macro over a spine, run in the warehouse (`sets`), written
-to Parquet with match rates (`parquet`)."""
+to Parquet with match rates (`parquet`); their SQL (`sql`)."""
 
 from featurehouse.training.services import as_service
 from featurehouse.training.sets import (
-    ROW,
-    SPINE,
-    SPINE_AT,
     Prepared,
     Spine,
     ViewRequest,
     execute,
-    macro_call,
     match_counts,
     prepare,
 )
+from featurehouse.training.sql import ROW, SPINE, SPINE_AT, macro_call
 
 __all__ = [
     "ROW",

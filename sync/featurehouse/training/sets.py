@@ -25,6 +25,7 @@ from featurehouse.project.manifest import Artifacts
 from featurehouse.project.registry import FeatureView, Registry, validate_built
 from featurehouse.project.settings import Project, Target
 from featurehouse.refs import parse_feature, qualified
+from featurehouse.training.sql import ROW, SPINE_AT, macro_call, wrap
 from featurehouse.types import accepts_key
 from featurehouse.warehouse import (
     SpineWarehouse,
@@ -36,9 +37,6 @@ from featurehouse.warehouse import (
 from featurehouse.warehouse.duckdb import parquet_rows
 
 log = logging.getLogger(__name__)
-SPINE = "__featurehouse_spine"  # the relation the rendered macro reads the spine from
-SPINE_AT = "__featurehouse_spine_at"  # ... and its timestamp column (naive UTC)
-ROW = "__featurehouse_row"  # the spine's row number: the output keeps the spine's order
 _INPUT = "__featurehouse_input"  # an Arrow spine, registered on the connection
 
 
@@ -109,8 +107,10 @@ def prepare(
     *,
     timestamp_column: str | None = None,
     as_known_at: bool = False,
+    keep_order: bool = True,
 ) -> Prepared:
-    """Validate everything (one TrainingSetError listing every problem), then render the SQL."""
+    """Validate everything (one TrainingSetError listing every problem), then render the SQL;
+    `keep_order=False`: the rows in any order (no sort keeping the spine's)."""
     kind = adapter(target)
     if not kind.reads_spines:
         raise TrainingSetError(
@@ -131,14 +131,16 @@ def prepare(
     if problems:
         raise TrainingSetError(_joined(problems))
     on_duckdb = kind.adapter == "duckdb"
-    call = macro_call(requests, as_known_at, spine_row=ROW if on_duckdb else "")
+    call = macro_call(
+        requests, as_known_at, spine_row=ROW if on_duckdb else "", in_order=keep_order
+    )
     macro_sql = render.inline_sql(project, target, artifacts.manifest, call)
     return Prepared(
         requests=tuple(requests),
         spine=source,
         timestamp_column=str(column),
         as_known_at=as_known_at,
-        sql=wrap(macro_sql, source, str(column), duckdb=on_duckdb),
+        sql=wrap(macro_sql, source, str(column), duckdb=on_duckdb, in_order=keep_order),
         metadata=_metadata(requests, as_known_at, artifacts),
     )
 
@@ -293,52 +295,6 @@ def _timestamp_column(
             f"{spine.what} column {named!r} is {field.type}, not a timestamp or date: cast it"
         )
     return None if field is None else field.name
-
-
-def macro_call(requests: Sequence[ViewRequest], as_known_at: bool, spine_row: str = "") -> str:
-    """Jinja: point_in_time_join over SPINE / SPINE_AT, `spine_row`: a point per spine row."""
-    specs = ", ".join(
-        "{"
-        f"'model': '{r.view.name}', "
-        f"'version': {'none' if r.view.version is None else r.view.version}, "
-        f"'features': [{', '.join(repr(f) for f in r.features)}], "
-        f"'prefix': '{r.prefix}'"
-        "}"
-        for r in requests
-    )
-    known = "true" if as_known_at else "false"
-    row = f", spine_row='{spine_row}'" if spine_row else ""
-    return (
-        f"{{{{ featurehouse.point_in_time_join('{SPINE}', '{SPINE_AT}', [{specs}], "
-        f"as_known_at={known}{row}) }}}}"
-    )
-
-
-def wrap(macro_sql: str, spine: Spine, timestamp_column: str, *, duckdb: bool = False) -> str:
-    """Bind the spine to the names the macro was rendered over; keep the spine's row order.
-
-    Elsewhere SPINE_AT and ROW stay in the result (`execute` drops them, in every dialect)
-    and the rows are sorted by ROW; on DuckDB the macro returns them in ROW order itself
-    (`spine_row`), leaves both out, and an Arrow or Parquet spine is scanned where the macro
-    reads it rather than materialised first; a query spine is materialised (run once)."""
-    quoted = '"' + timestamp_column.replace('"', '""') + '"'
-    materialized = (" materialized" if spine.kind == "sql" else " not materialized") * duckdb
-    columns = f"* exclude ({SPINE_AT}, {ROW})" if duckdb else "*"
-    order = "" if duckdb else f"order by {ROW}\n"
-    return f"""with
-
-{SPINE} as{materialized} (
-    select
-        {spine.select},
-        cast({quoted} as timestamp) as {SPINE_AT}
-    from {spine.source}
-)
-
-select {columns}
-from (
-{macro_sql}
-) as __featurehouse_training
-{order}"""
 
 
 def match_counts(batch: pa.RecordBatch, requests: Sequence[ViewRequest]) -> dict[str, int]:

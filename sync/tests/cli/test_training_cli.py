@@ -54,6 +54,13 @@ def test_dataset_json_and_file(fh_env: dict[str, str], tmp_path: Path) -> None:
     assert table.equals(expected)
     assert b"featurehouse" in table.schema.metadata
     assert not list(tmp_path.glob(".*.tmp"))
+    anyhow = tmp_path / "any.parquet"
+    result = run("--spine", str(spine), "-f", FEATURES, "-o", str(anyhow), "--any-order", "-q")
+    assert result.exit_code == 0, result.output
+    got = pq.read_table(anyhow)
+    assert got.schema.equals(table.schema, check_metadata=True)
+    keys = [(c, "ascending") for c in table.column_names]
+    assert got.sort_by(keys).equals(table.sort_by(keys))
 
 
 def test_dataset_text_progress_and_errors(fh_env: dict[str, str], tmp_path: Path) -> None:

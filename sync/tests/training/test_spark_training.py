@@ -75,3 +75,7 @@ def test_spark_training_set_equals_duckdb(
     pq.write_table(given, path)
     spark = FeatureStore.from_context(spark_context(dbt_build_spark, f"{redis_prefix}:spark"))
     assert_same_table(spark.get_historical_features(path, FEATURES), expected, "parquet")
+    # keep_order=False: no global sort; the same rows (equal spine columns: equal rows).
+    keys = [(name, "ascending") for name in given.column_names]
+    anyhow = spark.get_historical_features(given, FEATURES, keep_order=False)
+    assert_same_table(anyhow.sort_by(keys), expected.sort_by(keys), "any order")

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from featurehouse import training
 from featurehouse.api import FeatureStore
 from featurehouse.project.registry import FeatureView
 from sync_fixtures import REPO_ROOT
@@ -239,6 +240,26 @@ def test_sql_spine_reads_the_warehouse(store: FeatureStore) -> None:
     assert out.num_rows == 200 and out.column_names[:2] == ["customer_id", "ordered_at"]
     # At its own order time every completed order counts itself in the 7d window.
     assert out.column("feat_customer__orders__effective_at").null_count < 200
+
+
+def test_any_order_gives_the_same_rows(store: FeatureStore, base_env: dict[str, str]) -> None:
+    """keep_order=False: the same rows (values, columns, metadata), in whatever order, from
+    SQL without the sort and the positional join that keep the spine's."""
+    spine = sample_spine(store, base_env)
+    spine = spine.append_column("row_id", pa.array(range(spine.num_rows), pa.int64()))
+    ordered = store.get_historical_features(spine, FEATURES)
+    unordered = store.get_historical_features(spine, FEATURES, keep_order=False)
+    assert unordered.schema.equals(ordered.schema, check_metadata=True)
+    assert unordered.sort_by("row_id").equals(ordered)
+    context = store._context
+    args = (context.project, context.target, context.artifacts, context.registry, spine)
+    sql = {keep: training.prepare(*args, FEATURES, keep_order=keep).sql for keep in (True, False)}
+    sort = "order by _pit_spine.__featurehouse_row"
+    assert "positional join" in sql[True] and sort in sql[True]
+    assert "positional join" not in sql[False] and sort not in sql[False]
+    streamed = store.stream_historical_features(spine, SMALL, batch_size=50, keep_order=False)
+    table = pa.Table.from_batches(list(streamed)).sort_by("row_id")
+    assert table.equals(store.get_historical_features(spine, SMALL))
 
 
 def test_streaming_batches(store: FeatureStore, base_env: dict[str, str]) -> None:

@@ -1,25 +1,33 @@
 {% macro point_in_time_join(
-    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none
+    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none, in_order=true
 ) %}
     {#-
         Every spine row once, plus each feature view's row as of the spine timestamp
         (rule: _pit_rule.sql; arguments: _macros.yml). Without spine_row the
-        implementation is called with the four arguments it always took, so a project's
-        own `<adapter>__point_in_time_join` override keeps working.
+        implementation is called with the four arguments it always took, and without
+        in_order=false with five, so a project's own `<adapter>__point_in_time_join`
+        override keeps working.
     -#}
     {%- set implementation = adapter.dispatch('point_in_time_join', 'featurehouse') -%}
     {%- if spine_row is none -%}
         {{ return(implementation(spine, spine_timestamp, feature_views, as_known_at)) }}
     {%- endif -%}
+    {%- if in_order -%}
+        {{ return(implementation(
+            spine, spine_timestamp, feature_views, as_known_at, spine_row)) }}
+    {%- endif -%}
     {{ return(implementation(
-        spine, spine_timestamp, feature_views, as_known_at, spine_row)) }}
+        spine, spine_timestamp, feature_views, as_known_at, spine_row, in_order=false)) }}
 {% endmacro %}
 
 
 {% macro default__point_in_time_join(
-    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none
+    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none, in_order=true
 ) %}
-    {#- Portable SQL (Postgres, Spark): no QUALIFY or ASOF, rank 1 kept by subquery. -#}
+    {#-
+        Portable SQL (Postgres, Spark): no QUALIFY or ASOF, rank 1 kept by subquery; rows
+        in no particular order (in_order is DuckDB's).
+    -#}
     {%- set views = featurehouse._pit_resolve(
         spine, spine_timestamp, feature_views, as_known_at, 'point_in_time_join',
         spine_row) -%}
@@ -33,11 +41,12 @@
 
 
 {% macro duckdb__point_in_time_join(
-    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none
+    spine, spine_timestamp, feature_views, as_known_at=false, spine_row=none, in_order=true
 ) %}
     {#-
         DuckDB: a matcher per view (_pit_duckdb_matches), the same join shape and rule;
-        with spine_row, the rows in spine_row order (_pit_join_sql's `in_order`).
+        with spine_row, the rows in spine_row order (_pit_join_sql's `in_order`) unless
+        in_order=false.
     -#}
     {%- set views = featurehouse._pit_resolve(
         spine, spine_timestamp, feature_views, as_known_at, 'point_in_time_join',
@@ -47,7 +56,8 @@
     {%- endif -%}
     {{ return(featurehouse._pit_join_sql(
         spine, spine_timestamp, views, as_known_at,
-        featurehouse._pit_duckdb_matches, spine_row, in_order=spine_row is not none)) }}
+        featurehouse._pit_duckdb_matches, spine_row,
+        in_order=spine_row is not none and in_order)) }}
 {% endmacro %}
 
 
