@@ -260,6 +260,10 @@ def test_any_order_gives_the_same_rows(store: FeatureStore, base_env: dict[str, 
     streamed = store.stream_historical_features(spine, SMALL, batch_size=50, keep_order=False)
     table = pa.Table.from_batches(list(streamed)).sort_by("row_id")
     assert table.equals(store.get_historical_features(spine, SMALL))
+    known = store.get_historical_features(spine, KNOWN, as_known_at=True, keep_order=False)
+    assert known.sort_by("row_id").equals(
+        store.get_historical_features(spine, KNOWN, as_known_at=True)
+    )
 
 
 def test_streaming_batches(store: FeatureStore, base_env: dict[str, str]) -> None:
