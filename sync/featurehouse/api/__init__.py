@@ -158,8 +158,8 @@ class FeatureStore:
         online read names them (the spine's columns, the service's columns, then each view's
         event timestamp column).
         `keep_order=False`: the rows in any order, for a set that is shuffled or joined on its
-        columns anyway: on DuckDB without the sort that keeps the spine's order (at 1M rows
-        0.86-0.91x the time, 60-100 MB less), elsewhere without a global sort.
+        columns anyway: without the sort that keeps the spine's (faster, less memory: README,
+        "Output").
         """
         return self.stream_historical_features(
             spine,
