@@ -71,6 +71,14 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     help="Seconds before a Redis call gives up (the request gets a 503).",
 )
 @click.option(
+    "--redis-busy-poll-us",
+    default=200,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Microseconds to poll for Redis's reply before the event loop sleeps (0: never; "
+    "ignored on one CPU, over TLS and on a cluster).",
+)
+@click.option(
     "--tls-certfile",
     type=FILE,
     help="Serve HTTPS with this certificate (PEM, chain after it); needs --tls-keyfile.",
@@ -107,6 +115,7 @@ def serve(
     max_body_bytes: int,
     refresh_seconds: float,
     redis_timeout: float,
+    redis_busy_poll_us: int,
     tls_certfile: Path | None,
     tls_keyfile: Path | None,
     usage: bool,
@@ -143,18 +152,24 @@ def serve(
         max_body_bytes=max_body_bytes,
         refresh_seconds=refresh_seconds,
         redis_timeout=redis_timeout,
+        redis_busy_poll_us=redis_busy_poll_us,
         usage=usage,
         usage_flush_seconds=usage_flush_seconds,
         push_dir=None if push_dir is None else str(push_dir.resolve()),
     )
-    auth = f"{len(keys)} API key(s)" if keys else "no API keys"
+    _announce(context, f"{'https' if https else 'http'}://{host}:{port}", workers, len(keys))
+    run(config, host, port, workers, https)
+
+
+def _announce(context: Context, where: str, workers: int, keys: int) -> None:
+    """What is served where, on stderr."""
+    auth = f"{keys} API key(s)" if keys else "no API keys"
     click.echo(context.online.describe(), err=True)
     click.echo(
         f"featurehouse serving {context.redis_shown} (prefix {context.prefix!r}) on "
-        f"{'https' if https else 'http'}://{host}:{port} with {workers} worker(s), {auth}",
+        f"{where} with {workers} worker(s), {auth}",
         err=True,
     )
-    run(config, host, port, workers, https)
 
 
 def _https(certfile: Path | None, keyfile: Path | None) -> Https | None:

@@ -129,9 +129,12 @@ def open_store(url: str, prefix: str, *, timeout: float | None = None) -> Online
     return _implementation(url).open_store(url, prefix, timeout=timeout)
 
 
-def open_async_reader(url: str, prefix: str, timeout: float) -> AsyncReader:
-    """An event-loop reader of the store `url` names."""
-    return _implementation(url).open_async_reader(url, prefix, timeout)
+def open_async_reader(
+    url: str, prefix: str, timeout: float, *, busy_poll_us: int = 0
+) -> AsyncReader:
+    """An event-loop reader of the store `url` names; `busy_poll_us`: how long it may poll
+    for a reply before the loop waits for it (0: never; where the store supports it)."""
+    return _implementation(url).open_async_reader(url, prefix, timeout, busy_poll_us=busy_poll_us)
 
 
 def _implementation(url: str) -> Any:

@@ -64,6 +64,7 @@ class ServerConfig:
     max_body_bytes: int = 1 << 20
     refresh_seconds: float = 10.0
     redis_timeout: float = 1.0
+    redis_busy_poll_us: int = 200  # aio_client: poll for a reply this long before sleeping
     usage: bool = True  # count reads per service and view version (usage history)
     usage_flush_seconds: float = 5.0
     push_dir: str | None = None  # where POST /push lands offline rows (None: online only)
@@ -97,7 +98,9 @@ class Service:
         self.config = config
         timeout = config.redis_timeout
         self.store = store or open_store(config.redis_url, config.prefix, timeout=timeout)
-        self.reads = open_async_reader(config.redis_url, self.store.prefix, timeout)
+        self.reads = open_async_reader(
+            config.redis_url, self.store.prefix, timeout, busy_poll_us=config.redis_busy_poll_us
+        )
         self.limits = Limits(config.max_entities, config.max_features)
         self.catalog: Catalog | None = None
         self.redis_up: bool | None = None  # unknown until the first Redis call

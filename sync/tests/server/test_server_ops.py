@@ -46,9 +46,14 @@ def wait_for(server: ServerProcess, status: int, path: str = "/get-online-featur
     pytest.fail(f"{path} never answered {status}; last: {response.status_code} {response.text}")
 
 
-def test_redis_restart_gives_503_then_recovers(own_redis: Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("busy_poll", ["200", "0"])
+def test_redis_restart_gives_503_then_recovers(
+    own_redis: Server, tmp_path: Path, busy_poll: str
+) -> None:
+    """The same with round trips busy-polled (the default) and not (--redis-busy-poll-us 0)."""
     publish_all(RedisStore(redis.Redis.from_url(own_redis.url), PREFIX))
-    with serve(own_redis.url, PREFIX, tmp_path, "--redis-timeout", "0.5") as server:
+    poll = ("--redis-busy-poll-us", busy_poll)
+    with serve(own_redis.url, PREFIX, tmp_path, "--redis-timeout", "0.5", *poll) as server:
         before = server.post("/get-online-features", BODY).json()
         own_redis.stop()  # SIGTERM: saves the dump, like a restart for maintenance
         started = time.monotonic()

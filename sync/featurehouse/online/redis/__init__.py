@@ -35,8 +35,11 @@ def open_store(url: str, prefix: str, *, timeout: float | None = None) -> RedisS
     return RedisStore.from_url(url, prefix)
 
 
-def open_async_reader(url: str, prefix: str, timeout: float) -> AsyncReader:
-    """The server's reader; a cluster reader when the URL's server is a cluster node."""
+def open_async_reader(
+    url: str, prefix: str, timeout: float, *, busy_poll_us: int = 0
+) -> AsyncReader:
+    """The server's reader; a cluster reader when the URL's server is a cluster node (not
+    busy-polled: redis-py's cluster client reads its sockets)."""
     from featurehouse.online.redis.aio import AsyncReader
     from featurehouse.online.redis.cluster import AsyncClusterReader, is_cluster, open_client
     from featurehouse.online.redis.connection import endpoint
@@ -46,4 +49,4 @@ def open_async_reader(url: str, prefix: str, timeout: float) -> AsyncReader:
     client.close()
     if is_cluster(client):
         return AsyncClusterReader(url, prefix, timeout)
-    return AsyncReader(url, prefix, timeout)
+    return AsyncReader(url, prefix, timeout, busy_poll_us)

@@ -7,6 +7,11 @@ never wait for each other's round trips; reads of the same views asked while one
 are read together once it is back (`AsyncReader.read`). A call fails fast when Redis is down
 (the caller answers 503) and the next one reconnects: one immediate retry covers a connection
 that Redis closed while restarting, and nothing sleeps between attempts.
+
+While reads do not overlap (a caller that waits for each answer before it asks again: the
+share of reads asked while another was in flight, averaged over the last ~16, below _QUIET),
+their round trips are busy-polled (`aio_client`, `busy_poll_us`): the loop has nothing else to
+do meanwhile. Under concurrent load it sleeps in its poll and serves the other requests.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from featurehouse.online.redis.read import ReadSteps, Round
 from featurehouse.online.redis.wire import REDIS_ERRORS, translate
 
 _BATCH_ROWS = 1000  # entity rows from which a batch takes no more reads (a new one starts)
+_OVERLAP_WEIGHT = 1 / 16  # of the latest read in `AsyncReader.overlap` (a moving average)
+_QUIET = 0.25  # below this overlap, round trips are busy-polled
 
 
 class Batch:
@@ -41,14 +48,20 @@ class AsyncReader:
     """`OnlineStore.read` for the event loop: the same steps, each round trip awaited; reads
     of the same views batched while one is in flight (`read`)."""
 
-    def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
-        self.client = AsyncRedis(url, timeout)
+    def __init__(self, url: str, prefix: str, timeout: float = 1.0, busy_poll_us: int = 0) -> None:
+        self.client = AsyncRedis(url, timeout, busy_poll_us)
         self.where = self.client.where
+        self._start(prefix)
+
+    def _start(self, prefix: str) -> None:
+        """The read steps and the state of batching and polling (the cluster reader's too)."""
         self.steps = ReadSteps(prefix)
         self.flying: set[tuple[ReadRequest, ...]] = set()  # views with a read in flight
         self.batches: dict[tuple[ReadRequest, ...], Batch] = {}  # reads waiting for it
         self.reading: set[asyncio.Task] = set()  # batches being read (the loop holds weak refs)
         self.loop: asyncio.AbstractEventLoop | None = None  # the one flying and batches are of
+        self.overlap = 0.0  # recent share of calls made while another was in flight
+        self.pinging = 0  # health checks in flight
 
     async def read(
         self,
@@ -69,6 +82,7 @@ class AsyncReader:
         if loop is not self.loop:  # first use, or a new event loop: nothing of the old one waits
             self.loop, self.flying, self.batches = loop, set(), {}
         key = tuple(requests)
+        self._arrived(bool(self.flying or self.pinging))
         if key not in self.flying:  # nothing in flight: read now
             self.flying.add(key)
             try:
@@ -163,16 +177,26 @@ class AsyncReader:
 
     async def execute(self, trip: Round) -> tuple[list, list]:
         """A round trip's replies (a cluster reader sends the check after the data)."""
-        replies = await self.client.call_packed(trip.packed(), trip.count)
+        packed, quiet = trip.packed(), self.overlap < _QUIET
+        replies = await self.client.call_packed(packed, trip.count, poll=quiet)
         replies = replies if trip.count > 1 else [replies]
         return replies[: len(trip.data)], replies[len(trip.data) :]
 
     async def ping(self) -> None:
         """Raise RedisUnavailable (or OnlineStoreError) unless Redis answers PING."""
+        self._arrived(bool(self.flying or self.pinging))
+        self.pinging += 1
         try:
-            await self.client.call("PING")
+            await self.client.call("PING", poll=self.overlap < _QUIET)
         except REDIS_ERRORS as exc:
             raise translate(exc, self.where, "checking health") from exc
+        finally:
+            self.pinging -= 1
+
+    def _arrived(self, busy: bool) -> None:
+        """Count a call in `overlap`: its moving average of calls made while another was in
+        flight (the round trips of calls are busy-polled while it is below _QUIET)."""
+        self.overlap += (busy - self.overlap) * _OVERLAP_WEIGHT
 
     def close(self) -> None:
         self.client.close()

@@ -31,7 +31,7 @@ from featurehouse.errors import OnlineStoreError
 from featurehouse.online.records import NotPublishedError, ReadRequest, ReadResult
 from featurehouse.online.redis.aio import AsyncReader
 from featurehouse.online.redis.connection import Endpoint, endpoint
-from featurehouse.online.redis.read import Reader, ReadSteps, Round
+from featurehouse.online.redis.read import Reader, Round
 from featurehouse.online.redis.server import probe
 from featurehouse.online.redis.wire import REDIS_ERRORS, translate
 
@@ -161,11 +161,7 @@ class AsyncClusterReader(AsyncReader):
     def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
         self.cluster = async_client(url, timeout)
         self.where = f"{endpoint(url).shown} (cluster)"
-        self.steps = ReadSteps(prefix)
-        self.flying = set()
-        self.batches = {}
-        self.reading = set()
-        self.loop = None
+        self._start(prefix)
 
     async def read(
         self,

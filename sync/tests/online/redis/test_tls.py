@@ -36,10 +36,12 @@ def tls_redis(certs: Certs) -> Iterator[TLSRedis]:
 
 def _async_read(url: str) -> tuple:
     async def read() -> tuple:
-        reader = AsyncReader(url, PREFIX, 5.0)
+        reader = AsyncReader(url, PREFIX, 5.0, busy_poll_us=200)
         try:
             await reader.ping()
             got = await reader.read([ReadRequest("feat_customer__orders")], [{"customer_id": 7}])
+            proto = reader.client._proto
+            assert proto is not None and proto.fd is None  # TLS: never busy-polled
             return got[0].values
         finally:
             reader.close()
