@@ -4,6 +4,7 @@
     python -m benchmarks server --duration 5 --soak 0 --connections 1
     python -m benchmarks server --isolate 1 --repeat 3 --duration 5   # on a shared machine
     python -m benchmarks server --redis-tls --soak 0       # also a server on Redis over TLS
+    python -m benchmarks server --no-poll --soak 0         # also a server not busy-polling
 
 Starts a redis-server of its own (free loopback port, no persistence), publishes an N-entity x
 8-feature view (4 float, 3 int, 1 string) with OnlineStore.publish, starts `featurehouse serve`
@@ -21,7 +22,8 @@ p99.9 <= 5x p50, each beside the same soak of the machine's own references (the 
 a raw ASGI app, redis-benchmark PING): see bench_server_soak.
 --redis-tls adds a second `featurehouse serve` reaching the same Redis on its tls-port (mutual
 TLS, a private CA made for the run): its 1- and 100-entity reads are measured interleaved with
-the plain TCP server's, and compared line by line.
+the plain TCP server's, and compared line by line. --no-poll adds one started with
+`--redis-busy-poll-us 0` (it sleeps until Redis answers), compared the same way.
 On a machine others are using, --isolate CPU keeps the benchmark on one CPU at niceness -20
 and --repeat N measures each case N times, interleaved, showing the run with the median p99
 (or with --pick best the least disturbed one).
@@ -164,6 +166,7 @@ def cpu_seconds(pid: int) -> float:
 NICE: list[str] = []  # the command prefix of Redis, the server and wrk (--nice / --isolate)
 
 
+NO_POLL = "not busy-polling (--redis-busy-poll-us 0) vs the default"
 PATHS = {"noop": ("POST", "/v1/noop"), "round trip": ("GET", "/health")}
 FEATURES_PATH = ("POST", "/get-online-features")
 
@@ -260,15 +263,17 @@ def verdicts(runs: list[Run]) -> list[tuple[str, bool | None]]:
                     label = f"{case} p99 / no-op p99 at {conns} conn: {ratio:.2f}x (100x the work)"
                     out.append((label, None))
         for case in ("1 entity", "100 entities"):
-            plain, tls = by.get((case, conns)), by.get((f"{case} TLS", conns))
-            if plain and tls:
-                label = (
-                    f"{case} at {conns} conn, Redis over TLS vs TCP: p50 {tls.p50_ms:.3f} vs "
-                    f"{plain.p50_ms:.3f} ms, p99 {tls.p99_ms:.3f} vs {plain.p99_ms:.3f} ms, "
-                    f"{tls.rps:,.0f} vs {plain.rps:,.0f} req/s, server CPU {tls.cpu_us:.0f} vs "
-                    f"{plain.cpu_us:.0f} us/req"
-                )
-                out.append((label, None))
+            plain = by.get((case, conns))
+            for suffix, what in ((" TLS", "Redis over TLS vs TCP"), (" no poll", NO_POLL)):
+                other = by.get((case + suffix, conns))
+                if plain and other:
+                    label = (
+                        f"{case} at {conns} conn, {what}: p50 {other.p50_ms:.3f} vs "
+                        f"{plain.p50_ms:.3f} ms, p99 {other.p99_ms:.3f} vs {plain.p99_ms:.3f} "
+                        f"ms, {other.rps:,.0f} vs {plain.rps:,.0f} req/s, server CPU "
+                        f"{other.cpu_us:.0f} vs {plain.cpu_us:.0f} us/req"
+                    )
+                    out.append((label, None))
     for case, (p50, p99) in FEAST_REFERENCE.items():
         run = by.get((case, 1))
         if run:
@@ -325,6 +330,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure a second server that reaches the same Redis over mutual TLS "
         "(private CA, tls-port), beside the plain TCP one in the same run",
     )
+    parser.add_argument(
+        "--no-poll",
+        action="store_true",
+        help="also measure a second server started with --redis-busy-poll-us 0, beside the "
+        "default one in the same run",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -377,6 +388,12 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             tls_http = free_port()
             procs.append(_serve(args, tls_url, tls_http, tmp / "serve-tls.log"))
             servers[" TLS"] = (f"http://127.0.0.1:{tls_http}", procs[-1])
+        if args.no_poll:
+            sleeping = free_port()
+            procs.append(
+                _serve(args, url, sleeping, tmp / "serve-no-poll.log", "--redis-busy-poll-us=0")
+            )
+            servers[" no poll"] = (f"http://127.0.0.1:{sleeping}", procs[-1])
         return measure_all(args, tmp, servers, client)
     finally:
         for proc in reversed(procs):
@@ -384,9 +401,11 @@ def bench(args: argparse.Namespace, tmp: Path) -> int:
             proc.wait(timeout=30)
 
 
-def _serve(args: argparse.Namespace, url: str, port: int, log: Path) -> subprocess.Popen:
+def _serve(
+    args: argparse.Namespace, url: str, port: int, log: Path, *extra: str
+) -> subprocess.Popen:
     serve = str(Path(sys.executable).with_name("featurehouse"))
-    cmd = [serve, "serve", "--port", str(port), "--workers", str(args.workers)]
+    cmd = [serve, "serve", "--port", str(port), "--workers", str(args.workers), *extra]
     cmd += ["--redis-url", url, "--redis-prefix", "fhbench"]
     return start(cmd, port, "featurehouse serve", log, NICE)
 
