@@ -75,8 +75,9 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
     default=200,
     show_default=True,
     type=click.IntRange(0),
-    help="Microseconds to poll for Redis's reply before the event loop sleeps (0: never; "
-    "ignored on one CPU, over TLS and on a cluster).",
+    help="Microseconds to poll for a small read's reply from Redis before the event loop "
+    "sleeps, while reads do not overlap (0: never; ignored on one CPU, over TLS and on a "
+    "cluster).",
 )
 @click.option(
     "--tls-certfile",

@@ -12,7 +12,7 @@ import os
 import time
 
 from featurehouse.online import OnlineStore, ReadRequest
-from featurehouse.online.redis.aio import _QUIET, AsyncReader
+from featurehouse.online.redis.aio import _POLL_COMMANDS, _QUIET, AsyncReader
 from featurehouse.online.redis.aio_client import AsyncRedis
 from featurehouse.online.redis.resp import pack
 from online_support import SHARED_URL
@@ -71,10 +71,20 @@ def test_a_poll_that_runs_out_leaves_the_reply_to_the_loop_and_backs_off() -> No
 
 
 def test_reads_are_polled_while_they_do_not_overlap(served_store: OnlineStore) -> None:
-    """One read after the other: polled; many at once: the overlap average passes _QUIET and
-    round trips wait in the loop. The answers are the sync store's in both."""
+    """One small read after the other: polled; a read of more than _POLL_COMMANDS commands
+    or many at once (the overlap average passes _QUIET): round trips wait in the loop. The
+    answers are the sync store's in all three."""
     reader = AsyncReader(SHARED_URL, served_store.prefix, 5.0, busy_poll_us=500)
     expected = [served_store.read(REQUESTS, rows) for rows in NOW_ROWS]
+    many = [{"customer_id": c} for c in range(1, _POLL_COMMANDS + 2)]
+    sent: list[tuple[int, bool]] = []  # (commands, polled) of each round trip
+    call_packed = reader.client.call_packed
+
+    async def recorded(packed: bytes, count: int, *, poll: bool = False) -> object:
+        sent.append((count, poll))
+        return await call_packed(packed, count, poll=poll)
+
+    reader.client.call_packed = recorded  # type: ignore[method-assign]
 
     async def scenario() -> None:
         for rows, want in zip(NOW_ROWS * 4, expected * 4, strict=True):
@@ -82,9 +92,14 @@ def test_reads_are_polled_while_they_do_not_overlap(served_store: OnlineStore) -
             await reader.ping()
         assert reader.overlap == 0.0 and reader.client._proto is not None
         assert reader.client._proto.fd is not None
+        assert sent and all(poll and count <= _POLL_COMMANDS for count, poll in sent)
+        sent.clear()
+        assert repr(await reader.read(REQUESTS, many)) == repr(served_store.read(REQUESTS, many))
+        assert sent == [(len(many) + 2, False)]  # an HGET per entity, the generation check
+        sent.clear()
         got = await asyncio.gather(*(reader.read(REQUESTS, rows) for rows in NOW_ROWS * 8))
         assert repr(got) == repr(expected * 8)
-        assert reader.overlap >= _QUIET
+        assert reader.overlap >= _QUIET and not sent[-1][1]
         await asyncio.gather(*(reader.ping() for _ in range(8)))
         assert reader.overlap >= _QUIET and reader.pinging == 0
         reader.close()
