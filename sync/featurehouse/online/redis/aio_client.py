@@ -9,7 +9,7 @@ when Redis is down and the next one reconnects.
 Busy polling (`busy_poll_us`, for calls made with `poll=True`: the reader asks for it while
 reads do not overlap): after the write, the loop polls the socket for the replies for up to
 that long instead of going back to sleep in the event loop's poll, and so saves the sleep and
-the wake-up on Redis's reply (~45 us of a 1-entity read here: docs/feature-server.md,
+the wake-up on Redis's reply (~50 us of a 1-entity request here: docs/feature-server.md,
 "Busy polling").
 A poll that runs out of time hands the wait back to the loop and the next polls are skipped,
 doubling up to _BACKOFF_MAX writes, so a slow or distant Redis costs one short poll now and
