@@ -128,7 +128,7 @@ def training_rows(t: dict[str, Any]) -> list[Row]:
             f"{anyhow['peak_rss_mb']:,} MB: {anyhow['seconds'] / fastest['seconds']:.2f}x, "
             f"{anyhow['peak_rss_mb'] / fastest['peak_rss_mb']:.2f}x the reference"
         )
-    note = "\n    also: ".join(notes)
+    note = _also(*notes)
     return [
         Row(label + ", s", ref, "s", api["seconds"], fastest["seconds"], time_ratio,
             "<= 1.0x", time_ratio <= 1.0 and join["results_identical"], note),
@@ -207,47 +207,34 @@ def server_rows(t: dict[str, Any]) -> list[Row]:
     r100 = many["p99_ms"] / noop1["p99_ms"]
     rps = busy["rps"] / noop64["rps"]
     noop = "no-op endpoint, same server stack"
-    trip1, trip64 = by.get(("round trip", 1)), by.get(("round trip", 64))
-    floor = "the same stack with one Redis round trip and nothing else (GET /health, PING)"
-    p99 = (
-        ""
-        if trip1 is None
-        else (
-            f"{floor}: p99 {trip1['p99_ms']:.3f} ms, "
-            f"{trip1['p99_ms'] / noop1['p99_ms']:.2f}x the no-op"
-        )
-    )
-    tput = (
-        ""
-        if trip64 is None
-        else (
-            f"{floor}: {trip64['rps']:,.0f} req/s, {trip64['rps'] / noop64['rps']:.2f}x the no-op"
-        )
-    )
+    trip1, trip64 = _beside(by, FLOOR, "round trip", 1), _beside(by, FLOOR, "round trip", 64)
     return [
         Row("HTTP /get-online-features, 1 entity, 1 conn, p99", noop, "ms", one["p99_ms"],
-            noop1["p99_ms"], r1, "<= 1.3x", r1 <= 1.3, _also(p99, _sleeping(by, "1 entity", 1))),
+            noop1["p99_ms"], r1, "<= 1.3x", r1 <= 1.3,
+            _also(trip1, _beside(by, NO_POLL, "1 entity no poll", 1))),
         Row("HTTP, 100 entities, 1 conn, p99", noop, "ms", many["p99_ms"], noop1["p99_ms"],
-            r100, "<= 0.8 ms", many["p99_ms"] <= 0.8, _also(p99, _sleeping(by, "100 entities", 1))),
+            r100, "<= 0.8 ms", many["p99_ms"] <= 0.8,
+            _also(trip1, _beside(by, NO_POLL, "100 entities no poll", 1))),
         Row("HTTP, 1 entity, 64 conns, req/s", noop, "req/s", busy["rps"], noop64["rps"], rps,
-            ">= 0.8x", rps >= 0.8, _also(tput, _sleeping(by, "1 entity", 64))),
+            ">= 0.8x", rps >= 0.8, _also(trip64, _beside(by, NO_POLL, "1 entity no poll", 64))),
     ]  # fmt: skip
 
 
-def _sleeping(by: dict[tuple[str, int], dict[str, Any]], case: str, conns: int) -> str:
-    """The same case on the server started with --redis-busy-poll-us 0 (`server --no-poll`)."""
-    run, noop = by.get((f"{case} no poll", conns)), by[("noop", conns)]
+FLOOR = "the same stack with one Redis round trip and nothing else (GET /health, PING)"
+NO_POLL = "not busy-polling (--redis-busy-poll-us 0)"  # the server of `server --no-poll`
+
+
+def _beside(by: dict[tuple[str, int], dict[str, Any]], what: str, case: str, conns: int) -> str:
+    """`case` against the no-op at `conns` connections, for an "also" line ("" when it was not
+    measured): its p99 at one connection, its rate at more."""
+    run, noop = by.get((case, conns)), by[("noop", conns)]
     if run is None:
         return ""
     if conns == 1:
         return (
-            f"not busy-polling (--redis-busy-poll-us 0): p99 {run['p99_ms']:.3f} ms, "
-            f"{run['p99_ms'] / noop['p99_ms']:.2f}x the no-op"
+            f"{what}: p99 {run['p99_ms']:.3f} ms, {run['p99_ms'] / noop['p99_ms']:.2f}x the no-op"
         )
-    return (
-        f"not busy-polling (--redis-busy-poll-us 0): {run['rps']:,.0f} req/s, "
-        f"{run['rps'] / noop['rps']:.2f}x the no-op"
-    )
+    return f"{what}: {run['rps']:,.0f} req/s, {run['rps'] / noop['rps']:.2f}x the no-op"
 
 
 def _also(*notes: str) -> str:
